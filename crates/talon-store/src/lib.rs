@@ -1,0 +1,60 @@
+//! Talon's persistence. Each aggregate has a store trait; `sqlite` and `postgres` implement every trait
+//! with their own SQL and migrations, and `tests/conformance.rs` runs one suite against both.
+
+mod accounts;
+mod api_keys;
+mod error;
+mod idempotency;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use accounts::AccountStore;
+pub use api_keys::{ApiKeyStore, AuthenticatedKey};
+pub use error::StoreError;
+pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Every store Talon needs, behind one handle shared by the whole server.
+#[async_trait]
+pub trait Store: AccountStore + ApiKeyStore + IdempotencyStore + Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// A round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes every connection; called once on shutdown.
+    async fn close(&self);
+}
+
+/// Opens the database named by `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}

@@ -1,0 +1,219 @@
+//! One suite, every store implementation: each test below runs against SQLite and PostgreSQL.
+
+use chrono::{Duration, DurationRound, Utc};
+use talon_domain::{Account, ApiKey, ApiKeyId, ApiKeySecret, Scope, UserId};
+use talon_store::testing::TestDatabase;
+use talon_store::{Backend, Reservation, StoreError, StoredResponse};
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Postgres).await } )*
+        }
+    };
+}
+
+conformance!(
+    accounts_round_trip,
+    duplicate_email_is_a_conflict,
+    plan_can_change,
+    api_keys_round_trip_and_revoke,
+    api_key_lookup_joins_the_account,
+    idempotency_reserve_complete_replay,
+    idempotency_takes_over_expired_and_stale_records,
+    idempotency_release_and_purge,
+    idempotency_reservation_is_exclusive_under_concurrency,
+);
+
+async fn db(backend: Backend) -> TestDatabase {
+    TestDatabase::new(backend).await.expect("test database (is PostgreSQL running?)")
+}
+
+/// Databases keep microseconds; compare timestamps at that precision.
+fn now() -> chrono::DateTime<Utc> {
+    Utc::now().duration_trunc(Duration::microseconds(1)).unwrap()
+}
+
+fn account(email: &str) -> Account {
+    Account { id: UserId::new(), email: email.into(), plan: "default".into(), created_at: now() }
+}
+
+fn key_for(user: UserId, name: &str) -> (ApiKey, ApiKeySecret) {
+    let secret = ApiKeySecret::generate();
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        user_id: user,
+        name: name.into(),
+        key_prefix: secret.display_prefix(),
+        scopes: vec![Scope::AgentsRead, Scope::TasksWrite],
+        agent_id: None,
+        expires_at: Some(now() + Duration::days(30)),
+        last_used_at: None,
+        created_at: now(),
+        revoked_at: None,
+    };
+    (key, secret)
+}
+
+async fn accounts_round_trip(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "hash-a").await.unwrap();
+
+    let (found, hash) = db.store.account_by_email("alice@example.com").await.unwrap().unwrap();
+    assert_eq!(found, alice);
+    assert_eq!(hash, "hash-a");
+    assert_eq!(db.store.account_by_id(alice.id).await.unwrap(), Some(alice));
+    assert!(db.store.account_by_email("bob@example.com").await.unwrap().is_none());
+    assert!(db.store.account_by_id(UserId::new()).await.unwrap().is_none());
+}
+
+async fn duplicate_email_is_a_conflict(backend: Backend) {
+    let db = db(backend).await;
+    db.store.create_account(&account("a@example.com"), "h").await.unwrap();
+    let err = db.store.create_account(&account("a@example.com"), "h").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("email")), "{err:?}");
+}
+
+async fn plan_can_change(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    assert!(db.store.set_account_plan("alice@example.com", "enterprise").await.unwrap());
+    assert!(!db.store.set_account_plan("nobody@example.com", "enterprise").await.unwrap());
+    assert_eq!(db.store.account_by_id(alice.id).await.unwrap().unwrap().plan, "enterprise");
+}
+
+async fn api_keys_round_trip_and_revoke(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    let bob = account("bob@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let (first, first_secret) = key_for(alice.id, "first");
+    let (second, second_secret) = key_for(alice.id, "second");
+    db.store.insert_api_key(&first, &first_secret.hash()).await.unwrap();
+    db.store.insert_api_key(&second, &second_secret.hash()).await.unwrap();
+
+    let listed = db.store.list_api_keys(alice.id).await.unwrap();
+    assert_eq!(listed, vec![second.clone(), first.clone()], "newest first");
+    assert!(db.store.list_api_keys(bob.id).await.unwrap().is_empty());
+
+    // Bob cannot revoke Alice's key.
+    assert!(!db.store.revoke_api_key(bob.id, first.id, now()).await.unwrap());
+    let at = now();
+    assert!(db.store.revoke_api_key(alice.id, first.id, at).await.unwrap());
+    assert!(!db.store.revoke_api_key(alice.id, first.id, at).await.unwrap(), "already revoked");
+    assert_eq!(db.store.list_api_keys(alice.id).await.unwrap(), vec![second]);
+
+    let revoked = db.store.api_key_by_hash(&first_secret.hash()).await.unwrap().unwrap();
+    assert_eq!(revoked.key.revoked_at, Some(at));
+}
+
+async fn api_key_lookup_joins_the_account(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (key, secret) = key_for(alice.id, "k");
+    db.store.insert_api_key(&key, &secret.hash()).await.unwrap();
+
+    let found = db.store.api_key_by_hash(&secret.hash()).await.unwrap().unwrap();
+    assert_eq!(found.key, key);
+    assert_eq!(found.account, alice);
+    assert!(db.store.api_key_by_hash(&ApiKeySecret::generate().hash()).await.unwrap().is_none());
+
+    let used = now();
+    db.store.touch_api_key(key.id, used).await.unwrap();
+    let found = db.store.api_key_by_hash(&secret.hash()).await.unwrap().unwrap();
+    assert_eq!(found.key.last_used_at, Some(used));
+}
+
+fn response(status: u16, body: &str) -> StoredResponse {
+    StoredResponse { status, content_type: Some("application/json".into()), body: body.as_bytes().to_vec() }
+}
+
+async fn idempotency_reserve_complete_replay(backend: Backend) {
+    let db = db(backend).await;
+    let t = now();
+    let (expired, stale) = (t - Duration::hours(24), t - Duration::minutes(5));
+    let s = &db.store;
+    assert_eq!(s.reserve_idempotency_key("acct", "k1", b"fp", t, expired, stale).await.unwrap(), Reservation::Reserved);
+    assert_eq!(
+        s.reserve_idempotency_key("acct", "k1", b"fp", t, expired, stale).await.unwrap(),
+        Reservation::InFlight { fingerprint: b"fp".to_vec() }
+    );
+    // The same key in another scope is independent.
+    assert_eq!(
+        s.reserve_idempotency_key("other", "k1", b"fp", t, expired, stale).await.unwrap(),
+        Reservation::Reserved
+    );
+
+    s.complete_idempotency_key("acct", "k1", &response(201, "{\"id\":1}")).await.unwrap();
+    assert_eq!(
+        s.reserve_idempotency_key("acct", "k1", b"different", t, expired, stale).await.unwrap(),
+        Reservation::Completed { fingerprint: b"fp".to_vec(), response: response(201, "{\"id\":1}") }
+    );
+}
+
+async fn idempotency_takes_over_expired_and_stale_records(backend: Backend) {
+    let db = db(backend).await;
+    let s = &db.store;
+    let long_ago = now() - Duration::hours(25);
+    let t = now();
+    let (expired, stale) = (t - Duration::hours(24), t - Duration::minutes(5));
+    s.reserve_idempotency_key("a", "done", b"old", long_ago, long_ago, long_ago).await.unwrap();
+    s.complete_idempotency_key("a", "done", &response(200, "old")).await.unwrap();
+    assert_eq!(s.reserve_idempotency_key("a", "done", b"new", t, expired, stale).await.unwrap(), Reservation::Reserved);
+
+    let ten_minutes_ago = t - Duration::minutes(10);
+    s.reserve_idempotency_key("a", "dead", b"fp", ten_minutes_ago, ten_minutes_ago, ten_minutes_ago).await.unwrap();
+    assert_eq!(s.reserve_idempotency_key("a", "dead", b"fp", t, expired, stale).await.unwrap(), Reservation::Reserved);
+}
+
+async fn idempotency_release_and_purge(backend: Backend) {
+    let db = db(backend).await;
+    let s = &db.store;
+    let t = now();
+    let (expired, stale) = (t - Duration::hours(24), t - Duration::minutes(5));
+    s.reserve_idempotency_key("a", "k", b"fp", t, expired, stale).await.unwrap();
+    s.release_idempotency_key("a", "k").await.unwrap();
+    assert_eq!(s.reserve_idempotency_key("a", "k", b"fp", t, expired, stale).await.unwrap(), Reservation::Reserved);
+    s.complete_idempotency_key("a", "k", &response(200, "x")).await.unwrap();
+    s.release_idempotency_key("a", "k").await.unwrap();
+    assert!(
+        matches!(
+            s.reserve_idempotency_key("a", "k", b"fp", t, expired, stale).await.unwrap(),
+            Reservation::Completed { .. }
+        ),
+        "a completed record is never released"
+    );
+
+    assert_eq!(s.purge_idempotency_keys(t).await.unwrap(), 0);
+    assert_eq!(s.purge_idempotency_keys(t + Duration::seconds(1)).await.unwrap(), 1);
+}
+
+async fn idempotency_reservation_is_exclusive_under_concurrency(backend: Backend) {
+    let db = db(backend).await;
+    let t = now();
+    let (expired, stale) = (t - Duration::hours(24), t - Duration::minutes(5));
+    let attempts = (0..32).map(|_| {
+        let store = db.store.clone();
+        tokio::spawn(async move { store.reserve_idempotency_key("a", "race", b"fp", t, expired, stale).await })
+    });
+    let results = futures_results(attempts).await;
+    let reserved = results.iter().filter(|r| **r == Reservation::Reserved).count();
+    assert_eq!(reserved, 1, "{results:?}");
+}
+
+async fn futures_results(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<Result<Reservation, StoreError>>>,
+) -> Vec<Reservation> {
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap().unwrap());
+    }
+    out
+}
