@@ -5,6 +5,7 @@ pub mod account;
 pub mod api_key;
 pub mod id;
 pub mod scope;
+pub mod time;
 pub mod validation;
 
 pub use account::{Account, NewAccount};

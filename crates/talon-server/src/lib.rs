@@ -1,1 +1,50 @@
+//! Talon's HTTP server. Requests flow one way: `routes` (thin handlers) → `services` (domain rules) →
+//! the store. `http` holds what every request passes through; `auth` and `limits` decide who may call
+//! and how often.
 
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod limits;
+pub mod routes;
+pub mod services;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+pub use http::router;
+pub use state::AppState;
+
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let maintenance = tokio::spawn(maintain(state.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    maintenance.abort();
+    result
+}
+
+/// Periodic housekeeping: forget idempotency records past their retention.
+async fn maintain(state: AppState) {
+    let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        every.tick().await;
+        match state.store.purge_idempotency_keys(Utc::now() - http::idempotency::RETENTION).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency records removed"),
+            Err(e) => tracing::warn!(error = %e, "could not purge idempotency records"),
+        }
+    }
+}

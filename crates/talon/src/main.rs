@@ -1,1 +1,158 @@
-fn main() {}
+//! The `talon` binary: the server and its administration commands.
+
+mod cli;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use talon_server::config::{FileConfig, JwtSecretSource, resolve_jwt_secret};
+use talon_server::limits::Plans;
+use talon_server::{AppState, ServerConfig};
+use talon_store::Store;
+use tokio::net::TcpListener;
+
+use cli::{Cli, Command, Common, LogFormat, ServeArgs};
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.common.log_format);
+    match cli.command {
+        Command::Serve(args) => serve(&cli.common, args).await,
+        Command::Migrate => {
+            let store = open_store(&cli.common).await?;
+            tracing::info!(database = store.backend().as_str(), "migrations applied");
+            store.close().await;
+            Ok(())
+        }
+        Command::Seed { email, password } => seed(&cli.common, &email, &password).await,
+        Command::SetPlan { email, plan } => set_plan(&cli.common, &email, &plan).await,
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn open_store(common: &Common) -> Result<Arc<dyn Store>> {
+    let url = common.database_url();
+    talon_store::connect(&url).await.with_context(|| format!("cannot open database {}", redact(&url)))
+}
+
+/// A database URL as it may appear in logs: without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn load_file_config(common: &Common) -> Result<FileConfig> {
+    Ok(match &common.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    })
+}
+
+async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -> Result<AppState> {
+    let file = load_file_config(common)?;
+    let (secret, source) = resolve_jwt_secret(args.jwt_secret.as_deref(), &common.data_dir)?;
+    match source {
+        JwtSecretSource::Environment => {}
+        JwtSecretSource::DataDir { created: true } => tracing::info!(
+            path = %common.data_dir.join("jwt-secret").display(),
+            "no JWT_SECRET set: generated one and saved it in the data directory"
+        ),
+        JwtSecretSource::DataDir { created: false } => {
+            tracing::info!(path = %common.data_dir.join("jwt-secret").display(), "using the JWT secret saved in the data directory")
+        }
+    }
+    let mut config = ServerConfig::new(secret);
+    config.jwt_ttl = talon_server::auth::jwt::parse_ttl(&args.jwt_expires_in).map_err(anyhow::Error::msg)?;
+    config.redis_url = args.redis_url.clone();
+    config.plans = Plans::new(file.plans);
+    config.max_body_bytes = args.max_body_bytes;
+    Ok(AppState::new(store, config).await.context("cannot connect to Redis")?)
+}
+
+async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
+    let store = open_store(common).await?;
+    let state = build_state(common, &args, store.clone()).await?;
+    let listener =
+        TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        database = store.backend().as_str(),
+        rate_limits = if args.redis_url.is_some() { "redis" } else { "in-process" },
+        "talon listening on http://{address}"
+    );
+    talon_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn seed(common: &Common, email: &str, password: &str) -> Result<()> {
+    let store = open_store(common).await?;
+    let state = build_state(common, &ServeArgs::default(), store.clone()).await?;
+    match state.accounts.register(Some(email), Some(password)).await {
+        Ok(_) => println!("Created the demo account {email}."),
+        Err(talon_server::services::ServiceError::Conflict(_)) => println!("The demo account {email} already exists."),
+        Err(e) => return Err(anyhow::anyhow!("cannot create the demo account: {e}")),
+    }
+    println!(
+        "Sign in with:\n  curl -X POST http://127.0.0.1:3000/api/auth/login -H 'Content-Type: application/json' \\\n    -d '{}'",
+        serde_json::json!({ "email": email, "password": password })
+    );
+    store.close().await;
+    Ok(())
+}
+
+async fn set_plan(common: &Common, email: &str, plan: &str) -> Result<()> {
+    let plans = Plans::new(load_file_config(common)?.plans);
+    anyhow::ensure!(plans.contains(plan), "no plan named `{plan}` in the config file");
+    let store = open_store(common).await?;
+    let found = store.set_account_plan(&email.trim().to_lowercase(), plan).await?;
+    store.close().await;
+    anyhow::ensure!(found, "no account with email {email}");
+    println!("{email} is now on the `{plan}` plan.");
+    Ok(())
+}

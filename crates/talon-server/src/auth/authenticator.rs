@@ -1,0 +1,97 @@
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Duration;
+use talon_domain::ApiKeySecret;
+use talon_store::Store;
+
+use super::jwt::JwtKeys;
+use super::{Credential, Principal};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// `lastUsedAt` is kept to the minute: writing it on every request would make each read a write.
+const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
+
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    jwt: Arc<JwtKeys>,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, jwt: Arc<JwtKeys>) -> Self {
+        Self { store, jwt }
+    }
+
+    /// Resolves a bearer token, an API key or a session JWT, to its principal.
+    pub async fn resolve(&self, token: &str) -> Result<Principal, ApiError> {
+        if ApiKeySecret::looks_like_key(token) {
+            self.resolve_key(token).await
+        } else {
+            self.resolve_session(token).await
+        }
+    }
+
+    async fn resolve_key(&self, token: &str) -> Result<Principal, ApiError> {
+        // A malformed key is refused before any database work.
+        let secret = ApiKeySecret::parse(token).map_err(|e| ApiError::unauthorized(format!("Invalid API key: {e}")))?;
+        let found = self
+            .store
+            .api_key_by_hash(&secret.hash())
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::unauthorized("Invalid API key"))?;
+        let now = talon_domain::time::now();
+        found.key.check_usable(now).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+
+        if found.key.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+            let store = self.store.clone();
+            let id = found.key.id;
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_api_key(id, now).await {
+                    tracing::warn!(key_id = %id, error = %e, "could not record API key use");
+                }
+            });
+        }
+        let key = found.key;
+        Ok(Principal {
+            account: found.account,
+            credential: Credential::ApiKey { id: key.id, scopes: key.scopes, agent_id: key.agent_id },
+        })
+    }
+
+    async fn resolve_session(&self, token: &str) -> Result<Principal, ApiError> {
+        let user = self.jwt.verify(token).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        let account = self
+            .store
+            .account_by_id(user)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::unauthorized("The session's account no longer exists"))?;
+        Ok(Principal { account, credential: Credential::Session })
+    }
+}
+
+/// Middleware: a request with an `Authorization` header must authenticate; one without passes on
+/// anonymous, and handlers that need a caller refuse it.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(header) = request.headers().get(AUTHORIZATION) {
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("The Authorization header must be `Bearer <token or API key>`"))?;
+        let principal = state.authenticator.resolve(token).await?;
+        request.extensions_mut().insert(principal);
+    }
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,101 @@
+//! Session tokens: HS256 JWTs whose subject is the account id.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use talon_domain::UserId;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    exp: i64,
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    #[error("the session token has expired")]
+    Expired,
+    #[error("the session token is invalid")]
+    Invalid,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+    }
+
+    pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = Utc::now().timestamp();
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let claims = Claims { sub: user.to_string(), iat: now, exp: now.saturating_add(ttl) };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<UserId, JwtError> {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
+                _ => JwtError::Invalid,
+            })?;
+        UserId::parse(&data.claims.sub).map_err(|_| JwtError::Invalid)
+    }
+}
+
+/// Parses `JWT_EXPIRES_IN`: a number of seconds (`3600`) or a duration such as `7d`, `12h`, `30m`.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    if let Ok(seconds) = raw.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(raw).map_err(|e| format!("`{raw}` is not a duration like 7d, 12h or 3600: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_verify() {
+        let keys = JwtKeys::new(b"secret-secret-secret-secret-32by", Duration::from_secs(60));
+        let user = UserId::new();
+        assert_eq!(keys.verify(&keys.issue(user).unwrap()).unwrap(), user);
+    }
+
+    #[test]
+    fn another_secret_or_garbage_is_rejected() {
+        let keys = JwtKeys::new(b"one-secret-one-secret-one-secret", Duration::from_secs(60));
+        let other = JwtKeys::new(b"two-secret-two-secret-two-secret", Duration::from_secs(60));
+        let token = other.issue(UserId::new()).unwrap();
+        assert!(matches!(keys.verify(&token), Err(JwtError::Invalid)));
+        assert!(matches!(keys.verify("not.a.jwt"), Err(JwtError::Invalid)));
+    }
+
+    #[test]
+    fn expired_tokens_are_rejected() {
+        let keys = JwtKeys::new(b"secret-secret-secret-secret-32by", Duration::from_secs(0));
+        let claims = Claims { sub: UserId::new().to_string(), iat: 0, exp: Utc::now().timestamp() - 60 };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        assert!(matches!(keys.verify(&token), Err(JwtError::Expired)));
+    }
+
+    #[test]
+    fn ttl_formats() {
+        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(7 * 86400));
+        assert_eq!(parse_ttl("12h").unwrap(), Duration::from_secs(12 * 3600));
+        assert_eq!(parse_ttl("3600").unwrap(), Duration::from_secs(3600));
+        assert!(parse_ttl("soon").is_err());
+    }
+}

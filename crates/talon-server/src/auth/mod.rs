@@ -1,0 +1,67 @@
+//! Who is calling: a session (JWT, every scope) or an API key (its scopes, maybe one agent only).
+
+mod authenticator;
+pub mod jwt;
+pub mod password;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use talon_domain::{Account, AgentId, ApiKeyId, Scope};
+
+pub use authenticator::{Authenticator, authenticate};
+
+use crate::http::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session,
+    ApiKey { id: ApiKeyId, scopes: Vec<Scope>, agent_id: Option<AgentId> },
+}
+
+/// The authenticated caller of a request, put in its extensions by `authenticate`.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub account: Account,
+    pub credential: Credential,
+}
+
+impl Principal {
+    /// 403 naming the scope when an API key lacks it; a session holds every scope.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session => Ok(()),
+            Credential::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
+            Credential::ApiKey { .. } => {
+                Err(ApiError::forbidden(format!("This API key is missing the required scope `{scope}`")))
+            }
+        }
+    }
+
+    /// Some operations (managing API keys) are for the account holder's own session only.
+    pub fn require_session(&self) -> Result<(), ApiError> {
+        match self.credential {
+            Credential::Session => Ok(()),
+            Credential::ApiKey { .. } => {
+                Err(ApiError::forbidden("API keys cannot manage API keys; sign in and use a session token"))
+            }
+        }
+    }
+
+    /// What the per-minute rate limit counts against: the key, or the account's sessions.
+    pub fn rate_limit_subject(&self) -> String {
+        match &self.credential {
+            Credential::Session => format!("session:{}", self.account.id),
+            Credential::ApiKey { id, .. } => format!("key:{id}"),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
+            ApiError::unauthorized("Missing authentication: send `Authorization: Bearer <token or API key>`")
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! Server configuration: what the binary resolves from the environment, flags and the config file.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use rand::RngCore;
+use serde::Deserialize;
+
+use crate::limits::{Plan, Plans};
+
+/// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
+const JWT_SECRET_FILE: &str = "jwt-secret";
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub jwt_secret: Vec<u8>,
+    pub jwt_ttl: Duration,
+    /// When set, rate limits are counted in Redis and shared by every replica.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key this server writes.
+    pub redis_namespace: String,
+    pub plans: Plans,
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    pub fn new(jwt_secret: Vec<u8>) -> Self {
+        Self {
+            jwt_secret,
+            jwt_ttl: DEFAULT_JWT_TTL,
+            redis_url: None,
+            redis_namespace: "talon".to_owned(),
+            plans: Plans::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("JWT_SECRET must be at least 32 bytes")]
+    WeakJwtSecret,
+    #[error("cannot keep the JWT secret in {path}: {source}")]
+    SecretFile { path: String, source: std::io::Error },
+}
+
+/// The TOML file named by `TALON_CONFIG`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Rate-limit plans by name; `default` applies to every account not moved to another plan.
+    #[serde(default)]
+    pub plans: HashMap<String, Plan>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let display = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: display, source })
+    }
+}
+
+/// Whether the secret came from the environment or the data directory, and whether it was just made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtSecretSource {
+    Environment,
+    DataDir { created: bool },
+}
+
+/// `JWT_SECRET` if given; otherwise the secret kept in `data_dir`, generated on first start.
+pub fn resolve_jwt_secret(from_env: Option<&str>, data_dir: &Path) -> Result<(Vec<u8>, JwtSecretSource), ConfigError> {
+    if let Some(secret) = from_env {
+        if secret.len() < 32 {
+            return Err(ConfigError::WeakJwtSecret);
+        }
+        return Ok((secret.as_bytes().to_vec(), JwtSecretSource::Environment));
+    }
+    let path = data_dir.join(JWT_SECRET_FILE);
+    let io_err = |source| ConfigError::SecretFile { path: path.display().to_string(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= 32 => {
+            return Ok((existing.trim().as_bytes().to_vec(), JwtSecretSource::DataDir { created: false }));
+        }
+        Ok(_) => return Err(ConfigError::WeakJwtSecret),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    let mut bytes = [0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    let mut file = open_private(&path).map_err(io_err)?;
+    file.write_all(secret.as_bytes()).map_err(io_err)?;
+    Ok((secret.into_bytes(), JwtSecretSource::DataDir { created: true }))
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secret_is_kept_and_reused() {
+        let dir = std::env::temp_dir().join(format!("talon-cfg-{}", uuid::Uuid::now_v7().simple()));
+        let (first, source) = resolve_jwt_secret(None, &dir).unwrap();
+        assert_eq!(source, JwtSecretSource::DataDir { created: true });
+        let (again, source) = resolve_jwt_secret(None, &dir).unwrap();
+        assert_eq!(source, JwtSecretSource::DataDir { created: false });
+        assert_eq!(first, again);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn short_env_secret_is_refused() {
+        assert!(matches!(
+            resolve_jwt_secret(Some("short"), Path::new("/nonexistent")),
+            Err(ConfigError::WeakJwtSecret)
+        ));
+    }
+
+    #[test]
+    fn plans_parse_from_toml() {
+        let config: FileConfig =
+            toml::from_str("[plans.enterprise]\nkey_requests_per_minute = 1000\naccount_requests_per_day = 1000000\n")
+                .unwrap();
+        assert_eq!(config.plans["enterprise"].key_requests_per_minute, 1000);
+        assert!(toml::from_str::<FileConfig>("[plans.x]\nbogus = 1\n").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTTP surface: the router, the middleware every request passes through, and the error envelope.
+
+mod envelope;
+pub mod error;
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+mod openapi;
+pub mod request_id;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::authenticate;
+use crate::limits::enforce_rate_limits;
+use crate::routes::{api_keys, auth, ops};
+use crate::state::AppState;
+use error::{ApiError, ErrorCode};
+
+/// The whole application. Layers, outermost first: request id, error envelope, metrics, panic
+/// catching, body limit; API routes add authentication, rate limits and idempotency.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .split_for_parts();
+    let api = api.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(state.clone(), authenticate))
+            .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+            .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+    );
+    let (ops_routes, ops_doc) = OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .split_for_parts();
+    let mut openapi = openapi;
+    openapi.merge(ops_doc);
+
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .merge(ops_routes)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::request_id))
+                .layer(from_fn(envelope::envelope_framework_errors))
+                .layer(from_fn(metrics::observe))
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| panic_response()))
+                .layer(DefaultBodyLimit::max(max_body))
+                .layer(RequestBodyLimitLayer::new(max_body)),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "No such resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed on this path")
+}
+
+fn panic_response() -> Response {
+    ApiError::internal("a handler panicked").into_response()
+}

@@ -1,0 +1,47 @@
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use talon_domain::account::DEFAULT_PLAN;
+
+/// The limits of one plan. Operators define plans in the config file; accounts name theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub key_requests_per_minute: u64,
+    pub account_requests_per_day: u64,
+}
+
+impl Default for Plan {
+    /// The documented defaults: 100 requests a minute per key, 10,000 a day per account.
+    fn default() -> Self {
+        Plan { key_requests_per_minute: 100, account_requests_per_day: 10_000 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Plans {
+    by_name: HashMap<String, Plan>,
+}
+
+impl Plans {
+    /// `configured` may redefine `default`; an account on a plan no longer configured gets `default`.
+    pub fn new(configured: HashMap<String, Plan>) -> Self {
+        let mut by_name = configured;
+        by_name.entry(DEFAULT_PLAN.to_owned()).or_default();
+        Self { by_name }
+    }
+
+    pub fn get(&self, name: &str) -> Plan {
+        self.by_name.get(name).or_else(|| self.by_name.get(DEFAULT_PLAN)).copied().unwrap_or_default()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+}
+
+impl Default for Plans {
+    fn default() -> Self {
+        Self::new(HashMap::new())
+    }
+}

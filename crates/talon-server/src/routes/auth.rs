@@ -1,0 +1,100 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use talon_domain::Account;
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::json::ApiJson;
+use crate::services::accounts::Session;
+use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct Credentials {
+    #[schema(example = "you@example.com")]
+    email: Option<String>,
+    #[schema(example = "your-secure-password")]
+    password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    #[schema(example = "user_0193a4c1e5d27c3e8f1a2b3c4d5e6f70")]
+    id: String,
+    email: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    /// A session token (JWT) for `Authorization: Bearer …`.
+    token: String,
+    user: UserView,
+}
+
+impl From<Session> for SessionView {
+    fn from(session: Session) -> Self {
+        SessionView {
+            token: session.token,
+            user: UserView { id: session.account.id.to_string(), email: session.account.email },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    id: String,
+    email: String,
+    plan: String,
+    #[serde(rename = "createdAt")]
+    created_at: DateTime<Utc>,
+}
+
+impl From<Account> for AccountView {
+    fn from(account: Account) -> Self {
+        AccountView {
+            id: account.id.to_string(),
+            email: account.email,
+            plan: account.plan,
+            created_at: account.created_at,
+        }
+    }
+}
+
+/// Create an account and sign in to it.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials, responses(
+    (status = 201, body = SessionView),
+    (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
+    (status = 409, body = ErrorEnvelope, description = "Email already registered"),
+))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    let session = state.accounts.register(body.email.as_deref(), body.password.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(session.into())))
+}
+
+/// Exchange an email and password for a session token.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials, responses(
+    (status = 200, body = SessionView),
+    (status = 401, body = ErrorEnvelope, description = "Wrong email or password"),
+))]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<SessionView>, ApiError> {
+    let session = state.accounts.login(body.email.as_deref(), body.password.as_deref()).await?;
+    Ok(Json(session.into()))
+}
+
+/// The account behind the presented token or API key.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = AccountView),
+    (status = 401, body = ErrorEnvelope),
+))]
+pub async fn me(principal: Principal) -> Json<AccountView> {
+    Json(principal.account.into())
+}

@@ -1,0 +1,57 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use talon_domain::time::now;
+use talon_domain::{ApiKey, ApiKeyId, ApiKeySecret, NewApiKey, UserId};
+use talon_store::Store;
+
+use super::ServiceError;
+
+pub struct ApiKeyService {
+    store: Arc<dyn Store>,
+}
+
+/// The request for a new key, as the caller sent it.
+pub struct CreateKey<'a> {
+    pub name: Option<&'a str>,
+    pub scopes: Option<&'a [String]>,
+    pub agent_id: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyService {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Creates a key; the secret is returned this once and only its hash is kept.
+    pub async fn create(&self, owner: UserId, request: CreateKey<'_>) -> Result<(ApiKey, ApiKeySecret), ServiceError> {
+        let now = now();
+        let new = NewApiKey::parse(request.name, request.scopes, request.agent_id, request.expires_at, now)?;
+        let secret = ApiKeySecret::generate();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            user_id: owner,
+            name: new.name,
+            key_prefix: secret.display_prefix(),
+            scopes: new.scopes,
+            agent_id: new.agent_id,
+            expires_at: new.expires_at,
+            last_used_at: None,
+            created_at: now,
+            revoked_at: None,
+        };
+        self.store.insert_api_key(&key, &secret.hash()).await?;
+        Ok((key, secret))
+    }
+
+    pub async fn list(&self, owner: UserId) -> Result<Vec<ApiKey>, ServiceError> {
+        Ok(self.store.list_api_keys(owner).await?)
+    }
+
+    /// Revokes at once: the next request with the key is refused. Another account's key is "not found".
+    pub async fn revoke(&self, owner: UserId, id: &str) -> Result<(), ServiceError> {
+        let id = ApiKeyId::parse(id).map_err(|_| ServiceError::NotFound("API key"))?;
+        if self.store.revoke_api_key(owner, id, now()).await? { Ok(()) } else { Err(ServiceError::NotFound("API key")) }
+    }
+}

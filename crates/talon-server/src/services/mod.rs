@@ -1,0 +1,24 @@
+//! Domain rules that need storage: each service takes validated input, applies the rules, and calls the
+//! store. Handlers only parse, authorise and shape responses around these calls.
+
+pub mod accounts;
+pub mod api_keys;
+
+use talon_domain::ValidationErrors;
+use talon_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid email or password")]
+    BadCredentials,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}

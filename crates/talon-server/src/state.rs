@@ -1,0 +1,51 @@
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use talon_store::Store;
+
+use crate::auth::Authenticator;
+use crate::auth::jwt::JwtKeys;
+use crate::config::ServerConfig;
+use crate::http::metrics::prometheus;
+use crate::limits::{LimiterError, MemoryLimiter, Plans, RateLimiter, RedisLimiter};
+use crate::services::accounts::AccountService;
+use crate::services::api_keys::ApiKeyService;
+
+/// Settings handlers and middleware read on every request.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_body_bytes: usize,
+}
+
+/// Everything a request may need, cheap to clone into each handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub authenticator: Arc<Authenticator>,
+    pub accounts: Arc<AccountService>,
+    pub api_keys: Arc<ApiKeyService>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub plans: Arc<Plans>,
+    pub settings: Arc<Settings>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, LimiterError> {
+        let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
+        let limiter: Arc<dyn RateLimiter> = match &config.redis_url {
+            Some(url) => Arc::new(RedisLimiter::connect(url, &config.redis_namespace).await?),
+            None => Arc::new(MemoryLimiter::default()),
+        };
+        Ok(Self {
+            authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
+            accounts: Arc::new(AccountService::new(store.clone(), jwt)),
+            api_keys: Arc::new(ApiKeyService::new(store.clone())),
+            store,
+            limiter,
+            plans: Arc::new(config.plans),
+            settings: Arc::new(Settings { max_body_bytes: config.max_body_bytes }),
+            metrics: prometheus(),
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! `TestApp`: a real Talon server on 127.0.0.1:0 over a throwaway database, and helpers to drive it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use talon_server::limits::Plans;
+use talon_server::{AppState, ServerConfig};
+use talon_store::Backend;
+use talon_store::testing::TestDatabase;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// Runs each listed test function against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(talon_store::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(talon_store::Backend::Postgres).await } )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub client: Client,
+    db: Option<TestDatabase>,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A registered account and its session token.
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+pub fn test_config() -> ServerConfig {
+    ServerConfig::new(b"test-secret-test-secret-test-secret-0123".to_vec())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, test_config()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, config: ServerConfig) -> Self {
+        let db = TestDatabase::new(backend).await.expect("test database (is PostgreSQL running?)");
+        Self::start(db, config).await
+    }
+
+    /// A server over an existing database (a second replica, or a restart).
+    pub async fn start(db: TestDatabase, config: ServerConfig) -> Self {
+        let state = AppState::new(db.store.clone(), config).await.expect("app state (is Redis running?)");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(talon_server::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            client: Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+            db: Some(db),
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str, bearer: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, self.url(path));
+        match bearer {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Response {
+        self.request(Method::GET, path, Some(bearer)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, bearer).json(&body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, bearer: &str) -> Response {
+        self.request(Method::DELETE, path, Some(bearer)).send().await.unwrap()
+    }
+
+    pub async fn register(&self, email: &str) -> User {
+        let response = self.post("/api/auth/register", None, json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(response.status(), 201, "register {email}");
+        let body: Value = response.json().await.unwrap();
+        User {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates an API key with these scopes and returns its secret.
+    pub async fn api_key(&self, user: &User, scopes: &[&str]) -> String {
+        let response =
+            self.post("/api/api-keys", Some(&user.token), json!({"name": "test key", "scopes": scopes})).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server, waiting for in-flight requests, and returns its database for reuse.
+    pub async fn stop(mut self) -> TestDatabase {
+        self.shutdown_now().await;
+        self.db.take().expect("database")
+    }
+
+    pub fn db(&self) -> &TestDatabase {
+        self.db.as_ref().expect("database")
+    }
+
+    async fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts the error envelope: status, code, and a request id that matches the header.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let header_id = response.headers().get("x-request-id").expect("X-Request-Id").to_str().unwrap().to_owned();
+    let body: Value = response.json().await.expect("JSON error body");
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "{body}");
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(error["details"].is_array(), "{body}");
+    assert_eq!(error["requestId"], header_id.as_str(), "{body}");
+    body
+}
+
+pub fn plans(key_per_minute: u64, account_per_day: u64) -> Plans {
+    let plan = talon_server::limits::Plan {
+        key_requests_per_minute: key_per_minute,
+        account_requests_per_day: account_per_day,
+    };
+    Plans::new([("default".to_owned(), plan)].into())
+}
+
+/// A Redis namespace no other test or run shares.
+pub fn redis_namespace() -> String {
+    format!("talon-test-{}", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,90 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Talon: a self-hosted home for AI agents — a versioned agent registry, durable tasks, signed webhooks,
+/// an OpenAI-compatible chat runtime and a marketplace, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "talon", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Database to use: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/talon.db]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where Talon keeps its SQLite database and generated secrets.
+    #[arg(long, env = "TALON_DATA_DIR", default_value = "./talon-data", global = true)]
+    pub data_dir: PathBuf,
+    /// TOML file with rate-limit plans (and, later, model providers).
+    #[arg(long, env = "TALON_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format; the level comes from RUST_LOG (default `info`).
+    #[arg(long, env = "TALON_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+impl Common {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("talon.db").display()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (migrating the database first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a demo account and print how to sign in with it.
+    Seed {
+        #[arg(long, default_value = "demo@talon.local")]
+        email: String,
+        #[arg(long, default_value = "talon-demo-password")]
+        password: String,
+    },
+    /// Move an account to a rate-limit plan defined in the config file.
+    SetPlan { email: String, plan: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "TALON_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// Secret for session tokens (at least 32 bytes) [default: generated and kept in the data dir]
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Session token lifetime: seconds, or a duration such as 7d or 12h.
+    #[arg(long, env = "JWT_EXPIRES_IN", default_value = "7d")]
+    pub jwt_expires_in: String,
+    /// Redis for rate limits shared by every replica [default: counted in this process]
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "TALON_MAX_BODY_BYTES", default_value_t = talon_server::config::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3000".into(),
+            jwt_secret: std::env::var("JWT_SECRET").ok(),
+            jwt_expires_in: std::env::var("JWT_EXPIRES_IN").unwrap_or_else(|_| "7d".into()),
+            redis_url: None,
+            max_body_bytes: talon_server::config::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
