@@ -51,6 +51,14 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Another handle on an existing test database, as a second replica would open it. It does not
+    /// remove the database when dropped; the handle that created it does.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { url: url.to_owned(), store: crate::connect(url).await?, sqlite_dir: None })
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some(dir) = &self.sqlite_dir {

@@ -88,7 +88,7 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.redis_url = args.redis_url.clone();
     config.plans = Plans::new(file.plans);
     config.max_body_bytes = args.max_body_bytes;
-    Ok(AppState::new(store, config).await.context("cannot connect to Redis")?)
+    AppState::new(store, config).await.context("cannot connect to Redis")
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {

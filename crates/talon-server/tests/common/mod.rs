@@ -178,3 +178,12 @@ pub fn plans(key_per_minute: u64, account_per_day: u64) -> Plans {
 pub fn redis_namespace() -> String {
     format!("talon-test-{}", uuid::Uuid::now_v7().simple())
 }
+
+/// Rate-limit windows are aligned to the clock; a test that counts within one minute waits out the
+/// last seconds of a minute so its requests cannot straddle two windows.
+pub async fn wait_for_fresh_minute() {
+    let into_minute = chrono::Utc::now().timestamp() % 60;
+    if into_minute >= 55 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - into_minute) as u64)).await;
+    }
+}

@@ -1,0 +1,111 @@
+//! The `talon` binary as a user runs it: help, serve on a free port, the Quick Start, graceful stop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const TALON: &str = env!("CARGO_BIN_EXE_talon");
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("talon-cli-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = Command::new(TALON).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for command in ["serve", "migrate", "seed", "set-plan"] {
+        assert!(text.contains(command), "{command} in help:\n{text}");
+    }
+}
+
+/// Starts `talon serve` on port 0 and returns the child and the address its log announces.
+fn start(data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(TALON)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TALON_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env_remove("REDIS_URL")
+        .env_remove("TALON_CONFIG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on http://".len()..];
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+#[tokio::test]
+async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
+    let dir = temp_dir();
+    let (mut child, address) = start(&dir);
+    let client = reqwest::Client::new();
+    let credentials = json!({"email": "you@example.com", "password": "your-secure-password"});
+    let register = client.post(format!("http://{address}/api/auth/register")).json(&credentials).send().await.unwrap();
+    assert_eq!(register.status(), 201);
+    let login = client.post(format!("http://{address}/api/auth/login")).json(&credentials).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let token = login.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+
+    assert!(dir.join("talon.db").exists(), "SQLite database in the data dir");
+    let secret = std::fs::read_to_string(dir.join("jwt-secret")).unwrap();
+    assert!(secret.len() >= 32, "generated JWT secret kept in the data dir");
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = wait(&mut child, Duration::from_secs(10)).expect("stopped after SIGTERM");
+    assert!(status.success(), "clean exit: {status}");
+
+    // Restarted, it keeps its data and its secret: the old session is still valid.
+    let (mut child, address) = start(&dir);
+    let me = client.get(format!("http://{address}/api/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn seed_creates_a_demo_account_once() {
+    let dir = temp_dir();
+    let run =
+        || Command::new(TALON).arg("seed").env("TALON_DATA_DIR", &dir).env_remove("DATABASE_URL").output().unwrap();
+    let first = run();
+    assert!(first.status.success());
+    let text = String::from_utf8(first.stdout).unwrap();
+    assert!(text.contains("Created the demo account demo@talon.local"), "{text}");
+    assert!(text.contains("/api/auth/login"), "{text}");
+    let second = String::from_utf8(run().stdout).unwrap();
+    assert!(second.contains("already exists"), "{second}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().ok();
+    None
+}
