@@ -1,0 +1,69 @@
+# Shared helpers for the load benchmarks: build, start a server on a backend, wait, stop, report.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/talon-target}"
+TALON="$CARGO_TARGET_DIR/release/talon"
+PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+DURATION="${DURATION:-10s}"
+
+build_release() {
+  (cd "$ROOT" && cargo build --release -p talon --quiet)
+  command -v oha >/dev/null || { echo "oha is missing: cargo install oha --locked" >&2; exit 1; }
+}
+
+machine() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
+}
+
+# start_server BACKEND PORT DIR: starts talon with unlimited rate limits; sets SERVER_PID and BASE.
+start_server() {
+  local backend=$1 port=$2 dir=$3
+  cat >"$dir/talon.toml" <<TOML
+[plans.default]
+key_requests_per_minute = 1000000000
+account_requests_per_day = 1000000000
+TOML
+  local url="sqlite://$dir/talon.db"
+  if [ "$backend" = postgres ]; then
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS talon_bench" -qc "CREATE DATABASE talon_bench" >/dev/null
+    url="postgres://postgres@127.0.0.1:5432/talon_bench"
+  fi
+  DATABASE_URL="$url" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG=warn \
+    "$TALON" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+  SERVER_PID=$!
+  BASE="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
+  echo "server did not start:" >&2; cat "$dir/server.log" >&2; exit 1
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+rss_mib() {
+  awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"
+}
+
+# session_and_key: registers an account, sets TOKEN and KEY (scopes: every one).
+session_and_key() {
+  local creds='{"email":"bench@example.com","password":"bench-password-123"}'
+  TOKEN=$(curl -sf -X POST "$BASE/api/auth/register" -H 'content-type: application/json' -d "$creds" | jq -r .token)
+  KEY=$(curl -sf -X POST "$BASE/api/api-keys" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d '{"name":"bench","scopes":["agents:read","agents:write","tasks:read","tasks:write","webhooks:read","webhooks:write","chat"]}' | jq -r .key)
+}
+
+# oha_json ARGS...: runs oha and prints its JSON summary.
+oha_json() {
+  oha --no-tui --output-format json "$@" 2>/dev/null
+}
+
+# summary JSON: "rps p50 p99" (latencies in ms) and the count of non-2xx responses.
+summary() {
+  jq -r '[ (.summary.requestsPerSec|floor),
+           (.latencyPercentiles.p50*1000*1000|round/1000),
+           (.latencyPercentiles.p99*1000*1000|round/1000),
+           ((.statusCodeDistribution // {}) | to_entries | map(select(.key|startswith("2")|not)) | map(.value) | add // 0)
+         ] | "\(.[0]) req/s  p50 \(.[1]) ms  p99 \(.[2]) ms  errors \(.[3])"' <<<"$1"
+}
