@@ -101,6 +101,16 @@ define_id!(
     "agent"
 );
 define_id!(
+    /// One immutable version of an agent's definition.
+    VersionId,
+    "ver"
+);
+define_id!(
+    /// One recorded change, kept in the outbox until delivered.
+    EventId,
+    "evt"
+);
+define_id!(
     /// One HTTP request, echoed in `X-Request-Id` and in every error body.
     RequestId,
     "req"

@@ -2,7 +2,9 @@
 //! unit-tested directly.
 
 pub mod account;
+pub mod agent;
 pub mod api_key;
+pub mod event;
 pub mod id;
 pub mod scope;
 pub mod time;
@@ -10,6 +12,6 @@ pub mod validation;
 
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
-pub use id::{AgentId, ApiKeyId, IdParseError, RequestId, UserId};
+pub use id::{AgentId, ApiKeyId, EventId, IdParseError, RequestId, UserId, VersionId};
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

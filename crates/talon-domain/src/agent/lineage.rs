@@ -1,0 +1,145 @@
+//! Lineage: the fork tree an agent belongs to, from its root ancestor down. The store returns the
+//! tree's nodes flat (one recursive query); this assembles them without recursion, so a tree of any
+//! depth is built in linear time.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::fork::ForkType;
+use crate::id::{AgentId, VersionId};
+
+/// How many forks deep a lineage may go. Trees are rendered as nested JSON, so depth is bounded to keep
+/// every lineage response (and the stack that renders it) small; breadth is unbounded.
+pub const MAX_DEPTH: i64 = 256;
+
+/// One agent of the tree, as the store returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineageEntry {
+    pub id: AgentId,
+    pub parent: Option<AgentId>,
+    pub name: String,
+    pub fork_type: Option<ForkType>,
+    pub forked_from_version_id: Option<VersionId>,
+    pub current_version_id: VersionId,
+    pub current_version_number: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineageNode {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fork_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forked_from_version_id: Option<String>,
+    pub version_id: String,
+    pub version_number: i64,
+    pub children: Vec<LineageNode>,
+}
+
+/// Builds the tree rooted at the entry without a parent among `entries` (children in creation order).
+/// `None` when there is no such root.
+pub fn build_tree(entries: Vec<LineageEntry>) -> Option<LineageNode> {
+    let ids: std::collections::HashSet<AgentId> = entries.iter().map(|e| e.id).collect();
+    let mut children: HashMap<AgentId, Vec<AgentId>> = HashMap::new();
+    let mut root = None;
+    let mut by_id: HashMap<AgentId, LineageEntry> = HashMap::with_capacity(entries.len());
+    for entry in entries {
+        match entry.parent.filter(|p| ids.contains(p)) {
+            Some(parent) => children.entry(parent).or_default().push(entry.id),
+            None if root.is_none() => root = Some(entry.id),
+            None => {}
+        }
+        by_id.insert(entry.id, entry);
+    }
+    for list in children.values_mut() {
+        list.sort(); // ids are time-ordered: creation order
+    }
+    let root = root?;
+
+    // Post-order without recursion: a node is built once all its children are.
+    let mut built: HashMap<AgentId, LineageNode> = HashMap::with_capacity(by_id.len());
+    let mut stack = vec![(root, false)];
+    while let Some((id, expanded)) = stack.pop() {
+        let kids = children.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        if !expanded {
+            stack.push((id, true));
+            stack.extend(kids.iter().rev().map(|k| (*k, false)));
+            continue;
+        }
+        let entry = by_id.remove(&id)?;
+        let node = LineageNode {
+            id: entry.id.to_string(),
+            name: entry.name,
+            fork_type: entry.fork_type.map(ForkType::as_str),
+            forked_from_version_id: entry.forked_from_version_id.map(|v| v.to_string()),
+            version_id: entry.current_version_id.to_string(),
+            version_number: entry.current_version_number,
+            children: kids.iter().filter_map(|k| built.remove(k)).collect(),
+        };
+        built.insert(id, node);
+    }
+    built.remove(&root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: AgentId, parent: Option<AgentId>, name: &str) -> LineageEntry {
+        LineageEntry {
+            id,
+            parent,
+            name: name.into(),
+            fork_type: parent.map(|_| ForkType::PromptMutation),
+            forked_from_version_id: parent.map(|_| VersionId::new()),
+            current_version_id: VersionId::new(),
+            current_version_number: 1,
+        }
+    }
+
+    #[test]
+    fn builds_a_three_level_tree_in_creation_order() {
+        let (root, a, b, a1) = (AgentId::new(), AgentId::new(), AgentId::new(), AgentId::new());
+        // Order of entries does not matter.
+        let tree = build_tree(vec![
+            entry(a1, Some(a), "a1"),
+            entry(b, Some(root), "b"),
+            entry(root, None, "root"),
+            entry(a, Some(root), "a"),
+        ])
+        .unwrap();
+        assert_eq!(tree.name, "root");
+        assert!(tree.fork_type.is_none());
+        let names: Vec<_> = tree.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(tree.children[0].children[0].name, "a1");
+        assert_eq!(tree.children[0].fork_type, Some("prompt_mutation"));
+    }
+
+    #[test]
+    fn the_deepest_allowed_chain_builds() {
+        let mut ids = vec![AgentId::new()];
+        let mut entries = vec![entry(ids[0], None, "0")];
+        for i in 1..=MAX_DEPTH as usize {
+            ids.push(AgentId::new());
+            entries.push(entry(ids[i], Some(ids[i - 1]), &i.to_string()));
+        }
+        let tree = build_tree(entries).unwrap();
+        let mut node = &tree;
+        let mut depth = 0;
+        while let Some(child) = node.children.first() {
+            node = child;
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_DEPTH);
+        assert!(serde_json::to_string(&tree).is_ok());
+    }
+
+    #[test]
+    fn no_entries_no_tree() {
+        assert!(build_tree(Vec::new()).is_none());
+    }
+}

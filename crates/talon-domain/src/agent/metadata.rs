@@ -1,0 +1,157 @@
+//! An agent's metadata: name, description, capabilities. Changing it does not make a new version.
+
+use serde_json::Value;
+
+use crate::validation::ValidationErrors;
+
+const NAME_MAX_CHARS: usize = 100;
+const DESCRIPTION_MAX_CHARS: usize = 2000;
+const CAPABILITIES_MAX: usize = 50;
+const CAPABILITY_MAX_CHARS: usize = 64;
+const SLUG_MAX_CHARS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentMetadata {
+    pub name: String,
+    pub description: String,
+    pub capabilities: Vec<String>,
+}
+
+/// Metadata fields as a request sends them; absent fields are left as they are.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataPatch {
+    pub name: Option<Value>,
+    pub description: Option<Value>,
+    pub capabilities: Option<Value>,
+}
+
+impl MetadataPatch {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.description.is_none() && self.capabilities.is_none()
+    }
+
+    pub fn apply(&self, base: &AgentMetadata, errors: &mut ValidationErrors) -> AgentMetadata {
+        let mut next = base.clone();
+        if let Some(name) = &self.name {
+            match name.as_str().map(str::trim) {
+                Some("") => errors.add("name", "Must not be empty"),
+                Some(n) if n.chars().count() > NAME_MAX_CHARS => errors.add("name", "Must be at most 100 characters"),
+                Some(n) => next.name = n.to_owned(),
+                None => errors.add("name", "Must be a string"),
+            }
+        }
+        if let Some(description) = &self.description {
+            match description {
+                Value::Null => next.description = String::new(),
+                Value::String(d) if d.chars().count() <= DESCRIPTION_MAX_CHARS => next.description = d.clone(),
+                Value::String(_) => errors.add("description", "Must be at most 2000 characters"),
+                _ => errors.add("description", "Must be a string"),
+            }
+        }
+        if let Some(capabilities) = &self.capabilities {
+            match capabilities {
+                Value::Array(items) if items.len() > CAPABILITIES_MAX => {
+                    errors.add("capabilities", "Must have at most 50 entries")
+                }
+                Value::Array(items) => {
+                    let mut parsed = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        match item.as_str().map(str::trim) {
+                            Some(c) if !c.is_empty() && c.chars().count() <= CAPABILITY_MAX_CHARS => {
+                                if !parsed.iter().any(|p: &String| p == c) {
+                                    parsed.push(c.to_owned());
+                                }
+                            }
+                            _ => errors.add(format!("capabilities[{i}]"), "Must be a string of 1 to 64 characters"),
+                        }
+                    }
+                    next.capabilities = parsed;
+                }
+                _ => errors.add("capabilities", "Must be an array of strings"),
+            }
+        }
+        next
+    }
+
+    /// Metadata for a new agent: a name is required.
+    pub fn into_new(self, errors: &mut ValidationErrors) -> AgentMetadata {
+        if self.name.is_none() {
+            errors.add("name", "Required field missing");
+        }
+        self.apply(&AgentMetadata::default(), errors)
+    }
+}
+
+/// A URL-safe identifier derived from a name: lower-case ASCII letters and digits joined by single
+/// dashes, e.g. "Support Bot (EU)" → "support-bot-eu".
+pub fn slug_from_name(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let mut slug: String = slug.trim_end_matches('-').chars().take(SLUG_MAX_CHARS).collect();
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    if slug.is_empty() { "agent".to_owned() } else { slug }
+}
+
+pub fn validate_slug(slug: &str) -> Result<(), &'static str> {
+    let valid = !slug.is_empty()
+        && slug.len() <= SLUG_MAX_CHARS
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--");
+    if valid { Ok(()) } else { Err("Must be 1-64 lower-case letters, digits and single dashes, e.g. support-bot") }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn slugs_from_names() {
+        assert_eq!(slug_from_name("Support Bot (EU)"), "support-bot-eu");
+        assert_eq!(slug_from_name("  Ünïcode -- agent!! "), "n-code-agent");
+        assert_eq!(slug_from_name("!!!"), "agent");
+        assert_eq!(slug_from_name(&"a ".repeat(100)).len(), 63);
+        for name in ["Support Bot (EU)", "x", "A-B_C"] {
+            assert!(validate_slug(&slug_from_name(name)).is_ok());
+        }
+    }
+
+    #[test]
+    fn slug_rules() {
+        assert!(validate_slug("support-bot").is_ok());
+        for bad in ["", "Support", "a--b", "-a", "a-", "a_b", &"a".repeat(65)] {
+            assert!(validate_slug(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_validation_reports_each_field() {
+        let patch = MetadataPatch {
+            name: Some(json!("")),
+            description: Some(json!(5)),
+            capabilities: Some(json!(["ok", 3, ""])),
+        };
+        let mut errors = ValidationErrors::new();
+        patch.apply(&AgentMetadata::default(), &mut errors);
+        let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "description", "capabilities[1]", "capabilities[2]"]);
+    }
+
+    #[test]
+    fn a_new_agent_needs_a_name() {
+        let mut errors = ValidationErrors::new();
+        MetadataPatch::default().into_new(&mut errors);
+        assert_eq!(errors.fields()[0].field, "name");
+    }
+}
