@@ -2,11 +2,14 @@
 //! with their own SQL and migrations, and `tests/conformance.rs` runs one suite against both.
 
 mod accounts;
+mod agents;
 mod api_keys;
+mod bind;
 mod error;
 mod idempotency;
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -16,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use accounts::AccountStore;
+pub use agents::{AgentFilter, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
@@ -38,7 +42,7 @@ impl Backend {
 
 /// Every store Talon needs, behind one handle shared by the whole server.
 #[async_trait]
-pub trait Store: AccountStore + ApiKeyStore + IdempotencyStore + Send + Sync + 'static {
+pub trait Store: AccountStore + AgentStore + ApiKeyStore + IdempotencyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// A round trip to the database, for readiness checks.

@@ -115,3 +115,157 @@ impl TryFrom<KeyWithAccountRow> for crate::AuthenticatedKey {
         Ok(crate::AuthenticatedKey { key: row.key.try_into()?, account })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AgentRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub capabilities: String,
+    pub public: bool,
+    pub status: String,
+    pub current_version_id: Uuid,
+    pub deployed_version_id: Option<Uuid>,
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub fork_count: i64,
+    pub depth: i64,
+    pub parent_agent_id: Option<Uuid>,
+    pub parent_version_id: Option<Uuid>,
+    pub fork_type: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) const AGENT_COLUMNS: &str = "a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, a.public, \
+     a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
+     a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at";
+
+fn corrupt(what: &str) -> impl FnOnce(String) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl TryFrom<AgentRow> for talon_domain::agent::Agent {
+    type Error = StoreError;
+    fn try_from(row: AgentRow) -> Result<Self, StoreError> {
+        use talon_domain::agent::{AgentMetadata, ForkOrigin, ForkType};
+        let fork_origin = match row.fork_type {
+            Some(kind) => Some(ForkOrigin {
+                parent_agent_id: row.parent_agent_id.map(AgentId::from_uuid),
+                parent_version_id: row.parent_version_id.map(talon_domain::VersionId::from_uuid),
+                fork_type: kind.parse::<ForkType>().map_err(corrupt("fork type"))?,
+            }),
+            None => None,
+        };
+        Ok(talon_domain::agent::Agent {
+            id: AgentId::from_uuid(row.id),
+            owner: UserId::from_uuid(row.user_id),
+            slug: row.slug,
+            metadata: AgentMetadata {
+                name: row.name,
+                description: row.description,
+                capabilities: serde_json::from_str(&row.capabilities)
+                    .map_err(|e| StoreError::Corrupt(format!("capabilities: {e}")))?,
+            },
+            public: row.public,
+            status: row.status.parse().map_err(corrupt("status"))?,
+            current_version_id: talon_domain::VersionId::from_uuid(row.current_version_id),
+            deployed_version_id: row.deployed_version_id.map(talon_domain::VersionId::from_uuid),
+            deployed_at: row.deployed_at,
+            fork_count: row.fork_count,
+            depth: row.depth,
+            fork_origin,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct VersionRow {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub number: i64,
+    pub parent_version_id: Option<Uuid>,
+    pub definition: String,
+    pub content_hash: String,
+    pub commit_message: String,
+    pub fork_type: Option<String>,
+    pub created_by: Uuid,
+    pub created_by_email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) const VERSION_COLUMNS: &str = "v.id, v.agent_id, v.number, v.parent_version_id, v.definition, \
+     v.content_hash, v.commit_message, v.fork_type, v.created_by, u.email AS created_by_email, v.created_at";
+
+impl TryFrom<VersionRow> for talon_domain::agent::Version {
+    type Error = StoreError;
+    fn try_from(row: VersionRow) -> Result<Self, StoreError> {
+        use talon_domain::agent::{Author, ForkType, Version};
+        Ok(Version {
+            id: talon_domain::VersionId::from_uuid(row.id),
+            agent_id: AgentId::from_uuid(row.agent_id),
+            number: row.number,
+            parent_version_id: row.parent_version_id.map(talon_domain::VersionId::from_uuid),
+            definition: serde_json::from_str(&row.definition)
+                .map_err(|e| StoreError::Corrupt(format!("definition: {e}")))?,
+            content_hash: row.content_hash,
+            commit_message: row.commit_message,
+            fork_type: row.fork_type.map(|k| k.parse::<ForkType>()).transpose().map_err(corrupt("fork type"))?,
+            created_by: Author { id: UserId::from_uuid(row.created_by), email: row.created_by_email },
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LineageRow {
+    pub id: Uuid,
+    pub parent_agent_id: Option<Uuid>,
+    pub name: String,
+    pub fork_type: Option<String>,
+    pub parent_version_id: Option<Uuid>,
+    pub current_version_id: Uuid,
+    pub number: i64,
+}
+
+impl TryFrom<LineageRow> for talon_domain::agent::lineage::LineageEntry {
+    type Error = StoreError;
+    fn try_from(row: LineageRow) -> Result<Self, StoreError> {
+        Ok(talon_domain::agent::lineage::LineageEntry {
+            id: AgentId::from_uuid(row.id),
+            parent: row.parent_agent_id.map(AgentId::from_uuid),
+            name: row.name,
+            fork_type: row
+                .fork_type
+                .map(|k| k.parse::<talon_domain::agent::ForkType>())
+                .transpose()
+                .map_err(corrupt("fork type"))?,
+            forked_from_version_id: row.parent_version_id.map(talon_domain::VersionId::from_uuid),
+            current_version_id: talon_domain::VersionId::from_uuid(row.current_version_id),
+            current_version_number: row.number,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub data: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<EventRow> for crate::StoredEvent {
+    type Error = StoreError;
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Ok(crate::StoredEvent {
+            id: talon_domain::EventId::from_uuid(row.id),
+            kind: row.kind,
+            data: serde_json::from_str(&row.data).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
+            created_at: row.created_at,
+        })
+    }
+}

@@ -26,6 +26,9 @@ conformance!(
     idempotency_takes_over_expired_and_stale_records,
     idempotency_release_and_purge,
     idempotency_reservation_is_exclusive_under_concurrency,
+    agents_insert_read_and_list,
+    append_version_is_compare_and_swap,
+    forks_count_lineage_and_delete,
 );
 
 async fn db(backend: Backend) -> TestDatabase {
@@ -216,4 +219,156 @@ async fn futures_results(
         out.push(handle.await.unwrap().unwrap());
     }
     out
+}
+
+mod agent_fixtures {
+    use serde_json::json;
+    use talon_domain::agent::{Agent, AgentMetadata, AgentStatus, Author, Definition, ForkOrigin, ForkType, Version};
+    use talon_domain::event::Event;
+    use talon_domain::{Account, AgentId, VersionId};
+
+    pub fn definition(prompt: &str) -> Definition {
+        serde_json::from_value(
+            json!({"prompt": prompt, "tools": [], "config": {}, "model": {"primary": "test/echo", "fallback": null}}),
+        )
+        .unwrap()
+    }
+
+    pub fn agent(owner: &Account, slug: &str, origin: Option<ForkOrigin>) -> (Agent, Version) {
+        let id = AgentId::new();
+        let version_id = VersionId::new();
+        let now = super::now();
+        let def = definition(slug);
+        let version = Version {
+            id: version_id,
+            agent_id: id,
+            number: 1,
+            parent_version_id: origin.as_ref().and_then(|o| o.parent_version_id),
+            content_hash: def.content_hash(),
+            definition: def,
+            commit_message: "Initial version".into(),
+            fork_type: origin.as_ref().map(|o| o.fork_type),
+            created_by: Author { id: owner.id, email: owner.email.clone() },
+            created_at: now,
+        };
+        let agent = Agent {
+            id,
+            owner: owner.id,
+            slug: slug.into(),
+            metadata: AgentMetadata { name: slug.into(), description: String::new(), capabilities: vec!["x".into()] },
+            public: false,
+            status: AgentStatus::Idle,
+            current_version_id: version_id,
+            deployed_version_id: None,
+            deployed_at: None,
+            fork_count: 0,
+            depth: origin.as_ref().map_or(0, |_| 1),
+            fork_origin: origin,
+            created_at: now,
+            updated_at: now,
+        };
+        (agent, version)
+    }
+
+    pub fn event(owner: &Account) -> Event {
+        Event::new(owner.id, talon_domain::event::AGENT_CREATED, json!({"x": 1}))
+    }
+
+    pub fn fork_of(parent: &Agent) -> Option<ForkOrigin> {
+        Some(ForkOrigin {
+            parent_agent_id: Some(parent.id),
+            parent_version_id: Some(parent.current_version_id),
+            fork_type: ForkType::ExactClone,
+        })
+    }
+}
+
+async fn agents_insert_read_and_list(backend: Backend) {
+    use agent_fixtures::*;
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v, &[event(&alice)]).await.unwrap();
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap(), a);
+    assert_eq!(db.store.agent_by_slug(alice.id, "one").await.unwrap().unwrap().id, a.id);
+    assert_eq!(db.store.version(v.id).await.unwrap().unwrap(), v);
+    assert_eq!(db.store.version_by_number(a.id, 1).await.unwrap().unwrap().id, v.id);
+
+    let (dup, dup_v) = agent(&alice, "one", None);
+    let err = db.store.insert_agent(&dup, &dup_v, &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("slug")), "{err:?}");
+    assert!(db.store.agent(dup.id).await.unwrap().is_none(), "nothing of a failed insert remains");
+
+    let (b, bv) = agent(&alice, "two", None);
+    db.store.insert_agent(&b, &bv, &[]).await.unwrap();
+    let page = db.store.list_agents(alice.id, Default::default(), 0, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+    let deployed = talon_store::AgentFilter { deployed_only: true, only: None };
+    assert_eq!(db.store.list_agents(alice.id, deployed, 0, 10).await.unwrap().total, 0);
+    let only_b = talon_store::AgentFilter { deployed_only: false, only: Some(b.id) };
+    assert_eq!(db.store.list_agents(alice.id, only_b, 0, 10).await.unwrap().items[0].id, b.id);
+
+    let events = db.store.events_for(alice.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "agent.created");
+}
+
+async fn append_version_is_compare_and_swap(backend: Backend) {
+    use agent_fixtures::*;
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v1) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v1, &[]).await.unwrap();
+    let next = |parent: &talon_domain::agent::Version, number: i64| {
+        let mut v = parent.clone();
+        v.id = talon_domain::VersionId::new();
+        v.number = number;
+        v.parent_version_id = Some(parent.id);
+        v
+    };
+    let v2 = next(&v1, 2);
+    assert_eq!(db.store.append_version(&v2, &[event(&alice)]).await.unwrap(), talon_store::AppendOutcome::Appended);
+    let stale = next(&v1, 2);
+    assert_eq!(db.store.append_version(&stale, &[event(&alice)]).await.unwrap(), talon_store::AppendOutcome::Stale);
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap().current_version_id, v2.id);
+    let page = db.store.list_versions(a.id, 0, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items.iter().map(|v| v.number).collect::<Vec<_>>(), [2, 1], "newest first");
+    assert_eq!(db.store.events_for(alice.id).await.unwrap().len(), 1, "a stale append records nothing");
+}
+
+async fn forks_count_lineage_and_delete(backend: Backend) {
+    use agent_fixtures::*;
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (root, rv) = agent(&alice, "root", None);
+    db.store.insert_agent(&root, &rv, &[]).await.unwrap();
+    let (child, cv) = agent(&alice, "child", fork_of(&root));
+    db.store.insert_agent(&child, &cv, &[]).await.unwrap();
+    let (grandchild, gv) = agent(&alice, "grandchild", fork_of(&child));
+    db.store.insert_agent(&grandchild, &gv, &[]).await.unwrap();
+    assert_eq!(db.store.agent(root.id).await.unwrap().unwrap().fork_count, 1);
+
+    for from in [root.id, child.id, grandchild.id] {
+        let mut entries = db.store.lineage(from).await.unwrap();
+        entries.sort_by_key(|e| e.id);
+        assert_eq!(entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["root", "child", "grandchild"]);
+        assert_eq!(entries[2].parent, Some(child.id));
+        assert_eq!(entries[1].forked_from_version_id, Some(rv.id));
+    }
+
+    let e = event(&alice);
+    assert_eq!(db.store.delete_agent(child.id, false, &e).await.unwrap(), talon_store::DeleteOutcome::HasForks(1));
+    assert_eq!(db.store.delete_agent(child.id, true, &e).await.unwrap(), talon_store::DeleteOutcome::Deleted);
+    assert_eq!(db.store.agent(root.id).await.unwrap().unwrap().fork_count, 0);
+    let orphan = db.store.agent(grandchild.id).await.unwrap().unwrap();
+    let origin = orphan.fork_origin.unwrap();
+    assert_eq!((origin.parent_agent_id, origin.parent_version_id), (None, None), "the fork now stands alone");
+    assert!(db.store.version(cv.id).await.unwrap().is_none());
+    assert_eq!(db.store.lineage(grandchild.id).await.unwrap().len(), 1);
+    assert_eq!(db.store.delete_agent(child.id, true, &e).await.unwrap(), talon_store::DeleteOutcome::NotFound);
 }

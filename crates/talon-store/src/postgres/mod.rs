@@ -1,6 +1,7 @@
 //! PostgreSQL: one pool shared by reads and writes; several Talon replicas may share the database.
 
 mod accounts;
+mod agents;
 mod api_keys;
 mod idempotency;
 

@@ -2,6 +2,7 @@
 //! `SQLITE_BUSY` retries) and a pool of readers that WAL lets run beside it.
 
 mod accounts;
+mod agents;
 mod api_keys;
 mod idempotency;
 

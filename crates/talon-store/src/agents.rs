@@ -1,0 +1,114 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use talon_domain::agent::lineage::LineageEntry;
+use talon_domain::agent::{Agent, AgentMetadata, AgentStatus, Version};
+use talon_domain::event::Event;
+use talon_domain::{AgentId, UserId, VersionId};
+
+use crate::StoreError;
+
+/// One page of a list, and how many rows the whole list has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// Which of an account's agents a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentFilter {
+    /// Only agents that have been deployed at least once (status other than idle).
+    pub deployed_only: bool,
+    /// Only this agent (for keys restricted to one agent).
+    pub only: Option<AgentId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended,
+    /// The agent's current version is no longer the expected parent: someone else appended first.
+    Stale,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// Refused: the agent has this many forks (and `force` was not given).
+    HasForks(i64),
+    NotFound,
+}
+
+/// Deployment columns, changed together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deployment {
+    pub status: AgentStatus,
+    pub deployed_version_id: Option<VersionId>,
+    pub deployed_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait AgentStore {
+    /// Inserts an agent with its first version. For a fork, also counts it on its parent. Every write
+    /// and the events happen in one transaction. `Conflict("slug")` when the owner has the slug.
+    async fn insert_agent(&self, agent: &Agent, first: &Version, events: &[Event]) -> Result<(), StoreError>;
+
+    async fn agent(&self, id: AgentId) -> Result<Option<Agent>, StoreError>;
+
+    async fn agent_by_slug(&self, owner: UserId, slug: &str) -> Result<Option<Agent>, StoreError>;
+
+    /// The owner's agents, oldest first, so that pages stay stable while agents are added.
+    async fn list_agents(
+        &self,
+        owner: UserId,
+        filter: AgentFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<Agent>, StoreError>;
+
+    /// Writes metadata and visibility only (never versions or deployment).
+    async fn update_agent_profile(
+        &self,
+        id: AgentId,
+        metadata: &AgentMetadata,
+        public: bool,
+        at: DateTime<Utc>,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+
+    async fn set_deployment(
+        &self,
+        id: AgentId,
+        deployment: Deployment,
+        at: DateTime<Utc>,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes an agent and its versions; its forks remain as roots of their own trees.
+    async fn delete_agent(&self, id: AgentId, force: bool, event: &Event) -> Result<DeleteOutcome, StoreError>;
+
+    /// Adds `version` as the agent's new current version if `version.parent_version_id` is still
+    /// current (compare-and-swap), with its events, in one transaction.
+    async fn append_version(&self, version: &Version, events: &[Event]) -> Result<AppendOutcome, StoreError>;
+
+    async fn version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
+
+    async fn version_by_number(&self, agent: AgentId, number: i64) -> Result<Option<Version>, StoreError>;
+
+    /// The agent's versions, newest first.
+    async fn list_versions(&self, agent: AgentId, offset: i64, limit: i64) -> Result<Page<Version>, StoreError>;
+
+    /// Every agent in the fork tree that `id` belongs to, from its root ancestor down, in one query.
+    async fn lineage(&self, id: AgentId) -> Result<Vec<LineageEntry>, StoreError>;
+
+    /// The account's recorded events, oldest first.
+    async fn events_for(&self, account: UserId) -> Result<Vec<StoredEvent>, StoreError>;
+}
+
+/// An event as read back from the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: talon_domain::EventId,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}

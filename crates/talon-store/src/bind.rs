@@ -1,0 +1,61 @@
+//! Argument lists for the shared statements in `sql`, written once for both databases.
+
+/// Binds an `Agent` to `sql::INSERT_AGENT`.
+macro_rules! bind_agent {
+    ($query:expr, $agent:expr) => {{
+        let agent: &talon_domain::agent::Agent = $agent;
+        let origin = agent.fork_origin.as_ref();
+        $query
+            .bind(*agent.id.as_uuid())
+            .bind(*agent.owner.as_uuid())
+            .bind(agent.slug.clone())
+            .bind(agent.metadata.name.clone())
+            .bind(agent.metadata.description.clone())
+            .bind(serde_json::to_string(&agent.metadata.capabilities).unwrap_or_else(|_| "[]".to_owned()))
+            .bind(agent.public)
+            .bind(agent.status.as_str())
+            .bind(*agent.current_version_id.as_uuid())
+            .bind(agent.deployed_version_id.map(|v| *v.as_uuid()))
+            .bind(agent.deployed_at)
+            .bind(agent.fork_count)
+            .bind(agent.depth)
+            .bind(origin.and_then(|o| o.parent_agent_id).map(|a| *a.as_uuid()))
+            .bind(origin.and_then(|o| o.parent_version_id).map(|v| *v.as_uuid()))
+            .bind(origin.map(|o| o.fork_type.as_str()))
+            .bind(agent.created_at)
+            .bind(agent.updated_at)
+    }};
+}
+
+/// Binds a `Version` to `sql::INSERT_VERSION`.
+macro_rules! bind_version {
+    ($query:expr, $version:expr) => {{
+        let version: &talon_domain::agent::Version = $version;
+        $query
+            .bind(*version.id.as_uuid())
+            .bind(*version.agent_id.as_uuid())
+            .bind(version.number)
+            .bind(version.parent_version_id.map(|v| *v.as_uuid()))
+            .bind(serde_json::to_string(&version.definition).unwrap_or_default())
+            .bind(version.content_hash.clone())
+            .bind(version.commit_message.clone())
+            .bind(version.fork_type.map(|f| f.as_str()))
+            .bind(*version.created_by.id.as_uuid())
+            .bind(version.created_at)
+    }};
+}
+
+/// Binds an `Event` to `sql::INSERT_EVENT`.
+macro_rules! bind_event {
+    ($query:expr, $event:expr) => {{
+        let event: &talon_domain::event::Event = $event;
+        $query
+            .bind(*event.id.as_uuid())
+            .bind(*event.account.as_uuid())
+            .bind(event.kind)
+            .bind(event.data.to_string())
+            .bind(event.created_at)
+    }};
+}
+
+pub(crate) use {bind_agent, bind_event, bind_version};

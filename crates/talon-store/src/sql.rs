@@ -1,0 +1,50 @@
+//! SQL shared by both databases. Every statement uses `$N` placeholders, which PostgreSQL and SQLite
+//! (through sqlx) both bind by number; where the two dialects differ, each implementation has its own.
+
+pub(crate) const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
+     public, status, current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, \
+     parent_version_id, fork_type, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+pub(crate) const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
+     definition, content_hash, commit_message, fork_type, created_by, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pub(crate) const INSERT_EVENT: &str =
+    "INSERT INTO events (id, user_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+pub(crate) const COUNT_FORK: &str = "UPDATE agents SET fork_count = fork_count + 1 WHERE id = $1";
+
+pub(crate) const UNCOUNT_FORK: &str =
+    "UPDATE agents SET fork_count = fork_count - 1 WHERE id = (SELECT parent_agent_id FROM agents WHERE id = $1)";
+
+pub(crate) const UPDATE_PROFILE: &str = "UPDATE agents SET name = $1, description = $2, capabilities = $3, \
+     public = $4, updated_at = $5 WHERE id = $6";
+
+pub(crate) const UPDATE_DEPLOYMENT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
+     deployed_at = $3, updated_at = $4 WHERE id = $5";
+
+/// Moves the agent to its new version only if the expected parent is still current.
+pub(crate) const ADVANCE_CURRENT_VERSION: &str =
+    "UPDATE agents SET current_version_id = $1, updated_at = $2 WHERE id = $3 AND current_version_id = $4";
+
+pub(crate) const FORK_COUNT: &str = "SELECT fork_count FROM agents WHERE id = $1";
+
+pub(crate) const DELETE_AGENT: &str = "DELETE FROM agents WHERE id = $1";
+
+/// Up from the agent to its root, then down from the root to every descendant.
+pub(crate) const LINEAGE: &str = "WITH RECURSIVE
+    up (id, parent_agent_id) AS (
+        SELECT id, parent_agent_id FROM agents WHERE id = $1
+        UNION ALL
+        SELECT a.id, a.parent_agent_id FROM agents a JOIN up ON a.id = up.parent_agent_id
+    ),
+    down (id) AS (
+        SELECT id FROM up WHERE parent_agent_id IS NULL
+        UNION ALL
+        SELECT a.id FROM agents a JOIN down ON a.parent_agent_id = down.id
+    )
+    SELECT a.id, a.parent_agent_id, a.name, a.fork_type, a.parent_version_id, a.current_version_id, v.number
+    FROM down
+    JOIN agents a ON a.id = down.id
+    JOIN agent_versions v ON v.id = a.current_version_id";
