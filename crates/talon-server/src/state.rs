@@ -10,6 +10,7 @@ use crate::http::metrics::prometheus;
 use crate::limits::{LimiterError, MemoryLimiter, Plans, RateLimiter, RedisLimiter};
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
+use crate::services::registry::RegistryService;
 
 /// Settings handlers and middleware read on every request.
 #[derive(Debug, Clone)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub authenticator: Arc<Authenticator>,
     pub accounts: Arc<AccountService>,
     pub api_keys: Arc<ApiKeyService>,
+    pub registry: Arc<RegistryService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
@@ -41,6 +43,7 @@ impl AppState {
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
             accounts: Arc::new(AccountService::new(store.clone(), jwt)),
             api_keys: Arc::new(ApiKeyService::new(store.clone())),
+            registry: Arc::new(RegistryService::new(store.clone())),
             store,
             limiter,
             plans: Arc::new(config.plans),

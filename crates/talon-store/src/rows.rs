@@ -223,6 +223,8 @@ impl TryFrom<VersionRow> for talon_domain::agent::Version {
 #[derive(sqlx::FromRow)]
 pub(crate) struct LineageRow {
     pub id: Uuid,
+    pub user_id: Uuid,
+    pub public: bool,
     pub parent_agent_id: Option<Uuid>,
     pub name: String,
     pub fork_type: Option<String>,
@@ -236,6 +238,8 @@ impl TryFrom<LineageRow> for talon_domain::agent::lineage::LineageEntry {
     fn try_from(row: LineageRow) -> Result<Self, StoreError> {
         Ok(talon_domain::agent::lineage::LineageEntry {
             id: AgentId::from_uuid(row.id),
+            owner: UserId::from_uuid(row.user_id),
+            public: row.public,
             parent: row.parent_agent_id.map(AgentId::from_uuid),
             name: row.name,
             fork_type: row

@@ -44,7 +44,7 @@ pub(crate) const LINEAGE: &str = "WITH RECURSIVE
         UNION ALL
         SELECT a.id FROM agents a JOIN down ON a.parent_agent_id = down.id
     )
-    SELECT a.id, a.parent_agent_id, a.name, a.fork_type, a.parent_version_id, a.current_version_id, v.number
+    SELECT a.id, a.user_id, a.public, a.parent_agent_id, a.name, a.fork_type, a.parent_version_id, a.current_version_id, v.number
     FROM down
     JOIN agents a ON a.id = down.id
     JOIN agent_versions v ON v.id = a.current_version_id";

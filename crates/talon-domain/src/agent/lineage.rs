@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::fork::ForkType;
-use crate::id::{AgentId, VersionId};
+use crate::id::{AgentId, UserId, VersionId};
 
 /// How many forks deep a lineage may go. Trees are rendered as nested JSON, so depth is bounded to keep
 /// every lineage response (and the stack that renders it) small; breadth is unbounded.
@@ -17,6 +17,8 @@ pub const MAX_DEPTH: i64 = 256;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineageEntry {
     pub id: AgentId,
+    pub owner: UserId,
+    pub public: bool,
     pub parent: Option<AgentId>,
     pub name: String,
     pub fork_type: Option<ForkType>,
@@ -39,25 +41,29 @@ pub struct LineageNode {
     pub children: Vec<LineageNode>,
 }
 
-/// Builds the tree rooted at the entry without a parent among `entries` (children in creation order).
-/// `None` when there is no such root.
-pub fn build_tree(entries: Vec<LineageEntry>) -> Option<LineageNode> {
-    let ids: std::collections::HashSet<AgentId> = entries.iter().map(|e| e.id).collect();
-    let mut children: HashMap<AgentId, Vec<AgentId>> = HashMap::new();
-    let mut root = None;
-    let mut by_id: HashMap<AgentId, LineageEntry> = HashMap::with_capacity(entries.len());
-    for entry in entries {
-        match entry.parent.filter(|p| ids.contains(p)) {
-            Some(parent) => children.entry(parent).or_default().push(entry.id),
-            None if root.is_none() => root = Some(entry.id),
-            None => {}
+/// Builds the tree that contains `start`: its root is the topmost ancestor of `start` present in
+/// `entries` (entries a caller may not see are left out beforehand, and their subtrees with them).
+/// Children are in creation order. `None` when `start` is not among the entries.
+pub fn build_tree(entries: Vec<LineageEntry>, start: AgentId) -> Option<LineageNode> {
+    let mut by_id: HashMap<AgentId, LineageEntry> = entries.into_iter().map(|e| (e.id, e)).collect();
+    let mut root = start;
+    let mut steps = 0;
+    while let Some(parent) = by_id.get(&root)?.parent.filter(|p| by_id.contains_key(p)) {
+        root = parent;
+        steps += 1;
+        if steps > by_id.len() {
+            return None; // a cycle: cannot happen with forks, refuse rather than loop
         }
-        by_id.insert(entry.id, entry);
+    }
+    let mut children: HashMap<AgentId, Vec<AgentId>> = HashMap::new();
+    for entry in by_id.values() {
+        if let Some(parent) = entry.parent.filter(|p| by_id.contains_key(p)) {
+            children.entry(parent).or_default().push(entry.id);
+        }
     }
     for list in children.values_mut() {
         list.sort(); // ids are time-ordered: creation order
     }
-    let root = root?;
 
     // Post-order without recursion: a node is built once all its children are.
     let mut built: HashMap<AgentId, LineageNode> = HashMap::with_capacity(by_id.len());
@@ -91,6 +97,8 @@ mod tests {
     fn entry(id: AgentId, parent: Option<AgentId>, name: &str) -> LineageEntry {
         LineageEntry {
             id,
+            owner: UserId::new(),
+            public: false,
             parent,
             name: name.into(),
             fork_type: parent.map(|_| ForkType::PromptMutation),
@@ -104,13 +112,16 @@ mod tests {
     fn builds_a_three_level_tree_in_creation_order() {
         let (root, a, b, a1) = (AgentId::new(), AgentId::new(), AgentId::new(), AgentId::new());
         // Order of entries does not matter.
-        let tree = build_tree(vec![
+        let entries = vec![
             entry(a1, Some(a), "a1"),
             entry(b, Some(root), "b"),
             entry(root, None, "root"),
             entry(a, Some(root), "a"),
-        ])
-        .unwrap();
+        ];
+        for start in [root, a, b, a1] {
+            assert_eq!(build_tree(entries.clone(), start).unwrap(), build_tree(entries.clone(), root).unwrap());
+        }
+        let tree = build_tree(entries, a1).unwrap();
         assert_eq!(tree.name, "root");
         assert!(tree.fork_type.is_none());
         let names: Vec<_> = tree.children.iter().map(|c| c.name.as_str()).collect();
@@ -127,7 +138,7 @@ mod tests {
             ids.push(AgentId::new());
             entries.push(entry(ids[i], Some(ids[i - 1]), &i.to_string()));
         }
-        let tree = build_tree(entries).unwrap();
+        let tree = build_tree(entries, ids[MAX_DEPTH as usize]).unwrap();
         let mut node = &tree;
         let mut depth = 0;
         while let Some(child) = node.children.first() {
@@ -139,7 +150,17 @@ mod tests {
     }
 
     #[test]
-    fn no_entries_no_tree() {
-        assert!(build_tree(Vec::new()).is_none());
+    fn a_hidden_ancestor_makes_the_next_visible_one_the_root() {
+        let (hidden, shown, mine) = (AgentId::new(), AgentId::new(), AgentId::new());
+        // `hidden` was filtered out: `shown` (its fork) becomes the root of what the caller sees.
+        let tree =
+            build_tree(vec![entry(shown, Some(hidden), "shown"), entry(mine, Some(shown), "mine")], mine).unwrap();
+        assert_eq!(tree.name, "shown");
+        assert_eq!(tree.children[0].name, "mine");
+    }
+
+    #[test]
+    fn start_must_be_present() {
+        assert!(build_tree(Vec::new(), AgentId::new()).is_none());
     }
 }

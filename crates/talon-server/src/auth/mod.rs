@@ -47,6 +47,21 @@ impl Principal {
         }
     }
 
+    /// The caller as services see it: the account, and the one agent an agent-restricted key may reach.
+    pub fn caller(&self) -> crate::services::Caller {
+        let only_agent = match &self.credential {
+            Credential::ApiKey { agent_id, .. } => *agent_id,
+            Credential::Session => None,
+        };
+        crate::services::Caller { account: self.account.clone(), only_agent }
+    }
+
+    /// `require_scope`, then the caller for a service call.
+    pub fn with_scope(&self, scope: Scope) -> Result<crate::services::Caller, ApiError> {
+        self.require_scope(scope)?;
+        Ok(self.caller())
+    }
+
     /// What the per-minute rate limit counts against: the key, or the account's sessions.
     pub fn rate_limit_subject(&self) -> String {
         match &self.credential {

@@ -60,3 +60,20 @@ fn strip_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
+
+/// A JSON object body, kept loose so that handlers can report every bad field at once.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// An optional JSON object body: empty means `{}`.
+pub fn optional_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) { Ok(JsonObject::new()) } else { parse(bytes) }
+}
+
+/// An optional string field: absent or null is `None`, anything but a string is a validation error.
+pub fn optional_string(body: &JsonObject, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::validation(ValidationErrors::single(field, "Must be a string"))),
+    }
+}

@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::authenticate;
 use crate::limits::enforce_rate_limits;
-use crate::routes::{api_keys, auth, ops};
+use crate::routes::{agents, api_keys, auth, deployed_agents, ops, versions};
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
@@ -34,6 +34,17 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(auth::me))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(agents::list, agents::create))
+        .routes(routes!(agents::get, agents::update, agents::delete))
+        .routes(routes!(agents::fork))
+        .routes(routes!(agents::lineage))
+        .routes(routes!(agents::deploy))
+        .routes(routes!(agents::stop))
+        .routes(routes!(versions::list, versions::create))
+        .routes(routes!(versions::compare))
+        .routes(routes!(versions::get))
+        .routes(routes!(versions::rollback))
+        .routes(routes!(deployed_agents::list))
         .split_for_parts();
     let api = api.route_layer(
         ServiceBuilder::new()

@@ -1,6 +1,11 @@
 //! HTTP handlers, one module per surface. Each handler parses, authorises, calls a service and shapes
 //! the response; nothing else.
 
+mod agent_views;
+pub mod agents;
 pub mod api_keys;
 pub mod auth;
+pub mod deployed_agents;
 pub mod ops;
+mod pagination;
+pub mod versions;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use talon_domain::time::now;
-use talon_domain::{ApiKey, ApiKeyId, ApiKeySecret, NewApiKey, UserId};
+use talon_domain::{ApiKey, ApiKeyId, ApiKeySecret, NewApiKey, UserId, ValidationErrors};
 use talon_store::Store;
 
 use super::ServiceError;
@@ -28,6 +28,12 @@ impl ApiKeyService {
     pub async fn create(&self, owner: UserId, request: CreateKey<'_>) -> Result<(ApiKey, ApiKeySecret), ServiceError> {
         let now = now();
         let new = NewApiKey::parse(request.name, request.scopes, request.agent_id, request.expires_at, now)?;
+        if let Some(agent) = new.agent_id {
+            let owned = self.store.agent(agent).await?.is_some_and(|a| a.owner == owner);
+            if !owned {
+                return Err(ValidationErrors::single("agentId", "No such agent in this account").into());
+            }
+        }
         let secret = ApiKeySecret::generate();
         let key = ApiKey {
             id: ApiKeyId::new(),

@@ -3,8 +3,9 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod registry;
 
-use talon_domain::ValidationErrors;
+use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,4 +22,11 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
+}
+
+/// Who a service acts for: the account, and the one agent its key is restricted to, if any.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: Account,
+    pub only_agent: Option<AgentId>,
 }

@@ -187,3 +187,43 @@ pub async fn wait_for_fresh_minute() {
         tokio::time::sleep(std::time::Duration::from_secs((61 - into_minute) as u64)).await;
     }
 }
+
+/// The spec's "Create Agent" example body.
+pub fn code_review_agent() -> Value {
+    json!({
+        "name": "Code Review Agent",
+        "description": "Reviews pull requests",
+        "prompt": "You are an expert code reviewer...",
+        "tools": [{"name": "github_api", "description": "GitHub API access", "parameters": {"repo": "string", "pr_number": "number"}}],
+        "config": {"temperature": 0.3, "maxTokens": 4000}
+    })
+}
+
+impl TestApp {
+    pub async fn patch(&self, path: &str, bearer: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(bearer)).json(&body).send().await.unwrap()
+    }
+
+    /// Creates an agent and returns its JSON (asserting 201).
+    pub async fn create_agent(&self, bearer: &str, body: Value) -> Value {
+        let response = self.post("/api/agents", Some(bearer), body).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{json}");
+        json
+    }
+
+    /// Posts a new version and returns (status, JSON).
+    pub async fn new_version(&self, bearer: &str, agent: &str, body: Value) -> (u16, Value) {
+        let response = self.post(&format!("/api/agents/{agent}/versions"), Some(bearer), body).await;
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn get_json(&self, path: &str, bearer: &str) -> Value {
+        let response = self.get(path, bearer).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "GET {path}: {json}");
+        json
+    }
+}

@@ -1,0 +1,140 @@
+//! `/api/agents/{id}/versions`, compare and rollback: an agent's immutable history.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use talon_domain::Scope;
+use talon_domain::agent::diff::DefinitionDiff;
+use utoipa::ToSchema;
+
+use super::agent_views::{VersionView, VersionWithDiff};
+use super::agents::definition_patch;
+use super::pagination::{Pagination, page_and_limit};
+use crate::auth::Principal;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::json::{ApiJson, JsonObject, optional_string};
+use crate::services::registry::{NewVersion, VersionInput};
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionList {
+    data: Vec<VersionView>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionRef {
+    id: String,
+    version_number: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Comparison {
+    from: VersionRef,
+    to: VersionRef,
+    #[schema(value_type = Object)]
+    diff: DefinitionDiff,
+}
+
+/// 201 for a new version, 200 when nothing changed and the current version is returned.
+fn created(new: NewVersion) -> (StatusCode, Json<VersionWithDiff>) {
+    let status = if new.created { StatusCode::CREATED } else { StatusCode::OK };
+    (status, Json(VersionWithDiff { version: new.version.into(), diff_from_parent: new.diff_from_parent }))
+}
+
+/// The agent's versions, newest first.
+#[utoipa::path(get, path = "/api/agents/{id}/versions", tag = "versions", security(("bearer" = [])),
+    params(("id" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = VersionList), (status = 404, body = ErrorEnvelope)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<VersionList>, ApiError> {
+    let caller = principal.with_scope(Scope::AgentsRead)?;
+    let (page, limit, offset) = page_and_limit(&params)?;
+    let versions = state.registry.list_versions(&caller, &id, offset, limit).await?;
+    Ok(Json(VersionList {
+        pagination: Pagination::new(page, limit, versions.total),
+        data: versions.items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Create a version from any subset of prompt, tools, config and model; the rest carries over. A request
+/// that changes nothing returns the current version with 200. `expectedVersionId` (or `If-Match`) that is
+/// no longer current is 409.
+#[utoipa::path(post, path = "/api/agents/{id}/versions", tag = "versions", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Object,
+    responses((status = 201, body = VersionWithDiff), (status = 200, body = VersionWithDiff, description = "No change"),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(mut body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<VersionWithDiff>), ApiError> {
+    let caller = principal.with_scope(Scope::AgentsWrite)?;
+    let if_match = headers.get("if-match").and_then(|v| v.to_str().ok()).map(|v| v.trim().trim_matches('"').to_owned());
+    let input = VersionInput {
+        expected_version_id: optional_string(&body, "expectedVersionId")?.or(if_match),
+        commit_message: body.remove("commitMessage"),
+        definition: definition_patch(&mut body),
+    };
+    Ok(created(state.registry.create_version(&caller, &id, input).await?))
+}
+
+/// The difference between two versions of the agent, or of the agent and an agent of its fork tree.
+#[utoipa::path(get, path = "/api/agents/{id}/versions/compare", tag = "versions", security(("bearer" = [])),
+    params(("id" = String, Path), ("from" = String, Query), ("to" = String, Query)),
+    responses((status = 200, body = Comparison), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn compare(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Comparison>, ApiError> {
+    let caller = principal.with_scope(Scope::AgentsRead)?;
+    let from = params.get("from").map(String::as_str);
+    let to = params.get("to").map(String::as_str);
+    let (from, to, diff) = state.registry.compare(&caller, &id, from, to).await?;
+    Ok(Json(Comparison {
+        from: VersionRef { id: from.id.to_string(), version_number: from.number },
+        to: VersionRef { id: to.id.to_string(), version_number: to.number },
+        diff,
+    }))
+}
+
+/// One version.
+#[utoipa::path(get, path = "/api/agents/{id}/versions/{version_id}", tag = "versions", security(("bearer" = [])),
+    params(("id" = String, Path), ("version_id" = String, Path)),
+    responses((status = 200, body = VersionView), (status = 404, body = ErrorEnvelope)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, version_id)): Path<(String, String)>,
+) -> Result<Json<VersionView>, ApiError> {
+    let caller = principal.with_scope(Scope::AgentsRead)?;
+    Ok(Json(state.registry.version(&caller, &id, &version_id).await?.into()))
+}
+
+/// Make a new version whose content equals an earlier one ("Rollback to version N").
+#[utoipa::path(post, path = "/api/agents/{id}/rollback", tag = "versions", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Object,
+    responses((status = 201, body = VersionWithDiff), (status = 200, body = VersionWithDiff, description = "Already current"),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<VersionWithDiff>), ApiError> {
+    let caller = principal.with_scope(Scope::AgentsWrite)?;
+    let target = optional_string(&body, "versionId")?;
+    Ok(created(state.registry.rollback(&caller, &id, target.as_deref()).await?))
+}

@@ -1,0 +1,312 @@
+use serde_json::{Value, json};
+use talon_domain::agent::lineage::{LineageNode, build_tree};
+use talon_domain::agent::{
+    Agent, AgentStatus, Author, DefinitionPatch, MetadataPatch, Version, default_commit_message, slug_from_name,
+    validate_slug,
+};
+use talon_domain::event::{self, Event};
+use talon_domain::time::now;
+use talon_domain::{AgentId, ValidationErrors, VersionId};
+use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError};
+
+use super::{Caller, RegistryService, ServiceError};
+
+/// How many numbered variants of a derived slug (`name`, `name-2`, …) are tried before giving up.
+const SLUG_ATTEMPTS: usize = 100;
+
+/// A new agent as the request sends it.
+#[derive(Debug, Default)]
+pub struct AgentInput {
+    pub metadata: MetadataPatch,
+    pub slug: Option<Value>,
+    pub public: Option<Value>,
+    pub definition: DefinitionPatch,
+    pub commit_message: Option<Value>,
+}
+
+/// A metadata change as the request sends it.
+#[derive(Debug, Default)]
+pub struct ProfileInput {
+    pub metadata: MetadataPatch,
+    pub public: Option<Value>,
+}
+
+pub(super) fn parse_public(value: Option<&Value>, errors: &mut ValidationErrors) -> Option<bool> {
+    match value {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            errors.add("public", "Must be true or false");
+            None
+        }
+    }
+}
+
+pub(super) fn parse_commit_message(value: Option<&Value>, errors: &mut ValidationErrors) -> Option<String> {
+    match value {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) if m.chars().count() <= 1000 => Some(m.trim().to_owned()).filter(|m| !m.is_empty()),
+        Some(_) => {
+            errors.add("commitMessage", "Must be a string of at most 1000 characters");
+            None
+        }
+    }
+}
+
+pub(super) fn agent_event_data(agent: &Agent) -> Value {
+    json!({
+        "id": agent.id.to_string(),
+        "name": agent.metadata.name,
+        "slug": agent.slug,
+        "status": agent.status.as_str(),
+        "currentVersionId": agent.current_version_id.to_string(),
+    })
+}
+
+pub(super) fn version_event_data(version: &Version) -> Value {
+    json!({
+        "id": version.id.to_string(),
+        "agentId": version.agent_id.to_string(),
+        "versionNumber": version.number,
+        "parentVersionId": version.parent_version_id.map(|v| v.to_string()),
+        "commitMessage": version.commit_message,
+    })
+}
+
+impl RegistryService {
+    pub async fn create_agent(&self, caller: &Caller, input: AgentInput) -> Result<(Agent, Version), ServiceError> {
+        let mut errors = ValidationErrors::new();
+        let metadata = input.metadata.into_new(&mut errors);
+        let explicit_slug = match &input.slug {
+            None | Some(Value::Null) => None,
+            Some(Value::String(slug)) => {
+                if let Err(message) = validate_slug(slug) {
+                    errors.add("slug", message);
+                }
+                Some(slug.clone())
+            }
+            Some(_) => {
+                errors.add("slug", "Must be a string");
+                None
+            }
+        };
+        let public = parse_public(input.public.as_ref(), &mut errors).unwrap_or(false);
+        let commit_message = parse_commit_message(input.commit_message.as_ref(), &mut errors);
+        let definition = match input.definition.into_new_definition() {
+            Ok(definition) => Some(definition),
+            Err(more) => {
+                for e in more.into_fields() {
+                    errors.add(e.field, e.message);
+                }
+                None
+            }
+        };
+        let definition = match (errors.is_empty(), definition) {
+            (true, Some(definition)) => definition,
+            _ => return Err(errors.into()),
+        };
+
+        let at = now();
+        let agent_id = AgentId::new();
+        let version = Version {
+            id: VersionId::new(),
+            agent_id,
+            number: 1,
+            parent_version_id: None,
+            content_hash: definition.content_hash(),
+            definition,
+            commit_message: commit_message.unwrap_or_else(|| default_commit_message(&[])),
+            fork_type: None,
+            created_by: Author { id: caller.account.id, email: caller.account.email.clone() },
+            created_at: at,
+        };
+        let base_slug = explicit_slug.clone().unwrap_or_else(|| slug_from_name(&metadata.name));
+        let mut agent = Agent {
+            id: agent_id,
+            owner: caller.account.id,
+            slug: base_slug.clone(),
+            metadata,
+            public,
+            status: AgentStatus::Idle,
+            current_version_id: version.id,
+            deployed_version_id: None,
+            deployed_at: None,
+            fork_count: 0,
+            depth: 0,
+            fork_origin: None,
+            created_at: at,
+            updated_at: at,
+        };
+        self.insert_with_free_slug(&mut agent, &version, explicit_slug.is_some(), |agent| {
+            vec![
+                Event::new(agent.owner, event::AGENT_CREATED, agent_event_data(agent)),
+                Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version)),
+            ]
+        })
+        .await?;
+        Ok((agent, version))
+    }
+
+    /// Inserts `agent`, trying `slug`, `slug-2`, `slug-3`, … when the slug was derived rather than chosen.
+    pub(super) async fn insert_with_free_slug(
+        &self,
+        agent: &mut Agent,
+        version: &Version,
+        slug_was_chosen: bool,
+        events: impl Fn(&Agent) -> Vec<Event>,
+    ) -> Result<(), ServiceError> {
+        let base = agent.slug.clone();
+        for attempt in 1..=SLUG_ATTEMPTS {
+            if attempt > 1 {
+                let suffix = format!("-{attempt}");
+                let keep = base.len().min(64 - suffix.len());
+                agent.slug = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
+            }
+            match self.store.insert_agent(agent, version, &events(agent)).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) if slug_was_chosen => {
+                    return Err(ServiceError::Conflict(format!("You already have an agent with slug `{base}`")));
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict(format!("Too many agents are named like `{base}`; choose a slug")))
+    }
+
+    /// An agent the caller may read, with its current version.
+    pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
+        let agent = self.readable(caller, reference).await?;
+        let current = self.current_version(&agent).await?;
+        Ok((agent, current))
+    }
+
+    /// The parent of a fork, if it still exists (for showing `parentAgent`).
+    pub async fn parent_of(&self, agent: &Agent) -> Result<Option<Agent>, ServiceError> {
+        match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
+            Some(parent) => Ok(self.store.agent(parent).await?),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_agents(
+        &self,
+        caller: &Caller,
+        deployed_only: bool,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<Agent>, ServiceError> {
+        let filter = AgentFilter { deployed_only, only: caller.only_agent };
+        Ok(self.store.list_agents(caller.account.id, filter, offset, limit).await?)
+    }
+
+    pub async fn update_profile(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        input: ProfileInput,
+    ) -> Result<Agent, ServiceError> {
+        let mut agent = self.owned(caller, reference).await?;
+        let mut errors = ValidationErrors::new();
+        if input.metadata.is_empty() && input.public.is_none() {
+            errors.add("body", "Nothing to change: send name, description, capabilities or public");
+        }
+        let metadata = input.metadata.apply(&agent.metadata, &mut errors);
+        let public = parse_public(input.public.as_ref(), &mut errors).unwrap_or(agent.public);
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let mut changed = Vec::new();
+        for (field, differs) in [
+            ("name", metadata.name != agent.metadata.name),
+            ("description", metadata.description != agent.metadata.description),
+            ("capabilities", metadata.capabilities != agent.metadata.capabilities),
+            ("public", public != agent.public),
+        ] {
+            if differs {
+                changed.push(field);
+            }
+        }
+        agent.metadata = metadata;
+        agent.public = public;
+        if changed.is_empty() {
+            return Ok(agent);
+        }
+        agent.updated_at = now();
+        let mut data = agent_event_data(&agent);
+        data["changed"] = json!(changed);
+        let event = Event::new(agent.owner, event::AGENT_UPDATED, data);
+        self.store.update_agent_profile(agent.id, &agent.metadata, agent.public, agent.updated_at, &event).await?;
+        Ok(agent)
+    }
+
+    pub async fn delete_agent(&self, caller: &Caller, reference: &str, force: bool) -> Result<(), ServiceError> {
+        let agent = self.owned(caller, reference).await?;
+        let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent));
+        match self.store.delete_agent(agent.id, force, &event).await? {
+            DeleteOutcome::Deleted => Ok(()),
+            DeleteOutcome::NotFound => Err(ServiceError::NotFound("Agent")),
+            DeleteOutcome::HasForks(n) => Err(ServiceError::Conflict(format!(
+                "The agent has {n} fork(s); delete with ?force=true to keep the forks as independent agents"
+            ))),
+        }
+    }
+
+    /// Deploys the agent, serving `version` if given (pinned) or else whatever version is current.
+    pub async fn deploy(&self, caller: &Caller, reference: &str, version: Option<&str>) -> Result<Agent, ServiceError> {
+        let mut agent = self.owned(caller, reference).await?;
+        let pinned = match version {
+            Some(v) => Some(self.version_of(&agent, v).await.map_err(|_| {
+                ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"))
+            })?),
+            None => None,
+        };
+        agent.status = agent.status.deploy().map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let at = now();
+        agent.deployed_version_id = pinned.as_ref().map(|v| v.id);
+        agent.deployed_at = Some(at);
+        agent.updated_at = at;
+        let mut data = agent_event_data(&agent);
+        data["deployedVersionId"] = json!(pinned.map_or(agent.current_version_id, |v| v.id).to_string());
+        data["deployedAt"] = json!(at);
+        let event = Event::new(agent.owner, event::AGENT_DEPLOYED, data);
+        let deployment = Deployment {
+            status: agent.status,
+            deployed_version_id: agent.deployed_version_id,
+            deployed_at: agent.deployed_at,
+        };
+        self.store.set_deployment(agent.id, deployment, at, &event).await?;
+        Ok(agent)
+    }
+
+    pub async fn stop(&self, caller: &Caller, reference: &str) -> Result<Agent, ServiceError> {
+        let mut agent = self.owned(caller, reference).await?;
+        agent.status = agent.status.stop().map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        agent.updated_at = now();
+        let event = Event::new(agent.owner, event::AGENT_STOPPED, agent_event_data(&agent));
+        let deployment = Deployment {
+            status: agent.status,
+            deployed_version_id: agent.deployed_version_id,
+            deployed_at: agent.deployed_at,
+        };
+        self.store.set_deployment(agent.id, deployment, agent.updated_at, &event).await?;
+        Ok(agent)
+    }
+
+    /// The fork tree the agent belongs to, from its topmost ancestor the caller may see. Agents of other
+    /// accounts that are not public are left out, with their forks.
+    pub async fn lineage(&self, caller: &Caller, reference: &str) -> Result<LineageNode, ServiceError> {
+        let agent = self.readable(caller, reference).await?;
+        let entries = self.store.lineage(agent.id).await?;
+        let visible = entries.into_iter().filter(|e| e.owner == caller.account.id || e.public).collect();
+        build_tree(visible, agent.id).ok_or(ServiceError::NotFound("Agent"))
+    }
+}
+
+impl RegistryService {
+    /// The version a deployed agent serves: its pinned version, or else its current one.
+    pub async fn served_version(&self, agent: &Agent) -> Result<Version, ServiceError> {
+        let id = agent.deployed_version_id.unwrap_or(agent.current_version_id);
+        self.store.version(id).await?.ok_or_else(|| ServiceError::Internal(format!("version {id} is missing")))
+    }
+}
