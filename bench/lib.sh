@@ -4,11 +4,12 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/talon-target}"
 TALON="$CARGO_TARGET_DIR/release/talon"
+LOAD="$CARGO_TARGET_DIR/release/talon-load"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DURATION="${DURATION:-10s}"
 
 build_release() {
-  (cd "$ROOT" && cargo build --release -p talon --quiet)
+  (cd "$ROOT" && cargo build --release -p talon -p talon-bench --quiet)
   command -v oha >/dev/null || { echo "oha is missing: cargo install oha --locked" >&2; exit 1; }
 }
 

@@ -21,12 +21,16 @@ on_both_databases!(
 
 async fn agent_with_five_versions(app: &TestApp, token: &str) -> (String, Vec<String>) {
     let agent = app
-        .create_agent(token, json!({"name": "Support Assistant", "prompt": "v1", "config": {"temperature": 0.7, "maxTokens": 2000}}))
+        .create_agent(
+            token,
+            json!({"name": "Support Assistant", "prompt": "v1", "config": {"temperature": 0.7, "maxTokens": 2000}}),
+        )
         .await;
     let id = agent["id"].as_str().unwrap().to_owned();
     let mut versions = vec![agent["currentVersionId"].as_str().unwrap().to_owned()];
     for i in 2..=5 {
-        let (status, body) = app.new_version(token, &id, json!({"prompt": format!("v{i}"), "commitMessage": format!("step {i}")})).await;
+        let (status, body) =
+            app.new_version(token, &id, json!({"prompt": format!("v{i}"), "commitMessage": format!("step {i}")})).await;
         assert_eq!(status, 201);
         versions.push(body["id"].as_str().unwrap().to_owned());
     }
@@ -40,11 +44,15 @@ async fn spec_version_walkthrough(backend: Backend) {
 
     // Create New Version, as the spec sends it.
     let (status, v6) = app
-        .new_version(&user.token, &id, json!({
-            "prompt": "Updated prompt with improvements...",
-            "config": {"temperature": 0.5, "maxTokens": 3000},
-            "commitMessage": "Reduced temperature for consistency"
-        }))
+        .new_version(
+            &user.token,
+            &id,
+            json!({
+                "prompt": "Updated prompt with improvements...",
+                "config": {"temperature": 0.5, "maxTokens": 3000},
+                "commitMessage": "Reduced temperature for consistency"
+            }),
+        )
         .await;
     assert_eq!(status, 201);
     assert_eq!(v6["versionNumber"], 6);
@@ -65,7 +73,8 @@ async fn spec_version_walkthrough(backend: Backend) {
     for field in ["id", "prompt", "createdAt"] {
         assert!(first.get(field).is_some());
     }
-    let numbers: Vec<i64> = list["data"].as_array().unwrap().iter().map(|v| v["versionNumber"].as_i64().unwrap()).collect();
+    let numbers: Vec<i64> =
+        list["data"].as_array().unwrap().iter().map(|v| v["versionNumber"].as_i64().unwrap()).collect();
     assert_eq!(numbers, [6, 5, 4, 3, 2, 1]);
     let paged = app.get_json(&format!("/api/agents/{id}/versions?page=2&limit=4"), &user.token).await;
     assert_eq!(paged["data"].as_array().unwrap().len(), 2);
@@ -73,7 +82,8 @@ async fn spec_version_walkthrough(backend: Backend) {
 
     // Compare Versions.
     let v6_id = v6["id"].as_str().unwrap();
-    let compare = app.get_json(&format!("/api/agents/{id}/versions/compare?from={}&to={v6_id}", versions[4]), &user.token).await;
+    let compare =
+        app.get_json(&format!("/api/agents/{id}/versions/compare?from={}&to={v6_id}", versions[4]), &user.token).await;
     assert_eq!(compare["from"], json!({"id": versions[4], "versionNumber": 5}));
     assert_eq!(compare["to"], json!({"id": v6_id, "versionNumber": 6}));
     assert_eq!(compare["diff"]["config"]["changed"]["temperature"], json!({"from": 0.7, "to": 0.5}));
@@ -81,7 +91,8 @@ async fn spec_version_walkthrough(backend: Backend) {
     assert_eq!(same["diff"], json!({}));
 
     // Rollback to Version.
-    let rollback = app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({"versionId": versions[4]})).await;
+    let rollback =
+        app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({"versionId": versions[4]})).await;
     assert_eq!(rollback.status(), 201);
     let rollback: Value = rollback.json().await.unwrap();
     assert!(rollback["id"].as_str().unwrap().starts_with("ver_"));
@@ -100,7 +111,8 @@ async fn unspecified_parts_carry_over(backend: Backend) {
     let user = app.register("you@example.com").await;
     let agent = app.create_agent(&user.token, common::code_review_agent()).await;
     let id = agent["id"].as_str().unwrap();
-    let (_, v2) = app.new_version(&user.token, id, json!({"model": {"primary": "local/llama3", "fallback": "test/echo"}})).await;
+    let (_, v2) =
+        app.new_version(&user.token, id, json!({"model": {"primary": "local/llama3", "fallback": "test/echo"}})).await;
     assert_eq!(v2["prompt"], "You are an expert code reviewer...");
     assert_eq!(v2["tools"], agent["currentVersion"]["tools"]);
     assert_eq!(v2["config"], json!({"temperature": 0.3, "maxTokens": 4000}));
@@ -114,14 +126,22 @@ async fn a_version_that_changes_nothing_is_not_created(backend: Backend) {
     let user = app.register("you@example.com").await;
     let agent = app.create_agent(&user.token, common::code_review_agent()).await;
     let id = agent["id"].as_str().unwrap();
-    let (status, same) = app.new_version(&user.token, id, json!({"prompt": "You are an expert code reviewer...", "config": {"maxTokens": 4000, "temperature": 0.3}})).await;
+    let (status, same) = app
+        .new_version(
+            &user.token,
+            id,
+            json!({"prompt": "You are an expert code reviewer...", "config": {"maxTokens": 4000, "temperature": 0.3}}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(same["id"], agent["currentVersionId"]);
     assert_eq!(same["diffFromParent"], json!({}));
     let list = app.get_json(&format!("/api/agents/{id}/versions"), &user.token).await;
     assert_eq!(list["pagination"]["total"], 1);
     // Rolling back to the current content is also a no-op.
-    let rollback = app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({"versionId": agent["currentVersionId"]})).await;
+    let rollback = app
+        .post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({"versionId": agent["currentVersionId"]}))
+        .await;
     assert_eq!(rollback.status(), 200);
 }
 
@@ -183,10 +203,16 @@ async fn twenty_concurrent_versions_get_consecutive_numbers(backend: Backend) {
 async fn compare_across_a_fork_and_its_parent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user = app.register("you@example.com").await;
-    let parent = app.create_agent(&user.token, json!({"name": "p", "prompt": "Hello\nWorld\n", "config": {"temperature": 0.7}})).await;
+    let parent = app
+        .create_agent(&user.token, json!({"name": "p", "prompt": "Hello\nWorld\n", "config": {"temperature": 0.7}}))
+        .await;
     let pid = parent["id"].as_str().unwrap();
     let fork = app
-        .post(&format!("/api/agents/{pid}/fork"), Some(&user.token), json!({"forkType": "tool_mutation", "config": {"temperature": 0.1}}))
+        .post(
+            &format!("/api/agents/{pid}/fork"),
+            Some(&user.token),
+            json!({"forkType": "tool_mutation", "config": {"temperature": 0.1}}),
+        )
         .await
         .json::<Value>()
         .await
@@ -195,14 +221,25 @@ async fn compare_across_a_fork_and_its_parent(backend: Backend) {
     let from = parent["currentVersionId"].as_str().unwrap();
     let to = fork["currentVersionId"].as_str().unwrap();
     for base in [pid, fid] {
-        let compare = app.get_json(&format!("/api/agents/{base}/versions/compare?from={from}&to={to}"), &user.token).await;
+        let compare =
+            app.get_json(&format!("/api/agents/{base}/versions/compare?from={from}&to={to}"), &user.token).await;
         assert_eq!(compare["diff"], json!({"config": {"changed": {"temperature": {"from": 0.7, "to": 0.1}}}}));
     }
     // A version outside the tree is not found.
     let stranger = app.create_agent(&user.token, json!({"name": "s", "prompt": "s"})).await;
     let outside = stranger["currentVersionId"].as_str().unwrap();
-    assert_error(app.get(&format!("/api/agents/{pid}/versions/compare?from={from}&to={outside}"), &user.token).await, 404, "NOT_FOUND").await;
-    let missing = assert_error(app.get(&format!("/api/agents/{pid}/versions/compare?from={from}"), &user.token).await, 400, "VALIDATION_ERROR").await;
+    assert_error(
+        app.get(&format!("/api/agents/{pid}/versions/compare?from={from}&to={outside}"), &user.token).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let missing = assert_error(
+        app.get(&format!("/api/agents/{pid}/versions/compare?from={from}"), &user.token).await,
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
     assert_eq!(missing["error"]["details"][0]["field"], "to");
 }
 
@@ -211,7 +248,8 @@ async fn version_validation_and_lookups(backend: Backend) {
     let user = app.register("you@example.com").await;
     let agent = app.create_agent(&user.token, json!({"name": "a", "prompt": "v1"})).await;
     let id = agent["id"].as_str().unwrap();
-    let (status, body) = app.new_version(&user.token, id, json!({"tools": [{"name": "bad name"}], "config": {"temperature": -1}})).await;
+    let (status, body) =
+        app.new_version(&user.token, id, json!({"tools": [{"name": "bad name"}], "config": {"temperature": -1}})).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["details"].as_array().unwrap().len(), 2);
     let (status, _) = app.new_version(&user.token, id, json!({"commitMessage": "nothing"})).await;
@@ -219,8 +257,15 @@ async fn version_validation_and_lookups(backend: Backend) {
     assert_error(app.get(&format!("/api/agents/{id}/versions/ver_nope"), &user.token).await, 404, "NOT_FOUND").await;
     let other = app.create_agent(&user.token, json!({"name": "b", "prompt": "b"})).await;
     let other_version = other["currentVersionId"].as_str().unwrap();
-    assert_error(app.get(&format!("/api/agents/{id}/versions/{other_version}"), &user.token).await, 404, "NOT_FOUND").await;
-    let rollback = app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({"versionId": other_version})).await;
+    assert_error(app.get(&format!("/api/agents/{id}/versions/{other_version}"), &user.token).await, 404, "NOT_FOUND")
+        .await;
+    let rollback =
+        app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({"versionId": other_version})).await;
     assert_error(rollback, 404, "NOT_FOUND").await;
-    assert_error(app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({})).await, 400, "VALIDATION_ERROR").await;
+    assert_error(
+        app.post(&format!("/api/agents/{id}/rollback"), Some(&user.token), json!({})).await,
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
 }

@@ -71,10 +71,8 @@ impl DefinitionPatch {
     pub fn apply(&self, base: &Definition) -> Result<Definition, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let mut next = base.clone();
-        if let Some(prompt) = &self.prompt {
-            if let Some(prompt) = parse_prompt(prompt, &mut errors) {
-                next.prompt = prompt;
-            }
+        if let Some(prompt) = self.prompt.as_ref().and_then(|p| parse_prompt(p, &mut errors)) {
+            next.prompt = prompt;
         }
         if let Some(tools) = &self.tools {
             next.tools = parse_tools(tools, &mut errors);

@@ -1,0 +1,161 @@
+//! `talon-load`: closed-loop load against a running Talon, for what a fixed-body load generator cannot
+//! do: every request here carries a distinct body (new versions) or builds data (a fork tree).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Cli {
+    /// Talon's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3901")]
+    base: String,
+    /// Bearer token or API key.
+    #[arg(long)]
+    token: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// POST a new version (a distinct prompt each time) to one agent, from N concurrent clients.
+    Versions {
+        #[arg(long)]
+        agent: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Builds a fork tree of N agents (each node forked from node (i-1)/branching) and prints its root id.
+    ForkTree {
+        #[arg(long, default_value_t = 10_000)]
+        nodes: usize,
+        #[arg(long, default_value_t = 4)]
+        branching: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    match cli.command {
+        Command::Versions { agent, concurrency, seconds } => {
+            versions(&client, &cli.base, &cli.token, &agent, concurrency, Duration::from_secs(seconds)).await
+        }
+        Command::ForkTree { nodes, branching, concurrency } => {
+            fork_tree(&client, &cli.base, &cli.token, nodes, branching, concurrency).await
+        }
+    }
+}
+
+async fn versions(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    agent: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<()> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let url = format!("{base}/api/agents/{agent}/versions");
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (client, url, token, counter) = (client.clone(), url.clone(), token.to_owned(), counter.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let body =
+                    json!({"prompt": format!("You are agent revision {n}."), "commitMessage": format!("load {n}")});
+                let sent = Instant::now();
+                match client.post(&url).bearer_auth(&token).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 201 => latencies.push(sent.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        })
+    });
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in futures::future::join_all(workers).await {
+        let (l, e) = worker?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)));
+    let ms = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    println!(
+        "{:.0} versions/s  p50 {:.3} ms  p99 {:.3} ms  created {}  errors {errors}  (concurrency {concurrency})",
+        latencies.len() as f64 / elapsed,
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        latencies.len(),
+    );
+    Ok(())
+}
+
+async fn fork_tree(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    nodes: usize,
+    branching: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let root: Value = client
+        .post(format!("{base}/api/agents"))
+        .bearer_auth(token)
+        .json(&json!({"name": "Tree root", "prompt": "You are the root."}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let root_id = root["id"].as_str().context("root id")?.to_owned();
+    let mut ids = vec![root_id.clone()];
+    // Level by level, so every parent exists before its children are forked.
+    while ids.len() < nodes {
+        let level_start = ids.len();
+        let level_end = (level_start * branching + 1).min(nodes);
+        let jobs: Vec<(usize, String)> =
+            (level_start..level_end).map(|i| (i, ids[(i - 1) / branching].clone())).collect();
+        let mut made = vec![String::new(); jobs.len()];
+        for chunk in jobs.chunks(concurrency) {
+            let requests = chunk.iter().map(|(i, parent)| {
+                let client = client.clone();
+                let url = format!("{base}/api/agents/{parent}/fork");
+                let token = token.to_owned();
+                let i = *i;
+                async move {
+                    let body = json!({"forkType": "prompt_mutation", "name": format!("node {i}"), "prompt": format!("You are node {i}.")});
+                    let response = client.post(url).bearer_auth(token).json(&body).send().await?;
+                    if response.status().as_u16() != 201 {
+                        bail!("fork {i} failed: {}", response.text().await.unwrap_or_default());
+                    }
+                    let fork: Value = response.json().await?;
+                    Ok((i, fork["id"].as_str().unwrap_or_default().to_owned()))
+                }
+            });
+            for result in futures::future::join_all(requests).await {
+                let (i, id) = result?;
+                made[i - level_start] = id;
+            }
+        }
+        ids.extend(made);
+    }
+    println!("{root_id}");
+    Ok(())
+}
