@@ -312,6 +312,10 @@ async fn forking_another_accounts_agent_needs_it_public(backend: Backend) {
     assert_eq!(forked["currentVersion"]["createdBy"]["email"], "bob@example.com");
     let bobs = app.get_json("/api/agents", &bob.token).await;
     assert_eq!(bobs["data"][0]["id"], forked["id"], "the fork is Bob's");
+    // Alice's email is not shown to Bob.
+    let seen_by_bob = app.get_json(&format!("/api/agents/{id}/versions"), &bob.token).await;
+    assert_eq!(seen_by_bob["data"][0]["createdBy"]["email"], Value::Null);
+    assert_eq!(seen_by_bob["data"][0]["createdBy"]["id"], alice.id.as_str());
     // A public agent is still read-only to others.
     assert_error(app.patch(&format!("/api/agents/{id}"), &bob.token, json!({"name": "mine"})).await, 404, "NOT_FOUND")
         .await;

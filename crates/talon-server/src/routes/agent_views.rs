@@ -16,7 +16,8 @@ pub struct AgentRef {
 #[derive(Serialize, ToSchema)]
 pub struct AuthorView {
     pub id: String,
-    pub email: String,
+    /// Null when the version belongs to another account's public agent.
+    pub email: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,7 +57,10 @@ impl From<Version> for VersionView {
             content_hash: v.content_hash,
             fork_type: v.fork_type.map(|f| f.as_str()),
             created_at: v.created_at,
-            created_by: AuthorView { id: v.created_by.id.to_string(), email: v.created_by.email },
+            created_by: AuthorView {
+                id: v.created_by.id.to_string(),
+                email: Some(v.created_by.email).filter(|e| !e.is_empty()),
+            },
         }
     }
 }

@@ -177,7 +177,7 @@ impl RegistryService {
     /// An agent the caller may read, with its current version.
     pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
         let agent = self.readable(caller, reference).await?;
-        let current = self.current_version(&agent).await?;
+        let current = Self::presented(caller, &agent, self.current_version(&agent).await?);
         Ok((agent, current))
     }
 

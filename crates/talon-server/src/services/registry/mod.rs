@@ -62,6 +62,15 @@ impl RegistryService {
         self.store.version(id).await?.filter(|v| v.agent_id == agent.id).ok_or(ServiceError::NotFound("Version"))
     }
 
+    /// Another account's email is never shown: versions of a public agent read by someone else carry
+    /// their author's id only.
+    fn presented(caller: &Caller, agent: &Agent, mut version: Version) -> Version {
+        if agent.owner != caller.account.id {
+            version.created_by.email.clear();
+        }
+        version
+    }
+
     async fn current_version(&self, agent: &Agent) -> Result<Version, ServiceError> {
         self.store
             .version(agent.current_version_id)

@@ -128,12 +128,15 @@ impl RegistryService {
         limit: i64,
     ) -> Result<Page<Version>, ServiceError> {
         let agent = self.readable(caller, reference).await?;
-        Ok(self.store.list_versions(agent.id, offset, limit).await?)
+        let mut page = self.store.list_versions(agent.id, offset, limit).await?;
+        page.items = page.items.into_iter().map(|v| Self::presented(caller, &agent, v)).collect();
+        Ok(page)
     }
 
     pub async fn version(&self, caller: &Caller, reference: &str, version: &str) -> Result<Version, ServiceError> {
         let agent = self.readable(caller, reference).await?;
-        self.version_of(&agent, version).await
+        let version = self.version_of(&agent, version).await?;
+        Ok(Self::presented(caller, &agent, version))
     }
 
     /// Two versions and their diff. `from` and `to` may belong to this agent or to any agent of its fork
