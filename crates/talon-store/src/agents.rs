@@ -54,6 +54,9 @@ pub trait AgentStore {
 
     async fn agent(&self, id: AgentId) -> Result<Option<Agent>, StoreError>;
 
+    /// The agent with its current version, in one query (the hot path of reads and appends).
+    async fn agent_head(&self, id: AgentId) -> Result<Option<(Agent, Version)>, StoreError>;
+
     async fn agent_by_slug(&self, owner: UserId, slug: &str) -> Result<Option<Agent>, StoreError>;
 
     /// The owner's agents, oldest first, so that pages stay stable while agents are added.

@@ -273,3 +273,49 @@ impl TryFrom<EventRow> for crate::StoredEvent {
         })
     }
 }
+
+/// An agent joined with its current version; the version's columns carry a `v_` prefix.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AgentHeadRow {
+    #[sqlx(flatten)]
+    pub agent: AgentRow,
+    pub v_id: Uuid,
+    pub v_number: i64,
+    pub v_parent_version_id: Option<Uuid>,
+    pub v_definition: String,
+    pub v_content_hash: String,
+    pub v_commit_message: String,
+    pub v_fork_type: Option<String>,
+    pub v_created_by: Uuid,
+    pub v_created_by_email: String,
+    pub v_created_at: DateTime<Utc>,
+}
+
+pub(crate) const AGENT_HEAD_QUERY: &str = "SELECT a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, \
+     a.public, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
+     a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at, \
+     v.id AS v_id, v.number AS v_number, v.parent_version_id AS v_parent_version_id, v.definition AS v_definition, \
+     v.content_hash AS v_content_hash, v.commit_message AS v_commit_message, v.fork_type AS v_fork_type, \
+     v.created_by AS v_created_by, u.email AS v_created_by_email, v.created_at AS v_created_at \
+     FROM agents a JOIN agent_versions v ON v.id = a.current_version_id JOIN users u ON u.id = v.created_by \
+     WHERE a.id = $1";
+
+impl TryFrom<AgentHeadRow> for (talon_domain::agent::Agent, talon_domain::agent::Version) {
+    type Error = StoreError;
+    fn try_from(row: AgentHeadRow) -> Result<Self, StoreError> {
+        let version = VersionRow {
+            id: row.v_id,
+            agent_id: row.agent.id,
+            number: row.v_number,
+            parent_version_id: row.v_parent_version_id,
+            definition: row.v_definition,
+            content_hash: row.v_content_hash,
+            commit_message: row.v_commit_message,
+            fork_type: row.v_fork_type,
+            created_by: row.v_created_by,
+            created_by_email: row.v_created_by_email,
+            created_at: row.v_created_at,
+        };
+        Ok((row.agent.try_into()?, version.try_into()?))
+    }
+}

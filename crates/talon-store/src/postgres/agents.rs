@@ -7,7 +7,9 @@ use talon_domain::{AgentId, UserId, VersionId};
 
 use super::PgStore;
 use crate::bind::{bind_agent, bind_event, bind_version};
-use crate::rows::{AGENT_COLUMNS, AgentRow, EventRow, LineageRow, VERSION_COLUMNS, VersionRow};
+use crate::rows::{
+    AGENT_COLUMNS, AGENT_HEAD_QUERY, AgentHeadRow, AgentRow, EventRow, LineageRow, VERSION_COLUMNS, VersionRow,
+};
 use crate::sql;
 use crate::{AgentFilter, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoreError, StoredEvent};
 
@@ -35,6 +37,12 @@ impl AgentStore for PgStore {
             .bind(id.as_uuid())
             .fetch_optional(&self.pool)
             .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn agent_head(&self, id: AgentId) -> Result<Option<(Agent, Version)>, StoreError> {
+        let row: Option<AgentHeadRow> =
+            sqlx::query_as(AGENT_HEAD_QUERY).bind(id.as_uuid()).fetch_optional(&self.pool).await?;
         row.map(TryInto::try_into).transpose()
     }
 

@@ -176,8 +176,12 @@ impl RegistryService {
 
     /// An agent the caller may read, with its current version.
     pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
-        let agent = self.readable(caller, reference).await?;
-        let current = Self::presented(caller, &agent, self.current_version(&agent).await?);
+        let (agent, current) = self
+            .find_head(caller, reference)
+            .await?
+            .filter(|(a, _)| Self::may_read(caller, a))
+            .ok_or(ServiceError::NotFound("Agent"))?;
+        let current = Self::presented(caller, &agent, current);
         Ok((agent, current))
     }
 

@@ -18,14 +18,25 @@ use super::{Caller, ServiceError};
 
 /// Optimistic appends retry when another writer got there first; beyond this, give up with 409.
 const APPEND_ATTEMPTS: usize = 64;
+/// Appends to one agent are queued in-process (agents hash onto this many locks), so that concurrent
+/// writers on one replica wait their turn instead of racing and retrying. The store's compare-and-swap
+/// still decides between replicas.
+const APPEND_LOCKS: usize = 64;
 
 pub struct RegistryService {
     store: Arc<dyn Store>,
+    append_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl RegistryService {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self { store, append_locks: (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect() }
+    }
+
+    fn append_lock(&self, agent: AgentId) -> &tokio::sync::Mutex<()> {
+        let bytes = agent.as_uuid().as_bytes();
+        // The low bytes of a UUIDv7 are random, so they spread agents evenly.
+        &self.append_locks[usize::from(bytes[15]) % APPEND_LOCKS]
     }
 
     /// Finds an agent by id (either form) or by the caller's slug.
@@ -36,8 +47,25 @@ impl RegistryService {
         }
     }
 
+    /// Like `find`, with the agent's current version read in the same query.
+    async fn find_head(&self, caller: &Caller, reference: &str) -> Result<Option<(Agent, Version)>, ServiceError> {
+        let id = match AgentId::parse(reference) {
+            Ok(id) => id,
+            Err(_) => match self.store.agent_by_slug(caller.account.id, reference).await? {
+                Some(agent) => agent.id,
+                None => return Ok(None),
+            },
+        };
+        Ok(self.store.agent_head(id).await?)
+    }
+
     fn in_reach(caller: &Caller, agent: &Agent) -> bool {
         caller.only_agent.is_none_or(|only| only == agent.id)
+    }
+
+    /// Own agents, and other accounts' public ones, within the caller's reach.
+    fn may_read(caller: &Caller, agent: &Agent) -> bool {
+        (agent.owner == caller.account.id || agent.public) && Self::in_reach(caller, agent)
     }
 
     /// An agent the caller owns; any other agent is "not found", whether or not it exists.
@@ -50,10 +78,7 @@ impl RegistryService {
 
     /// An agent the caller owns, or another account's public agent (read-only uses, and forking).
     pub async fn readable(&self, caller: &Caller, reference: &str) -> Result<Agent, ServiceError> {
-        self.find(caller, reference)
-            .await?
-            .filter(|a| (a.owner == caller.account.id || a.public) && Self::in_reach(caller, a))
-            .ok_or(ServiceError::NotFound("Agent"))
+        self.find(caller, reference).await?.filter(|a| Self::may_read(caller, a)).ok_or(ServiceError::NotFound("Agent"))
     }
 
     /// A version of `agent`; a version of any other agent is "not found".

@@ -79,9 +79,9 @@ impl RegistryService {
         expected: Option<VersionId>,
         make: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors>,
     ) -> Result<NewVersion, ServiceError> {
+        let _turn = self.append_lock(agent.id).lock().await;
         for _ in 0..APPEND_ATTEMPTS {
-            let latest = self.store.agent(agent.id).await?.ok_or(ServiceError::NotFound("Agent"))?;
-            let current = self.current_version(&latest).await?;
+            let (_, current) = self.store.agent_head(agent.id).await?.ok_or(ServiceError::NotFound("Agent"))?;
             if let Some(expected) = expected.filter(|e| *e != current.id) {
                 return Err(stale(expected, current.id));
             }
