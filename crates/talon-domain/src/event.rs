@@ -17,6 +17,11 @@ pub const AGENT_FORKED: &str = "agent.forked";
 pub const AGENT_DEPLOYED: &str = "agent.deployed";
 pub const AGENT_STOPPED: &str = "agent.stopped";
 pub const VERSION_CREATED: &str = "version.created";
+pub const TASK_CREATED: &str = "task.created";
+pub const TASK_STARTED: &str = "task.started";
+pub const TASK_COMPLETED: &str = "task.completed";
+pub const TASK_FAILED: &str = "task.failed";
+pub const TASK_CANCELLED: &str = "task.cancelled";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

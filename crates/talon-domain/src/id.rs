@@ -106,6 +106,11 @@ define_id!(
     "ver"
 );
 define_id!(
+    /// A unit of work routed to an agent version.
+    TaskId,
+    "task"
+);
+define_id!(
     /// One recorded change, kept in the outbox until delivered.
     EventId,
     "evt"

@@ -7,11 +7,12 @@ pub mod api_key;
 pub mod event;
 pub mod id;
 pub mod scope;
+pub mod task;
 pub mod time;
 pub mod validation;
 
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
-pub use id::{AgentId, ApiKeyId, EventId, IdParseError, RequestId, UserId, VersionId};
+pub use id::{AgentId, ApiKeyId, EventId, IdParseError, RequestId, TaskId, UserId, VersionId};
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

@@ -22,6 +22,7 @@ pub use http::router;
 pub use state::AppState;
 
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+const LEASE_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
 pub async fn serve(
@@ -36,15 +37,25 @@ pub async fn serve(
     result
 }
 
-/// Periodic housekeeping: forget idempotency records past their retention.
+/// Periodic housekeeping: return lapsed task leases to the queue every second; forget idempotency
+/// records past their retention every hour.
 async fn maintain(state: AppState) {
-    let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+    let mut leases = tokio::time::interval(LEASE_SWEEP_EVERY);
+    let mut purge = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
-        every.tick().await;
-        match state.store.purge_idempotency_keys(Utc::now() - http::idempotency::RETENTION).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired idempotency records removed"),
-            Err(e) => tracing::warn!(error = %e, "could not purge idempotency records"),
+        tokio::select! {
+            _ = leases.tick() => {
+                if let Err(e) = state.tasks.expire_leases().await {
+                    tracing::warn!(error = %e, "could not expire task leases");
+                }
+            }
+            _ = purge.tick() => {
+                match state.store.purge_idempotency_keys(Utc::now() - http::idempotency::RETENTION).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired idempotency records removed"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge idempotency records"),
+                }
+            }
         }
     }
 }

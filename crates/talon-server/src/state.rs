@@ -11,6 +11,7 @@ use crate::limits::{LimiterError, MemoryLimiter, Plans, RateLimiter, RedisLimite
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
 use crate::services::registry::RegistryService;
+use crate::services::tasks::TaskService;
 
 /// Settings handlers and middleware read on every request.
 #[derive(Debug, Clone)]
@@ -26,6 +27,7 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub api_keys: Arc<ApiKeyService>,
     pub registry: Arc<RegistryService>,
+    pub tasks: Arc<TaskService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
@@ -39,11 +41,13 @@ impl AppState {
             Some(url) => Arc::new(RedisLimiter::connect(url, &config.redis_namespace).await?),
             None => Arc::new(MemoryLimiter::default()),
         };
+        let registry = Arc::new(RegistryService::new(store.clone()));
         Ok(Self {
+            tasks: Arc::new(TaskService::new(store.clone(), registry.clone())),
+            registry,
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
             accounts: Arc::new(AccountService::new(store.clone(), jwt)),
             api_keys: Arc::new(ApiKeyService::new(store.clone())),
-            registry: Arc::new(RegistryService::new(store.clone())),
             store,
             limiter,
             plans: Arc::new(config.plans),

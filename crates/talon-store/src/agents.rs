@@ -35,6 +35,8 @@ pub enum DeleteOutcome {
     Deleted,
     /// Refused: the agent has this many forks (and `force` was not given).
     HasForks(i64),
+    /// Refused: this many of the agent's tasks are running (and `force` was not given).
+    HasRunningTasks(i64),
     NotFound,
 }
 
@@ -86,7 +88,7 @@ pub trait AgentStore {
         event: &Event,
     ) -> Result<(), StoreError>;
 
-    /// Deletes an agent and its versions; its forks remain as roots of their own trees.
+    /// Deletes an agent, its versions and its tasks; its forks remain as roots of their own trees.
     async fn delete_agent(&self, id: AgentId, force: bool, event: &Event) -> Result<DeleteOutcome, StoreError>;
 
     /// Adds `version` as the agent's new current version if `version.parent_version_id` is still

@@ -58,4 +58,55 @@ macro_rules! bind_event {
     }};
 }
 
-pub(crate) use {bind_agent, bind_event, bind_version};
+/// Binds a `Task` to `sql::INSERT_TASK`.
+macro_rules! bind_task {
+    ($query:expr, $task:expr) => {{
+        let task: &talon_domain::task::Task = $task;
+        $query
+            .bind(*task.id.as_uuid())
+            .bind(*task.owner.as_uuid())
+            .bind(*task.agent_id.as_uuid())
+            .bind(*task.version_id.as_uuid())
+            .bind(task.title.clone())
+            .bind(task.description.clone())
+            .bind(task.priority.rank())
+            .bind(task.status.as_str())
+            .bind(task.executor.as_str())
+            .bind(task.input.to_string())
+            .bind(task.output.as_ref().map(|o| o.to_string()))
+            .bind(task.error.clone())
+            .bind(task.attempts)
+            .bind(task.max_attempts)
+            .bind(task.run_at)
+            .bind(task.dedupe_key.clone())
+            .bind(task.lease.as_ref().map(|l| l.token.clone()))
+            .bind(task.lease.as_ref().map(|l| l.expires_at))
+            .bind(task.created_at)
+            .bind(task.updated_at)
+            .bind(task.started_at)
+            .bind(task.completed_at)
+    }};
+}
+
+/// Binds a `Task`'s mutable fields and the expected state to `sql::UPDATE_TASK`.
+macro_rules! bind_task_update {
+    ($query:expr, $task:expr, $expected:expr, $lease:expr) => {{
+        let task: &talon_domain::task::Task = $task;
+        let expected: talon_domain::task::TaskStatus = $expected;
+        let lease: Option<&str> = $lease;
+        $query
+            .bind(task.status.as_str())
+            .bind(task.output.as_ref().map(|o| o.to_string()))
+            .bind(task.error.clone())
+            .bind(task.attempts)
+            .bind(task.lease.as_ref().map(|l| l.token.clone()))
+            .bind(task.lease.as_ref().map(|l| l.expires_at))
+            .bind(task.started_at)
+            .bind(task.completed_at)
+            .bind(task.updated_at)
+            .bind(*task.id.as_uuid())
+            .bind(expected.as_str())
+            .bind(lease.unwrap_or("").to_owned())
+    }};
+}
+pub(crate) use {bind_agent, bind_event, bind_task, bind_task_update, bind_version};

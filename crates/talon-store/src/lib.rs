@@ -11,6 +11,7 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -23,6 +24,7 @@ pub use agents::{AgentFilter, AgentStore, AppendOutcome, DeleteOutcome, Deployme
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
+pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +44,9 @@ impl Backend {
 
 /// Every store Talon needs, behind one handle shared by the whole server.
 #[async_trait]
-pub trait Store: AccountStore + AgentStore + ApiKeyStore + IdempotencyStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + AgentStore + ApiKeyStore + IdempotencyStore + TaskStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// A round trip to the database, for readiness checks.

@@ -319,3 +319,81 @@ impl TryFrom<AgentHeadRow> for (talon_domain::agent::Agent, talon_domain::agent:
         Ok((row.agent.try_into()?, version.try_into()?))
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub agent_id: Uuid,
+    pub version_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub priority: i32,
+    pub status: String,
+    pub executor: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub dedupe_key: Option<String>,
+    pub lease_token: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) const TASK_COLUMNS: &str = "id, user_id, agent_id, version_id, title, description, priority, status, \
+     executor, input, output, error, attempts, max_attempts, run_at, dedupe_key, lease_token, lease_expires_at, \
+     created_at, updated_at, started_at, completed_at";
+
+impl TryFrom<TaskRow> for talon_domain::task::Task {
+    type Error = StoreError;
+    fn try_from(row: TaskRow) -> Result<Self, StoreError> {
+        use talon_domain::task::{Lease, Priority, Task};
+        let json = |text: &str| serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("task json: {e}")));
+        Ok(Task {
+            id: talon_domain::TaskId::from_uuid(row.id),
+            owner: UserId::from_uuid(row.user_id),
+            agent_id: AgentId::from_uuid(row.agent_id),
+            version_id: talon_domain::VersionId::from_uuid(row.version_id),
+            title: row.title,
+            description: row.description,
+            priority: Priority::from_rank(row.priority).ok_or_else(|| StoreError::Corrupt("task priority".into()))?,
+            status: row.status.parse().map_err(corrupt("task status"))?,
+            executor: row.executor.parse().map_err(corrupt("task executor"))?,
+            input: json(&row.input)?,
+            output: row.output.as_deref().map(json).transpose()?,
+            error: row.error,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            run_at: row.run_at,
+            dedupe_key: row.dedupe_key,
+            lease: match (row.lease_token, row.lease_expires_at) {
+                (Some(token), Some(expires_at)) => Some(Lease { token, expires_at }),
+                _ => None,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ListedTaskRow {
+    #[sqlx(flatten)]
+    pub task: TaskRow,
+    pub agent_name: String,
+}
+
+/// `RETURNING` gives rows in no particular order; claims hand them out by priority, then age.
+pub(crate) fn claimed_in_order(rows: Vec<TaskRow>) -> Result<Vec<talon_domain::task::Task>, StoreError> {
+    let mut tasks = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<talon_domain::task::Task>, _>>()?;
+    tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+    Ok(tasks)
+}

@@ -48,3 +48,21 @@ pub(crate) const LINEAGE: &str = "WITH RECURSIVE
     FROM down
     JOIN agents a ON a.id = down.id
     JOIN agent_versions v ON v.id = a.current_version_id";
+
+pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks (id, user_id, agent_id, version_id, title, description, \
+     priority, status, executor, input, output, error, attempts, max_attempts, run_at, dedupe_key, lease_token, \
+     lease_expires_at, created_at, updated_at, started_at, completed_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+     ON CONFLICT (user_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING";
+
+pub(crate) const TASK_HOLDING_DEDUPE_KEY: &str = "SELECT id, user_id, agent_id, version_id, title, description, \
+     priority, status, executor, input, output, error, attempts, max_attempts, run_at, dedupe_key, lease_token, \
+     lease_expires_at, created_at, updated_at, started_at, completed_at FROM tasks \
+     WHERE user_id = $1 AND dedupe_key = $2 AND status IN ('queued', 'running')";
+
+/// Compare-and-swap on status and lease (an absent lease compares as '').
+pub(crate) const UPDATE_TASK: &str = "UPDATE tasks SET status = $1, output = $2, error = $3, attempts = $4, \
+     lease_token = $5, lease_expires_at = $6, started_at = $7, completed_at = $8, updated_at = $9 \
+     WHERE id = $10 AND status = $11 AND COALESCE(lease_token, '') = $12";
+
+pub(crate) const RUNNING_TASKS_OF_AGENT: &str = "SELECT COUNT(*) FROM tasks WHERE agent_id = $1 AND status = 'running'";

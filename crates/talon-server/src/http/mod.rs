@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::authenticate;
 use crate::limits::enforce_rate_limits;
-use crate::routes::{agents, api_keys, auth, deployed_agents, ops, versions};
+use crate::routes::{agents, api_keys, auth, deployed_agents, ops, tasks, versions};
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
@@ -45,6 +45,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(versions::get))
         .routes(routes!(versions::rollback))
         .routes(routes!(deployed_agents::list))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::claim))
+        .routes(routes!(tasks::get, tasks::update))
+        .routes(routes!(tasks::cancel))
         .split_for_parts();
     let api = api.route_layer(
         ServiceBuilder::new()

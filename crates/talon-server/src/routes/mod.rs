@@ -8,4 +8,5 @@ pub mod auth;
 pub mod deployed_agents;
 pub mod ops;
 mod pagination;
+pub mod tasks;
 pub mod versions;

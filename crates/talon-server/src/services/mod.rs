@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod registry;
+pub mod tasks;
 
 use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;

@@ -138,6 +138,11 @@ impl AgentStore for SqliteStore {
         if forks > 0 && !force {
             return Ok(DeleteOutcome::HasForks(forks));
         }
+        let (running,): (i64,) =
+            sqlx::query_as(sql::RUNNING_TASKS_OF_AGENT).bind(id.as_uuid()).fetch_one(&mut *tx).await?;
+        if running > 0 && !force {
+            return Ok(DeleteOutcome::HasRunningTasks(running));
+        }
         sqlx::query(sql::UNCOUNT_FORK).bind(id.as_uuid()).execute(&mut *tx).await?;
         sqlx::query(sql::DELETE_AGENT).bind(id.as_uuid()).execute(&mut *tx).await?;
         bind_event!(sqlx::query(sql::INSERT_EVENT), event).execute(&mut *tx).await?;

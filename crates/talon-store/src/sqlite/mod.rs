@@ -5,6 +5,7 @@ mod accounts;
 mod agents;
 mod api_keys;
 mod idempotency;
+mod tasks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -253,6 +253,9 @@ impl RegistryService {
             DeleteOutcome::HasForks(n) => Err(ServiceError::Conflict(format!(
                 "The agent has {n} fork(s); delete with ?force=true to keep the forks as independent agents"
             ))),
+            DeleteOutcome::HasRunningTasks(n) => Err(ServiceError::Conflict(format!(
+                "The agent has {n} running task(s); delete with ?force=true to delete them too"
+            ))),
         }
     }
 

@@ -1,0 +1,356 @@
+//! Tasks: work routed to an agent version, worked by Talon's runtime or by external workers through
+//! leased claims. The lifecycle is a state machine; every rule here is pure.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::id::{AgentId, TaskId, UserId, VersionId};
+use crate::validation::ValidationErrors;
+
+pub const INPUT_MAX_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
+const MAX_ATTEMPTS_LIMIT: i32 = 100;
+const TITLE_MAX_CHARS: usize = 200;
+const DESCRIPTION_MAX_CHARS: usize = 10_000;
+const DEDUPE_KEY_MAX_CHARS: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a task cannot go from {from} to {to}")]
+pub struct IllegalTransition {
+    pub from: TaskStatus,
+    pub to: TaskStatus,
+}
+
+impl TaskStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+
+    /// `queued → running → completed | failed`, `queued | running → cancelled`. Staying `running` is a
+    /// progress update.
+    pub fn transition(self, to: TaskStatus) -> Result<TaskStatus, IllegalTransition> {
+        use TaskStatus::*;
+        match (self, to) {
+            (Queued, Running)
+            | (Running, Running)
+            | (Running, Completed)
+            | (Running, Failed)
+            | (Queued | Running, Cancelled) => Ok(to),
+            (from, to) => Err(IllegalTransition { from, to }),
+        }
+    }
+
+    /// The event a task entering this status emits.
+    pub const fn event(self) -> Option<&'static str> {
+        match self {
+            TaskStatus::Queued => None,
+            TaskStatus::Running => Some(crate::event::TASK_STARTED),
+            TaskStatus::Completed => Some(crate::event::TASK_COMPLETED),
+            TaskStatus::Failed => Some(crate::event::TASK_FAILED),
+            TaskStatus::Cancelled => Some(crate::event::TASK_CANCELLED),
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "queued" => Ok(TaskStatus::Queued),
+            "running" => Ok(TaskStatus::Running),
+            "completed" => Ok(TaskStatus::Completed),
+            "failed" => Ok(TaskStatus::Failed),
+            "cancelled" => Ok(TaskStatus::Cancelled),
+            _ => Err("Must be one of queued, running, completed, failed, cancelled".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Claims take higher ranks first.
+    pub const fn rank(self) -> i32 {
+        match self {
+            Priority::Low => 0,
+            Priority::Normal => 1,
+            Priority::High => 2,
+            Priority::Urgent => 3,
+        }
+    }
+
+    pub fn from_rank(rank: i32) -> Option<Priority> {
+        [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent].into_iter().find(|p| p.rank() == rank)
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "low" => Ok(Priority::Low),
+            "normal" => Ok(Priority::Normal),
+            "high" => Ok(Priority::High),
+            "urgent" => Ok(Priority::Urgent),
+            _ => Err("Must be one of low, normal, high, urgent".into()),
+        }
+    }
+}
+
+/// Who works a task: Talon's own runtime, or external workers that claim it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executor {
+    External,
+    Runtime,
+}
+
+impl Executor {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Executor::External => "external",
+            Executor::Runtime => "runtime",
+        }
+    }
+}
+
+impl FromStr for Executor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "external" => Ok(Executor::External),
+            "runtime" => Ok(Executor::Runtime),
+            _ => Err("Must be external or runtime".into()),
+        }
+    }
+}
+
+/// A worker's hold on a running task: updates must carry the token, and the hold lapses at `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: TaskId,
+    pub owner: UserId,
+    pub agent_id: AgentId,
+    /// The version pinned when the task was created.
+    pub version_id: VersionId,
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    pub status: TaskStatus,
+    pub executor: Executor,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub dedupe_key: Option<String>,
+    pub lease: Option<Lease>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Task {
+    /// The `data` of this task's events.
+    pub fn event_data(&self) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "agentId": self.agent_id.to_string(),
+            "versionId": self.version_id.to_string(),
+            "title": self.title,
+            "status": self.status.as_str(),
+            "attempts": self.attempts,
+            "output": self.output,
+            "error": self.error,
+        })
+    }
+}
+
+/// A new task's fields, validated (the agent and version are resolved by the service).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    pub input: Value,
+    pub max_attempts: i32,
+    pub run_at: Option<DateTime<Utc>>,
+    pub dedupe_key: Option<String>,
+}
+
+impl NewTask {
+    pub fn parse(body: &serde_json::Map<String, Value>) -> Result<NewTask, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let title = match body.get("title") {
+            Some(Value::String(t)) if !t.trim().is_empty() && t.chars().count() <= TITLE_MAX_CHARS => {
+                t.trim().to_owned()
+            }
+            None => {
+                errors.add("title", "Required field missing");
+                String::new()
+            }
+            Some(_) => {
+                errors.add("title", "Must be a string of 1 to 200 characters");
+                String::new()
+            }
+        };
+        let description = match body.get("description") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(d)) if d.chars().count() <= DESCRIPTION_MAX_CHARS => d.clone(),
+            Some(_) => {
+                errors.add("description", "Must be a string of at most 10000 characters");
+                String::new()
+            }
+        };
+        let priority = match body.get("priority") {
+            None | Some(Value::Null) => Priority::Normal,
+            Some(Value::String(p)) => p.parse().unwrap_or_else(|e: String| {
+                errors.add("priority", e);
+                Priority::Normal
+            }),
+            Some(_) => {
+                errors.add("priority", "Must be one of low, normal, high, urgent");
+                Priority::Normal
+            }
+        };
+        let input = body.get("input").cloned().unwrap_or(Value::Object(Default::default()));
+        if serde_json::to_vec(&input).map_or(true, |bytes| bytes.len() > INPUT_MAX_BYTES) {
+            errors.add("input", "Must be at most 1 MB of JSON");
+        }
+        let max_attempts = match body.get("maxAttempts") {
+            None | Some(Value::Null) => DEFAULT_MAX_ATTEMPTS,
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| (1..=i64::from(MAX_ATTEMPTS_LIMIT)).contains(&n)) => {
+                n.as_i64().map_or(DEFAULT_MAX_ATTEMPTS, |n| n as i32)
+            }
+            Some(_) => {
+                errors.add("maxAttempts", "Must be an integer from 1 to 100");
+                DEFAULT_MAX_ATTEMPTS
+            }
+        };
+        let run_at = match body.get("runAt") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(at)) => match DateTime::parse_from_rfc3339(at) {
+                Ok(at) => Some(at.with_timezone(&Utc)),
+                Err(_) => {
+                    errors.add("runAt", "Must be an RFC 3339 timestamp");
+                    None
+                }
+            },
+            Some(_) => {
+                errors.add("runAt", "Must be an RFC 3339 timestamp");
+                None
+            }
+        };
+        let dedupe_key = match body.get("dedupeKey") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) if !k.is_empty() && k.chars().count() <= DEDUPE_KEY_MAX_CHARS => Some(k.clone()),
+            Some(_) => {
+                errors.add("dedupeKey", "Must be a string of 1 to 255 characters");
+                None
+            }
+        };
+        errors.finish(NewTask { title, description, priority, input, max_attempts, run_at, dedupe_key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lifecycle() {
+        use TaskStatus::*;
+        assert_eq!(Queued.transition(Running), Ok(Running));
+        assert_eq!(Running.transition(Completed), Ok(Completed));
+        assert_eq!(Running.transition(Failed), Ok(Failed));
+        assert_eq!(Queued.transition(Cancelled), Ok(Cancelled));
+        assert_eq!(Running.transition(Cancelled), Ok(Cancelled));
+        assert_eq!(Running.transition(Running), Ok(Running));
+        for (from, to) in [
+            (Queued, Completed),
+            (Queued, Failed),
+            (Completed, Running),
+            (Cancelled, Queued),
+            (Failed, Completed),
+            (Completed, Cancelled),
+        ] {
+            let err = from.transition(to).unwrap_err();
+            assert_eq!(err.to_string(), format!("a task cannot go from {from} to {to}"));
+        }
+    }
+
+    #[test]
+    fn priorities_rank_in_order() {
+        assert!(Priority::Urgent.rank() > Priority::High.rank());
+        assert_eq!(Priority::from_rank(2), Some(Priority::High));
+        assert!("critical".parse::<Priority>().is_err());
+    }
+
+    #[test]
+    fn new_task_validation_reports_each_field() {
+        let body = serde_json::json!({"priority": "critical", "maxAttempts": 0, "runAt": "tomorrow", "dedupeKey": ""});
+        let errors = NewTask::parse(body.as_object().unwrap()).unwrap_err();
+        let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "priority", "maxAttempts", "runAt", "dedupeKey"]);
+    }
+
+    #[test]
+    fn input_is_limited_to_1_mb() {
+        let big = "x".repeat(INPUT_MAX_BYTES);
+        let body = serde_json::json!({"title": "t", "input": {"blob": big}});
+        assert_eq!(NewTask::parse(body.as_object().unwrap()).unwrap_err().fields()[0].field, "input");
+        let ok = serde_json::json!({"title": "t", "input": {"pr_number": 42}});
+        let task = NewTask::parse(ok.as_object().unwrap()).unwrap();
+        assert_eq!((task.priority, task.max_attempts), (Priority::Normal, DEFAULT_MAX_ATTEMPTS));
+    }
+}

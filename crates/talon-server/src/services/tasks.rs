@@ -1,0 +1,279 @@
+//! Tasks: creation (pinned to an agent version, deduplicated), the lifecycle state machine, and leased
+//! claims for workers.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::Value;
+use talon_domain::event::{self, Event};
+use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
+use talon_domain::time::now;
+use talon_domain::{AgentId, TaskId, ValidationErrors};
+use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
+use tokio::sync::Notify;
+
+use super::registry::RegistryService;
+use super::{Caller, ServiceError};
+
+pub const DEFAULT_LEASE_SECONDS: i64 = 60;
+const MAX_LEASE_SECONDS: i64 = 3600;
+pub const MAX_CLAIM: i64 = 100;
+
+pub struct TaskService {
+    store: Arc<dyn Store>,
+    registry: Arc<RegistryService>,
+    /// Woken whenever a task becomes claimable, so idle workers need not poll.
+    queued: Arc<Notify>,
+}
+
+/// A task update as the request sends it.
+#[derive(Debug, Default)]
+pub struct TaskUpdate {
+    pub status: Option<TaskStatus>,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub lease_token: Option<String>,
+    pub lease_seconds: Option<i64>,
+}
+
+/// A claim request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest {
+    pub agent: Option<AgentId>,
+    pub limit: i64,
+    pub lease_seconds: i64,
+}
+
+impl TaskService {
+    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>) -> Self {
+        Self { store, registry, queued: Arc::new(Notify::new()) }
+    }
+
+    pub fn queued_signal(&self) -> Arc<Notify> {
+        self.queued.clone()
+    }
+
+    /// Creates a task (201) or, when its dedupe key is held by a queued or running task, returns that one.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        body: &serde_json::Map<String, Value>,
+    ) -> Result<(Task, bool), ServiceError> {
+        let mut errors = ValidationErrors::new();
+        let new = NewTask::parse(body).map_err(|e| {
+            for f in e.fields() {
+                errors.add(f.field.clone(), f.message.clone());
+            }
+        });
+        let agent_ref = match body.get("agentId") {
+            Some(Value::String(id)) => Some(id.clone()),
+            None | Some(Value::Null) => {
+                errors.add("agentId", "Required field missing");
+                None
+            }
+            Some(_) => {
+                errors.add("agentId", "Must be a string");
+                None
+            }
+        };
+        let executor = match body.get("executor") {
+            None | Some(Value::Null) => Executor::External,
+            Some(Value::String(e)) => e.parse().unwrap_or_else(|m: String| {
+                errors.add("executor", m);
+                Executor::External
+            }),
+            Some(_) => {
+                errors.add("executor", "Must be external or runtime");
+                Executor::External
+            }
+        };
+        let version_ref = match body.get("versionId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(v)) => Some(v.clone()),
+            Some(_) => {
+                errors.add("versionId", "Must be a string");
+                None
+            }
+        };
+        let (Ok(new), Some(agent_ref)) = (new, agent_ref) else {
+            return Err(errors.into());
+        };
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let agent =
+            self.registry.owned(caller, &agent_ref).await.map_err(|_| {
+                ServiceError::Invalid(ValidationErrors::single("agentId", "No such agent in this account"))
+            })?;
+        let version_id = match version_ref {
+            Some(v) => self.registry.version(caller, &agent.id.to_string(), &v).await.map(|v| v.id).map_err(|_| {
+                ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"))
+            })?,
+            None => agent.current_version_id,
+        };
+        let at = now();
+        let task = Task {
+            id: TaskId::new(),
+            owner: caller.account.id,
+            agent_id: agent.id,
+            version_id,
+            title: new.title,
+            description: new.description,
+            priority: new.priority,
+            status: TaskStatus::Queued,
+            executor,
+            input: new.input,
+            output: None,
+            error: None,
+            attempts: 0,
+            max_attempts: new.max_attempts,
+            run_at: new.run_at.unwrap_or(at),
+            dedupe_key: new.dedupe_key,
+            lease: None,
+            created_at: at,
+            updated_at: at,
+            started_at: None,
+            completed_at: None,
+        };
+        let events = [Event::new(task.owner, event::TASK_CREATED, task.event_data())];
+        match self.store.insert_task(&task, &events).await? {
+            InsertOutcome::Created => {
+                self.queued.notify_waiters();
+                Ok((task, true))
+            }
+            InsertOutcome::Existing(existing) => Ok((existing, false)),
+        }
+    }
+
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Task, ServiceError> {
+        let id = TaskId::parse(id).map_err(|_| ServiceError::NotFound("Task"))?;
+        self.store
+            .task(id)
+            .await?
+            .filter(|t| t.owner == caller.account.id && caller.only_agent.is_none_or(|a| a == t.agent_id))
+            .ok_or(ServiceError::NotFound("Task"))
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        mut filter: TaskFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<ListedTask>, ServiceError> {
+        if let Some(only) = caller.only_agent {
+            if filter.agent.is_some_and(|a| a != only) {
+                return Ok(Page { items: Vec::new(), total: 0 });
+            }
+            filter.agent = Some(only);
+        }
+        Ok(self.store.list_tasks(caller.account.id, filter, offset, limit).await?)
+    }
+
+    /// Applies a status change and/or output. A lease token, when given, must be the task's current one
+    /// (409 otherwise) and extends the lease.
+    pub async fn update(&self, caller: &Caller, id: &str, update: TaskUpdate) -> Result<Task, ServiceError> {
+        let current = self.get(caller, id).await?;
+        let held = current.lease.as_ref().map(|l| l.token.clone());
+        if let Some(token) = &update.lease_token {
+            if held.as_deref() != Some(token.as_str()) {
+                return Err(ServiceError::Conflict(
+                    "The lease token is stale: the task's lease expired or another worker holds it".into(),
+                ));
+            }
+        }
+        let lease_seconds = update.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
+        if !(1..=MAX_LEASE_SECONDS).contains(&lease_seconds) {
+            return Err(ValidationErrors::single("leaseSeconds", "Must be from 1 to 3600").into());
+        }
+        let to = update.status.unwrap_or(current.status);
+        let status = current.status.transition(to).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let at = now();
+        let mut next = current.clone();
+        next.status = status;
+        next.updated_at = at;
+        if let Some(output) = update.output {
+            next.output = Some(output);
+        }
+        if let Some(error) = update.error {
+            next.error = Some(error);
+        }
+        match status {
+            TaskStatus::Running if current.status == TaskStatus::Queued => {
+                next.attempts += 1;
+                next.started_at = next.started_at.or(Some(at));
+            }
+            TaskStatus::Running if update.lease_token.is_some() => {
+                next.lease =
+                    held.clone().map(|token| Lease { token, expires_at: at + Duration::seconds(lease_seconds) });
+            }
+            s if s.is_terminal() => {
+                next.completed_at = Some(at);
+                next.lease = None;
+            }
+            _ => {}
+        }
+        let events: Vec<Event> = (status != current.status)
+            .then(|| status.event())
+            .flatten()
+            .map(|kind| Event::new(next.owner, kind, next.event_data()))
+            .into_iter()
+            .collect();
+        if !self.store.update_task(&next, current.status, held.as_deref(), &events).await? {
+            return Err(ServiceError::Conflict("The task changed while it was being updated; read it again".into()));
+        }
+        Ok(next)
+    }
+
+    pub async fn cancel(&self, caller: &Caller, id: &str) -> Result<Task, ServiceError> {
+        self.update(caller, id, TaskUpdate { status: Some(TaskStatus::Cancelled), ..TaskUpdate::default() }).await
+    }
+
+    /// Claims up to `limit` runnable tasks for an external worker, each under a fresh lease.
+    pub async fn claim(&self, caller: &Caller, request: ClaimRequest) -> Result<(Vec<Task>, Lease), ServiceError> {
+        let mut errors = ValidationErrors::new();
+        if !(1..=MAX_CLAIM).contains(&request.limit) {
+            errors.add("limit", "Must be from 1 to 100");
+        }
+        if !(1..=MAX_LEASE_SECONDS).contains(&request.lease_seconds) {
+            errors.add("leaseSeconds", "Must be from 1 to 3600");
+        }
+        let agent = match (request.agent, caller.only_agent) {
+            (Some(a), Some(only)) if a != only => return Err(ServiceError::NotFound("Agent")),
+            (a, only) => a.or(only),
+        };
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let at = now();
+        self.store.expire_leases(at, 1000).await?;
+        let lease = Lease {
+            token: format!("lease_{}", uuid::Uuid::now_v7().simple()),
+            expires_at: at + Duration::seconds(request.lease_seconds),
+        };
+        let tasks =
+            self.store.claim_tasks(caller.account.id, agent, Executor::External, request.limit, &lease, at).await?;
+        Ok((tasks, lease))
+    }
+
+    /// Returns lapsed leases to the queue (or fails their tasks); run periodically.
+    pub async fn expire_leases(&self) -> Result<usize, ServiceError> {
+        let changed = self.store.expire_leases(now(), 1000).await?;
+        if changed.iter().any(|t| t.status == TaskStatus::Queued) {
+            self.queued.notify_waiters();
+        }
+        Ok(changed.len())
+    }
+}
+
+/// Parses the list filters of `GET /api/tasks`.
+pub fn parse_filter(params: &std::collections::HashMap<String, String>) -> Result<TaskFilter, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let status = params.get("status").and_then(|s| s.parse::<TaskStatus>().map_err(|m| errors.add("status", m)).ok());
+    let priority =
+        params.get("priority").and_then(|p| p.parse::<Priority>().map_err(|m| errors.add("priority", m)).ok());
+    let agent = params
+        .get("agentId")
+        .and_then(|a| AgentId::parse(a).map_err(|_| errors.add("agentId", "Must be an agent id")).ok());
+    errors.finish(TaskFilter { status, agent, priority })
+}
