@@ -18,7 +18,7 @@ pub struct TaskFilter {
 pub enum InsertOutcome {
     Created,
     /// A queued or running task already holds the dedupe key.
-    Existing(Task),
+    Existing(Box<Task>),
 }
 
 /// A task with the name of its agent, for lists.

@@ -29,6 +29,7 @@ conformance!(
     agents_insert_read_and_list,
     append_version_is_compare_and_swap,
     forks_count_lineage_and_delete,
+    claims_and_lease_expiry,
 );
 
 async fn db(backend: Backend) -> TestDatabase {
@@ -371,4 +372,60 @@ async fn forks_count_lineage_and_delete(backend: Backend) {
     assert!(db.store.version(cv.id).await.unwrap().is_none());
     assert_eq!(db.store.lineage(grandchild.id).await.unwrap().len(), 1);
     assert_eq!(db.store.delete_agent(child.id, true, &e).await.unwrap(), talon_store::DeleteOutcome::NotFound);
+}
+
+async fn claims_and_lease_expiry(backend: Backend) {
+    use agent_fixtures::*;
+    use talon_domain::task::{Executor, Lease, Priority, Task, TaskStatus};
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v, &[]).await.unwrap();
+    let t0 = now();
+    let task = Task {
+        id: talon_domain::TaskId::new(),
+        owner: alice.id,
+        agent_id: a.id,
+        version_id: v.id,
+        title: "t".into(),
+        description: String::new(),
+        priority: Priority::Normal,
+        status: TaskStatus::Queued,
+        executor: Executor::External,
+        input: serde_json::json!({}),
+        output: None,
+        error: None,
+        attempts: 0,
+        max_attempts: 2,
+        run_at: t0,
+        dedupe_key: None,
+        lease: None,
+        created_at: t0,
+        updated_at: t0,
+        started_at: None,
+        completed_at: None,
+    };
+    assert_eq!(db.store.insert_task(&task, &[]).await.unwrap(), talon_store::InsertOutcome::Created);
+    let lease = Lease { token: "lease_1".into(), expires_at: t0 + Duration::seconds(1) };
+    let claimed = db.store.claim_tasks(alice.id, None, Executor::External, 10, &lease, t0).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].status, claimed[0].attempts), (TaskStatus::Running, 1));
+    assert_eq!(claimed[0].lease, Some(lease.clone()));
+    assert!(db.store.claim_tasks(alice.id, None, Executor::External, 10, &lease, t0).await.unwrap().is_empty());
+
+    assert!(db.store.expire_leases(t0, 100).await.unwrap().is_empty(), "not yet lapsed");
+    let lapsed = db.store.expire_leases(t0 + Duration::seconds(2), 100).await.unwrap();
+    assert_eq!(lapsed.len(), 1);
+    assert_eq!((lapsed[0].status, lapsed[0].lease.clone()), (TaskStatus::Queued, None));
+
+    let lease2 = Lease { token: "lease_2".into(), expires_at: t0 + Duration::seconds(3) };
+    let again =
+        db.store.claim_tasks(alice.id, None, Executor::External, 10, &lease2, t0 + Duration::seconds(2)).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+    let failed = db.store.expire_leases(t0 + Duration::seconds(4), 100).await.unwrap();
+    assert_eq!(failed[0].status, TaskStatus::Failed);
+    assert_eq!(failed[0].error.as_deref(), Some("Lease expired on attempt 2 of 2"));
+    let events = db.store.events_for(alice.id).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "task.failed").count(), 1);
 }

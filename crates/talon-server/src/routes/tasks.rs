@@ -222,6 +222,7 @@ pub async fn cancel(
 }
 
 /// Claim up to `limit` runnable tasks (highest priority, then oldest), each leased for `leaseSeconds`.
+/// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives.
 #[utoipa::path(post, path = "/api/tasks/claim", tag = "tasks", security(("bearer" = [])), request_body = Object,
     responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope)))]
 pub async fn claim(
@@ -242,10 +243,12 @@ pub async fn claim(
     };
     let limit = number("limit", 1, &mut errors);
     let lease_seconds = number("leaseSeconds", DEFAULT_LEASE_SECONDS, &mut errors);
+    let wait_seconds = number("waitSeconds", 0, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let (tasks, lease) = state.tasks.claim(&caller, ClaimRequest { agent, limit, lease_seconds }).await?;
+    let request = ClaimRequest { agent, limit, lease_seconds, wait_seconds };
+    let (tasks, lease) = state.tasks.claim(&caller, request).await?;
     Ok(Json(ClaimedTasks { data: tasks.into_iter().map(|t| claimed(t, &lease)).collect() }))
 }
 

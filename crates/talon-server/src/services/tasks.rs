@@ -42,7 +42,13 @@ pub struct ClaimRequest {
     pub agent: Option<AgentId>,
     pub limit: i64,
     pub lease_seconds: i64,
+    /// Long-poll: when nothing is claimable, wait up to this long for a task to arrive.
+    pub wait_seconds: i64,
 }
+
+const MAX_WAIT_SECONDS: i64 = 30;
+/// While long-polling, look again at least this often (tasks queued on another replica, or due now).
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl TaskService {
     pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>) -> Self {
@@ -141,7 +147,7 @@ impl TaskService {
                 self.queued.notify_waiters();
                 Ok((task, true))
             }
-            InsertOutcome::Existing(existing) => Ok((existing, false)),
+            InsertOutcome::Existing(existing) => Ok((*existing, false)),
         }
     }
 
@@ -175,12 +181,10 @@ impl TaskService {
     pub async fn update(&self, caller: &Caller, id: &str, update: TaskUpdate) -> Result<Task, ServiceError> {
         let current = self.get(caller, id).await?;
         let held = current.lease.as_ref().map(|l| l.token.clone());
-        if let Some(token) = &update.lease_token {
-            if held.as_deref() != Some(token.as_str()) {
-                return Err(ServiceError::Conflict(
-                    "The lease token is stale: the task's lease expired or another worker holds it".into(),
-                ));
-            }
+        if update.lease_token.as_ref().is_some_and(|token| held.as_deref() != Some(token.as_str())) {
+            return Err(ServiceError::Conflict(
+                "The lease token is stale: the task's lease expired or another worker holds it".into(),
+            ));
         }
         let lease_seconds = update.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
         if !(1..=MAX_LEASE_SECONDS).contains(&lease_seconds) {
@@ -238,6 +242,9 @@ impl TaskService {
         if !(1..=MAX_LEASE_SECONDS).contains(&request.lease_seconds) {
             errors.add("leaseSeconds", "Must be from 1 to 3600");
         }
+        if !(0..=MAX_WAIT_SECONDS).contains(&request.wait_seconds) {
+            errors.add("waitSeconds", "Must be from 0 to 30");
+        }
         let agent = match (request.agent, caller.only_agent) {
             (Some(a), Some(only)) if a != only => return Err(ServiceError::NotFound("Agent")),
             (a, only) => a.or(only),
@@ -245,15 +252,23 @@ impl TaskService {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let at = now();
-        self.store.expire_leases(at, 1000).await?;
-        let lease = Lease {
-            token: format!("lease_{}", uuid::Uuid::now_v7().simple()),
-            expires_at: at + Duration::seconds(request.lease_seconds),
-        };
-        let tasks =
-            self.store.claim_tasks(caller.account.id, agent, Executor::External, request.limit, &lease, at).await?;
-        Ok((tasks, lease))
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
+        let token = format!("lease_{}", uuid::Uuid::now_v7().simple());
+        loop {
+            // Listen before looking, so a task queued in between still wakes this claim.
+            let queued = self.queued.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            let at = now();
+            let lease = Lease { token: token.clone(), expires_at: at + Duration::seconds(request.lease_seconds) };
+            let tasks =
+                self.store.claim_tasks(caller.account.id, agent, Executor::External, request.limit, &lease, at).await?;
+            let now_instant = tokio::time::Instant::now();
+            if !tasks.is_empty() || now_instant >= deadline {
+                return Ok((tasks, lease));
+            }
+            let _ = tokio::time::timeout((deadline - now_instant).min(POLL_EVERY), queued).await;
+        }
     }
 
     /// Returns lapsed leases to the queue (or fails their tasks); run periodically.

@@ -35,7 +35,7 @@ impl TaskStore for SqliteStore {
                 .bind(&task.dedupe_key)
                 .fetch_one(&mut *tx)
                 .await?;
-            return Ok(InsertOutcome::Existing(existing.try_into()?));
+            return Ok(InsertOutcome::Existing(Box::new(existing.try_into()?)));
         }
         for event in events {
             bind_event!(sqlx::query(sql::INSERT_EVENT), event).execute(&mut *tx).await?;
