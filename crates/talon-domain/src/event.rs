@@ -7,8 +7,20 @@ use serde_json::Value;
 use crate::id::{EventId, UserId};
 
 /// Every event type the server emits; webhooks subscribe to these names (or `*`).
-pub const EVENT_TYPES: &[&str] =
-    &[AGENT_CREATED, AGENT_UPDATED, AGENT_DELETED, AGENT_FORKED, AGENT_DEPLOYED, AGENT_STOPPED, VERSION_CREATED];
+pub const EVENT_TYPES: &[&str] = &[
+    AGENT_CREATED,
+    AGENT_UPDATED,
+    AGENT_DELETED,
+    AGENT_FORKED,
+    AGENT_DEPLOYED,
+    AGENT_STOPPED,
+    VERSION_CREATED,
+    TASK_CREATED,
+    TASK_STARTED,
+    TASK_COMPLETED,
+    TASK_FAILED,
+    TASK_CANCELLED,
+];
 
 pub const AGENT_CREATED: &str = "agent.created";
 pub const AGENT_UPDATED: &str = "agent.updated";

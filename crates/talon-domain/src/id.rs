@@ -111,6 +111,16 @@ define_id!(
     "task"
 );
 define_id!(
+    /// A webhook endpoint.
+    WebhookId,
+    "hook"
+);
+define_id!(
+    /// One event's delivery to one webhook, with its attempts.
+    DeliveryId,
+    "dlv"
+);
+define_id!(
     /// One recorded change, kept in the outbox until delivered.
     EventId,
     "evt"

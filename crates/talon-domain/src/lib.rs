@@ -10,9 +10,10 @@ pub mod scope;
 pub mod task;
 pub mod time;
 pub mod validation;
+pub mod webhook;
 
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
-pub use id::{AgentId, ApiKeyId, EventId, IdParseError, RequestId, TaskId, UserId, VersionId};
+pub use id::{AgentId, ApiKeyId, DeliveryId, EventId, IdParseError, RequestId, TaskId, UserId, VersionId, WebhookId};
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

@@ -9,11 +9,13 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use crate::limits::{Plan, Plans};
+use crate::webhooks::WebhookSettings;
 
 /// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
 const JWT_SECRET_FILE: &str = "jwt-secret";
+const SECRET_KEY_FILE: &str = "secret-key";
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -25,11 +27,16 @@ pub struct ServerConfig {
     pub redis_namespace: String,
     pub plans: Plans,
     pub max_body_bytes: usize,
+    /// Seals webhook secrets at rest; every replica needs the same key.
+    pub secret_key: [u8; 32],
+    pub webhooks: WebhookSettings,
 }
 
 impl ServerConfig {
-    pub fn new(jwt_secret: Vec<u8>) -> Self {
+    pub fn new(jwt_secret: Vec<u8>, secret_key: [u8; 32]) -> Self {
         Self {
+            secret_key,
+            webhooks: WebhookSettings::default(),
             jwt_secret,
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,
@@ -48,7 +55,9 @@ pub enum ConfigError {
     Parse { path: String, source: toml::de::Error },
     #[error("JWT_SECRET must be at least 32 bytes")]
     WeakJwtSecret,
-    #[error("cannot keep the JWT secret in {path}: {source}")]
+    #[error("TALON_SECRET_KEY must be 64 hex digits (32 bytes)")]
+    BadSecretKey,
+    #[error("cannot keep a secret in {path}: {source}")]
     SecretFile { path: String, source: std::io::Error },
 }
 
@@ -102,6 +111,31 @@ pub fn resolve_jwt_secret(from_env: Option<&str>, data_dir: &Path) -> Result<(Ve
     let mut file = open_private(&path).map_err(io_err)?;
     file.write_all(secret.as_bytes()).map_err(io_err)?;
     Ok((secret.into_bytes(), JwtSecretSource::DataDir { created: true }))
+}
+
+/// `TALON_SECRET_KEY` (64 hex digits) if given; otherwise the key kept in `data_dir`, generated on first
+/// start. Returns the key and whether it was just generated.
+pub fn resolve_secret_key(from_env: Option<&str>, data_dir: &Path) -> Result<([u8; 32], bool), ConfigError> {
+    let decode = |text: &str| -> Result<[u8; 32], ConfigError> {
+        let bytes = hex::decode(text.trim()).map_err(|_| ConfigError::BadSecretKey)?;
+        bytes.try_into().map_err(|_| ConfigError::BadSecretKey)
+    };
+    if let Some(key) = from_env {
+        return Ok((decode(key)?, false));
+    }
+    let path = data_dir.join(SECRET_KEY_FILE);
+    let io_err = |source| ConfigError::SecretFile { path: path.display().to_string(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => return Ok((decode(&existing)?, false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    let mut file = open_private(&path).map_err(io_err)?;
+    file.write_all(hex::encode(key).as_bytes()).map_err(io_err)?;
+    Ok((key, true))
 }
 
 #[cfg(unix)]

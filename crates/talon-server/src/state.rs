@@ -12,6 +12,7 @@ use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
 use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
+use crate::services::webhooks::WebhookService;
 
 /// Settings handlers and middleware read on every request.
 #[derive(Debug, Clone)]
@@ -28,6 +29,7 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeyService>,
     pub registry: Arc<RegistryService>,
     pub tasks: Arc<TaskService>,
+    pub webhooks: Arc<WebhookService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
@@ -44,6 +46,7 @@ impl AppState {
         let registry = Arc::new(RegistryService::new(store.clone()));
         Ok(Self {
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone())),
+            webhooks: Arc::new(WebhookService::new(store.clone(), &config.secret_key, config.webhooks.clone())),
             registry,
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
             accounts: Arc::new(AccountService::new(store.clone(), jwt)),

@@ -109,4 +109,69 @@ macro_rules! bind_task_update {
             .bind(lease.unwrap_or("").to_owned())
     }};
 }
-pub(crate) use {bind_agent, bind_event, bind_task, bind_task_update, bind_version};
+
+/// Binds a `Webhook` to `sql::INSERT_WEBHOOK` (and, in the same order, `sql::UPDATE_WEBHOOK`).
+macro_rules! bind_webhook {
+    ($query:expr, $webhook:expr) => {{
+        let webhook: &talon_domain::webhook::Webhook = $webhook;
+        $query
+            .bind(*webhook.id.as_uuid())
+            .bind(*webhook.owner.as_uuid())
+            .bind(webhook.url.clone())
+            .bind(serde_json::to_string(&webhook.events).unwrap_or_else(|_| "[]".to_owned()))
+            .bind(webhook.description.clone())
+            .bind(webhook.active)
+            .bind(webhook.disabled_reason.clone())
+            .bind(webhook.sealed_secret.clone())
+            .bind(webhook.previous_secret.as_ref().map(|(s, _)| s.clone()))
+            .bind(webhook.previous_secret.as_ref().map(|(_, until)| *until))
+            .bind(webhook.failing_since)
+            .bind(webhook.created_at)
+            .bind(webhook.updated_at)
+    }};
+}
+
+/// Binds a `Delivery` to `sql::INSERT_DELIVERY`.
+macro_rules! bind_delivery {
+    ($query:expr, $delivery:expr) => {{
+        let delivery: &talon_domain::webhook::Delivery = $delivery;
+        $query
+            .bind(*delivery.id.as_uuid())
+            .bind(*delivery.webhook_id.as_uuid())
+            .bind(*delivery.owner.as_uuid())
+            .bind(*delivery.event_id.as_uuid())
+            .bind(delivery.event_kind.clone())
+            .bind(delivery.payload.clone())
+            .bind(delivery.status.as_str())
+            .bind(delivery.attempts)
+            .bind(delivery.next_attempt_at)
+            .bind(delivery.last_status_code)
+            .bind(delivery.last_error.clone())
+            .bind(delivery.last_latency_ms)
+            .bind(delivery.last_response_body.clone())
+            .bind(delivery.created_at)
+            .bind(delivery.updated_at)
+    }};
+}
+
+/// Binds a `Delivery`'s outcome to `sql::UPDATE_DELIVERY`.
+macro_rules! bind_delivery_update {
+    ($query:expr, $delivery:expr) => {{
+        let delivery: &talon_domain::webhook::Delivery = $delivery;
+        $query
+            .bind(*delivery.id.as_uuid())
+            .bind(delivery.status.as_str())
+            .bind(delivery.attempts)
+            .bind(delivery.next_attempt_at)
+            .bind(delivery.last_status_code)
+            .bind(delivery.last_error.clone())
+            .bind(delivery.last_latency_ms)
+            .bind(delivery.last_response_body.clone())
+            .bind(delivery.updated_at)
+    }};
+}
+
+pub(crate) use {
+    bind_agent, bind_delivery, bind_delivery_update, bind_event, bind_task, bind_task_update, bind_version,
+    bind_webhook,
+};

@@ -14,6 +14,7 @@ pub mod sqlite;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
+pub use webhooks::{DeliveryJob, WebhookStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +47,7 @@ impl Backend {
 /// Every store Talon needs, behind one handle shared by the whole server.
 #[async_trait]
 pub trait Store:
-    AccountStore + AgentStore + ApiKeyStore + IdempotencyStore + TaskStore + Send + Sync + 'static
+    AccountStore + AgentStore + ApiKeyStore + IdempotencyStore + TaskStore + WebhookStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -397,3 +397,98 @@ pub(crate) fn claimed_in_order(rows: Vec<TaskRow>) -> Result<Vec<talon_domain::t
     tasks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
     Ok(tasks)
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebhookRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub url: String,
+    pub events: String,
+    pub description: String,
+    pub active: bool,
+    pub disabled_reason: Option<String>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) const WEBHOOK_COLUMNS: &str = "id, user_id, url, events, description, active, disabled_reason, secret, \
+     previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at";
+
+impl TryFrom<WebhookRow> for talon_domain::webhook::Webhook {
+    type Error = StoreError;
+    fn try_from(row: WebhookRow) -> Result<Self, StoreError> {
+        Ok(talon_domain::webhook::Webhook {
+            id: talon_domain::WebhookId::from_uuid(row.id),
+            owner: UserId::from_uuid(row.user_id),
+            url: row.url,
+            events: serde_json::from_str(&row.events)
+                .map_err(|e| StoreError::Corrupt(format!("webhook events: {e}")))?,
+            description: row.description,
+            active: row.active,
+            disabled_reason: row.disabled_reason,
+            sealed_secret: row.secret,
+            previous_secret: row.previous_secret.zip(row.previous_secret_expires_at),
+            failing_since: row.failing_since,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub event_kind: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i64>,
+    pub last_response_body: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) const DELIVERY_COLUMNS: &str = "id, webhook_id, user_id, event_id, event_kind, payload, status, attempts, \
+     next_attempt_at, last_status_code, last_error, last_latency_ms, last_response_body, created_at, updated_at";
+
+impl TryFrom<DeliveryRow> for talon_domain::webhook::Delivery {
+    type Error = StoreError;
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(talon_domain::webhook::Delivery {
+            id: talon_domain::DeliveryId::from_uuid(row.id),
+            webhook_id: talon_domain::WebhookId::from_uuid(row.webhook_id),
+            owner: UserId::from_uuid(row.user_id),
+            event_id: talon_domain::EventId::from_uuid(row.event_id),
+            event_kind: row.event_kind,
+            payload: row.payload,
+            status: row.status.parse().map_err(corrupt("delivery status"))?,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at,
+            last_status_code: row.last_status_code,
+            last_error: row.last_error,
+            last_latency_ms: row.last_latency_ms,
+            last_response_body: row.last_response_body,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PendingEventRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub data: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -66,3 +66,27 @@ pub(crate) const UPDATE_TASK: &str = "UPDATE tasks SET status = $1, output = $2,
      WHERE id = $10 AND status = $11 AND COALESCE(lease_token, '') = $12";
 
 pub(crate) const RUNNING_TASKS_OF_AGENT: &str = "SELECT COUNT(*) FROM tasks WHERE agent_id = $1 AND status = 'running'";
+
+pub(crate) const INSERT_WEBHOOK: &str = "INSERT INTO webhooks (id, user_id, url, events, description, active, \
+     disabled_reason, secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+pub(crate) const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET url = $3, events = $4, description = $5, active = $6, \
+     disabled_reason = $7, secret = $8, previous_secret = $9, previous_secret_expires_at = $10, \
+     failing_since = $11, updated_at = $13 WHERE id = $1 AND user_id = $2 AND created_at = $12";
+
+pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, webhook_id, user_id, event_id, \
+     event_kind, payload, status, attempts, next_attempt_at, last_status_code, last_error, last_latency_ms, \
+     last_response_body, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+     ON CONFLICT (webhook_id, event_id) DO NOTHING";
+
+pub(crate) const UPDATE_DELIVERY: &str = "UPDATE webhook_deliveries SET status = $2, attempts = $3, \
+     next_attempt_at = $4, locked_until = NULL, last_status_code = $5, last_error = $6, last_latency_ms = $7, \
+     last_response_body = $8, updated_at = $9 WHERE id = $1";
+
+pub(crate) const ACTIVE_WEBHOOKS_OF: &str = "SELECT id, user_id, url, events, description, active, disabled_reason, \
+     secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at \
+     FROM webhooks WHERE user_id = $1 AND active";
+
+pub(crate) const MARK_DISPATCHED: &str = "UPDATE events SET dispatched_at = $1 WHERE id = $2";

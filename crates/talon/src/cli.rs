@@ -72,6 +72,19 @@ pub struct ServeArgs {
     /// Redis for rate limits shared by every replica [default: counted in this process]
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Key (64 hex digits) that seals webhook secrets at rest; the same on every replica
+    /// [default: generated and kept in the data dir]
+    #[arg(long, env = "TALON_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Let webhooks target loopback and private addresses (local setups and tests only).
+    #[arg(long, env = "TALON_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+    /// Delays before webhook retries, in seconds, comma-separated [default: 5,300,1800,7200,21600,43200,86400,86400]
+    #[arg(long, env = "TALON_WEBHOOK_RETRY_SCHEDULE")]
+    pub webhook_retry_schedule: Option<String>,
+    /// Timeout of one webhook request, in seconds.
+    #[arg(long, env = "TALON_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 15)]
+    pub webhook_timeout_seconds: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TALON_MAX_BODY_BYTES", default_value_t = talon_server::config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -84,6 +97,10 @@ impl Default for ServeArgs {
             jwt_secret: std::env::var("JWT_SECRET").ok(),
             jwt_expires_in: std::env::var("JWT_EXPIRES_IN").unwrap_or_else(|_| "7d".into()),
             redis_url: None,
+            secret_key: std::env::var("TALON_SECRET_KEY").ok(),
+            webhook_allow_private: false,
+            webhook_retry_schedule: None,
+            webhook_timeout_seconds: 15,
             max_body_bytes: talon_server::config::DEFAULT_MAX_BODY_BYTES,
         }
     }

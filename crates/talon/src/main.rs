@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use talon_server::config::{FileConfig, JwtSecretSource, resolve_jwt_secret};
+use talon_server::config::{FileConfig, JwtSecretSource, resolve_jwt_secret, resolve_secret_key};
 use talon_server::limits::Plans;
 use talon_server::{AppState, ServerConfig};
 use talon_store::Store;
@@ -83,7 +83,20 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
             tracing::info!(path = %common.data_dir.join("jwt-secret").display(), "using the JWT secret saved in the data directory")
         }
     }
-    let mut config = ServerConfig::new(secret);
+    let (secret_key, generated) = resolve_secret_key(args.secret_key.as_deref(), &common.data_dir)?;
+    if generated {
+        tracing::info!(
+            path = %common.data_dir.join("secret-key").display(),
+            "no TALON_SECRET_KEY set: generated the key that seals webhook secrets and saved it in the data directory"
+        );
+    }
+    let mut config = ServerConfig::new(secret, secret_key);
+    config.webhooks.allow_private = args.webhook_allow_private;
+    config.webhooks.timeout = std::time::Duration::from_secs(args.webhook_timeout_seconds);
+    if let Some(schedule) = &args.webhook_retry_schedule {
+        config.webhooks.retry_schedule = talon_domain::webhook::parse_schedule(schedule)
+            .map_err(|e| anyhow::anyhow!("TALON_WEBHOOK_RETRY_SCHEDULE: {e}"))?;
+    }
     config.jwt_ttl = talon_server::auth::jwt::parse_ttl(&args.jwt_expires_in).map_err(anyhow::Error::msg)?;
     config.redis_url = args.redis_url.clone();
     config.plans = Plans::new(file.plans);

@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::authenticate;
 use crate::limits::enforce_rate_limits;
-use crate::routes::{agents, api_keys, auth, deployed_agents, ops, tasks, versions};
+use crate::routes::{agents, api_keys, auth, deployed_agents, ops, tasks, versions, webhooks};
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
@@ -49,6 +49,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(tasks::claim))
         .routes(routes!(tasks::get, tasks::update))
         .routes(routes!(tasks::cancel))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::test))
         .split_for_parts();
     let api = api.route_layer(
         ServiceBuilder::new()

@@ -10,3 +10,4 @@ pub mod ops;
 mod pagination;
 pub mod tasks;
 pub mod versions;
+pub mod webhooks;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod registry;
 pub mod tasks;
+pub mod webhooks;
 
 use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;

@@ -12,6 +12,8 @@ use talon_store::testing::TestDatabase;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod receiver;
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -48,7 +50,13 @@ pub struct User {
 }
 
 pub fn test_config() -> ServerConfig {
-    ServerConfig::new(b"test-secret-test-secret-test-secret-0123".to_vec())
+    let mut config = ServerConfig::new(b"test-secret-test-secret-test-secret-0123".to_vec(), [42; 32]);
+    // Receivers in tests listen on loopback, and retries come quickly.
+    config.webhooks.allow_private = true;
+    config.webhooks.retry_schedule = vec![std::time::Duration::from_millis(200); 3];
+    config.webhooks.timeout = std::time::Duration::from_secs(5);
+    config.webhooks.poll_every = std::time::Duration::from_millis(20);
+    config
 }
 
 impl TestApp {

@@ -6,6 +6,7 @@ mod agents;
 mod api_keys;
 mod idempotency;
 mod tasks;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,0 +1,37 @@
+//! Webhook delivery: the dispatcher turns outbox events into deliveries, the sender signs and posts
+//! them, retrying on the schedule until a 2xx, and records every attempt.
+
+pub mod client;
+pub mod sealing;
+mod sender;
+
+use std::time::Duration;
+
+pub use sender::run;
+
+/// How deliveries go out.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Allow loopback and private targets (local setups and tests).
+    pub allow_private: bool,
+    /// Delays before each retry; attempts stop when it runs out.
+    pub retry_schedule: Vec<Duration>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// How often idle dispatchers look for new events and due deliveries.
+    pub poll_every: Duration,
+    /// Deliveries in flight at once, per server.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            retry_schedule: talon_domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
+            timeout: Duration::from_secs(15),
+            poll_every: Duration::from_millis(50),
+            concurrency: 32,
+        }
+    }
+}

@@ -1,0 +1,88 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use talon_domain::webhook::{Delivery, DeliveryStatus, Webhook, payload, subscribes};
+use talon_domain::{DeliveryId, UserId, WebhookId};
+
+use crate::{Page, StoreError};
+
+/// A delivery ready to send, with the endpoint it goes to.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub delivery: Delivery,
+    pub webhook: Webhook,
+}
+
+#[async_trait]
+pub trait WebhookStore {
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+
+    async fn webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+
+    /// The owner's webhooks, oldest first.
+    async fn list_webhooks(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError>;
+
+    /// Writes every mutable field of the webhook.
+    async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+
+    /// `false` when the owner has no such webhook.
+    async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError>;
+
+    /// Turns up to `limit` undispatched outbox events into one delivery per active webhook of the
+    /// event's account that subscribes to it, and marks the events dispatched, in one transaction.
+    /// Returns how many events were dispatched.
+    async fn fan_out_events(&self, limit: i64, now: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    async fn insert_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError>;
+
+    /// Deliveries of the webhook, newest first.
+    async fn list_deliveries(&self, webhook: WebhookId, offset: i64, limit: i64) -> Result<Page<Delivery>, StoreError>;
+
+    /// Takes up to `limit` due deliveries of active webhooks (pending and due, or left `sending` by a
+    /// worker whose hold lapsed), marks them `sending` until `locked_until`, and returns them.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        locked_until: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryJob>, StoreError>;
+
+    /// Records the outcome of an attempt (every mutable field of the delivery).
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+}
+
+/// One new delivery per webhook of the event's account that subscribes to its kind.
+pub(crate) fn deliveries_for(
+    event: &crate::rows::PendingEventRow,
+    hooks: &[Webhook],
+    now: DateTime<Utc>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let subscribed: Vec<&Webhook> = hooks.iter().filter(|h| subscribes(&h.events, &event.kind)).collect();
+    if subscribed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data: serde_json::Value =
+        serde_json::from_str(&event.data).map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?;
+    let body = payload(&event.kind, event.created_at, &data);
+    Ok(subscribed
+        .into_iter()
+        .map(|hook| Delivery {
+            id: DeliveryId::new(),
+            webhook_id: hook.id,
+            owner: hook.owner,
+            event_id: talon_domain::EventId::from_uuid(event.id),
+            event_kind: event.kind.clone(),
+            payload: body.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_status_code: None,
+            last_error: None,
+            last_latency_ms: None,
+            last_response_body: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect())
+}
