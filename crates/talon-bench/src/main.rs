@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+mod tasks;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -32,6 +34,32 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// create → claim → complete cycles over HTTP from N concurrent workers, on one agent.
+    Tasks {
+        #[arg(long)]
+        agent: String,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// The same cycle through the store alone (no HTTP), against DATABASE_URL.
+    StoreTasks {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Event-to-delivery latency: creates tasks one at a time and times each task.created webhook's
+    /// arrival at a receiver in this process (the server needs TALON_WEBHOOK_ALLOW_PRIVATE=true).
+    WebhookLatency {
+        #[arg(long)]
+        agent: String,
+        #[arg(long, default_value_t = 500)]
+        events: usize,
+    },
     /// Builds a fork tree of N agents (each node forked from node (i-1)/branching) and prints its root id.
     ForkTree {
         #[arg(long, default_value_t = 10_000)]
@@ -53,6 +81,15 @@ async fn main() -> Result<()> {
         }
         Command::ForkTree { nodes, branching, concurrency } => {
             fork_tree(&client, &cli.base, &cli.token, nodes, branching, concurrency).await
+        }
+        Command::Tasks { agent, concurrency, seconds } => {
+            tasks::over_http(&client, &cli.base, &cli.token, &agent, concurrency, Duration::from_secs(seconds)).await
+        }
+        Command::StoreTasks { database_url, concurrency, seconds } => {
+            tasks::through_store(&database_url, concurrency, Duration::from_secs(seconds)).await
+        }
+        Command::WebhookLatency { agent, events } => {
+            tasks::webhook_latency(&client, &cli.base, &cli.token, &agent, events).await
         }
     }
 }
@@ -95,17 +132,22 @@ async fn versions(
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    println!("{}", report("versions", &mut latencies, elapsed, errors, concurrency));
+    Ok(())
+}
+
+/// `N units/s  p50 … ms  p99 … ms  done N  errors N  (concurrency N)`.
+pub(crate) fn report(unit: &str, latencies: &mut [Duration], elapsed: f64, errors: u64, concurrency: usize) -> String {
     latencies.sort();
     let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)));
     let ms = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    println!(
-        "{:.0} versions/s  p50 {:.3} ms  p99 {:.3} ms  created {}  errors {errors}  (concurrency {concurrency})",
+    format!(
+        "{:.0} {unit}/s  p50 {:.3} ms  p99 {:.3} ms  done {}  errors {errors}  (concurrency {concurrency})",
         latencies.len() as f64 / elapsed,
         ms(pct(0.50)),
         ms(pct(0.99)),
         latencies.len(),
-    );
-    Ok(())
+    )
 }
 
 async fn fork_tree(
