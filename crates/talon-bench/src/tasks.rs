@@ -90,9 +90,15 @@ pub async fn over_http(
 pub async fn through_store(database_url: &str, concurrency: usize, duration: Duration) -> Result<()> {
     let store = talon_store::connect(database_url).await?;
     let at = now();
-    let account = Account { id: UserId::new(), email: format!("bench-{}@example.com", UserId::new()), plan: "default".into(), created_at: at };
+    let account = Account {
+        id: UserId::new(),
+        email: format!("bench-{}@example.com", UserId::new()),
+        plan: "default".into(),
+        created_at: at,
+    };
     store.create_account(&account, "unused").await?;
-    let definition = Definition { prompt: "p".into(), tools: vec![], config: Default::default(), model: ModelSpec::default() };
+    let definition =
+        Definition { prompt: "p".into(), tools: vec![], config: Default::default(), model: ModelSpec::default() };
     let version = Version {
         id: VersionId::new(),
         agent_id: AgentId::new(),
@@ -152,14 +158,20 @@ pub async fn through_store(database_url: &str, concurrency: usize, duration: Dur
             };
             let event = talon_domain::event::Event::new(owner, talon_domain::event::TASK_CREATED, task.event_data());
             store.insert_task(&task, &[event]).await?;
-            let lease = Lease { token: format!("lease_{}", TaskId::new().as_uuid().simple()), expires_at: at + chrono::Duration::seconds(60) };
+            let lease = Lease {
+                token: format!("lease_{}", TaskId::new().as_uuid().simple()),
+                expires_at: at + chrono::Duration::seconds(60),
+            };
             let mut claimed = store.claim_tasks(owner, None, Executor::External, 1, &lease, now()).await?;
             let mut task = claimed.pop().context("claimed nothing")?;
             task.status = TaskStatus::Completed;
             task.completed_at = Some(now());
             task.lease = None;
             let event = talon_domain::event::Event::new(owner, talon_domain::event::TASK_COMPLETED, task.event_data());
-            anyhow::ensure!(store.update_task(&task, TaskStatus::Running, Some(&lease.token), &[event]).await?, "lost the task");
+            anyhow::ensure!(
+                store.update_task(&task, TaskStatus::Running, Some(&lease.token), &[event]).await?,
+                "lost the task"
+            );
             Ok(())
         }
     };
@@ -175,7 +187,10 @@ struct Arrivals {
     signal: tokio::sync::Notify,
 }
 
-async fn receive(axum::extract::State(arrivals): axum::extract::State<Arc<Arrivals>>, body: axum::body::Bytes) -> &'static str {
+async fn receive(
+    axum::extract::State(arrivals): axum::extract::State<Arc<Arrivals>>,
+    body: axum::body::Bytes,
+) -> &'static str {
     let now = Instant::now();
     if let Ok(event) = serde_json::from_slice::<Value>(&body) {
         let id = event["data"]["id"].as_str().unwrap_or_default().to_owned();
@@ -187,7 +202,13 @@ async fn receive(axum::extract::State(arrivals): axum::extract::State<Arc<Arriva
     "ok"
 }
 
-pub async fn webhook_latency(client: &reqwest::Client, base: &str, token: &str, agent: &str, events: usize) -> Result<()> {
+pub async fn webhook_latency(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    agent: &str,
+    events: usize,
+) -> Result<()> {
     let arrivals = Arc::new(Arrivals::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);

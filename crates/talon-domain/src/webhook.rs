@@ -161,6 +161,14 @@ pub fn next_delay(
     Some(base.mul_f64(1.0 + 0.1 * jitter.clamp(-1.0, 1.0)))
 }
 
+/// A webhook failing without a break for this long is turned off.
+pub const DISABLE_AFTER_FAILING: chrono::Duration = chrono::Duration::days(5);
+
+/// Whether a webhook that has failed continuously since `failing_since` should now be disabled.
+pub fn failed_too_long(failing_since: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    now - failing_since >= DISABLE_AFTER_FAILING
+}
+
 /// Parses `TALON_WEBHOOK_RETRY_SCHEDULE`: comma-separated seconds, fractions allowed (`5,300,1800`).
 pub fn parse_schedule(raw: &str) -> Result<Vec<Duration>, String> {
     raw.split(',')
@@ -306,6 +314,13 @@ mod tests {
         assert_eq!(next_delay(&schedule, 3, None, 0.0), None, "attempts spent");
         let total: Duration = DEFAULT_RETRY_SCHEDULE.iter().sum();
         assert!((60..=80).contains(&(total.as_secs() / 3600)), "about three days of retries");
+    }
+
+    #[test]
+    fn five_days_of_failures_disable() {
+        let start = chrono::Utc::now();
+        assert!(!failed_too_long(start, start + chrono::Duration::days(4)));
+        assert!(failed_too_long(start, start + chrono::Duration::days(5)));
     }
 
     #[test]

@@ -5,14 +5,14 @@ use chrono::Utc;
 use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use talon_domain::time::now;
-use talon_domain::webhook::{DeliveryStatus, RESPONSE_BODY_KEPT, is_forbidden_target, next_delay, url_parts};
+use talon_domain::webhook::{
+    DeliveryStatus, RESPONSE_BODY_KEPT, failed_too_long, is_forbidden_target, next_delay, url_parts,
+};
 use talon_store::DeliveryJob;
 use tokio::sync::Semaphore;
 
 use crate::state::AppState;
 
-/// A webhook that has failed without a break for this long is turned off.
-const DISABLE_AFTER_FAILING: chrono::Duration = chrono::Duration::days(5);
 const BATCH: i64 = 64;
 
 /// Runs until the task is aborted: dispatches outbox events into deliveries and sends due deliveries.
@@ -107,7 +107,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
         }
         let failing_since = *webhook.failing_since.get_or_insert(at);
         webhook_changed = true;
-        if at - failing_since >= DISABLE_AFTER_FAILING {
+        if failed_too_long(failing_since, at) {
             webhook.active = false;
             webhook.disabled_reason = Some("Deliveries failed continuously for 5 days".into());
         }
