@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::config::ServerConfig;
 use crate::http::metrics::prometheus;
 use crate::limits::{LimiterError, MemoryLimiter, Plans, RateLimiter, RedisLimiter};
+use crate::services::OutboxSignal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
 use crate::services::registry::RegistryService;
@@ -43,10 +44,11 @@ impl AppState {
             Some(url) => Arc::new(RedisLimiter::connect(url, &config.redis_namespace).await?),
             None => Arc::new(MemoryLimiter::default()),
         };
-        let registry = Arc::new(RegistryService::new(store.clone()));
+        let outbox = OutboxSignal::default();
+        let registry = Arc::new(RegistryService::new(store.clone(), outbox.clone()));
         Ok(Self {
-            tasks: Arc::new(TaskService::new(store.clone(), registry.clone())),
-            webhooks: Arc::new(WebhookService::new(store.clone(), &config.secret_key, config.webhooks.clone())),
+            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
+            webhooks: Arc::new(WebhookService::new(store.clone(), &config.secret_key, config.webhooks.clone(), outbox)),
             registry,
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
             accounts: Arc::new(AccountService::new(store.clone(), jwt)),

@@ -32,3 +32,19 @@ pub struct Caller {
     pub account: Account,
     pub only_agent: Option<AgentId>,
 }
+
+/// Rings when a change has written events to the outbox, so the webhook dispatcher runs at once
+/// instead of at its next poll. (Other replicas' dispatchers still find the events by polling.)
+#[derive(Debug, Clone, Default)]
+pub struct OutboxSignal(std::sync::Arc<tokio::sync::Notify>);
+
+impl OutboxSignal {
+    pub fn written(&self) {
+        // `notify_one` keeps a permit when the dispatcher is busy, so no ring is lost.
+        self.0.notify_one();
+    }
+
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.notified()
+    }
+}

@@ -13,7 +13,7 @@ use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 use tokio::sync::Notify;
 
 use super::registry::RegistryService;
-use super::{Caller, ServiceError};
+use super::{Caller, OutboxSignal, ServiceError};
 
 pub const DEFAULT_LEASE_SECONDS: i64 = 60;
 const MAX_LEASE_SECONDS: i64 = 3600;
@@ -24,6 +24,7 @@ pub struct TaskService {
     registry: Arc<RegistryService>,
     /// Woken whenever a task becomes claimable, so idle workers need not poll.
     queued: Arc<Notify>,
+    outbox: OutboxSignal,
 }
 
 /// A task update as the request sends it.
@@ -51,8 +52,8 @@ const MAX_WAIT_SECONDS: i64 = 30;
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl TaskService {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>) -> Self {
-        Self { store, registry, queued: Arc::new(Notify::new()) }
+    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>, outbox: OutboxSignal) -> Self {
+        Self { store, registry, queued: Arc::new(Notify::new()), outbox }
     }
 
     pub fn queued_signal(&self) -> Arc<Notify> {
@@ -145,6 +146,7 @@ impl TaskService {
         match self.store.insert_task(&task, &events).await? {
             InsertOutcome::Created => {
                 self.queued.notify_waiters();
+                self.outbox.written();
                 Ok((task, true))
             }
             InsertOutcome::Existing(existing) => Ok((*existing, false)),
@@ -226,6 +228,9 @@ impl TaskService {
         if !self.store.update_task(&next, current.status, held.as_deref(), &events).await? {
             return Err(ServiceError::Conflict("The task changed while it was being updated; read it again".into()));
         }
+        if !events.is_empty() {
+            self.outbox.written();
+        }
         Ok(next)
     }
 
@@ -263,6 +268,9 @@ impl TaskService {
             let lease = Lease { token: token.clone(), expires_at: at + Duration::seconds(request.lease_seconds) };
             let tasks =
                 self.store.claim_tasks(caller.account.id, agent, Executor::External, request.limit, &lease, at).await?;
+            if !tasks.is_empty() {
+                self.outbox.written();
+            }
             let now_instant = tokio::time::Instant::now();
             if !tasks.is_empty() || now_instant >= deadline {
                 return Ok((tasks, lease));
@@ -274,6 +282,9 @@ impl TaskService {
     /// Returns lapsed leases to the queue (or fails their tasks); run periodically.
     pub async fn expire_leases(&self) -> Result<usize, ServiceError> {
         let changed = self.store.expire_leases(now(), 1000).await?;
+        if changed.iter().any(|t| t.status == TaskStatus::Failed) {
+            self.outbox.written();
+        }
         if changed.iter().any(|t| t.status == TaskStatus::Queued) {
             self.queued.notify_waiters();
         }

@@ -11,9 +11,8 @@ use talon_domain::webhook::{
 };
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
 use talon_store::{Page, Store};
-use tokio::sync::Notify;
 
-use super::{Caller, ServiceError};
+use super::{Caller, OutboxSignal, ServiceError};
 use crate::webhooks::WebhookSettings;
 use crate::webhooks::client::check_target;
 use crate::webhooks::sealing::{SealError, SecretBox};
@@ -25,8 +24,8 @@ pub struct WebhookService {
     store: Arc<dyn Store>,
     sealer: SecretBox,
     settings: WebhookSettings,
-    /// Wakes the sender when a delivery is due now (test pings, redeliveries).
-    wake: Arc<Notify>,
+    /// Wakes the sender when events or deliveries are due now.
+    wake: OutboxSignal,
 }
 
 /// The editable fields of a webhook, as the request sends them.
@@ -39,15 +38,15 @@ pub struct WebhookInput {
 }
 
 impl WebhookService {
-    pub fn new(store: Arc<dyn Store>, key: &[u8; 32], settings: WebhookSettings) -> Self {
-        Self { store, sealer: SecretBox::new(key), settings, wake: Arc::new(Notify::new()) }
+    pub fn new(store: Arc<dyn Store>, key: &[u8; 32], settings: WebhookSettings, wake: OutboxSignal) -> Self {
+        Self { store, sealer: SecretBox::new(key), settings, wake }
     }
 
     pub fn settings(&self) -> &WebhookSettings {
         &self.settings
     }
 
-    pub fn wake_signal(&self) -> Arc<Notify> {
+    pub fn wake_signal(&self) -> OutboxSignal {
         self.wake.clone()
     }
 
@@ -214,7 +213,7 @@ impl WebhookService {
         delivery.next_attempt_at = at;
         delivery.updated_at = at;
         self.store.update_delivery(&delivery).await?;
-        self.wake.notify_waiters();
+        self.wake.written();
         Ok(delivery)
     }
 
@@ -240,7 +239,7 @@ impl WebhookService {
             updated_at: at,
         };
         self.store.insert_delivery(&delivery).await?;
-        self.wake.notify_waiters();
+        self.wake.written();
         Ok(delivery)
     }
 }

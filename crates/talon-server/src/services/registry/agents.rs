@@ -163,7 +163,10 @@ impl RegistryService {
                 agent.slug = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
             }
             match self.store.insert_agent(agent, version, &events(agent)).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.outbox.written();
+                    return Ok(());
+                }
                 Err(StoreError::Conflict(_)) if slug_was_chosen => {
                     return Err(ServiceError::Conflict(format!("You already have an agent with slug `{base}`")));
                 }
@@ -241,6 +244,7 @@ impl RegistryService {
         data["changed"] = json!(changed);
         let event = Event::new(agent.owner, event::AGENT_UPDATED, data);
         self.store.update_agent_profile(agent.id, &agent.metadata, agent.public, agent.updated_at, &event).await?;
+        self.outbox.written();
         Ok(agent)
     }
 
@@ -248,7 +252,10 @@ impl RegistryService {
         let agent = self.owned(caller, reference).await?;
         let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent));
         match self.store.delete_agent(agent.id, force, &event).await? {
-            DeleteOutcome::Deleted => Ok(()),
+            DeleteOutcome::Deleted => {
+                self.outbox.written();
+                Ok(())
+            }
             DeleteOutcome::NotFound => Err(ServiceError::NotFound("Agent")),
             DeleteOutcome::HasForks(n) => Err(ServiceError::Conflict(format!(
                 "The agent has {n} fork(s); delete with ?force=true to keep the forks as independent agents"
@@ -283,6 +290,7 @@ impl RegistryService {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, at, &event).await?;
+        self.outbox.written();
         Ok(agent)
     }
 
@@ -297,6 +305,7 @@ impl RegistryService {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, agent.updated_at, &event).await?;
+        self.outbox.written();
         Ok(agent)
     }
 

@@ -14,7 +14,7 @@ pub use agents::{AgentInput, ProfileInput};
 pub use forks::{Fork, ForkInput};
 pub use versions::{NewVersion, VersionInput};
 
-use super::{Caller, ServiceError};
+use super::{Caller, OutboxSignal, ServiceError};
 
 /// Optimistic appends retry when another writer got there first; beyond this, give up with 409.
 const APPEND_ATTEMPTS: usize = 64;
@@ -26,11 +26,12 @@ const APPEND_LOCKS: usize = 64;
 pub struct RegistryService {
     store: Arc<dyn Store>,
     append_locks: Vec<tokio::sync::Mutex<()>>,
+    outbox: OutboxSignal,
 }
 
 impl RegistryService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, append_locks: (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect() }
+    pub fn new(store: Arc<dyn Store>, outbox: OutboxSignal) -> Self {
+        Self { store, append_locks: (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(), outbox }
     }
 
     fn append_lock(&self, agent: AgentId) -> &tokio::sync::Mutex<()> {

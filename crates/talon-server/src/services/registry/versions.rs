@@ -109,7 +109,10 @@ impl RegistryService {
             };
             let events = [Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version))];
             match self.store.append_version(&version, &events).await? {
-                AppendOutcome::Appended => return Ok(NewVersion { version, diff_from_parent, created: true }),
+                AppendOutcome::Appended => {
+                    self.outbox.written();
+                    return Ok(NewVersion { version, diff_from_parent, created: true });
+                }
                 AppendOutcome::Stale if expected.is_some() => {
                     let now_current = self.store.agent(agent.id).await?.map_or(current.id, |a| a.current_version_id);
                     return Err(stale(current.id, now_current));
