@@ -7,6 +7,7 @@ mod api_keys;
 mod bind;
 mod error;
 mod idempotency;
+mod portable;
 pub mod postgres;
 mod rows;
 mod sql;

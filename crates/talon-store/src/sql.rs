@@ -1,5 +1,5 @@
-//! SQL shared by both databases. Every statement uses `$N` placeholders, which PostgreSQL and SQLite
-//! (through sqlx) both bind by number; where the two dialects differ, each implementation has its own.
+//! SQL shared by both databases (`$N` placeholders, bound by number on both). Statements where the
+//! dialects differ live in each store's `dialect` module.
 
 pub(crate) const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
      public, status, current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, \

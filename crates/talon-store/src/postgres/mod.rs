@@ -1,12 +1,5 @@
 //! PostgreSQL: one pool shared by reads and writes; several Talon replicas may share the database.
 
-mod accounts;
-mod agents;
-mod api_keys;
-mod idempotency;
-mod tasks;
-mod webhooks;
-
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -53,5 +46,61 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+crate::portable::impl_account_store!(PgStore, write = pool, read = pool);
+crate::portable::impl_api_key_store!(PgStore, write = pool, read = pool);
+crate::portable::impl_idempotency_store!(PgStore, write = pool, read = pool);
+crate::portable::impl_agent_store!(PgStore, write = pool, read = pool);
+crate::portable::impl_task_store!(PgStore, write = pool, read = pool, dialect = dialect);
+crate::portable::impl_webhook_store!(PgStore, write = pool, read = pool, dialect = dialect);
+
+/// Claims on PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers on any replica skip rows
+/// another claim holds.
+mod dialect {
+    use crate::rows::{DELIVERY_COLUMNS, TASK_COLUMNS};
+
+    pub const CLAIM_TASKS: &str = "WITH picked AS (
+             SELECT id FROM tasks WHERE user_id = $1 AND status = 'queued' AND run_at <= $2
+                 AND ($3::uuid IS NULL OR agent_id = $3) AND executor = $7
+             ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+         UPDATE tasks SET status = 'running', attempts = tasks.attempts + 1, lease_token = $5,
+             lease_expires_at = $6, started_at = COALESCE(tasks.started_at, $2), updated_at = $2
+         FROM picked WHERE tasks.id = picked.id";
+
+    pub const EXPIRE_LEASES: &str = "WITH lapsed AS (
+             SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE tasks SET
+             status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+             error = CASE WHEN attempts >= max_attempts
+                          THEN 'Lease expired on attempt ' || attempts || ' of ' || max_attempts ELSE error END,
+             completed_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE completed_at END,
+             lease_token = NULL, lease_expires_at = NULL, updated_at = $1
+         FROM lapsed WHERE tasks.id = lapsed.id";
+
+    /// Replicas dispatch side by side: each takes events the others have not locked.
+    pub const PENDING_EVENTS: &str = "SELECT id, user_id, kind, data, created_at FROM events \
+         WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+    pub const CLAIM_DELIVERIES: &str = "WITH picked AS (
+             SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE w.active AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
+                                 OR (d.status = 'sending' AND d.locked_until < $1))
+             ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED)
+         UPDATE webhook_deliveries SET status = 'sending', locked_until = $3, updated_at = $1
+         FROM picked WHERE webhook_deliveries.id = picked.id";
+
+    /// `UPDATE … FROM` needs the returned columns qualified by table.
+    pub fn task_returning() -> String {
+        qualified("tasks", TASK_COLUMNS)
+    }
+
+    pub fn delivery_returning() -> String {
+        qualified("webhook_deliveries", DELIVERY_COLUMNS)
+    }
+
+    fn qualified(table: &str, columns: &str) -> String {
+        columns.split(", ").map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
     }
 }

@@ -1,13 +1,6 @@
 //! SQLite: one writer connection (SQLite allows one writer at a time, so queueing in the pool beats
 //! `SQLITE_BUSY` retries) and a pool of readers that WAL lets run beside it.
 
-mod accounts;
-mod agents;
-mod api_keys;
-mod idempotency;
-mod tasks;
-mod webhooks;
-
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -69,5 +62,50 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+}
+
+crate::portable::impl_account_store!(SqliteStore, write = writer, read = reader);
+crate::portable::impl_api_key_store!(SqliteStore, write = writer, read = reader);
+crate::portable::impl_idempotency_store!(SqliteStore, write = writer, read = reader);
+crate::portable::impl_agent_store!(SqliteStore, write = writer, read = reader);
+crate::portable::impl_task_store!(SqliteStore, write = writer, read = reader, dialect = dialect);
+crate::portable::impl_webhook_store!(SqliteStore, write = writer, read = reader, dialect = dialect);
+
+/// Claims on SQLite: it has one writer, so a single `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`
+/// is atomic.
+mod dialect {
+    use crate::rows::{DELIVERY_COLUMNS, TASK_COLUMNS};
+
+    pub const CLAIM_TASKS: &str = "UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_token = $5, \
+         lease_expires_at = $6, started_at = COALESCE(started_at, $2), updated_at = $2
+         WHERE id IN (SELECT id FROM tasks WHERE user_id = $1 AND status = 'queued' AND run_at <= $2
+                      AND ($3 IS NULL OR agent_id = $3) AND executor = $7
+                      ORDER BY priority DESC, id LIMIT $4)";
+
+    pub const EXPIRE_LEASES: &str = "UPDATE tasks SET
+             status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+             error = CASE WHEN attempts >= max_attempts
+                          THEN 'Lease expired on attempt ' || attempts || ' of ' || max_attempts ELSE error END,
+             completed_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE completed_at END,
+             lease_token = NULL, lease_expires_at = NULL, updated_at = $1
+         WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < $1 LIMIT $2)";
+
+    pub const PENDING_EVENTS: &str =
+        "SELECT id, user_id, kind, data, created_at FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1";
+
+    pub const CLAIM_DELIVERIES: &str = "UPDATE webhook_deliveries SET status = 'sending', locked_until = $3, \
+         updated_at = $1
+         WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                      WHERE w.active AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
+                                          OR (d.status = 'sending' AND d.locked_until < $1))
+                      ORDER BY d.next_attempt_at LIMIT $2)";
+
+    pub fn task_returning() -> String {
+        TASK_COLUMNS.to_owned()
+    }
+
+    pub fn delivery_returning() -> String {
+        DELIVERY_COLUMNS.to_owned()
     }
 }

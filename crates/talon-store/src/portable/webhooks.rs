@@ -1,0 +1,147 @@
+//! The WebhookStore implementation both databases share: the statements are the same text for SQLite
+//! and PostgreSQL (`$N` placeholders), so it is written once and instantiated per store by a macro.
+
+/// Implements `WebhookStore` for `$store`, writing through `self.$write` and reading through `self.$read`.
+macro_rules! impl_webhook_store {
+    ($store:ty, write = $write:ident, read = $read:ident, dialect = $dialect:ident) => {
+        const _: () = {
+            use std::collections::HashMap;
+            use std::collections::hash_map::Entry;
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use talon_domain::webhook::{Delivery, Webhook};
+            use talon_domain::{DeliveryId, UserId, WebhookId};
+            use uuid::Uuid;
+            use $crate::bind::{bind_delivery, bind_delivery_update, bind_webhook};
+            use $crate::rows::{DELIVERY_COLUMNS, DeliveryRow, PendingEventRow, WEBHOOK_COLUMNS, WebhookRow};
+            use $crate::webhooks::deliveries_for;
+            use $crate::{DeliveryJob, Page, StoreError, WebhookStore, sql};
+
+            #[async_trait]
+            impl WebhookStore for $store {
+                async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+                    bind_webhook!(sqlx::query(sql::INSERT_WEBHOOK), webhook).execute(&self.$write).await?;
+                    Ok(())
+                }
+
+                async fn webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+                    let row: Option<WebhookRow> = sqlx::query_as(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"))
+                        .bind(id.as_uuid())
+                        .fetch_optional(&self.$read)
+                        .await?;
+                    row.map(TryInto::try_into).transpose()
+                }
+
+                async fn list_webhooks(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError> {
+                    let rows: Vec<WebhookRow> =
+                        sqlx::query_as(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE user_id = $1 ORDER BY id"))
+                            .bind(owner.as_uuid())
+                            .fetch_all(&self.$read)
+                            .await?;
+                    rows.into_iter().map(TryInto::try_into).collect()
+                }
+
+                async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+                    bind_webhook!(sqlx::query(sql::UPDATE_WEBHOOK), webhook).execute(&self.$write).await?;
+                    Ok(())
+                }
+
+                async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError> {
+                    let done = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND user_id = $2")
+                        .bind(id.as_uuid())
+                        .bind(owner.as_uuid())
+                        .execute(&self.$write)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn fan_out_events(&self, limit: i64, now: DateTime<Utc>) -> Result<usize, StoreError> {
+                    let mut tx = self.$write.begin().await?;
+                    let events: Vec<PendingEventRow> = sqlx::query_as($dialect::PENDING_EVENTS).bind(limit).fetch_all(&mut *tx).await?;
+                    let mut hooks: HashMap<Uuid, Vec<Webhook>> = HashMap::new();
+                    for event in &events {
+                        if let Entry::Vacant(slot) = hooks.entry(event.user_id) {
+                            let rows: Vec<WebhookRow> =
+                                sqlx::query_as(sql::ACTIVE_WEBHOOKS_OF).bind(event.user_id).fetch_all(&mut *tx).await?;
+                            slot.insert(rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Webhook>, _>>()?);
+                        }
+                        for delivery in deliveries_for(event, hooks.get(&event.user_id).map_or(&[][..], Vec::as_slice), now)? {
+                            bind_delivery!(sqlx::query(sql::INSERT_DELIVERY), &delivery).execute(&mut *tx).await?;
+                        }
+                        sqlx::query(sql::MARK_DISPATCHED).bind(now).bind(event.id).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(events.len())
+                }
+
+                async fn insert_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+                    bind_delivery!(sqlx::query(sql::INSERT_DELIVERY), delivery).execute(&self.$write).await?;
+                    Ok(())
+                }
+
+                async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+                    let row: Option<DeliveryRow> =
+                        sqlx::query_as(&format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"))
+                            .bind(id.as_uuid())
+                            .fetch_optional(&self.$read)
+                            .await?;
+                    row.map(TryInto::try_into).transpose()
+                }
+
+                async fn list_deliveries(&self, webhook: WebhookId, offset: i64, limit: i64) -> Result<Page<Delivery>, StoreError> {
+                    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1")
+                        .bind(webhook.as_uuid())
+                        .fetch_one(&self.$read)
+                        .await?;
+                    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+                        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+                    ))
+                    .bind(webhook.as_uuid())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.$read)
+                    .await?;
+                    let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+                    Ok(Page { items, total })
+                }
+
+                async fn claim_deliveries(
+                    &self,
+                    now: DateTime<Utc>,
+                    limit: i64,
+                    locked_until: DateTime<Utc>,
+                ) -> Result<Vec<DeliveryJob>, StoreError> {
+                    let mut tx = self.$write.begin().await?;
+                    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!("{} RETURNING {}", $dialect::CLAIM_DELIVERIES, $dialect::delivery_returning()))
+                        .bind(now)
+                        .bind(limit)
+                        .bind(locked_until)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let mut jobs = Vec::with_capacity(rows.len());
+                    let mut hooks: HashMap<Uuid, Webhook> = HashMap::new();
+                    for row in rows {
+                        if let Entry::Vacant(slot) = hooks.entry(row.webhook_id) {
+                            let hook: WebhookRow = sqlx::query_as(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"))
+                                .bind(row.webhook_id)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                            slot.insert(hook.try_into()?);
+                        }
+                        let webhook = hooks[&row.webhook_id].clone();
+                        jobs.push(DeliveryJob { delivery: row.try_into()?, webhook });
+                    }
+                    tx.commit().await?;
+                    Ok(jobs)
+                }
+
+                async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+                    bind_delivery_update!(sqlx::query(sql::UPDATE_DELIVERY), delivery).execute(&self.$write).await?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use impl_webhook_store;
