@@ -63,6 +63,16 @@ pub struct DefinitionPatch {
 }
 
 impl DefinitionPatch {
+    /// Moves `prompt`, `tools`, `config` and `model` out of a request body.
+    pub fn take_from(body: &mut Map<String, Value>) -> Self {
+        DefinitionPatch {
+            prompt: body.remove("prompt"),
+            tools: body.remove("tools"),
+            config: body.remove("config"),
+            model: body.remove("model"),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.prompt.is_none() && self.tools.is_none() && self.config.is_none() && self.model.is_none()
     }
@@ -228,12 +238,7 @@ mod tests {
     use super::*;
 
     fn patch(value: Value) -> DefinitionPatch {
-        DefinitionPatch {
-            prompt: value.get("prompt").cloned(),
-            tools: value.get("tools").cloned(),
-            config: value.get("config").cloned(),
-            model: value.get("model").cloned(),
-        }
+        DefinitionPatch::take_from(&mut value.as_object().cloned().unwrap_or_default())
     }
 
     #[test]

@@ -110,12 +110,7 @@ mod tests {
     }
 
     fn patch(value: Value) -> DefinitionPatch {
-        DefinitionPatch {
-            prompt: value.get("prompt").cloned(),
-            tools: value.get("tools").cloned(),
-            config: value.get("config").cloned(),
-            model: value.get("model").cloned(),
-        }
+        DefinitionPatch::take_from(&mut value.as_object().cloned().unwrap_or_default())
     }
 
     #[test]

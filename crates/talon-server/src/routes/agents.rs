@@ -32,15 +32,6 @@ pub struct Lineage {
     root: LineageNode,
 }
 
-pub(super) fn definition_patch(body: &mut JsonObject) -> DefinitionPatch {
-    DefinitionPatch {
-        prompt: body.remove("prompt"),
-        tools: body.remove("tools"),
-        config: body.remove("config"),
-        model: body.remove("model"),
-    }
-}
-
 fn metadata_patch(body: &mut JsonObject) -> MetadataPatch {
     MetadataPatch {
         name: body.remove("name"),
@@ -81,7 +72,7 @@ pub async fn create(
         metadata: metadata_patch(&mut body),
         slug: body.remove("slug"),
         public: body.remove("public"),
-        definition: definition_patch(&mut body),
+        definition: DefinitionPatch::take_from(&mut body),
         commit_message: body.remove("commitMessage"),
     };
     let (agent, version) = state.registry.create_agent(&caller, input).await?;
@@ -156,7 +147,7 @@ pub async fn fork(
         fork_type: body.remove("forkType"),
         version_id: optional_string(&body, "versionId")?,
         metadata: metadata_patch(&mut body),
-        definition: definition_patch(&mut body),
+        definition: DefinitionPatch::take_from(&mut body),
         commit_message: body.remove("commitMessage"),
     };
     let fork = state.registry.fork(&caller, &id, input).await?;

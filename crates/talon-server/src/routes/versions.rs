@@ -11,13 +11,13 @@ use talon_domain::agent::diff::DefinitionDiff;
 use utoipa::ToSchema;
 
 use super::agent_views::{VersionView, VersionWithDiff};
-use super::agents::definition_patch;
 use super::pagination::{Pagination, page_and_limit};
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::json::{ApiJson, JsonObject, optional_string};
 use crate::services::registry::{NewVersion, VersionInput};
 use crate::state::AppState;
+use talon_domain::agent::DefinitionPatch;
 
 #[derive(Serialize, ToSchema)]
 pub struct VersionList {
@@ -84,7 +84,7 @@ pub async fn create(
     let input = VersionInput {
         expected_version_id: optional_string(&body, "expectedVersionId")?.or(if_match),
         commit_message: body.remove("commitMessage"),
-        definition: definition_patch(&mut body),
+        definition: DefinitionPatch::take_from(&mut body),
     };
     Ok(created(state.registry.create_version(&caller, &id, input).await?))
 }
