@@ -18,7 +18,8 @@ pub struct WebhookSettings {
     pub retry_schedule: Vec<Duration>,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// How often idle dispatchers look for new events and due deliveries.
+    /// How often an idle dispatcher looks for events written by other replicas and for retries that
+    /// fell due (changes on this replica wake it at once).
     pub poll_every: Duration,
     /// Deliveries in flight at once, per server.
     pub concurrency: usize,
@@ -30,7 +31,7 @@ impl Default for WebhookSettings {
             allow_private: false,
             retry_schedule: talon_domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
             timeout: Duration::from_secs(15),
-            poll_every: Duration::from_millis(50),
+            poll_every: Duration::from_millis(200),
             concurrency: 32,
         }
     }
