@@ -8,6 +8,8 @@ mod error;
 mod gateway;
 pub mod providers;
 mod sse;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 
 pub use config::{ProviderConfig, ProviderKind};

@@ -81,3 +81,57 @@ impl ChatChunk {
 pub fn estimate_tokens(text: &str) -> u64 {
     text.split_whitespace().map(|w| 1 + (w.chars().count() as u64) / 6).sum()
 }
+
+/// Gathers streamed `tool_calls` deltas (by index) into complete OpenAI tool calls.
+#[derive(Debug, Default)]
+pub struct ToolCallAccumulator {
+    calls: Vec<Value>,
+}
+
+impl ToolCallAccumulator {
+    pub fn add(&mut self, deltas: &Value) {
+        for delta in deltas.as_array().into_iter().flatten() {
+            let index = delta["index"].as_u64().unwrap_or(0) as usize;
+            while self.calls.len() <= index {
+                self.calls
+                    .push(serde_json::json!({"id": "", "type": "function", "function": {"name": "", "arguments": ""}}));
+            }
+            let call = &mut self.calls[index];
+            if let Some(id) = delta["id"].as_str() {
+                call["id"] = Value::from(id);
+            }
+            if let Some(name) = delta["function"]["name"].as_str() {
+                call["function"]["name"] = Value::from(name);
+            }
+            if let Some(arguments) = delta["function"]["arguments"].as_str() {
+                let joined = format!("{}{arguments}", call["function"]["arguments"].as_str().unwrap_or_default());
+                call["function"]["arguments"] = Value::from(joined);
+            }
+        }
+    }
+
+    pub fn finish(self) -> Option<Value> {
+        (!self.calls.is_empty()).then_some(Value::Array(self.calls))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tool_call_deltas_merge_by_index() {
+        let mut calls = ToolCallAccumulator::default();
+        calls.add(
+            &json!([{"index": 0, "id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": ""}}]),
+        );
+        calls.add(&json!([{"index": 0, "function": {"arguments": "{\"q\":"}}]));
+        calls.add(&json!([{"index": 0, "function": {"arguments": "\"x\"}"}}]));
+        let merged = calls.finish().unwrap();
+        assert_eq!(merged[0]["id"], "call_1");
+        assert_eq!(merged[0]["function"], json!({"name": "lookup", "arguments": "{\"q\":\"x\"}"}));
+        assert!(ToolCallAccumulator::default().finish().is_none());
+    }
+}

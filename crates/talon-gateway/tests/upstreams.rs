@@ -1,103 +1,13 @@
 //! The gateway against in-process upstreams (OpenAI-compatible and Anthropic) with faults on demand:
 //! the model name picks the behaviour.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
+use talon_gateway::testing::{Upstream, refused, upstream};
 use talon_gateway::types::{ChatChunk, ChatMessage, ChatRequest};
 use talon_gateway::{Gateway, ProviderConfig, ProviderError, ProviderKind};
-
-type Seen = Arc<Mutex<Vec<Value>>>;
-
-fn sse(events: Vec<String>, pause: Duration, finish: bool) -> Response {
-    let stream = futures::stream::iter(events.into_iter().enumerate()).then(move |(i, e)| async move {
-        if i > 0 {
-            tokio::time::sleep(pause).await;
-        }
-        Ok::<_, std::io::Error>(e)
-    });
-    let tail = futures::stream::iter(if finish { vec![Ok("data: [DONE]\n\n".to_owned())] } else { vec![] });
-    Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream.chain(tail))).unwrap()
-}
-
-fn openai_chunk(content: &str) -> String {
-    format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": content}}]}))
-}
-
-async fn openai(State(seen): State<Seen>, body: axum::Json<Value>) -> Response {
-    seen.lock().unwrap().push(body.0.clone());
-    let words = ["Hello", " from", " upstream"].map(openai_chunk).to_vec();
-    match body["model"].as_str().unwrap_or_default() {
-        "fail-500" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-        "fail-429" => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "3")], "slow down").into_response(),
-        "fail-400" => (StatusCode::BAD_REQUEST, "bad request").into_response(),
-        "slow" => {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            sse(words, Duration::ZERO, true)
-        }
-        "cut" => sse(words[..2].to_vec(), Duration::ZERO, false),
-        "stall" => sse(vec![words[0].clone(), words[1].clone()], Duration::from_secs(5), true),
-        _ => {
-            let mut events = words;
-            events.push(format!(
-                "data: {}\n\n",
-                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            ));
-            events.push(format!(
-                "data: {}\n\n",
-                json!({"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
-            ));
-            sse(events, Duration::from_millis(5), true)
-        }
-    }
-}
-
-async fn anthropic(State(seen): State<Seen>, body: axum::Json<Value>) -> Response {
-    seen.lock().unwrap().push(body.0.clone());
-    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let events = vec![
-        event("message_start", json!({"message": {"usage": {"input_tokens": 11}}})),
-        event("content_block_start", json!({"index": 0, "content_block": {"type": "text", "text": ""}})),
-        event("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "Bonjour"}})),
-        event("content_block_stop", json!({"index": 0})),
-        event("message_delta", json!({"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}})),
-        event("message_stop", json!({})),
-    ];
-    sse(events, Duration::ZERO, false)
-}
-
-struct Upstream {
-    base: String,
-    seen: Seen,
-}
-
-async fn upstream() -> Upstream {
-    let seen: Seen = Arc::default();
-    let app = Router::new()
-        .route("/v1/chat/completions", post(openai))
-        .route("/v1/messages", post(anthropic))
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Upstream { base, seen }
-}
-
-/// A base URL on which nothing listens.
-async fn refused() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/v1")
-}
 
 fn gateway(up: &Upstream, down: &str) -> Gateway {
     let provider = |name: &str, kind, base: &str| ProviderConfig {

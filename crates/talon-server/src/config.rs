@@ -30,6 +30,10 @@ pub struct ServerConfig {
     /// Seals webhook secrets at rest; every replica needs the same key.
     pub secret_key: [u8; 32],
     pub webhooks: WebhookSettings,
+    /// Upstream model providers (the built-in `test` provider is always there).
+    pub providers: Vec<talon_gateway::ProviderConfig>,
+    /// How long a model may take to start answering before the fallback is tried.
+    pub first_token_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -37,6 +41,8 @@ impl ServerConfig {
         Self {
             secret_key,
             webhooks: WebhookSettings::default(),
+            providers: Vec::new(),
+            first_token_timeout: std::time::Duration::from_secs(30),
             jwt_secret,
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,
@@ -68,6 +74,9 @@ pub struct FileConfig {
     /// Rate-limit plans by name; `default` applies to every account not moved to another plan.
     #[serde(default)]
     pub plans: HashMap<String, Plan>,
+    /// Upstream model providers; models are named `<provider>/<model>`.
+    #[serde(default)]
+    pub providers: Vec<talon_gateway::ProviderConfig>,
 }
 
 impl FileConfig {
@@ -170,6 +179,16 @@ mod tests {
             resolve_jwt_secret(Some("short"), Path::new("/nonexistent")),
             Err(ConfigError::WeakJwtSecret)
         ));
+    }
+
+    #[test]
+    fn providers_parse_from_toml() {
+        let config: FileConfig = toml::from_str(
+            "[[providers]]\nname = \"local\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:11434/v1\"\napi_key_env = \"LOCAL_API_KEY\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.providers[0].name, "local");
+        assert_eq!(config.providers[0].api_key_env.as_deref(), Some("LOCAL_API_KEY"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::limits::{LimiterError, MemoryLimiter, Plans, RateLimiter, RedisLimite
 use crate::services::OutboxSignal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
+use crate::services::chat::ChatService;
 use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
 use crate::services::webhooks::WebhookService;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub api_keys: Arc<ApiKeyService>,
     pub registry: Arc<RegistryService>,
+    pub chat: Arc<ChatService>,
     pub tasks: Arc<TaskService>,
     pub webhooks: Arc<WebhookService>,
     pub limiter: Arc<dyn RateLimiter>,
@@ -46,7 +48,11 @@ impl AppState {
         };
         let outbox = OutboxSignal::default();
         let registry = Arc::new(RegistryService::new(store.clone(), outbox.clone()));
+        let mut gateway = talon_gateway::Gateway::new(&config.providers, reqwest::Client::new());
+        gateway.first_token_timeout = config.first_token_timeout;
+        let chat = Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway)));
         Ok(Self {
+            chat,
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
             webhooks: Arc::new(WebhookService::new(store.clone(), &config.secret_key, config.webhooks.clone(), outbox)),
             registry,

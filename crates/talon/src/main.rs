@@ -100,6 +100,8 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.jwt_ttl = talon_server::auth::jwt::parse_ttl(&args.jwt_expires_in).map_err(anyhow::Error::msg)?;
     config.redis_url = args.redis_url.clone();
     config.plans = Plans::new(file.plans);
+    talon_gateway::config::validate(&file.providers).context("invalid [[providers]] in the config file")?;
+    config.providers = file.providers;
     config.max_body_bytes = args.max_body_bytes;
     AppState::new(store, config).await.context("cannot connect to Redis")
 }

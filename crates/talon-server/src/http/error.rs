@@ -27,7 +27,9 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     RateLimited,
     Internal,
+    UpstreamError,
     Unavailable,
+    UpstreamTimeout,
 }
 
 impl ErrorCode {
@@ -45,7 +47,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL_ERROR",
+            ErrorCode::UpstreamError => "UPSTREAM_ERROR",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
         }
     }
 
@@ -62,7 +66,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -79,7 +85,9 @@ impl ErrorCode {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
             StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::IdempotencyKeyReused,
             StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+            StatusCode::BAD_GATEWAY => ErrorCode::UpstreamError,
             StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+            StatusCode::GATEWAY_TIMEOUT => ErrorCode::UpstreamTimeout,
             s if s.is_client_error() => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,
         }

@@ -91,7 +91,13 @@ async fn run_and_record(state: AppState, scope: String, key: String, request: Re
             return ApiError::internal(format!("handler failed: {e}")).into_response();
         }
     };
-    if response.status().is_server_error() {
+    let streaming = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    // A stream is forwarded as it comes, never buffered, so it cannot be replayed: the key is freed.
+    if response.status().is_server_error() || streaming {
         release(&state, &scope, &key).await;
         return response;
     }

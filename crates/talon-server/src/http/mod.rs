@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::authenticate;
 use crate::limits::enforce_rate_limits;
-use crate::routes::{agents, api_keys, auth, deployed_agents, ops, tasks, versions, webhooks};
+use crate::routes::{agents, api_keys, auth, deployed_agents, openai, ops, tasks, versions, webhooks};
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
@@ -62,17 +62,31 @@ pub fn router(state: AppState) -> Router {
             .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
             .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
     );
+    // The OpenAI surface: the same middleware, and every error in OpenAI's shape.
+    let (openai_routes, openai_doc) = OpenApiRouter::new()
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::models))
+        .split_for_parts();
+    let openai_routes = openai_routes.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn(openai::openai_errors))
+            .layer(from_fn_with_state(state.clone(), authenticate))
+            .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+            .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+    );
     let (ops_routes, ops_doc) = OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .split_for_parts();
     let mut openapi = openapi;
+    openapi.merge(openai_doc);
     openapi.merge(ops_doc);
 
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(api)
+        .merge(openai_routes)
         .merge(ops_routes)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)

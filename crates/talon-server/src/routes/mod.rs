@@ -6,6 +6,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod auth;
 pub mod deployed_agents;
+pub mod openai;
 pub mod ops;
 mod pagination;
 pub mod tasks;

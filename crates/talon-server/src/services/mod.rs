@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod chat;
 pub mod registry;
 pub mod tasks;
 pub mod webhooks;
