@@ -47,7 +47,10 @@ impl AppState {
             None => Arc::new(MemoryLimiter::default()),
         };
         let outbox = OutboxSignal::default();
-        let registry = Arc::new(RegistryService::new(store.clone(), outbox.clone()));
+        let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
+            .chain(config.providers.iter().map(|p| p.name.clone()))
+            .collect();
+        let registry = Arc::new(RegistryService::new(store.clone(), outbox.clone(), providers));
         let mut gateway = talon_gateway::Gateway::new(&config.providers, reqwest::Client::new());
         gateway.first_token_timeout = config.first_token_timeout;
         let chat = Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway)));

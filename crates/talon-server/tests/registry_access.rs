@@ -142,14 +142,14 @@ async fn deployed_agents_api(backend: Backend) {
                 "name": "Support Bot",
                 "description": "Handles customer support inquiries with access to the knowledge base",
                 "prompt": "p",
-                "model": {"primary": "k2.5-standard", "fallback": "m2.5-mini"}
+                "model": {"primary": "local/k2.5-standard", "fallback": "local/m2.5-mini"}
             }),
         )
         .await;
     let sales = app
         .create_agent(
             &user.token,
-            json!({"name": "Sales Assistant", "prompt": "p", "model": {"primary": "k2.5-reasoning"}}),
+            json!({"name": "Sales Assistant", "prompt": "p", "model": {"primary": "local/k2.5-reasoning"}}),
         )
         .await;
     app.create_agent(&user.token, json!({"name": "Never deployed", "prompt": "p"})).await;
@@ -168,7 +168,7 @@ async fn deployed_agents_api(backend: Backend) {
     assert_eq!(first["slug"], "support-bot");
     assert_eq!(first["description"], "Handles customer support inquiries with access to the knowledge base");
     assert_eq!(first["status"], "deployed");
-    assert_eq!(first["model"], json!({"primary": "k2.5-standard", "fallback": "m2.5-mini"}));
+    assert_eq!(first["model"], json!({"primary": "local/k2.5-standard", "fallback": "local/m2.5-mini"}));
     assert!(first["deployed_at"].is_string());
     assert_eq!(list["agents"][1]["status"], "stopped");
     assert_eq!(list["agents"][1]["model"]["fallback"], Value::Null);

@@ -254,6 +254,16 @@ async fn version_validation_and_lookups(backend: Backend) {
     assert_eq!(body["error"]["details"].as_array().unwrap().len(), 2);
     let (status, _) = app.new_version(&user.token, id, json!({"commitMessage": "nothing"})).await;
     assert_eq!(status, 400, "a version needs content");
+    let (status, body) =
+        app.new_version(&user.token, id, json!({"model": {"primary": "nowhere/gpt", "fallback": "local/x"}})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["details"][0]["field"], "model.primary");
+    assert_eq!(body["error"]["details"].as_array().unwrap().len(), 1, "local/ is configured");
+    let unknown = app
+        .post("/api/agents", Some(&user.token), json!({"name": "n", "prompt": "p", "model": {"primary": "gpt-4o"}}))
+        .await;
+    let body = assert_error(unknown, 400, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["field"], "model.primary");
     assert_error(app.get(&format!("/api/agents/{id}/versions/ver_nope"), &user.token).await, 404, "NOT_FOUND").await;
     let other = app.create_agent(&user.token, json!({"name": "b", "prompt": "b"})).await;
     let other_version = other["currentVersionId"].as_str().unwrap();

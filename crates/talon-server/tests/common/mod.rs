@@ -56,6 +56,13 @@ pub fn test_config() -> ServerConfig {
     config.webhooks.retry_schedule = vec![std::time::Duration::from_millis(200); 3];
     config.webhooks.timeout = std::time::Duration::from_secs(5);
     config.webhooks.poll_every = std::time::Duration::from_millis(20);
+    // Versions may name `local/<model>`; nothing listens there, so only tests that never call it use it.
+    config.providers = vec![talon_gateway::ProviderConfig {
+        name: "local".into(),
+        kind: talon_gateway::ProviderKind::Openai,
+        base_url: "http://127.0.0.1:9/v1".into(),
+        api_key_env: None,
+    }];
     config
 }
 

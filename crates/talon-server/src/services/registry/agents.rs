@@ -101,6 +101,11 @@ impl RegistryService {
                 None
             }
         };
+        if let Some(Err(more)) = definition.as_ref().map(|d| self.check_models(d)) {
+            for e in more.into_fields() {
+                errors.add(e.field, e.message);
+            }
+        }
         let definition = match (errors.is_empty(), definition) {
             (true, Some(definition)) => definition,
             _ => return Err(errors.into()),

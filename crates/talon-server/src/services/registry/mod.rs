@@ -7,7 +7,7 @@ mod versions;
 use std::sync::Arc;
 
 use talon_domain::agent::{Agent, Version};
-use talon_domain::{AgentId, VersionId};
+use talon_domain::{AgentId, ValidationErrors, VersionId};
 use talon_store::Store;
 
 pub use agents::{AgentInput, ProfileInput};
@@ -27,11 +27,36 @@ pub struct RegistryService {
     store: Arc<dyn Store>,
     append_locks: Vec<tokio::sync::Mutex<()>>,
     outbox: OutboxSignal,
+    /// Names a version's models may start with (`<provider>/<model>`).
+    providers: Vec<String>,
 }
 
 impl RegistryService {
-    pub fn new(store: Arc<dyn Store>, outbox: OutboxSignal) -> Self {
-        Self { store, append_locks: (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(), outbox }
+    pub fn new(store: Arc<dyn Store>, outbox: OutboxSignal, providers: Vec<String>) -> Self {
+        let append_locks = (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self { store, append_locks, outbox, providers }
+    }
+
+    /// A version may only name models of configured providers.
+    fn check_models(&self, definition: &talon_domain::agent::Definition) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let model = &definition.model;
+        for (field, name) in [("model.primary", Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
+            let Some(name) = name else { continue };
+            let known = name
+                .split_once('/')
+                .is_some_and(|(provider, model)| !model.is_empty() && self.providers.iter().any(|p| p == provider));
+            if !known {
+                errors.add(
+                    field,
+                    format!(
+                        "`{name}` names no configured provider; use <provider>/<model> with one of: {}",
+                        self.providers.join(", ")
+                    ),
+                );
+            }
+        }
+        errors.finish(())
     }
 
     fn append_lock(&self, agent: AgentId) -> &tokio::sync::Mutex<()> {

@@ -86,6 +86,7 @@ impl RegistryService {
                 return Err(stale(expected, current.id));
             }
             let (definition, message) = make(&current)?;
+            self.check_models(&definition)?;
             let content_hash = definition.content_hash();
             if content_hash == current.content_hash {
                 return Ok(NewVersion {
