@@ -117,6 +117,7 @@ pub async fn through_store(database_url: &str, concurrency: usize, duration: Dur
         slug: format!("bench-{}", version.id.as_uuid().simple()),
         metadata: AgentMetadata { name: "bench".into(), ..Default::default() },
         public: false,
+        api_access: false,
         status: AgentStatus::Idle,
         current_version_id: version.id,
         deployed_version_id: None,

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::agent::lineage::LineageEntry;
-use talon_domain::agent::{Agent, AgentMetadata, AgentStatus, Version};
+use talon_domain::agent::{Agent, AgentStatus, Version};
 use talon_domain::event::Event;
 use talon_domain::{AgentId, UserId, VersionId};
 
@@ -70,15 +70,8 @@ pub trait AgentStore {
         limit: i64,
     ) -> Result<Page<Agent>, StoreError>;
 
-    /// Writes metadata and visibility only (never versions or deployment).
-    async fn update_agent_profile(
-        &self,
-        id: AgentId,
-        metadata: &AgentMetadata,
-        public: bool,
-        at: DateTime<Utc>,
-        event: &Event,
-    ) -> Result<(), StoreError>;
+    /// Writes the agent's metadata, visibility and API access only (never versions or deployment).
+    async fn update_agent_profile(&self, agent: &Agent, event: &Event) -> Result<(), StoreError>;
 
     async fn set_deployment(
         &self,

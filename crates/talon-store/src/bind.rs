@@ -24,6 +24,7 @@ macro_rules! bind_agent {
             .bind(origin.map(|o| o.fork_type.as_str()))
             .bind(agent.created_at)
             .bind(agent.updated_at)
+            .bind(agent.api_access)
     }};
 }
 

@@ -125,6 +125,7 @@ pub(crate) struct AgentRow {
     pub description: String,
     pub capabilities: String,
     pub public: bool,
+    pub api_access: bool,
     pub status: String,
     pub current_version_id: Uuid,
     pub deployed_version_id: Option<Uuid>,
@@ -139,7 +140,7 @@ pub(crate) struct AgentRow {
 }
 
 pub(crate) const AGENT_COLUMNS: &str = "a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, a.public, \
-     a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
+     a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
      a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at";
 
 fn corrupt(what: &str) -> impl FnOnce(String) -> StoreError + '_ {
@@ -169,6 +170,7 @@ impl TryFrom<AgentRow> for talon_domain::agent::Agent {
                     .map_err(|e| StoreError::Corrupt(format!("capabilities: {e}")))?,
             },
             public: row.public,
+            api_access: row.api_access,
             status: row.status.parse().map_err(corrupt("status"))?,
             current_version_id: talon_domain::VersionId::from_uuid(row.current_version_id),
             deployed_version_id: row.deployed_version_id.map(talon_domain::VersionId::from_uuid),
@@ -292,7 +294,7 @@ pub(crate) struct AgentHeadRow {
 }
 
 pub(crate) const AGENT_HEAD_QUERY: &str = "SELECT a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, \
-     a.public, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
+     a.public, a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
      a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at, \
      v.id AS v_id, v.number AS v_number, v.parent_version_id AS v_parent_version_id, v.definition AS v_definition, \
      v.content_hash AS v_content_hash, v.commit_message AS v_commit_message, v.fork_type AS v_fork_type, \

@@ -3,8 +3,8 @@
 
 pub(crate) const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
      public, status, current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, \
-     parent_version_id, fork_type, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     parent_version_id, fork_type, created_at, updated_at, api_access) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 pub(crate) const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
      definition, content_hash, commit_message, fork_type, created_by, created_at) \
@@ -19,7 +19,7 @@ pub(crate) const UNCOUNT_FORK: &str =
     "UPDATE agents SET fork_count = fork_count - 1 WHERE id = (SELECT parent_agent_id FROM agents WHERE id = $1)";
 
 pub(crate) const UPDATE_PROFILE: &str = "UPDATE agents SET name = $1, description = $2, capabilities = $3, \
-     public = $4, updated_at = $5 WHERE id = $6";
+     public = $4, api_access = $5, updated_at = $6 WHERE id = $7";
 
 pub(crate) const UPDATE_DEPLOYMENT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
      deployed_at = $3, updated_at = $4 WHERE id = $5";

@@ -258,6 +258,7 @@ mod agent_fixtures {
             slug: slug.into(),
             metadata: AgentMetadata { name: slug.into(), description: String::new(), capabilities: vec!["x".into()] },
             public: false,
+            api_access: false,
             status: AgentStatus::Idle,
             current_version_id: version_id,
             deployed_version_id: None,

@@ -24,6 +24,8 @@ pub struct Agent {
     pub metadata: AgentMetadata,
     /// Whether other accounts may read and fork it.
     pub public: bool,
+    /// Whether its chat API (`/api/v1/bot/{id}/chat`) is turned on.
+    pub api_access: bool,
     pub status: AgentStatus,
     pub current_version_id: VersionId,
     /// The version served while deployed; `None` serves whatever is current.

@@ -97,6 +97,8 @@ impl ErrorCode {
 #[derive(Debug)]
 pub struct ApiError {
     code: ErrorCode,
+    /// A surface's own name for the error (the chat API's `bot_not_found`, …), shown instead of `code`.
+    public_code: Option<&'static str>,
     message: Cow<'static, str>,
     details: Vec<FieldError>,
     /// What really went wrong behind a 5xx: logged with the request id, never sent.
@@ -105,7 +107,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into(), details: Vec::new(), internal: None }
+        Self { code, public_code: None, message: message.into(), details: Vec::new(), internal: None }
+    }
+
+    /// The same error under a surface's own code.
+    pub fn with_code(mut self, public_code: &'static str) -> Self {
+        self.public_code = Some(public_code);
+        self
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -170,7 +178,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorEnvelope {
             error: ErrorBody {
-                code: self.code.as_str(),
+                code: self.public_code.unwrap_or(self.code.as_str()),
                 message: self.message.into_owned(),
                 details: self.details,
                 request_id,

@@ -10,10 +10,13 @@ pub mod request_id;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,7 +24,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::authenticate;
 use crate::limits::enforce_rate_limits;
-use crate::routes::{agents, api_keys, auth, deployed_agents, openai, ops, tasks, versions, webhooks};
+use crate::routes::{agents, api_keys, auth, bot_chat, deployed_agents, openai, ops, tasks, versions, webhooks};
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
@@ -74,6 +77,31 @@ pub fn router(state: AppState) -> Router {
             .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
             .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
     );
+    // The chat API: its own codes, a 100 KB body limit checked before reading, CORS for browsers.
+    let (chat_routes, chat_doc) = OpenApiRouter::new()
+        .routes(routes!(bot_chat::bot_chat))
+        .routes(routes!(bot_chat::agent_chat))
+        .split_for_parts();
+    let chat_routes = chat_routes
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), authenticate))
+                .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+                .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+        )
+        .layer(
+            ServiceBuilder::new()
+                .layer(
+                    CorsLayer::new()
+                        .allow_origin(Any)
+                        .allow_methods([Method::POST, Method::OPTIONS])
+                        .allow_headers([AUTHORIZATION, CONTENT_TYPE]),
+                )
+                .layer(from_fn(bot_chat::chat_errors))
+                .layer(DefaultBodyLimit::max(bot_chat::MAX_CHAT_BODY))
+                .layer(RequestBodyLimitLayer::new(bot_chat::MAX_CHAT_BODY)),
+        )
+        .with_state(state.clone());
     let (ops_routes, ops_doc) = OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
@@ -81,12 +109,16 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(openai_doc);
+    openapi.merge(chat_doc);
     openapi.merge(ops_doc);
 
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(api)
         .merge(openai_routes)
+        // Mounted as services, so CORS answers a preflight before any method routing.
+        .route_service("/api/v1/bot/{bot_id}/chat", chat_routes.clone())
+        .route_service("/api/v1/chat", chat_routes)
         .merge(ops_routes)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)

@@ -85,6 +85,7 @@ pub struct AgentView {
     pub capabilities: Vec<String>,
     pub status: &'static str,
     pub public: bool,
+    pub api_access: bool,
     pub current_version_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<VersionView>,
@@ -107,6 +108,7 @@ impl AgentView {
             capabilities: agent.metadata.capabilities,
             status: agent.status.as_str(),
             public: agent.public,
+            api_access: agent.api_access,
             current_version_id: agent.current_version_id.to_string(),
             current_version: current.map(Into::into),
             deployed_version_id: agent.deployed_version_id.map(|v| v.to_string()),

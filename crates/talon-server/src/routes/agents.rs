@@ -94,7 +94,8 @@ pub async fn get(
     Ok(Json(AgentView::new(agent, Some(current), parent.as_ref())))
 }
 
-/// Change name, description, capabilities or visibility (`public`). Not a new version.
+/// Change name, description, capabilities, visibility (`public`) or chat API access (`apiAccess`).
+/// Not a new version.
 #[utoipa::path(patch, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
@@ -105,7 +106,11 @@ pub async fn update(
     ApiJson(mut body): ApiJson<JsonObject>,
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let input = ProfileInput { metadata: metadata_patch(&mut body), public: body.remove("public") };
+    let input = ProfileInput {
+        metadata: metadata_patch(&mut body),
+        public: body.remove("public"),
+        api_access: body.remove("apiAccess"),
+    };
     let agent = state.registry.update_profile(&caller, &id, input).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }

@@ -5,6 +5,7 @@ mod agent_views;
 pub mod agents;
 pub mod api_keys;
 pub mod auth;
+pub mod bot_chat;
 pub mod deployed_agents;
 pub mod openai;
 pub mod ops;

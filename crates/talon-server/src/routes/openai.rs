@@ -110,16 +110,16 @@ pub async fn chat_completions(
     Ok(response)
 }
 
-struct Meta {
+pub(super) struct Meta {
     model: String,
     test_provider: bool,
 }
 
-fn opened_meta(opened: &Opened) -> Meta {
+pub(super) fn opened_meta(opened: &Opened) -> Meta {
     Meta { model: opened.model.clone(), test_provider: opened.test_provider }
 }
 
-fn talon_headers(response: &mut Response, target: &Target, meta: &Meta) {
+pub(super) fn talon_headers(response: &mut Response, target: &Target, meta: &Meta) {
     let headers = response.headers_mut();
     if let Ok(model) = HeaderValue::from_str(&meta.model) {
         headers.insert("x-talon-model", model);
@@ -136,7 +136,7 @@ fn completion_id() -> String {
 
 /// The whole answer as one `chat.completion`. A stream that fails part-way is an error, never a
 /// truncated answer.
-async fn gathered(model: &str, mut stream: talon_gateway::ChunkStream) -> Result<Response, ApiError> {
+pub(super) async fn gathered(model: &str, mut stream: talon_gateway::ChunkStream) -> Result<Response, ApiError> {
     let (mut content, mut tools, mut finish, mut usage) = (String::new(), ToolCallAccumulator::default(), None, None);
     while let Some(chunk) = stream.next().await {
         let chunk =
@@ -169,7 +169,7 @@ async fn gathered(model: &str, mut stream: talon_gateway::ChunkStream) -> Result
 
 /// Server-sent events, forwarded chunk by chunk as they arrive. A finished stream ends with
 /// `data: [DONE]`; a failed one ends with an error event and no `[DONE]`.
-fn streamed(model: String, stream: talon_gateway::ChunkStream) -> Response {
+pub(super) fn streamed(model: String, stream: talon_gateway::ChunkStream) -> Response {
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();
     let events = futures::stream::unfold((stream, true, false), move |(mut stream, first, done)| {
@@ -265,5 +265,6 @@ pub async fn openai_errors(request: Request, next: Next) -> Response {
         "code": code,
     }});
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, Body::from(body.to_string()))
 }

@@ -61,14 +61,25 @@ impl ChatService {
     /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
     /// caller's and the version that answers: the pinned one, else the deployed pin, else the current.
     pub async fn target(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {
+        let (agent, pinned) = self.agent(caller, reference).await?;
+        if agent.status != AgentStatus::Deployed {
+            return Err(ChatError::NotServing(agent.status));
+        }
+        self.answering(agent, pinned).await
+    }
+
+    /// The caller's agent named by `reference`, whatever its status, and the version number it pins.
+    pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<(Agent, Option<i64>), ChatError> {
         let (agent_ref, pinned) = match reference.rsplit_once('@') {
             Some((agent, n)) => (agent, Some(n.parse::<i64>().map_err(|_| ChatError::NotFound)?)),
             None => (reference, None),
         };
         let agent = self.registry.owned(caller, agent_ref).await.map_err(|_| ChatError::NotFound)?;
-        if agent.status != AgentStatus::Deployed {
-            return Err(ChatError::NotServing(agent.status));
-        }
+        Ok((agent, pinned))
+    }
+
+    /// The agent with the version that answers for it.
+    pub async fn answering(&self, agent: Agent, pinned: Option<i64>) -> Result<Target, ChatError> {
         let version = match pinned {
             Some(n) => self
                 .store

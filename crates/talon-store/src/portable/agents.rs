@@ -8,7 +8,7 @@ macro_rules! impl_agent_store {
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use talon_domain::agent::lineage::LineageEntry;
-            use talon_domain::agent::{Agent, AgentMetadata, Version};
+            use talon_domain::agent::{Agent, Version};
             use talon_domain::event::Event;
             use talon_domain::{AgentId, UserId, VersionId};
             use $crate::bind::{bind_agent, bind_event, bind_version};
@@ -90,22 +90,17 @@ macro_rules! impl_agent_store {
                     Ok(Page { items, total })
                 }
 
-                async fn update_agent_profile(
-                    &self,
-                    id: AgentId,
-                    metadata: &AgentMetadata,
-                    public: bool,
-                    at: DateTime<Utc>,
-                    event: &Event,
-                ) -> Result<(), StoreError> {
+                async fn update_agent_profile(&self, agent: &Agent, event: &Event) -> Result<(), StoreError> {
                     let mut tx = self.$write.begin().await?;
+                    let metadata = &agent.metadata;
                     sqlx::query(sql::UPDATE_PROFILE)
                         .bind(&metadata.name)
                         .bind(&metadata.description)
                         .bind(serde_json::to_string(&metadata.capabilities).unwrap_or_else(|_| "[]".to_owned()))
-                        .bind(public)
-                        .bind(at)
-                        .bind(id.as_uuid())
+                        .bind(agent.public)
+                        .bind(agent.api_access)
+                        .bind(agent.updated_at)
+                        .bind(agent.id.as_uuid())
                         .execute(&mut *tx)
                         .await?;
                     bind_event!(sqlx::query(sql::INSERT_EVENT), event).execute(&mut *tx).await?;

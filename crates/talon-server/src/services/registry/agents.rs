@@ -29,14 +29,15 @@ pub struct AgentInput {
 pub struct ProfileInput {
     pub metadata: MetadataPatch,
     pub public: Option<Value>,
+    pub api_access: Option<Value>,
 }
 
-pub(super) fn parse_public(value: Option<&Value>, errors: &mut ValidationErrors) -> Option<bool> {
+pub(super) fn parse_flag(field: &str, value: Option<&Value>, errors: &mut ValidationErrors) -> Option<bool> {
     match value {
         None => None,
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => {
-            errors.add("public", "Must be true or false");
+            errors.add(field, "Must be true or false");
             None
         }
     }
@@ -90,7 +91,7 @@ impl RegistryService {
                 None
             }
         };
-        let public = parse_public(input.public.as_ref(), &mut errors).unwrap_or(false);
+        let public = parse_flag("public", input.public.as_ref(), &mut errors).unwrap_or(false);
         let commit_message = parse_commit_message(input.commit_message.as_ref(), &mut errors);
         let definition = match input.definition.into_new_definition() {
             Ok(definition) => Some(definition),
@@ -132,6 +133,7 @@ impl RegistryService {
             slug: base_slug.clone(),
             metadata,
             public,
+            api_access: false,
             status: AgentStatus::Idle,
             current_version_id: version.id,
             deployed_version_id: None,
@@ -220,11 +222,12 @@ impl RegistryService {
     ) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         let mut errors = ValidationErrors::new();
-        if input.metadata.is_empty() && input.public.is_none() {
-            errors.add("body", "Nothing to change: send name, description, capabilities or public");
+        if input.metadata.is_empty() && input.public.is_none() && input.api_access.is_none() {
+            errors.add("body", "Nothing to change: send name, description, capabilities, public or apiAccess");
         }
         let metadata = input.metadata.apply(&agent.metadata, &mut errors);
-        let public = parse_public(input.public.as_ref(), &mut errors).unwrap_or(agent.public);
+        let public = parse_flag("public", input.public.as_ref(), &mut errors).unwrap_or(agent.public);
+        let api_access = parse_flag("apiAccess", input.api_access.as_ref(), &mut errors).unwrap_or(agent.api_access);
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -234,6 +237,7 @@ impl RegistryService {
             ("description", metadata.description != agent.metadata.description),
             ("capabilities", metadata.capabilities != agent.metadata.capabilities),
             ("public", public != agent.public),
+            ("apiAccess", api_access != agent.api_access),
         ] {
             if differs {
                 changed.push(field);
@@ -241,6 +245,7 @@ impl RegistryService {
         }
         agent.metadata = metadata;
         agent.public = public;
+        agent.api_access = api_access;
         if changed.is_empty() {
             return Ok(agent);
         }
@@ -248,7 +253,7 @@ impl RegistryService {
         let mut data = agent_event_data(&agent);
         data["changed"] = json!(changed);
         let event = Event::new(agent.owner, event::AGENT_UPDATED, data);
-        self.store.update_agent_profile(agent.id, &agent.metadata, agent.public, agent.updated_at, &event).await?;
+        self.store.update_agent_profile(&agent, &event).await?;
         self.outbox.written();
         Ok(agent)
     }

@@ -94,6 +94,7 @@ impl RegistryService {
             slug: slug_from_name(&metadata.name),
             metadata,
             public: false,
+            api_access: false,
             status: AgentStatus::Idle,
             current_version_id: version.id,
             deployed_version_id: None,

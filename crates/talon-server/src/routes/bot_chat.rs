@@ -1,0 +1,229 @@
+//! The per-agent chat API (`POST /api/v1/bot/{botId}/chat`, as chat-api.txt documents it) and the
+//! deployed-agents chat (`POST /api/v1/chat {agent}`). Both answer in the OpenAI shapes; their errors
+//! carry the chat API's codes (`bot_not_found`, `invalid_api_key`, …).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{Value, json};
+use talon_domain::agent::AgentStatus;
+use talon_domain::{ApiKeySecret, Scope, ValidationErrors};
+use talon_gateway::types::ChatMessage;
+
+use super::openai::{gathered, opened_meta, streamed, talon_headers};
+use crate::auth::Principal;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::json::{ApiJson, JsonObject};
+use crate::services::chat::{ChatError, ChatInput, Target};
+use crate::state::AppState;
+
+/// Requests above this are refused with 413 `request_too_large`, by Content-Length before reading.
+pub const MAX_CHAT_BODY: usize = 100 * 1024;
+/// A JSON answer that takes longer than this is 504 `timeout`.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(130);
+const ROLES: [&str; 3] = ["user", "assistant", "system"];
+
+fn parse(body: &JsonObject) -> Result<(ChatInput, bool), ApiError> {
+    let mut errors = ValidationErrors::new();
+    let mut messages = Vec::new();
+    match body.get("messages") {
+        Some(Value::Array(items)) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                let role = item["role"].as_str().unwrap_or_default();
+                if !ROLES.contains(&role) {
+                    errors.add(format!("messages[{i}].role"), "Must be user, assistant or system");
+                }
+                match item["content"].as_str() {
+                    Some(content) => messages.push(ChatMessage::text(role, content)),
+                    None => errors.add(format!("messages[{i}].content"), "Required string content"),
+                }
+            }
+        }
+        _ => errors.add("messages", "Must be a non-empty array of messages"),
+    }
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.add("stream", "Must be true or false");
+            false
+        }
+    };
+    let model = match body.get("model") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) => Some(m.clone()),
+        Some(_) => {
+            errors.add("model", "Must be a string such as provider/model");
+            None
+        }
+    };
+    let user = body.get("user").and_then(Value::as_str).map(str::to_owned);
+    errors
+        .finish((ChatInput { messages, model, temperature: None, max_tokens: None, user }, stream))
+        .map_err(ApiError::validation)
+}
+
+fn chat_error(error: ChatError) -> ApiError {
+    match error {
+        ChatError::NotFound => ApiError::new(ErrorCode::NotFound, "Bot not found or the key does not have access"),
+        ChatError::NotServing(status) => {
+            ApiError::new(ErrorCode::Unavailable, format!("The bot is {status}")).with_code("bot_offline")
+        }
+        ChatError::UnknownModel(model) => {
+            ApiError::new(ErrorCode::BadRequest, format!("Unknown model `{model}`")).with_code("invalid_request")
+        }
+        ChatError::Upstream(e) => ApiError::new(ErrorCode::Unavailable, format!("The model could not be reached: {e}"))
+            .with_code("container_error"),
+        ChatError::Service(e) => e.into(),
+    }
+}
+
+async fn answer(state: &AppState, target: Target, input: ChatInput, stream: bool) -> Result<Response, ApiError> {
+    if let Some(model) = &input.model
+        && !state.chat.gateway().knows(model)
+    {
+        return Err(
+            ApiError::new(ErrorCode::BadRequest, format!("Unknown model `{model}`")).with_code("invalid_request")
+        );
+    }
+    let name = target.agent.slug.clone();
+    let opened = state.chat.open(&target, input).await.map_err(chat_error)?;
+    let meta = opened_meta(&opened);
+    let mut response = if stream {
+        streamed(name, opened.stream)
+    } else {
+        tokio::time::timeout(ANSWER_TIMEOUT, gathered(&name, opened.stream)).await.map_err(|_| {
+            ApiError::new(ErrorCode::UpstreamTimeout, "The upstream request timed out").with_code("timeout")
+        })??
+    };
+    talon_headers(&mut response, &target, &meta);
+    Ok(response)
+}
+
+/// Chat with one agent. API access must be turned on for it (`PATCH /api/agents/:id {"apiAccess": true}`).
+#[utoipa::path(post, path = "/api/v1/bot/{bot_id}/chat", tag = "chat", security(("bearer" = [])),
+    params(("bot_id" = String, Path, description = "The agent's id or slug")), request_body = Object,
+    responses((status = 200, description = "chat.completion, or a text/event-stream of chunks"),
+        (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 429), (status = 503), (status = 504)))]
+pub async fn bot_chat(
+    State(state): State<AppState>,
+    principal: Principal,
+    // The route is mounted as a service, so the path parameter is captured twice: read it by name.
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Response, ApiError> {
+    let bot_id = params.get("bot_id").cloned().unwrap_or_default();
+    let caller = principal.with_scope(Scope::Chat).map_err(|e| e.with_code("insufficient_scope"))?;
+    let (input, stream) = parse(&body)?;
+    let (agent, pinned) = state.chat.agent(&caller, &bot_id).await.map_err(chat_error)?;
+    if !agent.api_access {
+        return Err(ApiError::forbidden("API access is turned off for this bot").with_code("api_not_enabled"));
+    }
+    if agent.status != AgentStatus::Deployed {
+        return Err(chat_error(ChatError::NotServing(agent.status)));
+    }
+    let target = state.chat.answering(agent, pinned).await.map_err(chat_error)?;
+    answer(&state, target, input, stream).await
+}
+
+/// Chat with a deployed agent by slug: a stopped agent is 404, one in error 502.
+#[utoipa::path(post, path = "/api/v1/chat", tag = "chat", security(("bearer" = [])), request_body = Object,
+    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 502)))]
+pub async fn agent_chat(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Response, ApiError> {
+    let caller = principal.with_scope(Scope::Chat).map_err(|e| e.with_code("insufficient_scope"))?;
+    let Some(reference) = body.get("agent").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(ApiError::validation(ValidationErrors::single("agent", "Required: the agent's slug")));
+    };
+    let (input, stream) = parse(&body)?;
+    let (agent, pinned) = state.chat.agent(&caller, &reference).await.map_err(chat_error)?;
+    match agent.status {
+        AgentStatus::Deployed => {}
+        AgentStatus::Error => {
+            return Err(
+                ApiError::new(ErrorCode::UpstreamError, "The agent is in an error state").with_code("agent_error")
+            );
+        }
+        status => {
+            return Err(
+                ApiError::new(ErrorCode::NotFound, format!("The agent is {status}")).with_code("agent_not_found")
+            );
+        }
+    }
+    let target = state.chat.answering(agent, pinned).await.map_err(chat_error)?;
+    answer(&state, target, input, stream).await
+}
+
+/// How the request authenticated, for naming a 401 precisely.
+enum Credentials {
+    Missing,
+    BadFormat,
+    Present,
+}
+
+fn credentials(headers: &HeaderMap) -> Credentials {
+    let token = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match token.map(str::trim) {
+        None | Some("") => Credentials::Missing,
+        Some(t) if ApiKeySecret::looks_like_key(t) && ApiKeySecret::parse(t).is_err() => Credentials::BadFormat,
+        Some(_) => Credentials::Present,
+    }
+}
+
+/// Renames errors that the shared middleware produced (authentication, limits, body size, JSON) to the
+/// chat API's codes; errors the chat handlers named already pass through.
+pub async fn chat_errors(request: Request, next: Next) -> Response {
+    let credentials = credentials(request.headers());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    // Errors from outside the handlers (a body over the limit) may come without the envelope.
+    let mut envelope: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        json!({"error": {
+            "message": status.canonical_reason().unwrap_or("Request failed"),
+            "details": [],
+            "requestId": crate::http::request_id::current_request_id(),
+        }})
+    });
+    let current = envelope["error"]["code"].as_str().unwrap_or_default().to_owned();
+    if current.chars().any(|c| c.is_ascii_uppercase()) || current.is_empty() {
+        let code = match status.as_u16() {
+            401 => match credentials {
+                Credentials::Missing => "missing_api_key",
+                Credentials::BadFormat => "invalid_api_key_format",
+                Credentials::Present => "invalid_api_key",
+            },
+            403 => "insufficient_scope",
+            404 => "bot_not_found",
+            413 => "request_too_large",
+            429 => "rate_limited",
+            503 => "bot_offline",
+            504 => "timeout",
+            s if s < 500 => "invalid_request",
+            _ => "internal_error",
+        };
+        envelope["error"]["code"] = json!(code);
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after =
+            parts.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        envelope["error"]["retry_after"] = json!(retry_after);
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, Body::from(envelope.to_string()))
+}
