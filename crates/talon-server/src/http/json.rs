@@ -77,3 +77,15 @@ pub fn optional_string(body: &JsonObject, field: &str) -> Result<Option<String>,
         Some(_) => Err(ApiError::validation(ValidationErrors::single(field, "Must be a string"))),
     }
 }
+
+/// An optional boolean field: absent or null is `None`; anything but a boolean is reported in `errors`.
+pub fn optional_bool(body: &JsonObject, field: &str, errors: &mut ValidationErrors) -> Option<bool> {
+    match body.get(field) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            errors.add(field, "Must be true or false");
+            None
+        }
+    }
+}

@@ -18,7 +18,7 @@ use talon_gateway::types::ChatMessage;
 use super::openai::{gathered, opened_meta, streamed, talon_headers};
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::json::{ApiJson, JsonObject};
+use crate::http::json::{ApiJson, JsonObject, optional_bool};
 use crate::services::chat::{ChatError, ChatInput, Target};
 use crate::state::AppState;
 
@@ -46,14 +46,7 @@ fn parse(body: &JsonObject) -> Result<(ChatInput, bool), ApiError> {
         }
         _ => errors.add("messages", "Must be a non-empty array of messages"),
     }
-    let stream = match body.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            errors.add("stream", "Must be true or false");
-            false
-        }
-    };
+    let stream = optional_bool(body, "stream", &mut errors).unwrap_or(false);
     let model = match body.get("model") {
         None | Some(Value::Null) => None,
         Some(Value::String(m)) => Some(m.clone()),

@@ -17,7 +17,7 @@ use talon_gateway::{Opened, ProviderError};
 
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::json::{ApiJson, JsonObject};
+use crate::http::json::{ApiJson, JsonObject, optional_bool};
 use crate::services::chat::{ChatError, ChatInput, Target};
 use crate::state::AppState;
 
@@ -46,14 +46,7 @@ fn parse(body: &JsonObject) -> Result<(String, ChatInput, bool), ApiError> {
         }
         _ => errors.add("messages", "Must be a non-empty array of messages"),
     }
-    let stream = match body.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            errors.add("stream", "Must be true or false");
-            false
-        }
-    };
+    let stream = optional_bool(body, "stream", &mut errors).unwrap_or(false);
     let temperature = body.get("temperature").and_then(Value::as_f64);
     if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
         errors.add("temperature", "Must be from 0 to 2");
