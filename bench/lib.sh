@@ -24,6 +24,7 @@ start_server() {
 [plans.default]
 key_requests_per_minute = 1000000000
 account_requests_per_day = 1000000000
+${EXTRA_TOML:-}
 TOML
   local url="sqlite://$dir/talon.db"
   if [ "$backend" = postgres ]; then

@@ -60,6 +60,20 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         events: usize,
     },
+    /// Runs the mock OpenAI-compatible upstream (see talon_gateway::testing) until killed.
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:3990")]
+        listen: String,
+    },
+    /// Time to the first streamed event: N sequential streaming requests to `url` with `body`.
+    FirstEvent {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+    },
     /// Builds a fork tree of N agents (each node forked from node (i-1)/branching) and prints its root id.
     ForkTree {
         #[arg(long, default_value_t = 10_000)]
@@ -82,6 +96,13 @@ async fn main() -> Result<()> {
         Command::ForkTree { nodes, branching, concurrency } => {
             fork_tree(&client, &cli.base, &cli.token, nodes, branching, concurrency).await
         }
+        Command::MockUpstream { listen } => {
+            let up = talon_gateway::testing::upstream_on(&listen).await;
+            println!("mock upstream at {}", up.base);
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+        Command::FirstEvent { url, body, requests } => first_event(&client, &url, &cli.token, &body, requests).await,
         Command::Tasks { agent, concurrency, seconds } => {
             tasks::over_http(&client, &cli.base, &cli.token, &agent, concurrency, Duration::from_secs(seconds)).await
         }
@@ -199,5 +220,28 @@ async fn fork_tree(
         ids.extend(made);
     }
     println!("{root_id}");
+    Ok(())
+}
+
+async fn first_event(client: &reqwest::Client, url: &str, token: &str, body: &str, requests: usize) -> Result<()> {
+    let body: Value = serde_json::from_str(body)?;
+    let mut latencies = Vec::with_capacity(requests);
+    let started = Instant::now();
+    for _ in 0..requests {
+        let sent = Instant::now();
+        let mut response = client.post(url).bearer_auth(token).json(&body).send().await?;
+        loop {
+            match response.chunk().await? {
+                Some(chunk) if chunk.windows(5).any(|w| w == b"data:") => {
+                    latencies.push(sent.elapsed());
+                    break;
+                }
+                Some(_) => continue,
+                None => bail!("the stream ended without an event"),
+            }
+        }
+        drop(response);
+    }
+    println!("{}", report("requests", &mut latencies, started.elapsed().as_secs_f64(), 0, 1));
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! A mock upstream for tests: an OpenAI-compatible `/v1/chat/completions` and an Anthropic
 //! `/v1/messages` on 127.0.0.1:0. The requested model picks the behaviour: `ok` (three words, a finish
 //! and usage), `fail-500`, `fail-429` (Retry-After: 3), `fail-400`, `slow` (2 s before answering), `cut`
-//! (two words, then the stream ends without `[DONE]`), `stall` (two words 5 s apart).
+//! (two words, then the stream ends without `[DONE]`), `stall` (two words 5 s apart), `instant` (`ok`
+//! without pauses, for benchmarks), `chunks-64` (64 chunks 20 ms apart).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +45,19 @@ async fn openai(State(seen): State<Seen>, body: axum::Json<Value>) -> Response {
             sse(words, Duration::ZERO, true)
         }
         "cut" => sse(words[..2].to_vec(), Duration::ZERO, false),
+        "instant" => {
+            let mut events = words;
+            events.push(format!(
+                "data: {}\n\n",
+                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
+            ));
+            sse(events, Duration::ZERO, true)
+        }
+        "chunks-64" => {
+            let events = (0..64).map(|i| openai_chunk(&format!(" w{i}"))).collect();
+            sse(events, Duration::from_millis(20), true)
+        }
         "stall" => sse(vec![words[0].clone(), words[1].clone()], Duration::from_secs(5), true),
         _ => {
             let mut events = words;
@@ -81,12 +95,17 @@ pub struct Upstream {
 }
 
 pub async fn upstream() -> Upstream {
+    upstream_on("127.0.0.1:0").await
+}
+
+/// The mock upstream on a given address (benchmarks run it as a separate process).
+pub async fn upstream_on(address: &str) -> Upstream {
     let seen: Seen = Arc::default();
     let app = Router::new()
         .route("/v1/chat/completions", post(openai))
         .route("/v1/messages", post(anthropic))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Upstream { base, seen }

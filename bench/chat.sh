@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Chat gateway benchmark: the same requests straight to a zero-latency mock upstream and through Talon
+# (SQLite), side by side. JSON completions at concurrency 1 and open loop at rising rates, and the time
+# to the first event of a 64-chunk stream (chunks 20 ms apart). Usage: bench/chat.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+build_release
+machine
+"$LOAD" --token unused mock-upstream --listen 127.0.0.1:3990 >/dev/null &
+MOCK=$!
+trap 'kill $MOCK 2>/dev/null || true' EXIT
+dir=$(mktemp -d)
+EXTRA_TOML='[[providers]]
+name = "mock"
+kind = "openai"
+base_url = "http://127.0.0.1:3990/v1"' start_server sqlite 3904 "$dir"
+session_and_key
+for spec in 'bench-bot:mock/instant' 'stream-bot:mock/chunks-64'; do
+  name=${spec%%:*}; model=${spec#*:}
+  curl -sf -X POST "$BASE/api/agents" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
+    -d "{\"name\":\"$name\",\"prompt\":\"You help.\",\"model\":{\"primary\":\"$model\"}}" >/dev/null
+  curl -sf -X POST "$BASE/api/agents/$name/deploy" -H "authorization: Bearer $KEY" >/dev/null
+done
+messages='[{"role":"user","content":"Say hello"}]'
+direct=(-m POST -T application/json -d "{\"model\":\"instant\",\"messages\":$messages}" http://127.0.0.1:3990/v1/chat/completions)
+talon=(-m POST -T application/json -H "Authorization: Bearer $KEY" -d "{\"model\":\"bench-bot\",\"messages\":$messages}" "$BASE/v1/chat/completions")
+oha_json -z 2s -c 8 "${talon[@]}" >/dev/null
+echo "JSON completion, concurrency 1"
+echo "  direct to the mock: $(summary "$(oha_json -z "$DURATION" -c 1 "${direct[@]}")")"
+echo "  through Talon:      $(summary "$(oha_json -z "$DURATION" -c 1 "${talon[@]}")")"
+for rate in ${RATES:-500 1000 2000 4000}; do
+  echo "JSON completion, open loop $rate req/s, 64 connections"
+  echo "  direct to the mock: $(summary "$(oha_json -z "$DURATION" -q "$rate" -c 64 --latency-correction "${direct[@]}")")"
+  echo "  through Talon:      $(summary "$(oha_json -z "$DURATION" -q "$rate" -c 64 --latency-correction "${talon[@]}")")"
+done
+echo "First event of a 64-chunk stream (chunks 20 ms apart), 50 requests one at a time"
+echo "  direct to the mock: $("$LOAD" --token unused first-event --url http://127.0.0.1:3990/v1/chat/completions --body "{\"model\":\"chunks-64\",\"stream\":true,\"messages\":$messages}")"
+echo "  through Talon:      $("$LOAD" --token "$KEY" first-event --url "$BASE/v1/chat/completions" --body "{\"model\":\"stream-bot\",\"stream\":true,\"messages\":$messages}")"
+echo "  memory after the run: $(rss_mib "$SERVER_PID") MiB"
+stop_server
+rm -rf "$dir"
