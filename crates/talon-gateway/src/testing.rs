@@ -107,6 +107,9 @@ pub async fn upstream_on(address: &str) -> Upstream {
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
     Upstream { base, seen }
 }

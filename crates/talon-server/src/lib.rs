@@ -15,6 +15,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use chrono::Utc;
 use tokio::net::TcpListener;
 
@@ -34,6 +35,12 @@ pub async fn serve(
     let maintenance = tokio::spawn(maintain(state.clone()));
     let deliveries = tokio::spawn(webhooks::run(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm holds them back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     maintenance.abort();
     deliveries.abort();
