@@ -44,6 +44,7 @@ async fn status_413_by_content_length_and_by_stream(backend: Backend) {
         .send()
         .await
         .unwrap();
+    assert_eq!(declared.headers()["connection"], "close", "the unread body leaves the connection unusable");
     assert_error(declared, 413, "PAYLOAD_TOO_LARGE").await;
 
     // No Content-Length: the limit applies while the body streams in.

@@ -2,15 +2,21 @@
 //! over the limit) arrive without a body; this puts them in the same envelope as every other error.
 
 use axum::extract::Request;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorCode};
 
 pub async fn envelope_framework_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read, so the connection cannot carry another request: say so,
+        // or a client would reuse it and see it closed under its next request.
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
