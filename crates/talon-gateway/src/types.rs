@@ -70,11 +70,6 @@ impl ChatChunk {
     pub fn text(content: impl Into<String>) -> Self {
         ChatChunk { content: Some(content.into()), ..Default::default() }
     }
-
-    /// Whether the chunk carries anything the caller sees as output.
-    pub fn has_output(&self) -> bool {
-        self.content.as_deref().is_some_and(|c| !c.is_empty()) || self.tool_calls.is_some()
-    }
 }
 
 /// Rough token count for providers that report none: words and punctuation runs.

@@ -70,6 +70,4 @@ pub trait TaskStore {
     /// Running tasks whose lease lapsed before `now` go back to `queued`, or to `failed` once their
     /// attempts are spent (recording `task.failed`). Returns the tasks changed.
     async fn expire_leases(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Task>, StoreError>;
-
-    async fn running_task_count(&self, agent: AgentId) -> Result<i64, StoreError>;
 }

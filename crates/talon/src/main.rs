@@ -171,3 +171,15 @@ async fn set_plan(common: &Common, email: &str, plan: &str) -> Result<()> {
     println!("{email} is now on the `{plan}` plan.");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn database_passwords_never_reach_the_log() {
+        assert_eq!(redact("postgres://talon:s3cret@db/talon"), "postgres://talon:***@db/talon");
+        assert_eq!(redact("postgres://talon@db/talon"), "postgres://talon@db/talon");
+        assert_eq!(redact("sqlite://./talon-data/talon.db"), "sqlite://./talon-data/talon.db");
+    }
+}

@@ -77,13 +77,6 @@ fn chat_error(error: ChatError) -> ApiError {
 }
 
 async fn answer(state: &AppState, target: Target, input: ChatInput, stream: bool) -> Result<Response, ApiError> {
-    if let Some(model) = &input.model
-        && !state.chat.gateway().knows(model)
-    {
-        return Err(
-            ApiError::new(ErrorCode::BadRequest, format!("Unknown model `{model}`")).with_code("invalid_request")
-        );
-    }
     let name = target.agent.slug.clone();
     let opened = state.chat.open(&target, input).await.map_err(chat_error)?;
     let meta = opened_meta(&opened);

@@ -54,10 +54,6 @@ impl ChatService {
         Self { store, registry, gateway }
     }
 
-    pub fn gateway(&self) -> &Gateway {
-        &self.gateway
-    }
-
     /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
     /// caller's and the version that answers: the pinned one, else the deployed pin, else the current.
     pub async fn target(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {

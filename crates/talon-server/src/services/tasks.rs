@@ -56,10 +56,6 @@ impl TaskService {
         Self { store, registry, queued: Arc::new(Notify::new()), outbox }
     }
 
-    pub fn queued_signal(&self) -> Arc<Notify> {
-        self.queued.clone()
-    }
-
     /// Creates a task (201) or, when its dedupe key is held by a queued or running task, returns that one.
     pub async fn create(
         &self,

@@ -145,12 +145,6 @@ macro_rules! impl_task_store {
                     tx.commit().await?;
                     Ok(tasks)
                 }
-
-                async fn running_task_count(&self, agent: AgentId) -> Result<i64, StoreError> {
-                    let (count,): (i64,) =
-                        sqlx::query_as(sql::RUNNING_TASKS_OF_AGENT).bind(agent.as_uuid()).fetch_one(&self.$read).await?;
-                    Ok(count)
-                }
             }
         };
     };
