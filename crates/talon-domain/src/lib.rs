@@ -9,6 +9,7 @@ pub mod id;
 pub mod scope;
 pub mod task;
 pub mod time;
+pub mod usage;
 pub mod validation;
 pub mod webhook;
 

@@ -15,6 +15,7 @@ pub mod sqlite;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod usage;
 mod webhooks;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
+pub use usage::UsageStore;
 pub use webhooks::{DeliveryJob, WebhookStore};
 
 /// Which database a store talks to.
@@ -48,7 +50,16 @@ impl Backend {
 /// Every store Talon needs, behind one handle shared by the whole server.
 #[async_trait]
 pub trait Store:
-    AccountStore + AgentStore + ApiKeyStore + IdempotencyStore + TaskStore + WebhookStore + Send + Sync + 'static
+    AccountStore
+    + AgentStore
+    + ApiKeyStore
+    + IdempotencyStore
+    + TaskStore
+    + UsageStore
+    + WebhookStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

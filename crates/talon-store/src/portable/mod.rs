@@ -8,6 +8,7 @@ mod agents;
 mod api_keys;
 mod idempotency;
 mod tasks;
+mod usage;
 mod webhooks;
 
 pub(crate) use accounts::impl_account_store;
@@ -15,4 +16,5 @@ pub(crate) use agents::impl_agent_store;
 pub(crate) use api_keys::impl_api_key_store;
 pub(crate) use idempotency::impl_idempotency_store;
 pub(crate) use tasks::impl_task_store;
+pub(crate) use usage::impl_usage_store;
 pub(crate) use webhooks::impl_webhook_store;

@@ -54,6 +54,7 @@ crate::portable::impl_api_key_store!(PgStore, write = pool, read = pool);
 crate::portable::impl_idempotency_store!(PgStore, write = pool, read = pool);
 crate::portable::impl_agent_store!(PgStore, write = pool, read = pool);
 crate::portable::impl_task_store!(PgStore, write = pool, read = pool, dialect = dialect);
+crate::portable::impl_usage_store!(PgStore, write = pool, read = pool);
 crate::portable::impl_webhook_store!(PgStore, write = pool, read = pool, dialect = dialect);
 
 /// Claims on PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers on any replica skip rows

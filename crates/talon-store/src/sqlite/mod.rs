@@ -70,6 +70,7 @@ crate::portable::impl_api_key_store!(SqliteStore, write = writer, read = reader)
 crate::portable::impl_idempotency_store!(SqliteStore, write = writer, read = reader);
 crate::portable::impl_agent_store!(SqliteStore, write = writer, read = reader);
 crate::portable::impl_task_store!(SqliteStore, write = writer, read = reader, dialect = dialect);
+crate::portable::impl_usage_store!(SqliteStore, write = writer, read = reader);
 crate::portable::impl_webhook_store!(SqliteStore, write = writer, read = reader, dialect = dialect);
 
 /// Claims on SQLite: it has one writer, so a single `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`

@@ -1,0 +1,59 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use talon_domain::AgentId;
+use talon_domain::usage::{UsageRecord, VersionUsage};
+
+use crate::StoreError;
+
+#[async_trait]
+pub trait UsageStore {
+    /// Writes a batch of records in one transaction.
+    async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError>;
+
+    /// The agent's usage in `[from, to)`, one row per version that answered, oldest version first.
+    async fn usage_by_version(
+        &self,
+        agent: AgentId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VersionUsage>, StoreError>;
+}
+
+/// One version's aggregates, as both databases return them (microseconds, cast to fixed types).
+#[derive(sqlx::FromRow)]
+pub(crate) struct VersionUsageRow {
+    pub version_id: uuid::Uuid,
+    pub number: i64,
+    pub requests: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub client_closed: i64,
+    pub fallbacks: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub avg_latency_us: f64,
+    pub max_latency_us: i64,
+    pub first_tokens: i64,
+    pub avg_first_token_us: Option<f64>,
+}
+
+impl From<VersionUsageRow> for VersionUsage {
+    fn from(row: VersionUsageRow) -> Self {
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        VersionUsage {
+            version_id: Some(talon_domain::VersionId::from_uuid(row.version_id)),
+            version: row.number,
+            requests: count(row.requests),
+            succeeded: count(row.succeeded),
+            failed: count(row.failed),
+            client_closed: count(row.client_closed),
+            fallbacks: count(row.fallbacks),
+            prompt_tokens: count(row.prompt_tokens),
+            completion_tokens: count(row.completion_tokens),
+            avg_latency_ms: row.avg_latency_us / 1000.0,
+            max_latency_ms: row.max_latency_us as f64 / 1000.0,
+            first_tokens: count(row.first_tokens),
+            avg_first_token_ms: row.avg_first_token_us.map(|us| us / 1000.0),
+        }
+    }
+}
