@@ -12,6 +12,8 @@ pub enum ProviderError {
     FirstTokenTimeout(Duration),
     #[error("the stream stalled for {0:?}")]
     Stalled(Duration),
+    #[error("the answer took longer than {0:?}")]
+    Deadline(Duration),
     #[error("the provider sent a malformed chunk: {0}")]
     Malformed(String),
     #[error("the provider ended the stream without finishing")]

@@ -13,6 +13,8 @@ use crate::webhooks::WebhookSettings;
 
 /// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// The chat API's documented upstream timeout.
+pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(130);
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
 const JWT_SECRET_FILE: &str = "jwt-secret";
 const SECRET_KEY_FILE: &str = "secret-key";
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     pub providers: Vec<talon_gateway::ProviderConfig>,
     /// How long a model may take to start answering before the fallback is tried.
     pub first_token_timeout: std::time::Duration,
+    /// How long a JSON chat answer may take in all before it is 504 `timeout`.
+    pub chat_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -43,6 +47,7 @@ impl ServerConfig {
             webhooks: WebhookSettings::default(),
             providers: Vec::new(),
             first_token_timeout: std::time::Duration::from_secs(30),
+            chat_timeout: DEFAULT_CHAT_TIMEOUT,
             jwt_secret,
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,

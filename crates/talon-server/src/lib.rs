@@ -34,6 +34,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(maintain(state.clone()));
     let deliveries = tokio::spawn(webhooks::run(state.clone()));
+    let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel::<()>();
+    let usage = state.usage.clone();
+    let usage_writer = tokio::spawn(async move {
+        usage
+            .run(async {
+                let _ = usage_stopped.await;
+            })
+            .await;
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm holds them back.
     let listener = listener.tap_io(|tcp| {
@@ -44,6 +53,9 @@ pub async fn serve(
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     maintenance.abort();
     deliveries.abort();
+    // Answers finished before the shutdown are written before it completes.
+    let _ = stop_usage.send(());
+    let _ = usage_writer.await;
     result
 }
 

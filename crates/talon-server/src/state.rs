@@ -7,19 +7,25 @@ use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
 use crate::config::ServerConfig;
 use crate::http::metrics::prometheus;
-use crate::limits::{LimiterError, MemoryLimiter, Plans, RateLimiter, RedisLimiter};
+use crate::limits::{
+    ConcurrencyLimiter, LimiterError, MemoryConcurrency, MemoryLimiter, Plans, RateLimiter, RedisConcurrency,
+    RedisLimiter, connect_redis,
+};
 use crate::services::OutboxSignal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
-use crate::services::chat::ChatService;
+use crate::services::chat::{ChatLimits, ChatService};
 use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
+use crate::services::usage::UsageService;
 use crate::services::webhooks::WebhookService;
 
 /// Settings handlers and middleware read on every request.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub max_body_bytes: usize,
+    /// How long a JSON chat answer may take in all.
+    pub chat_timeout: std::time::Duration,
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -33,6 +39,7 @@ pub struct AppState {
     pub chat: Arc<ChatService>,
     pub tasks: Arc<TaskService>,
     pub webhooks: Arc<WebhookService>,
+    pub usage: Arc<UsageService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
@@ -42,10 +49,17 @@ pub struct AppState {
 impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, LimiterError> {
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
-        let limiter: Arc<dyn RateLimiter> = match &config.redis_url {
-            Some(url) => Arc::new(RedisLimiter::connect(url, &config.redis_namespace).await?),
-            None => Arc::new(MemoryLimiter::default()),
+        let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &config.redis_url {
+            Some(url) => {
+                let connection = connect_redis(url).await?;
+                (
+                    Arc::new(RedisLimiter::new(connection.clone(), &config.redis_namespace)),
+                    Arc::new(RedisConcurrency::new(connection, &config.redis_namespace)),
+                )
+            }
+            None => (Arc::new(MemoryLimiter::default()), Arc::new(MemoryConcurrency::default())),
         };
+        let plans = Arc::new(config.plans);
         let outbox = OutboxSignal::default();
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
             .chain(config.providers.iter().map(|p| p.name.clone()))
@@ -53,7 +67,9 @@ impl AppState {
         let registry = Arc::new(RegistryService::new(store.clone(), outbox.clone(), providers));
         let mut gateway = talon_gateway::Gateway::new(&config.providers, reqwest::Client::new());
         gateway.first_token_timeout = config.first_token_timeout;
-        let chat = Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway)));
+        let usage = Arc::new(UsageService::new(store.clone(), registry.clone()));
+        let limits = ChatLimits { plans: plans.clone(), rate: limiter.clone(), concurrency };
+        let chat = Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway), limits, usage.clone()));
         Ok(Self {
             chat,
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
@@ -64,8 +80,9 @@ impl AppState {
             api_keys: Arc::new(ApiKeyService::new(store.clone())),
             store,
             limiter,
-            plans: Arc::new(config.plans),
-            settings: Arc::new(Settings { max_body_bytes: config.max_body_bytes }),
+            usage,
+            plans,
+            settings: Arc::new(Settings { max_body_bytes: config.max_body_bytes, chat_timeout: config.chat_timeout }),
             metrics: prometheus(),
         })
     }

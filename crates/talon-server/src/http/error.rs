@@ -103,11 +103,19 @@ pub struct ApiError {
     details: Vec<FieldError>,
     /// What really went wrong behind a 5xx: logged with the request id, never sent.
     internal: Option<String>,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, public_code: None, message: message.into(), details: Vec::new(), internal: None }
+        Self { code, public_code: None, message: message.into(), details: Vec::new(), internal: None, retry_after: None }
+    }
+
+    /// Tells the client when to retry (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The same error under a surface's own code.
@@ -184,7 +192,11 @@ impl IntoResponse for ApiError {
                 request_id,
             },
         };
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -29,8 +29,13 @@ pub fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
-pub async fn observe(request: Request, next: Next) -> Response {
+/// When the request arrived, for handlers that account their own time (the chat runtime).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestStart(pub Instant);
+
+pub async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    request.extensions_mut().insert(RequestStart(started));
     let method = request.method().as_str().to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let response = next.run(request).await;

@@ -24,7 +24,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::authenticate;
 use crate::limits::enforce_rate_limits;
-use crate::routes::{agents, api_keys, auth, bot_chat, deployed_agents, openai, ops, tasks, versions, webhooks};
+use crate::routes::{agents, api_keys, auth, bot_chat, deployed_agents, openai, ops, tasks, usage, versions, webhooks};
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(agents::lineage))
         .routes(routes!(agents::deploy))
         .routes(routes!(agents::stop))
+        .routes(routes!(usage::usage))
         .routes(routes!(versions::list, versions::create))
         .routes(routes!(versions::compare))
         .routes(routes!(versions::get))

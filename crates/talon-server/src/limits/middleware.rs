@@ -36,10 +36,9 @@ pub async fn enforce_rate_limits(State(state): State<AppState>, request: Request
     let mut response = if admission.allowed {
         next.run(request).await
     } else {
-        let mut refused =
-            ApiError::new(ErrorCode::RateLimited, "Rate limit exceeded; retry after the reset time").into_response();
-        refused.headers_mut().insert("retry-after", HeaderValue::from(admission.retry_after));
-        refused
+        ApiError::new(ErrorCode::RateLimited, "Rate limit exceeded; retry after the reset time")
+            .with_retry_after(admission.retry_after)
+            .into_response()
     };
     set_headers(response.headers_mut(), &admission);
     response

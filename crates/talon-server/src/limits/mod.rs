@@ -2,10 +2,12 @@
 //! counts against has room, and then it is counted in all of them in one atomic step, so N concurrent
 //! requests against a budget of K admit exactly K.
 
+pub mod concurrency;
 mod memory;
 mod middleware;
 mod plans;
 mod redis;
+mod redis_concurrency;
 
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use async_trait::async_trait;
 pub use memory::MemoryLimiter;
 pub use middleware::enforce_rate_limits;
 pub use plans::{Plan, Plans};
-pub use redis::RedisLimiter;
+pub use concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Permit, Slot};
+pub use redis::{RedisLimiter, connect_redis};
+pub use redis_concurrency::RedisConcurrency;
 
 /// One budget: at most `max` requests per `period`, counted under `key`.
 #[derive(Debug, Clone, PartialEq, Eq)]

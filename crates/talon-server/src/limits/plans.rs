@@ -9,12 +9,40 @@ use talon_domain::account::DEFAULT_PLAN;
 pub struct Plan {
     pub key_requests_per_minute: u64,
     pub account_requests_per_day: u64,
+    /// Chat answers one agent may start per minute, whoever asks.
+    #[serde(default = "defaults::agent_chats_per_minute")]
+    pub agent_chats_per_minute: u64,
+    /// Chat answers in flight at once, across the account's agents.
+    #[serde(default = "defaults::account_concurrent_chats")]
+    pub account_concurrent_chats: u64,
+    /// Chat answers in flight at once for one agent.
+    #[serde(default = "defaults::agent_concurrent_chats")]
+    pub agent_concurrent_chats: u64,
+}
+
+mod defaults {
+    pub fn agent_chats_per_minute() -> u64 {
+        600
+    }
+    pub fn account_concurrent_chats() -> u64 {
+        20
+    }
+    pub fn agent_concurrent_chats() -> u64 {
+        10
+    }
 }
 
 impl Default for Plan {
-    /// The documented defaults: 100 requests a minute per key, 10,000 a day per account.
+    /// The documented defaults: 100 requests a minute per key, 10,000 a day per account; chat limits
+    /// of our own choosing.
     fn default() -> Self {
-        Plan { key_requests_per_minute: 100, account_requests_per_day: 10_000 }
+        Plan {
+            key_requests_per_minute: 100,
+            account_requests_per_day: 10_000,
+            agent_chats_per_minute: defaults::agent_chats_per_minute(),
+            account_concurrent_chats: defaults::account_concurrent_chats(),
+            agent_concurrent_chats: defaults::agent_concurrent_chats(),
+        }
     }
 }
 

@@ -34,12 +34,16 @@ pub struct RedisLimiter {
     namespace: String,
 }
 
+/// One reconnecting connection to Redis, shared by the rate and concurrency limiters.
+pub async fn connect_redis(url: &str) -> Result<ConnectionManager, LimiterError> {
+    let client = redis::Client::open(url).map_err(|e| LimiterError(e.to_string()))?;
+    ConnectionManager::new(client).await.map_err(|e| LimiterError(e.to_string()))
+}
+
 impl RedisLimiter {
     /// `namespace` prefixes every key, so several deployments (or test runs) can share one Redis.
-    pub async fn connect(url: &str, namespace: &str) -> Result<Self, LimiterError> {
-        let client = redis::Client::open(url).map_err(|e| LimiterError(e.to_string()))?;
-        let connection = ConnectionManager::new(client).await.map_err(|e| LimiterError(e.to_string()))?;
-        Ok(Self { connection, script: Script::new(ADMIT), namespace: namespace.to_owned() })
+    pub fn new(connection: ConnectionManager, namespace: &str) -> Self {
+        Self { connection, script: Script::new(ADMIT), namespace: namespace.to_owned() }
     }
 }
 

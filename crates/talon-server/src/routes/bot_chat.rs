@@ -2,8 +2,7 @@
 //! deployed-agents chat (`POST /api/v1/chat {agent}`). Both answer in the OpenAI shapes; their errors
 //! carry the chat API's codes (`bot_not_found`, `invalid_api_key`, …).
 
-use std::time::Duration;
-
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -15,17 +14,16 @@ use talon_domain::agent::AgentStatus;
 use talon_domain::{ApiKeySecret, Scope, ValidationErrors};
 use talon_gateway::types::ChatMessage;
 
-use super::openai::{gathered, opened_meta, streamed, talon_headers};
+use super::openai::{asker, limited, respond, timed_out};
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::json::{ApiJson, JsonObject, optional_bool};
+use crate::http::metrics::RequestStart;
 use crate::services::chat::{ChatError, ChatInput, Target};
 use crate::state::AppState;
 
 /// Requests above this are refused with 413 `request_too_large`, by Content-Length before reading.
 pub const MAX_CHAT_BODY: usize = 100 * 1024;
-/// A JSON answer that takes longer than this is 504 `timeout`.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(130);
 const ROLES: [&str; 3] = ["user", "assistant", "system"];
 
 fn parse(body: &JsonObject) -> Result<(ChatInput, bool), ApiError> {
@@ -70,25 +68,25 @@ fn chat_error(error: ChatError) -> ApiError {
         ChatError::UnknownModel(model) => {
             ApiError::new(ErrorCode::BadRequest, format!("Unknown model `{model}`")).with_code("invalid_request")
         }
+        ChatError::Limited(limit) => limited(limit),
+        ChatError::Timeout(_) => timed_out(),
         ChatError::Upstream(e) => ApiError::new(ErrorCode::Unavailable, format!("The model could not be reached: {e}"))
             .with_code("container_error"),
         ChatError::Service(e) => e.into(),
     }
 }
 
-async fn answer(state: &AppState, target: Target, input: ChatInput, stream: bool) -> Result<Response, ApiError> {
-    let name = target.agent.slug.clone();
-    let opened = state.chat.open(&target, input).await.map_err(chat_error)?;
-    let meta = opened_meta(&opened);
-    let mut response = if stream {
-        streamed(name, opened.stream)
-    } else {
-        tokio::time::timeout(ANSWER_TIMEOUT, gathered(&name, opened.stream)).await.map_err(|_| {
-            ApiError::new(ErrorCode::UpstreamTimeout, "The upstream request timed out").with_code("timeout")
-        })??
-    };
-    talon_headers(&mut response, &target, &meta);
-    Ok(response)
+async fn answer(
+    state: &AppState,
+    principal: &Principal,
+    start: Option<Extension<RequestStart>>,
+    target: Target,
+    input: ChatInput,
+    stream: bool,
+) -> Result<Response, ApiError> {
+    let asker = asker(state, principal, start, stream);
+    let answer = state.chat.open(&target, input, asker).await.map_err(chat_error)?;
+    respond(target.agent.slug.clone(), &target, answer, stream).await
 }
 
 /// Chat with one agent. API access must be turned on for it (`PATCH /api/agents/:id {"apiAccess": true}`).
@@ -101,6 +99,7 @@ pub async fn bot_chat(
     principal: Principal,
     // The route is mounted as a service, so the path parameter is captured twice: read it by name.
     Path(params): Path<std::collections::HashMap<String, String>>,
+    start: Option<Extension<RequestStart>>,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Response, ApiError> {
     let bot_id = params.get("bot_id").cloned().unwrap_or_default();
@@ -114,7 +113,7 @@ pub async fn bot_chat(
         return Err(chat_error(ChatError::NotServing(agent.status)));
     }
     let target = state.chat.answering(agent, pinned).await.map_err(chat_error)?;
-    answer(&state, target, input, stream).await
+    answer(&state, &principal, start, target, input, stream).await
 }
 
 /// Chat with a deployed agent by slug: a stopped agent is 404, one in error 502.
@@ -123,6 +122,7 @@ pub async fn bot_chat(
 pub async fn agent_chat(
     State(state): State<AppState>,
     principal: Principal,
+    start: Option<Extension<RequestStart>>,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Response, ApiError> {
     let caller = principal.with_scope(Scope::Chat).map_err(|e| e.with_code("insufficient_scope"))?;
@@ -145,7 +145,7 @@ pub async fn agent_chat(
         }
     }
     let target = state.chat.answering(agent, pinned).await.map_err(chat_error)?;
-    answer(&state, target, input, stream).await
+    answer(&state, &principal, start, target, input, stream).await
 }
 
 /// How the request authenticated, for naming a 401 precisely.

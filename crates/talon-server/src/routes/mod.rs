@@ -11,5 +11,6 @@ pub mod openai;
 pub mod ops;
 mod pagination;
 pub mod tasks;
+pub mod usage;
 pub mod versions;
 pub mod webhooks;

@@ -1,9 +1,9 @@
 //! `/v1/chat/completions` and `/v1/models`: the OpenAI API, where `model` names an agent (`support-bot`,
 //! or `support-bot@7` to pin version 7), so every OpenAI SDK works with a base URL and a key.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::{Extension, Json};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -13,12 +13,14 @@ use serde_json::{Value, json};
 use talon_domain::agent::AgentStatus;
 use talon_domain::{Scope, ValidationErrors};
 use talon_gateway::types::{ChatMessage, ToolCallAccumulator, Usage, estimate_tokens};
-use talon_gateway::{Opened, ProviderError};
+use talon_domain::usage::Source;
+use talon_gateway::ProviderError;
 
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::json::{ApiJson, JsonObject, optional_bool};
-use crate::services::chat::{ChatError, ChatInput, Target};
+use crate::http::metrics::RequestStart;
+use crate::services::chat::{Answer, Asker, ChatError, ChatInput, Limit, Target};
 use crate::state::AppState;
 
 const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
@@ -71,6 +73,8 @@ fn chat_error(error: ChatError) -> ApiError {
         ChatError::UnknownModel(model) => {
             ApiError::new(ErrorCode::BadRequest, format!("The agent's model `{model}` names no configured provider"))
         }
+        ChatError::Limited(limit) => limited(limit),
+        ChatError::Timeout(_) => timed_out(),
         ChatError::Upstream(e) => match e.last() {
             Some(ProviderError::Status { status: 429, .. }) => {
                 ApiError::new(ErrorCode::RateLimited, "The upstream model is rate limited; retry later")
@@ -84,6 +88,45 @@ fn chat_error(error: ChatError) -> ApiError {
     }
 }
 
+/// 429 for a chat limit, under the chat API's codes (`bot_rate_limited`, `concurrent_limit`).
+pub(super) fn limited(limit: Limit) -> ApiError {
+    match limit {
+        Limit::AgentRate { retry_after } => {
+            ApiError::new(ErrorCode::RateLimited, "This agent's request rate limit was reached; retry later")
+                .with_code("bot_rate_limited")
+                .with_retry_after(retry_after)
+        }
+        Limit::AccountConcurrency | Limit::AgentConcurrency => {
+            let whose = if limit == Limit::AccountConcurrency { "account" } else { "agent" };
+            ApiError::new(
+                ErrorCode::RateLimited,
+                format!("Too many answers in flight for this {whose}; retry when one finishes"),
+            )
+            .with_code("concurrent_limit")
+            .with_retry_after(1)
+        }
+    }
+}
+
+pub(super) fn timed_out() -> ApiError {
+    ApiError::new(ErrorCode::UpstreamTimeout, "The upstream request timed out").with_code("timeout")
+}
+
+/// Who asks, for the chat service: the account whose limits apply, the key, and when the request
+/// arrived; JSON answers get the chat timeout as their deadline.
+pub(super) fn asker(state: &AppState, principal: &Principal, start: Option<Extension<RequestStart>>, stream: bool) -> Asker {
+    Asker {
+        account: principal.account.clone(),
+        key: match &principal.credential {
+            Credential::ApiKey { id, .. } => Some(*id),
+            Credential::Session => None,
+        },
+        source: Source::Chat,
+        arrived: start.map_or_else(std::time::Instant::now, |Extension(RequestStart(at))| at),
+        timeout: (!stream).then_some(state.settings.chat_timeout),
+    }
+}
+
 /// Create a chat completion (JSON or `stream: true` for server-sent events).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])), request_body = Object,
     responses((status = 200, description = "chat.completion, or a text/event-stream of chat.completion.chunk"),
@@ -91,36 +134,30 @@ fn chat_error(error: ChatError) -> ApiError {
 pub async fn chat_completions(
     State(state): State<AppState>,
     principal: Principal,
+    start: Option<Extension<RequestStart>>,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Response, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
     let (model, input, stream) = parse(&body)?;
     let target = state.chat.target(&caller, &model).await.map_err(chat_error)?;
-    let opened = state.chat.open(&target, input).await.map_err(chat_error)?;
-    let meta = opened_meta(&opened);
-    let mut response = if stream { streamed(model, opened.stream) } else { gathered(&model, opened.stream).await? };
-    talon_headers(&mut response, &target, &meta);
-    Ok(response)
+    let answer = state.chat.open(&target, input, asker(&state, &principal, start, stream)).await.map_err(chat_error)?;
+    respond(model, &target, answer, stream).await
 }
 
-pub(super) struct Meta {
-    model: String,
-    test_provider: bool,
-}
-
-pub(super) fn opened_meta(opened: &Opened) -> Meta {
-    Meta { model: opened.model.clone(), test_provider: opened.test_provider }
-}
-
-pub(super) fn talon_headers(response: &mut Response, target: &Target, meta: &Meta) {
+/// The answer as a `chat.completion` or an event stream, with Talon's headers: the model that
+/// answered, the version, and whether a test provider did.
+pub(super) async fn respond(name: String, target: &Target, answer: Answer, stream: bool) -> Result<Response, ApiError> {
+    let Answer { model, test_provider, stream: chunks, .. } = answer;
+    let mut response = if stream { streamed(name, chunks) } else { gathered(&name, chunks).await? };
     let headers = response.headers_mut();
-    if let Ok(model) = HeaderValue::from_str(&meta.model) {
+    if let Ok(model) = HeaderValue::from_str(&model) {
         headers.insert("x-talon-model", model);
     }
     headers.insert("x-talon-agent-version", HeaderValue::from(target.version.number));
-    if meta.test_provider {
+    if test_provider {
         headers.insert("x-talon-test-provider", HeaderValue::from_static("true"));
     }
+    Ok(response)
 }
 
 fn completion_id() -> String {
@@ -132,8 +169,10 @@ fn completion_id() -> String {
 pub(super) async fn gathered(model: &str, mut stream: talon_gateway::ChunkStream) -> Result<Response, ApiError> {
     let (mut content, mut tools, mut finish, mut usage) = (String::new(), ToolCallAccumulator::default(), None, None);
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::new(ErrorCode::UpstreamError, format!("The upstream model failed: {e}")))?;
+        let chunk = chunk.map_err(|e| match e {
+            ProviderError::Deadline(_) => timed_out(),
+            e => ApiError::new(ErrorCode::UpstreamError, format!("The upstream model failed: {e}")),
+        })?;
         content.push_str(chunk.content.as_deref().unwrap_or_default());
         if let Some(deltas) = &chunk.tool_calls {
             tools.add(deltas);

@@ -1,21 +1,69 @@
 //! The chat runtime: which agent version answers, what goes upstream (its prompt first, its tools, its
 //! settings), and through which models (primary, then fallback).
 
+mod metered;
+
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use talon_domain::agent::{Agent, AgentStatus, Version};
-use talon_gateway::types::{ChatMessage, ChatRequest};
-use talon_gateway::{Gateway, GatewayError, Opened};
+use talon_domain::usage::{Outcome, Source, UsageRecord};
+use talon_domain::{Account, ApiKeyId};
+use talon_gateway::types::{ChatMessage, ChatRequest, estimate_tokens};
+use talon_gateway::{ChunkStream, Gateway, GatewayError};
 use talon_store::Store;
 
+use self::metered::{Meter, Metered};
 use super::registry::RegistryService;
+use super::usage::UsageService;
 use super::{Caller, ServiceError};
+use crate::limits::{Acquired, ConcurrencyLimiter, Permit, Plans, RateLimiter, Slot, Window};
 
 pub struct ChatService {
     store: Arc<dyn Store>,
     registry: Arc<RegistryService>,
     gateway: Arc<Gateway>,
+    limits: ChatLimits,
+    usage: Arc<UsageService>,
+}
+
+/// What bounds chat answers: the plans' numbers, and where they are counted.
+pub struct ChatLimits {
+    pub plans: Arc<Plans>,
+    pub rate: Arc<dyn RateLimiter>,
+    pub concurrency: Arc<dyn ConcurrencyLimiter>,
+}
+
+/// Who asks and when the request arrived, for limits and accounting.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    /// The account whose plan's limits apply (the agent's owner).
+    pub account: Account,
+    pub key: Option<ApiKeyId>,
+    pub source: Source,
+    pub arrived: Instant,
+    /// A JSON answer must be complete within this (the chat timeout); a stream has no deadline.
+    pub timeout: Option<Duration>,
+}
+
+/// The answer as it streams: every chunk, the first included, ending in an error if the upstream
+/// fails part-way or the deadline passes.
+pub struct Answer {
+    /// The `provider/model` answering.
+    pub model: String,
+    pub fell_back: bool,
+    pub test_provider: bool,
+    pub stream: ChunkStream,
+}
+
+/// A chat limit that refused the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The agent's answers per minute; retry after this many seconds.
+    AgentRate { retry_after: u64 },
+    AccountConcurrency,
+    AgentConcurrency,
 }
 
 /// The agent and the version of it that answers.
@@ -43,6 +91,10 @@ pub enum ChatError {
     NotServing(AgentStatus),
     #[error("unknown model `{0}`")]
     UnknownModel(String),
+    #[error("a chat limit was reached: {0:?}")]
+    Limited(Limit),
+    #[error("the answer took longer than {0:?}")]
+    Timeout(Duration),
     #[error(transparent)]
     Upstream(#[from] GatewayError),
     #[error(transparent)]
@@ -50,8 +102,14 @@ pub enum ChatError {
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>, gateway: Arc<Gateway>) -> Self {
-        Self { store, registry, gateway }
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<RegistryService>,
+        gateway: Arc<Gateway>,
+        limits: ChatLimits,
+        usage: Arc<UsageService>,
+    ) -> Self {
+        Self { store, registry, gateway, limits, usage }
     }
 
     /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
@@ -94,21 +152,120 @@ impl ChatService {
         Ok(page.items.into_iter().filter(|a| a.status == AgentStatus::Deployed).collect())
     }
 
-    /// Starts the answer: the first model that responds (primary, then fallback) streams it.
-    pub async fn open(&self, target: &Target, input: ChatInput) -> Result<Opened, ChatError> {
+    /// Starts the answer: within the chat limits (for callers of the chat APIs), the first model that
+    /// responds (primary, then fallback) streams it. Every answer that gets as far as an upstream is
+    /// accounted, whether it succeeds or not.
+    pub async fn open(&self, target: &Target, input: ChatInput, asker: Asker) -> Result<Answer, ChatError> {
         let definition = &target.version.definition;
         let primary = input.model.clone().unwrap_or_else(|| definition.model.primary.clone());
         if !self.gateway.knows(&primary) {
             return Err(ChatError::UnknownModel(primary));
         }
+        // Tasks are bounded by the runtime's workers; only callers of the chat APIs are limited here.
+        let permit = match asker.source {
+            Source::Chat => self.admit(&target.agent, &asker.account).await?,
+            Source::Task => Permit::unlimited(),
+        };
         let mut models = vec![primary.as_str()];
         if let Some(fallback) = definition.model.fallback.as_deref().filter(|f| *f != primary) {
             models.push(fallback);
         }
         let request = build_request(&target.version, input);
-        Ok(self.gateway.open(&models, &request).await?)
+        let meter = |model: &str, fell_back: bool, upstream_started: Instant| Meter {
+            record: UsageRecord {
+                id: uuid::Uuid::now_v7(),
+                owner: target.agent.owner,
+                agent_id: target.agent.id,
+                version_id: target.version.id,
+                key_id: asker.key,
+                source: asker.source,
+                model: model.to_owned(),
+                fell_back,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                latency_us: 0,
+                first_token_us: None,
+                outcome: Outcome::Ok,
+                created_at: talon_domain::time::now(),
+            },
+            arrived: asker.arrived,
+            upstream_started,
+            first_chunk_at: None,
+            estimated_prompt_tokens: request.messages.iter().map(|m| estimate_tokens(&m.text_content())).sum(),
+            estimated_completion_tokens: 0,
+            reported: None,
+            usage: self.usage.clone(),
+        };
+        let deadline = asker.timeout.map(|limit| (asker.arrived + limit, limit));
+        let upstream_started = Instant::now();
+        let opening = self.gateway.open(&models, &request);
+        let opened = match deadline {
+            Some((at, limit)) => match tokio::time::timeout_at(at.into(), opening).await {
+                Ok(opened) => opened,
+                Err(_) => {
+                    meter(&primary, false, upstream_started).finish(Outcome::Timeout);
+                    return Err(ChatError::Timeout(limit));
+                }
+            },
+            None => opening.await,
+        };
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                let last = e.attempts.last().map_or(primary.as_str(), |(model, _)| model.as_str());
+                meter(last, e.attempts.len() > 1, upstream_started).finish(Outcome::UpstreamError);
+                return Err(ChatError::Upstream(e));
+            }
+        };
+        let mut meter = meter(&opened.model, opened.fell_back, upstream_started);
+        meter.first_chunk_at = Some(opened.first_chunk_at);
+        Ok(Answer {
+            model: opened.model,
+            fell_back: opened.fell_back,
+            test_provider: opened.test_provider,
+            stream: Box::pin(Metered::new(opened.stream, meter, deadline, permit)),
+        })
+    }
+
+    /// Counts the answer against its agent's rate, then takes a place in the account's and the
+    /// agent's concurrency budgets, held by the returned permit. Limiter failures admit the request:
+    /// answering without limits beats refusing everyone while Redis is away.
+    async fn admit(&self, agent: &Agent, account: &Account) -> Result<Permit, ChatError> {
+        let plan = self.limits.plans.get(&account.plan);
+        let window =
+            Window { key: format!("agent-chat:{}", agent.id), max: plan.agent_chats_per_minute, period: MINUTE };
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        match self.limits.rate.admit(std::slice::from_ref(&window), now_ms).await {
+            Ok(admission) if !admission.allowed => {
+                metrics::counter!("talon_chat_refused_total", "limit" => "agent_rate").increment(1);
+                return Err(ChatError::Limited(Limit::AgentRate { retry_after: admission.retry_after }));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "rate limiter failed; admitting the chat request"),
+        }
+        let slots = [
+            Slot { key: format!("account:{}", account.id), max: plan.account_concurrent_chats },
+            Slot { key: format!("agent:{}", agent.id), max: plan.agent_concurrent_chats },
+        ];
+        match self.limits.concurrency.acquire(&slots).await {
+            Ok(Acquired::Granted(permit)) => Ok(permit),
+            Ok(Acquired::Refused { index }) => {
+                let (limit, name) = match index {
+                    0 => (Limit::AccountConcurrency, "account_concurrency"),
+                    _ => (Limit::AgentConcurrency, "agent_concurrency"),
+                };
+                metrics::counter!("talon_chat_refused_total", "limit" => name).increment(1);
+                Err(ChatError::Limited(limit))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "concurrency limiter failed; admitting the chat request");
+                Ok(Permit::unlimited())
+            }
+        }
     }
 }
+
+const MINUTE: Duration = Duration::from_secs(60);
 
 /// The upstream request: the version's prompt as the system message before the caller's messages, its
 /// tools as function tools, its temperature and max tokens unless the caller set them.

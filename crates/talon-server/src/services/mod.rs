@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod chat;
 pub mod registry;
 pub mod tasks;
+pub mod usage;
 pub mod webhooks;
 
 use talon_domain::{Account, AgentId, ValidationErrors};

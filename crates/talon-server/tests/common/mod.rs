@@ -182,10 +182,15 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
 }
 
 pub fn plans(key_per_minute: u64, account_per_day: u64) -> Plans {
-    let plan = talon_server::limits::Plan {
+    plans_with(talon_server::limits::Plan {
         key_requests_per_minute: key_per_minute,
         account_requests_per_day: account_per_day,
-    };
+        ..Default::default()
+    })
+}
+
+/// The default plan replaced by `plan`.
+pub fn plans_with(plan: talon_server::limits::Plan) -> Plans {
     Plans::new([("default".to_owned(), plan)].into())
 }
 
