@@ -2,7 +2,8 @@
 //! `/v1/messages` on 127.0.0.1:0. The requested model picks the behaviour: `ok` (three words, a finish
 //! and usage), `fail-500`, `fail-429` (Retry-After: 3), `fail-400`, `slow` (2 s before answering), `cut`
 //! (two words, then the stream ends without `[DONE]`), `stall` (two words 5 s apart), `instant` (`ok`
-//! without pauses, for benchmarks), `chunks-64` (64 chunks 20 ms apart).
+//! without pauses, for benchmarks), `chunks-64` (64 chunks 20 ms apart), `drip` (a word every 50 ms
+//! for 10 s, to hold an answer open).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +21,8 @@ pub type Seen = Arc<Mutex<Vec<Value>>>;
 
 fn sse(events: Vec<String>, pause: Duration, finish: bool) -> Response {
     let stream = futures::stream::iter(events.into_iter().enumerate()).then(move |(i, e)| async move {
-        if i > 0 {
+        // Even a zero sleep waits for the timer's next tick (about a millisecond): skip it.
+        if i > 0 && !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
         Ok::<_, std::io::Error>(e)
@@ -58,6 +60,7 @@ async fn openai(State(seen): State<Seen>, body: axum::Json<Value>) -> Response {
             let events = (0..64).map(|i| openai_chunk(&format!(" w{i}"))).collect();
             sse(events, Duration::from_millis(20), true)
         }
+        "drip" => sse((0..200).map(|i| openai_chunk(&format!(" d{i}"))).collect(), Duration::from_millis(50), true),
         "stall" => sse(vec![words[0].clone(), words[1].clone()], Duration::from_secs(5), true),
         _ => {
             let mut events = words;

@@ -69,7 +69,8 @@ impl AppState {
         gateway.first_token_timeout = config.first_token_timeout;
         let usage = Arc::new(UsageService::new(store.clone(), registry.clone()));
         let limits = ChatLimits { plans: plans.clone(), rate: limiter.clone(), concurrency };
-        let chat = Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway), limits, usage.clone()));
+        let chat =
+            Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway), limits, usage.clone()));
         Ok(Self {
             chat,
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),

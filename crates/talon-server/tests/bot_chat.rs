@@ -7,7 +7,6 @@ use common::{TestApp, User, assert_error};
 use reqwest::Method;
 use serde_json::{Value, json};
 use talon_gateway::testing::upstream;
-use talon_gateway::{ProviderConfig, ProviderKind};
 use talon_store::{Backend, Deployment};
 
 on_both_databases!(
@@ -69,14 +68,7 @@ async fn the_documented_request_and_responses(backend: Backend) {
 
 async fn every_documented_error_code(backend: Backend) {
     let up = upstream().await;
-    let mut config = common::test_config();
-    config.providers.push(ProviderConfig {
-        name: "up".into(),
-        kind: ProviderKind::Openai,
-        base_url: up.base.clone(),
-        api_key_env: None,
-    });
-    let app = TestApp::spawn_with(backend, config).await;
+    let app = TestApp::spawn_with(backend, common::config_with_upstream(&up.base)).await;
     let user = app.register("you@example.com").await;
     let (id, key) = bot(&app, &user, json!({"name": "Helper", "prompt": "p"})).await;
     let path = format!("/api/v1/bot/{id}/chat");

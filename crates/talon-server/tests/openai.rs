@@ -6,7 +6,6 @@ use common::{TestApp, User};
 use reqwest::Method;
 use serde_json::{Value, json};
 use talon_gateway::testing::{Upstream, upstream};
-use talon_gateway::{ProviderConfig, ProviderKind};
 use talon_store::Backend;
 
 on_both_databases!(
@@ -20,14 +19,7 @@ on_both_databases!(
 
 async fn app_with_upstream(backend: Backend) -> (TestApp, Upstream) {
     let up = upstream().await;
-    let mut config = common::test_config();
-    config.providers = vec![ProviderConfig {
-        name: "up".into(),
-        kind: ProviderKind::Openai,
-        base_url: up.base.clone(),
-        api_key_env: None,
-    }];
-    (TestApp::spawn_with(backend, config).await, up)
+    (TestApp::spawn_with(backend, common::config_with_upstream(&up.base)).await, up)
 }
 
 /// A deployed agent and a key with the `chat` scope.

@@ -109,7 +109,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, public_code: None, message: message.into(), details: Vec::new(), internal: None, retry_after: None }
+        Self {
+            code,
+            public_code: None,
+            message: message.into(),
+            details: Vec::new(),
+            internal: None,
+            retry_after: None,
+        }
     }
 
     /// Tells the client when to retry (`Retry-After`).

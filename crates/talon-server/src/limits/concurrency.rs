@@ -50,7 +50,9 @@ impl std::fmt::Debug for Permit {
 pub enum Acquired {
     Granted(Permit),
     /// `slots[index]` was full; nothing was taken.
-    Refused { index: usize },
+    Refused {
+        index: usize,
+    },
 }
 
 #[async_trait]

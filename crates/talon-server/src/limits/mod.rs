@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Permit, Slot};
 pub use memory::MemoryLimiter;
 pub use middleware::enforce_rate_limits;
 pub use plans::{Plan, Plans};
-pub use concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Permit, Slot};
 pub use redis::{RedisLimiter, connect_redis};
 pub use redis_concurrency::RedisConcurrency;
 

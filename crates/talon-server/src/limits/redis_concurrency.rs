@@ -48,7 +48,12 @@ pub struct RedisConcurrency {
 
 impl RedisConcurrency {
     pub fn new(connection: ConnectionManager, namespace: &str) -> Self {
-        Self { connection, acquire: Script::new(ACQUIRE), refresh: Script::new(REFRESH), namespace: namespace.to_owned() }
+        Self {
+            connection,
+            acquire: Script::new(ACQUIRE),
+            refresh: Script::new(REFRESH),
+            namespace: namespace.to_owned(),
+        }
     }
 }
 
@@ -77,7 +82,8 @@ impl ConcurrencyLimiter for RedisConcurrency {
         if full > 0 {
             return Ok(Acquired::Refused { index: (full - 1) as usize });
         }
-        let refresher = tokio::spawn(keep_alive(connection.clone(), self.refresh.clone(), keys.clone(), member.clone()));
+        let refresher =
+            tokio::spawn(keep_alive(connection.clone(), self.refresh.clone(), keys.clone(), member.clone()));
         Ok(Acquired::Granted(Permit::new(move || {
             refresher.abort();
             // Dropped outside a runtime only at process exit, when the permit lapses by itself.

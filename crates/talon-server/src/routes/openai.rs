@@ -3,18 +3,18 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::{Extension, Json};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use talon_domain::agent::AgentStatus;
-use talon_domain::{Scope, ValidationErrors};
-use talon_gateway::types::{ChatMessage, ToolCallAccumulator, Usage, estimate_tokens};
 use talon_domain::usage::Source;
+use talon_domain::{Scope, ValidationErrors};
 use talon_gateway::ProviderError;
+use talon_gateway::types::{ChatMessage, ToolCallAccumulator, Usage, estimate_tokens};
 
 use crate::auth::{Credential, Principal};
 use crate::http::error::{ApiError, ErrorCode};
@@ -114,7 +114,12 @@ pub(super) fn timed_out() -> ApiError {
 
 /// Who asks, for the chat service: the account whose limits apply, the key, and when the request
 /// arrived; JSON answers get the chat timeout as their deadline.
-pub(super) fn asker(state: &AppState, principal: &Principal, start: Option<Extension<RequestStart>>, stream: bool) -> Asker {
+pub(super) fn asker(
+    state: &AppState,
+    principal: &Principal,
+    start: Option<Extension<RequestStart>>,
+    stream: bool,
+) -> Asker {
     Asker {
         account: principal.account.clone(),
         key: match &principal.credential {

@@ -61,7 +61,9 @@ pub struct Answer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// The agent's answers per minute; retry after this many seconds.
-    AgentRate { retry_after: u64 },
+    AgentRate {
+        retry_after: u64,
+    },
     AccountConcurrency,
     AgentConcurrency,
 }

@@ -66,6 +66,18 @@ pub fn test_config() -> ServerConfig {
     config
 }
 
+/// `test_config` plus the mock upstream at `base` as provider `up` (models `up/ok`, `up/fail-500`, …).
+pub fn config_with_upstream(base: &str) -> ServerConfig {
+    let mut config = test_config();
+    config.providers.push(talon_gateway::ProviderConfig {
+        name: "up".into(),
+        kind: talon_gateway::ProviderKind::Openai,
+        base_url: base.to_owned(),
+        api_key_env: None,
+    });
+    config
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, test_config()).await
