@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Chat gateway benchmark: the same requests straight to a zero-latency mock upstream and through Talon
-# (SQLite), side by side. JSON completions at concurrency 1 and open loop at rising rates, and the time
-# to the first event of a 64-chunk stream (chunks 20 ms apart). Usage: bench/chat.sh
+# (SQLite), side by side in one run: JSON completions at concurrency 1; open loop at rising rates until
+# Talon no longer holds the rate with p99 under 10 ms and no errors; and the time to the first event of
+# a 64-chunk stream (chunks 20 ms apart). Usage: bench/chat.sh  (RATES="…" DURATION=20s to change)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build_release
@@ -28,11 +29,21 @@ oha_json -z 2s -c 8 "${talon[@]}" >/dev/null
 echo "JSON completion, concurrency 1"
 echo "  direct to the mock: $(summary "$(oha_json -z "$DURATION" -c 1 "${direct[@]}")")"
 echo "  through Talon:      $(summary "$(oha_json -z "$DURATION" -c 1 "${talon[@]}")")"
-for rate in ${RATES:-500 1000 2000 4000}; do
+held=none
+for rate in ${RATES:-1000 2000 3000 4000 5000 6000 7000 8000}; do
   echo "JSON completion, open loop $rate req/s, 64 connections"
   echo "  direct to the mock: $(summary "$(oha_json -z "$DURATION" -q "$rate" -c 64 --latency-correction "${direct[@]}")")"
-  echo "  through Talon:      $(summary "$(oha_json -z "$DURATION" -q "$rate" -c 64 --latency-correction "${talon[@]}")")"
+  through=$(oha_json -z "$DURATION" -q "$rate" -c 64 --latency-correction "${talon[@]}")
+  echo "  through Talon:      $(summary "$through")"
+  # Held: at least 98% of the rate served, p99 under 10 ms, no errors.
+  if [ "$(field "$through" errors)" = 0 ] && awk -v p99="$(field "$through" p99_ms)" -v rps="$(field "$through" rps)" \
+       -v rate="$rate" 'BEGIN { exit !(p99 < 10 && rps >= 0.98 * rate) }'; then
+    held=$rate
+  else
+    break
+  fi
 done
+echo "highest rate Talon held with p99 < 10 ms and no errors: $held req/s"
 echo "First event of a 64-chunk stream (chunks 20 ms apart), 50 requests one at a time"
 echo "  direct to the mock: $("$LOAD" --token unused first-event --url http://127.0.0.1:3990/v1/chat/completions --body "{\"model\":\"chunks-64\",\"stream\":true,\"messages\":$messages}")"
 echo "  through Talon:      $("$LOAD" --token "$KEY" first-event --url "$BASE/v1/chat/completions" --body "{\"model\":\"stream-bot\",\"stream\":true,\"messages\":$messages}")"

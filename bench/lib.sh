@@ -24,6 +24,9 @@ start_server() {
 [plans.default]
 key_requests_per_minute = 1000000000
 account_requests_per_day = 1000000000
+agent_chats_per_minute = 1000000000
+account_concurrent_chats = 1000000
+agent_concurrent_chats = 1000000
 ${EXTRA_TOML:-}
 TOML
   local url="sqlite://$dir/talon.db"
@@ -59,6 +62,17 @@ session_and_key() {
 # oha_json ARGS...: runs oha and prints its JSON summary.
 oha_json() {
   oha --no-tui --output-format json "$@" 2>/dev/null
+}
+
+# field JSON NAME: one figure of an oha summary: rps, p50_ms, p99_ms or errors (non-2xx and failures).
+field() {
+  jq -r --arg name "$2" '{
+      rps: (.summary.requestsPerSec|floor),
+      p50_ms: (.latencyPercentiles.p50*1000),
+      p99_ms: (.latencyPercentiles.p99*1000),
+      errors: ((((.statusCodeDistribution // {}) | to_entries | map(select(.key|startswith("2")|not)) | map(.value) | add) // 0)
+               + (((.errorDistribution // {}) | to_entries | map(.value) | add) // 0))
+    }[$name]' <<<"$1"
 }
 
 # summary JSON: "rps p50 p99" (latencies in ms) and the count of non-2xx responses.

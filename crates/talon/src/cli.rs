@@ -88,6 +88,12 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TALON_MAX_BODY_BYTES", default_value_t = talon_server::config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// How long a JSON chat answer may take in all before it is 504 `timeout`, in seconds.
+    #[arg(long, env = "TALON_CHAT_TIMEOUT_SECONDS", default_value_t = 130, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chat_timeout_seconds: u64,
+    /// How long a model may take to send its first token before the fallback is tried, in seconds.
+    #[arg(long, env = "TALON_FIRST_TOKEN_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub first_token_timeout_seconds: u64,
 }
 
 impl Default for ServeArgs {
@@ -102,6 +108,8 @@ impl Default for ServeArgs {
             webhook_retry_schedule: None,
             webhook_timeout_seconds: 15,
             max_body_bytes: talon_server::config::DEFAULT_MAX_BODY_BYTES,
+            chat_timeout_seconds: 130,
+            first_token_timeout_seconds: 30,
         }
     }
 }

@@ -103,6 +103,8 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     talon_gateway::config::validate(&file.providers).context("invalid [[providers]] in the config file")?;
     config.providers = file.providers;
     config.max_body_bytes = args.max_body_bytes;
+    config.chat_timeout = std::time::Duration::from_secs(args.chat_timeout_seconds);
+    config.first_token_timeout = std::time::Duration::from_secs(args.first_token_timeout_seconds);
     AppState::new(store, config).await.context("cannot connect to Redis")
 }
 
