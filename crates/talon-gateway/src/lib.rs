@@ -3,6 +3,7 @@
 //! `test` provider. Every upstream call streams; a JSON answer is the stream gathered. Fallback to a
 //! second model happens only before the first content reaches the caller.
 
+pub mod completion;
 pub mod config;
 mod error;
 mod gateway;
@@ -12,6 +13,7 @@ mod sse;
 pub mod testing;
 pub mod types;
 
+pub use completion::{Completion, gather};
 pub use config::{ProviderConfig, ProviderKind};
 pub use error::ProviderError;
 pub use gateway::{Gateway, GatewayError, Opened};

@@ -14,7 +14,7 @@ use talon_domain::agent::AgentStatus;
 use talon_domain::usage::Source;
 use talon_domain::{Scope, ValidationErrors};
 use talon_gateway::ProviderError;
-use talon_gateway::types::{ChatMessage, ToolCallAccumulator, Usage, estimate_tokens};
+use talon_gateway::types::ChatMessage;
 
 use crate::auth::{Credential, Principal};
 use crate::http::error::{ApiError, ErrorCode};
@@ -171,26 +171,13 @@ fn completion_id() -> String {
 
 /// The whole answer as one `chat.completion`. A stream that fails part-way is an error, never a
 /// truncated answer.
-pub(super) async fn gathered(model: &str, mut stream: talon_gateway::ChunkStream) -> Result<Response, ApiError> {
-    let (mut content, mut tools, mut finish, mut usage) = (String::new(), ToolCallAccumulator::default(), None, None);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| match e {
-            ProviderError::Deadline(_) => timed_out(),
-            e => ApiError::new(ErrorCode::UpstreamError, format!("The upstream model failed: {e}")),
-        })?;
-        content.push_str(chunk.content.as_deref().unwrap_or_default());
-        if let Some(deltas) = &chunk.tool_calls {
-            tools.add(deltas);
-        }
-        finish = chunk.finish_reason.or(finish);
-        usage = chunk.usage.or(usage);
-    }
-    let usage = usage.unwrap_or_else(|| {
-        let completion_tokens = estimate_tokens(&content);
-        Usage { prompt_tokens: 0, completion_tokens, total_tokens: completion_tokens }
-    });
-    let mut message = json!({"role": "assistant", "content": content});
-    if let Some(calls) = tools.finish() {
+pub(super) async fn gathered(model: &str, stream: talon_gateway::ChunkStream) -> Result<Response, ApiError> {
+    let done = talon_gateway::gather(stream).await.map_err(|e| match e {
+        ProviderError::Deadline(_) => timed_out(),
+        e => ApiError::new(ErrorCode::UpstreamError, format!("The upstream model failed: {e}")),
+    })?;
+    let mut message = json!({"role": "assistant", "content": done.content});
+    if let Some(calls) = done.tool_calls {
         message["tool_calls"] = calls;
     }
     let body = json!({
@@ -198,8 +185,8 @@ pub(super) async fn gathered(model: &str, mut stream: talon_gateway::ChunkStream
         "object": "chat.completion",
         "created": chrono::Utc::now().timestamp(),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish.unwrap_or_else(|| "stop".into())}],
-        "usage": usage,
+        "choices": [{"index": 0, "message": message, "finish_reason": done.finish_reason}],
+        "usage": done.usage,
     });
     Ok(Json(body).into_response())
 }
