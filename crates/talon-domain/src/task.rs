@@ -148,6 +148,12 @@ pub enum Executor {
 }
 
 impl Executor {
+    /// Who works a task created without `executor`: Talon's runtime when the agent is deployed (it is
+    /// serving), else external workers.
+    pub const fn default_for(agent_deployed: bool) -> Executor {
+        if agent_deployed { Executor::Runtime } else { Executor::External }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Executor::External => "external",
@@ -200,7 +206,61 @@ pub struct Task {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// The first retry of a runtime task waits this long; each further one waits twice as long as the one
+/// before, up to `RETRY_BACKOFF_MAX`.
+pub const RETRY_BACKOFF_BASE: std::time::Duration = std::time::Duration::from_secs(1);
+pub const RETRY_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How long a task waits before its next attempt after attempt number `attempts` failed: 1 s, 2 s, 4 s, …
+/// up to 5 minutes. An upstream's `Retry-After` lengthens the wait (never beyond the cap): retrying
+/// before it would only be refused again.
+pub fn retry_backoff(attempts: i32, retry_after: Option<std::time::Duration>) -> std::time::Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(16);
+    let backoff = RETRY_BACKOFF_BASE.saturating_mul(1 << doublings);
+    backoff.max(retry_after.unwrap_or_default()).min(RETRY_BACKOFF_MAX)
+}
+
 impl Task {
+    /// A running task's transient failure: it goes back to `queued`, runnable after the backoff, with
+    /// the error kept so that its reader sees why. `None` when it is not running or its attempts are
+    /// spent (then it fails instead). Only Talon's runtime does this: a PATCH may never move a task from
+    /// running to queued.
+    pub fn retry_later(
+        &self,
+        at: DateTime<Utc>,
+        error: impl Into<String>,
+        retry_after: Option<std::time::Duration>,
+    ) -> Option<Task> {
+        if self.status != TaskStatus::Running || self.attempts >= self.max_attempts {
+            return None;
+        }
+        let wait = chrono::Duration::from_std(retry_backoff(self.attempts, retry_after)).ok()?;
+        Some(Task {
+            status: TaskStatus::Queued,
+            error: Some(error.into()),
+            lease: None,
+            run_at: at + wait,
+            updated_at: at,
+            ..self.clone()
+        })
+    }
+
+    /// The task finished with `output`.
+    pub fn complete(&self, at: DateTime<Utc>, output: Value) -> Result<Task, IllegalTransition> {
+        let status = self.status.transition(TaskStatus::Completed)?;
+        Ok(Task { status, output: Some(output), error: None, ..self.finished(at) })
+    }
+
+    /// The task failed for good with `error`.
+    pub fn fail(&self, at: DateTime<Utc>, error: impl Into<String>) -> Result<Task, IllegalTransition> {
+        let status = self.status.transition(TaskStatus::Failed)?;
+        Ok(Task { status, error: Some(error.into()), ..self.finished(at) })
+    }
+
+    fn finished(&self, at: DateTime<Utc>) -> Task {
+        Task { lease: None, completed_at: Some(at), updated_at: at, ..self.clone() }
+    }
+
     /// The `data` of this task's events.
     pub fn event_data(&self) -> Value {
         json!({
@@ -327,6 +387,78 @@ mod tests {
             let err = from.transition(to).unwrap_err();
             assert_eq!(err.to_string(), format!("a task cannot go from {from} to {to}"));
         }
+    }
+
+    fn running(attempts: i32, max_attempts: i32) -> Task {
+        let at = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        Task {
+            id: TaskId::new(),
+            owner: UserId::new(),
+            agent_id: AgentId::new(),
+            version_id: VersionId::new(),
+            title: "t".into(),
+            description: String::new(),
+            priority: Priority::Normal,
+            status: TaskStatus::Running,
+            executor: Executor::Runtime,
+            input: json!({}),
+            output: None,
+            error: None,
+            attempts,
+            max_attempts,
+            run_at: at,
+            dedupe_key: None,
+            lease: Some(Lease { token: "lease_1".into(), expires_at: at + chrono::Duration::minutes(5) }),
+            created_at: at,
+            updated_at: at,
+            started_at: Some(at),
+            completed_at: None,
+        }
+    }
+
+    #[test]
+    fn retry_backoff_doubles_up_to_the_cap_and_honours_retry_after() {
+        use std::time::Duration as D;
+        let waits: Vec<u64> = (1..=4).map(|n| retry_backoff(n, None).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8]);
+        assert_eq!(retry_backoff(0, None), RETRY_BACKOFF_BASE);
+        assert_eq!(retry_backoff(50, None), RETRY_BACKOFF_MAX);
+        assert_eq!(retry_backoff(1, Some(D::from_secs(3))), D::from_secs(3));
+        assert_eq!(retry_backoff(4, Some(D::from_secs(3))), D::from_secs(8));
+        assert_eq!(retry_backoff(1, Some(D::from_secs(86_400))), RETRY_BACKOFF_MAX);
+    }
+
+    #[test]
+    fn a_running_task_with_attempts_left_is_queued_again_after_the_backoff() {
+        let task = running(1, 3);
+        let at = task.updated_at + chrono::Duration::seconds(10);
+        let next = task.retry_later(at, "the provider answered 500", None).unwrap();
+        assert_eq!(next.status, TaskStatus::Queued);
+        assert_eq!(next.run_at, at + chrono::Duration::seconds(1));
+        assert_eq!((next.lease, next.error.as_deref()), (None, Some("the provider answered 500")));
+        assert_eq!((next.attempts, next.updated_at, next.started_at), (1, at, task.started_at));
+        assert!(running(3, 3).retry_later(at, "x", None).is_none(), "attempts spent");
+        let queued = Task { status: TaskStatus::Queued, ..running(1, 3) };
+        assert!(queued.retry_later(at, "x", None).is_none(), "only a running task is retried");
+        assert!(TaskStatus::Running.transition(TaskStatus::Queued).is_err(), "the public machine still refuses");
+    }
+
+    #[test]
+    fn complete_and_fail_end_the_lease() {
+        let task = running(1, 3);
+        let at = task.updated_at + chrono::Duration::seconds(1);
+        let done = task.complete(at, json!({"content": "hi"})).unwrap();
+        assert_eq!((done.status, done.lease.clone(), done.completed_at), (TaskStatus::Completed, None, Some(at)));
+        assert_eq!(done.output, Some(json!({"content": "hi"})));
+        let failed = task.fail(at, "boom").unwrap();
+        assert_eq!((failed.status, failed.error.as_deref()), (TaskStatus::Failed, Some("boom")));
+        assert!(done.fail(at, "late").is_err(), "a finished task stays finished");
+    }
+
+    #[test]
+    fn deployed_agents_default_to_the_runtime() {
+        assert_eq!(Executor::default_for(true), Executor::Runtime);
+        assert_eq!(Executor::default_for(false), Executor::External);
     }
 
     #[test]
