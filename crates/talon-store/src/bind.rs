@@ -108,6 +108,7 @@ macro_rules! bind_task_update {
             .bind(*task.id.as_uuid())
             .bind(expected.as_str())
             .bind(lease.unwrap_or("").to_owned())
+            .bind(task.run_at)
     }};
 }
 

@@ -62,7 +62,7 @@ pub(crate) const TASK_HOLDING_DEDUPE_KEY: &str = "SELECT id, user_id, agent_id, 
 
 /// Compare-and-swap on status and lease (an absent lease compares as '').
 pub(crate) const UPDATE_TASK: &str = "UPDATE tasks SET status = $1, output = $2, error = $3, attempts = $4, \
-     lease_token = $5, lease_expires_at = $6, started_at = $7, completed_at = $8, updated_at = $9 \
+     lease_token = $5, lease_expires_at = $6, started_at = $7, completed_at = $8, updated_at = $9, run_at = $13 \
      WHERE id = $10 AND status = $11 AND COALESCE(lease_token, '') = $12";
 
 pub(crate) const RUNNING_TASKS_OF_AGENT: &str = "SELECT COUNT(*) FROM tasks WHERE agent_id = $1 AND status = 'running'";

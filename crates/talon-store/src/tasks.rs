@@ -57,6 +57,10 @@ pub trait TaskStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Task>, StoreError>;
 
+    /// Like `claim_tasks`, for Talon's runtime: runtime tasks of every account.
+    async fn claim_runtime_tasks(&self, limit: i64, lease: &Lease, now: DateTime<Utc>)
+    -> Result<Vec<Task>, StoreError>;
+
     /// Writes `task` if it is still in `expected` status under `expected_lease` (compare-and-swap);
     /// `false` when it changed in between.
     async fn update_task(

@@ -31,6 +31,7 @@ conformance!(
     forks_count_lineage_and_delete,
     claims_and_lease_expiry,
     usage_summarised_per_version,
+    runtime_claims_take_every_accounts_runtime_tasks_once,
 );
 
 async fn db(backend: Backend) -> TestDatabase {
@@ -385,29 +386,7 @@ async fn claims_and_lease_expiry(backend: Backend) {
     let (a, v) = agent(&alice, "one", None);
     db.store.insert_agent(&a, &v, &[]).await.unwrap();
     let t0 = now();
-    let task = Task {
-        id: talon_domain::TaskId::new(),
-        owner: alice.id,
-        agent_id: a.id,
-        version_id: v.id,
-        title: "t".into(),
-        description: String::new(),
-        priority: Priority::Normal,
-        status: TaskStatus::Queued,
-        executor: Executor::External,
-        input: serde_json::json!({}),
-        output: None,
-        error: None,
-        attempts: 0,
-        max_attempts: 2,
-        run_at: t0,
-        dedupe_key: None,
-        lease: None,
-        created_at: t0,
-        updated_at: t0,
-        started_at: None,
-        completed_at: None,
-    };
+    let task = Task { max_attempts: 2, ..queued_task(&a, &v, Executor::External, Priority::Normal, t0) };
     assert_eq!(db.store.insert_task(&task, &[]).await.unwrap(), talon_store::InsertOutcome::Created);
     let lease = Lease { token: "lease_1".into(), expires_at: t0 + Duration::seconds(1) };
     let claimed = db.store.claim_tasks(alice.id, None, Executor::External, 10, &lease, t0).await.unwrap();
@@ -484,4 +463,112 @@ async fn usage_summarised_per_version(backend: Backend) {
     assert!(
         db.store.usage_by_version(a.id, at + Duration::seconds(1), at + Duration::hours(1)).await.unwrap().is_empty()
     );
+}
+
+fn queued_task(
+    agent: &talon_domain::agent::Agent,
+    version: &talon_domain::agent::Version,
+    executor: talon_domain::task::Executor,
+    priority: talon_domain::task::Priority,
+    run_at: chrono::DateTime<Utc>,
+) -> talon_domain::task::Task {
+    let t0 = now();
+    talon_domain::task::Task {
+        id: talon_domain::TaskId::new(),
+        owner: agent.owner,
+        agent_id: agent.id,
+        version_id: version.id,
+        title: "t".into(),
+        description: String::new(),
+        priority,
+        status: talon_domain::task::TaskStatus::Queued,
+        executor,
+        input: serde_json::json!({}),
+        output: None,
+        error: None,
+        attempts: 0,
+        max_attempts: 3,
+        run_at,
+        dedupe_key: None,
+        lease: None,
+        created_at: t0,
+        updated_at: t0,
+        started_at: None,
+        completed_at: None,
+    }
+}
+
+async fn runtime_claims_take_every_accounts_runtime_tasks_once(backend: Backend) {
+    use agent_fixtures::*;
+    use talon_domain::task::{Executor, Lease, Priority, TaskStatus};
+    let db = db(backend).await;
+    let (alice, bob) = (account("alice@example.com"), account("bob@example.com"));
+    let mut agents = Vec::new();
+    for owner in [&alice, &bob] {
+        db.store.create_account(owner, "h").await.unwrap();
+        let (a, v) = agent(owner, "one", None);
+        db.store.insert_agent(&a, &v, &[]).await.unwrap();
+        agents.push((a, v));
+    }
+    let t0 = now();
+    let [(a, av), (b, bv)] = &agents[..] else { unreachable!() };
+    let alice_normal = queued_task(a, av, Executor::Runtime, Priority::Normal, t0);
+    let bob_urgent = queued_task(b, bv, Executor::Runtime, Priority::Urgent, t0);
+    let alice_external = queued_task(a, av, Executor::External, Priority::Urgent, t0);
+    let alice_later = queued_task(a, av, Executor::Runtime, Priority::Urgent, t0 + Duration::seconds(60));
+    for task in [&alice_normal, &bob_urgent, &alice_external, &alice_later] {
+        db.store.insert_task(task, &[]).await.unwrap();
+    }
+
+    let lease = Lease { token: "lease_rt".into(), expires_at: t0 + Duration::minutes(5) };
+    let claimed = db.store.claim_runtime_tasks(10, &lease, t0).await.unwrap();
+    let ids: Vec<_> = claimed.iter().map(|t| t.id).collect();
+    assert_eq!(ids, [bob_urgent.id, alice_normal.id], "priority first, across accounts, runnable only");
+    for task in &claimed {
+        assert_eq!((task.status, task.attempts, task.lease.clone()), (TaskStatus::Running, 1, Some(lease.clone())));
+        assert_eq!(task.started_at, Some(t0));
+    }
+    assert!(db.store.claim_runtime_tasks(10, &lease, t0).await.unwrap().is_empty());
+    let external = db.store.claim_tasks(alice.id, None, Executor::External, 10, &lease, t0).await.unwrap();
+    assert_eq!(external.iter().map(|t| t.id).collect::<Vec<_>>(), [alice_external.id], "never a runtime task");
+    for (owner, started) in [(&alice, 2), (&bob, 1)] {
+        let events = db.store.events_for(owner.id).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.kind == "task.started").count(), started);
+    }
+
+    // A retry writes `run_at`: the task is not claimable again until then.
+    let retry = claimed[1].retry_later(t0, "upstream 500", None).unwrap();
+    assert!(db.store.update_task(&retry, TaskStatus::Running, Some("lease_rt"), &[]).await.unwrap());
+    assert!(db.store.claim_runtime_tasks(10, &lease, t0).await.unwrap().is_empty());
+    let at = t0 + Duration::seconds(61);
+    let again = db.store.claim_runtime_tasks(10, &lease, at).await.unwrap();
+    assert_eq!(again.iter().map(|t| t.id).collect::<Vec<_>>(), [alice_later.id, alice_normal.id]);
+    assert_eq!((again[1].attempts, again[1].error.as_deref()), (2, Some("upstream 500")));
+
+    // Concurrent claimers take each task exactly once.
+    let many: Vec<_> = (0..30).map(|_| queued_task(a, av, Executor::Runtime, Priority::Normal, t0)).collect();
+    for task in &many {
+        db.store.insert_task(task, &[]).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = db.store.clone();
+            let lease = lease.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(task) = store.claim_runtime_tasks(1, &lease, at).await.unwrap().pop() {
+                    mine.push(task.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for claimer in claimers {
+        taken.extend(claimer.await.unwrap());
+    }
+    taken.sort();
+    let mut expected: Vec<_> = many.iter().map(|t| t.id).collect();
+    expected.sort();
+    assert_eq!(taken, expected);
 }

@@ -110,6 +110,30 @@ macro_rules! impl_task_store {
                     Ok(tasks)
                 }
 
+                async fn claim_runtime_tasks(
+                    &self,
+                    limit: i64,
+                    lease: &Lease,
+                    now: DateTime<Utc>,
+                ) -> Result<Vec<Task>, StoreError> {
+                    let mut tx = self.$write.begin().await?;
+                    let rows: Vec<TaskRow> =
+                        sqlx::query_as(&format!("{} RETURNING {}", $dialect::CLAIM_RUNTIME_TASKS, $dialect::task_returning()))
+                            .bind(now)
+                            .bind(limit)
+                            .bind(&lease.token)
+                            .bind(lease.expires_at)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let tasks = claimed_in_order(rows)?;
+                    for task in &tasks {
+                        let event = Event::new(task.owner, talon_domain::event::TASK_STARTED, task.event_data());
+                        bind_event!(sqlx::query(sql::INSERT_EVENT), &event).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(tasks)
+                }
+
                 async fn update_task(
                     &self,
                     task: &Task,

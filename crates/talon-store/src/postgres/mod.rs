@@ -70,6 +70,14 @@ mod dialect {
              lease_expires_at = $6, started_at = COALESCE(tasks.started_at, $2), updated_at = $2
          FROM picked WHERE tasks.id = picked.id";
 
+    /// Every account's runtime tasks; the literal `executor = 'runtime'` lets the partial index serve it.
+    pub const CLAIM_RUNTIME_TASKS: &str = "WITH picked AS (
+             SELECT id FROM tasks WHERE status = 'queued' AND executor = 'runtime' AND run_at <= $1
+             ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE tasks SET status = 'running', attempts = tasks.attempts + 1, lease_token = $3,
+             lease_expires_at = $4, started_at = COALESCE(tasks.started_at, $1), updated_at = $1
+         FROM picked WHERE tasks.id = picked.id";
+
     pub const EXPIRE_LEASES: &str = "WITH lapsed AS (
              SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
          UPDATE tasks SET

@@ -84,6 +84,12 @@ mod dialect {
                       AND ($3 IS NULL OR agent_id = $3) AND executor = $7
                       ORDER BY priority DESC, id LIMIT $4)";
 
+    /// Every account's runtime tasks; the literal `executor = 'runtime'` lets the partial index serve it.
+    pub const CLAIM_RUNTIME_TASKS: &str = "UPDATE tasks SET status = 'running', attempts = attempts + 1, \
+         lease_token = $3, lease_expires_at = $4, started_at = COALESCE(started_at, $1), updated_at = $1
+         WHERE id IN (SELECT id FROM tasks WHERE status = 'queued' AND executor = 'runtime' AND run_at <= $1
+                      ORDER BY priority DESC, id LIMIT $2)";
+
     pub const EXPIRE_LEASES: &str = "UPDATE tasks SET
              status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
              error = CASE WHEN attempts >= max_attempts
