@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use talon_domain::agent::{Agent, AgentStatus, Version};
 use talon_domain::usage::{Outcome, Source, UsageRecord};
-use talon_domain::{Account, ApiKeyId};
+use talon_domain::{Account, AgentId, ApiKeyId, VersionId};
 use talon_gateway::types::{ChatMessage, ChatRequest, estimate_tokens};
 use talon_gateway::{ChunkStream, Gateway, GatewayError};
 use talon_store::Store;
@@ -145,6 +145,23 @@ impl ChatService {
                 .ok_or(ChatError::NotFound)?,
             None => self.registry.served_version(&agent).await?,
         };
+        Ok(Target { agent, version })
+    }
+
+    /// The agent and the exact version a task is pinned to, for Talon's runtime. The agent must still be
+    /// deployed: stopping an agent stops the runtime from working its tasks.
+    pub async fn pinned(&self, agent: AgentId, version: VersionId) -> Result<Target, ChatError> {
+        let agent = self.store.agent(agent).await.map_err(ServiceError::from)?.ok_or(ChatError::NotFound)?;
+        if agent.status != AgentStatus::Deployed {
+            return Err(ChatError::NotServing(agent.status));
+        }
+        let version = self
+            .store
+            .version(version)
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|v| v.agent_id == agent.id)
+            .ok_or(ChatError::NotFound)?;
         Ok(Target { agent, version })
     }
 

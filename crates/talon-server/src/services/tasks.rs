@@ -1,16 +1,21 @@
 //! Tasks: creation (pinned to an agent version, deduplicated), the lifecycle state machine, and leased
-//! claims for workers.
+//! claims for external workers and for Talon's runtime (`runtime`).
+
+mod runtime;
 
 use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::Value;
+use talon_domain::agent::AgentStatus;
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
 use talon_domain::{AgentId, TaskId, ValidationErrors};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 use tokio::sync::Notify;
+
+pub use runtime::RuntimeFailure;
 
 use super::registry::RegistryService;
 use super::{Caller, OutboxSignal, ServiceError};
@@ -79,15 +84,15 @@ impl TaskService {
                 None
             }
         };
+        // Absent, the agent's deployment decides it (below). An explicit `runtime` for an agent that is
+        // not deployed is accepted: it may be deployed before the task runs, and if it is not, the runtime
+        // fails the task saying so.
         let executor = match body.get("executor") {
-            None | Some(Value::Null) => Executor::External,
-            Some(Value::String(e)) => e.parse().unwrap_or_else(|m: String| {
-                errors.add("executor", m);
-                Executor::External
-            }),
+            None | Some(Value::Null) => None,
+            Some(Value::String(e)) => e.parse().map_err(|m: String| errors.add("executor", m)).ok(),
             Some(_) => {
                 errors.add("executor", "Must be external or runtime");
-                Executor::External
+                None
             }
         };
         let version_ref = match body.get("versionId") {
@@ -124,7 +129,7 @@ impl TaskService {
             description: new.description,
             priority: new.priority,
             status: TaskStatus::Queued,
-            executor,
+            executor: executor.unwrap_or(Executor::default_for(agent.status == AgentStatus::Deployed)),
             input: new.input,
             output: None,
             error: None,
@@ -254,7 +259,7 @@ impl TaskService {
             return Err(errors.into());
         }
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
-        let token = format!("lease_{}", uuid::Uuid::now_v7().simple());
+        let token = lease_token();
         loop {
             // Listen before looking, so a task queued in between still wakes this claim.
             let queued = self.queued.notified();
@@ -286,6 +291,10 @@ impl TaskService {
         }
         Ok(changed.len())
     }
+}
+
+fn lease_token() -> String {
+    format!("lease_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// Parses the list filters of `GET /api/tasks`.
