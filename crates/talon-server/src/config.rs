@@ -15,6 +15,7 @@ use crate::webhooks::WebhookSettings;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The chat API's documented upstream timeout.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(130);
+pub const DEFAULT_RUNTIME_WORKERS: usize = 4;
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
 const JWT_SECRET_FILE: &str = "jwt-secret";
 const SECRET_KEY_FILE: &str = "secret-key";
@@ -38,6 +39,8 @@ pub struct ServerConfig {
     pub first_token_timeout: std::time::Duration,
     /// How long a JSON chat answer may take in all before it is 504 `timeout`.
     pub chat_timeout: std::time::Duration,
+    /// Runtime tasks this server answers at once; 0 leaves runtime tasks to other replicas.
+    pub runtime_workers: usize,
 }
 
 impl ServerConfig {
@@ -48,6 +51,7 @@ impl ServerConfig {
             providers: Vec::new(),
             first_token_timeout: std::time::Duration::from_secs(30),
             chat_timeout: DEFAULT_CHAT_TIMEOUT,
+            runtime_workers: DEFAULT_RUNTIME_WORKERS,
             jwt_secret,
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod limits;
 pub mod routes;
+pub mod runtime;
 pub mod services;
 pub mod state;
 pub mod webhooks;
@@ -43,6 +44,7 @@ pub async fn serve(
             })
             .await;
     });
+    let runtime = tokio::spawn(runtime::run(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm holds them back.
     let listener = listener.tap_io(|tcp| {
@@ -53,6 +55,7 @@ pub async fn serve(
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     maintenance.abort();
     deliveries.abort();
+    runtime.abort();
     // Answers finished before the shutdown are written before it completes.
     let _ = stop_usage.send(());
     let _ = usage_writer.await;

@@ -20,12 +20,14 @@ use crate::services::tasks::TaskService;
 use crate::services::usage::UsageService;
 use crate::services::webhooks::WebhookService;
 
-/// Settings handlers and middleware read on every request.
+/// Settings handlers, middleware and background loops read.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub max_body_bytes: usize,
     /// How long a JSON chat answer may take in all.
     pub chat_timeout: std::time::Duration,
+    /// Runtime tasks answered at once by this server (0: none).
+    pub runtime_workers: usize,
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -83,7 +85,11 @@ impl AppState {
             limiter,
             usage,
             plans,
-            settings: Arc::new(Settings { max_body_bytes: config.max_body_bytes, chat_timeout: config.chat_timeout }),
+            settings: Arc::new(Settings {
+                max_body_bytes: config.max_body_bytes,
+                chat_timeout: config.chat_timeout,
+                runtime_workers: config.runtime_workers,
+            }),
             metrics: prometheus(),
         })
     }

@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// How long a model may take to send its first token before the fallback is tried, in seconds.
     #[arg(long, env = "TALON_FIRST_TOKEN_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub first_token_timeout_seconds: u64,
+    /// Tasks with executor `runtime` this server answers at once; 0 leaves them to other replicas.
+    #[arg(long, env = "TALON_RUNTIME_WORKERS", default_value_t = talon_server::config::DEFAULT_RUNTIME_WORKERS)]
+    pub runtime_workers: usize,
 }
 
 impl Default for ServeArgs {
@@ -110,6 +113,7 @@ impl Default for ServeArgs {
             max_body_bytes: talon_server::config::DEFAULT_MAX_BODY_BYTES,
             chat_timeout_seconds: 130,
             first_token_timeout_seconds: 30,
+            runtime_workers: talon_server::config::DEFAULT_RUNTIME_WORKERS,
         }
     }
 }

@@ -148,9 +148,15 @@ impl ChatService {
         Ok(Target { agent, version })
     }
 
-    /// The agent and the exact version a task is pinned to, for Talon's runtime. The agent must still be
-    /// deployed: stopping an agent stops the runtime from working its tasks.
-    pub async fn pinned(&self, agent: AgentId, version: VersionId) -> Result<Target, ChatError> {
+    /// The agent and the exact version a task is pinned to, for Talon's runtime, and who asks: the
+    /// agent's owner, whose usage it is. The agent must still be deployed: stopping an agent stops the
+    /// runtime from working its tasks. The answer must be complete within `timeout`.
+    pub async fn for_task(
+        &self,
+        agent: AgentId,
+        version: VersionId,
+        timeout: Duration,
+    ) -> Result<(Target, Asker), ChatError> {
         let agent = self.store.agent(agent).await.map_err(ServiceError::from)?.ok_or(ChatError::NotFound)?;
         if agent.status != AgentStatus::Deployed {
             return Err(ChatError::NotServing(agent.status));
@@ -162,7 +168,10 @@ impl ChatService {
             .map_err(ServiceError::from)?
             .filter(|v| v.agent_id == agent.id)
             .ok_or(ChatError::NotFound)?;
-        Ok(Target { agent, version })
+        let account =
+            self.store.account_by_id(agent.owner).await.map_err(ServiceError::from)?.ok_or(ChatError::NotFound)?;
+        let asker = Asker { account, key: None, source: Source::Task, arrived: Instant::now(), timeout: Some(timeout) };
+        Ok((Target { agent, version }, asker))
     }
 
     /// The caller's deployed agents, for `GET /v1/models`.
