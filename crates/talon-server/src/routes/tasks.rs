@@ -123,7 +123,8 @@ pub struct ClaimedTasks {
     data: Vec<ClaimedTask>,
 }
 
-/// Queue a task for an agent, pinned to `versionId` or the agent's current version.
+/// Queue a task for an agent, pinned to `versionId` or the agent's current version. `executor` defaults
+/// to `runtime` (Talon answers it) when the agent is deployed, else `external` (workers claim it).
 #[utoipa::path(post, path = "/api/tasks", tag = "tasks", security(("bearer" = [])), request_body = Object,
     responses((status = 201, body = TaskView), (status = 200, body = TaskView, description = "Deduplicated"),
         (status = 400, body = ErrorEnvelope)))]
