@@ -121,6 +121,19 @@ async fn a_runtime_task_completes_with_the_upstream_answer(backend: Backend) {
     let sent = sent_with(&up, "Now review PR #43");
     assert_eq!(sent["messages"][0], json!({"role": "system", "content": "You review code."}));
     assert_eq!(sent["messages"].as_array().unwrap()[1..], conversation.as_array().unwrap()[..]);
+
+    // Runtime answers are accounted like chat answers (records are written in batches, moments later).
+    let path = format!("/api/agents/{}/usage", agent["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let usage = app.get_json(&path, &user.token).await;
+        if usage["total"]["requests"] == 2 {
+            assert_eq!(usage["total"]["succeeded"], 2, "{usage}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "usage never reached 2: {usage}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn the_pinned_version_answers_after_a_new_one_exists(backend: Backend) {
