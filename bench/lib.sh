@@ -64,14 +64,15 @@ oha_json() {
   oha --no-tui --output-format json "$@" 2>/dev/null
 }
 
-# field JSON NAME: one figure of an oha summary: rps, p50_ms, p99_ms or errors (non-2xx and failures).
+# field JSON NAME: one figure of an oha summary: rps, p50_ms, p99_ms or errors (non-2xx responses and
+# failed requests; not those still in flight when the run's time was up, "aborted due to deadline").
 field() {
   jq -r --arg name "$2" '{
       rps: (.summary.requestsPerSec|floor),
       p50_ms: (.latencyPercentiles.p50*1000),
       p99_ms: (.latencyPercentiles.p99*1000),
       errors: ((((.statusCodeDistribution // {}) | to_entries | map(select(.key|startswith("2")|not)) | map(.value) | add) // 0)
-               + (((.errorDistribution // {}) | to_entries | map(.value) | add) // 0))
+               + (((.errorDistribution // {}) | to_entries | map(select(.key != "aborted due to deadline") | .value) | add) // 0))
     }[$name]' <<<"$1"
 }
 
