@@ -3,7 +3,7 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/talon-target}"
-TALON="$CARGO_TARGET_DIR/release/talon"
+TALON="${TALON:-$CARGO_TARGET_DIR/release/talon}"
 LOAD="$CARGO_TARGET_DIR/release/talon-load"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DURATION="${DURATION:-10s}"

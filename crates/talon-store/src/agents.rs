@@ -48,6 +48,13 @@ pub struct Deployment {
     pub deployed_at: Option<DateTime<Utc>>,
 }
 
+/// How a caller names an agent: its id, or its owner's slug for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentLookup<'a> {
+    Id(AgentId),
+    Slug { owner: UserId, slug: &'a str },
+}
+
 #[async_trait]
 pub trait AgentStore {
     /// Inserts an agent with its first version. For a fork, also counts it on its parent. Every write
@@ -58,6 +65,10 @@ pub trait AgentStore {
 
     /// The agent with its current version, in one query (the hot path of reads and appends).
     async fn agent_head(&self, id: AgentId) -> Result<Option<(Agent, Version)>, StoreError>;
+
+    /// The agent with the version it serves (its deployed one, else its current one), in one query
+    /// (the hot path of chat).
+    async fn agent_serving(&self, agent: AgentLookup<'_>) -> Result<Option<(Agent, Version)>, StoreError>;
 
     async fn agent_by_slug(&self, owner: UserId, slug: &str) -> Result<Option<Agent>, StoreError>;
 

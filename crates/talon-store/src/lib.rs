@@ -23,7 +23,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use accounts::AccountStore;
-pub use agents::{AgentFilter, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
+pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};

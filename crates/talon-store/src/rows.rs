@@ -293,14 +293,21 @@ pub(crate) struct AgentHeadRow {
     pub v_created_at: DateTime<Utc>,
 }
 
-pub(crate) const AGENT_HEAD_QUERY: &str = "SELECT a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, \
+/// An agent joined with one of its versions (`v`) and that version's author (`u`); callers add the
+/// join condition on `v` and the `WHERE` clause.
+pub(crate) const AGENT_WITH_VERSION: &str = "SELECT a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, \
      a.public, a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
      a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at, \
      v.id AS v_id, v.number AS v_number, v.parent_version_id AS v_parent_version_id, v.definition AS v_definition, \
      v.content_hash AS v_content_hash, v.commit_message AS v_commit_message, v.fork_type AS v_fork_type, \
      v.created_by AS v_created_by, u.email AS v_created_by_email, v.created_at AS v_created_at \
-     FROM agents a JOIN agent_versions v ON v.id = a.current_version_id JOIN users u ON u.id = v.created_by \
-     WHERE a.id = $1";
+     FROM agents a JOIN agent_versions v ON ";
+
+/// The join to the agent's current version.
+pub(crate) const ON_CURRENT_VERSION: &str = "v.id = a.current_version_id JOIN users u ON u.id = v.created_by";
+/// The join to the version the agent serves: its deployed one, else its current one.
+pub(crate) const ON_SERVED_VERSION: &str =
+    "v.id = COALESCE(a.deployed_version_id, a.current_version_id) JOIN users u ON u.id = v.created_by";
 
 impl TryFrom<AgentHeadRow> for (talon_domain::agent::Agent, talon_domain::agent::Version) {
     type Error = StoreError;

@@ -28,6 +28,7 @@ conformance!(
     idempotency_reservation_is_exclusive_under_concurrency,
     agents_insert_read_and_list,
     append_version_is_compare_and_swap,
+    an_agent_is_read_with_the_version_it_serves,
     forks_count_lineage_and_delete,
     claims_and_lease_expiry,
     usage_summarised_per_version,
@@ -571,4 +572,35 @@ async fn runtime_claims_take_every_accounts_runtime_tasks_once(backend: Backend)
     let mut expected: Vec<_> = many.iter().map(|t| t.id).collect();
     expected.sort();
     assert_eq!(taken, expected);
+}
+
+async fn an_agent_is_read_with_the_version_it_serves(backend: Backend) {
+    use agent_fixtures::*;
+    use talon_store::{AgentLookup, Deployment};
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    let bob = account("bob@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let (a, v1) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v1, &[]).await.unwrap();
+    let mut v2 = v1.clone();
+    v2.id = talon_domain::VersionId::new();
+    v2.number = 2;
+    v2.parent_version_id = Some(v1.id);
+    assert_eq!(db.store.append_version(&v2, &[]).await.unwrap(), talon_store::AppendOutcome::Appended);
+    let by_slug = AgentLookup::Slug { owner: alice.id, slug: "one" };
+    let (agent, served) = db.store.agent_serving(by_slug).await.unwrap().unwrap();
+    assert_eq!((agent.id, served.id), (a.id, v2.id), "undeployed: the current version");
+    assert_eq!(served.created_by.email, "alice@example.com");
+    let pinned = Deployment {
+        status: talon_domain::agent::AgentStatus::Deployed,
+        deployed_version_id: Some(v1.id),
+        deployed_at: Some(now()),
+    };
+    db.store.set_deployment(a.id, pinned, now(), &event(&alice)).await.unwrap();
+    let (agent, served) = db.store.agent_serving(AgentLookup::Id(a.id)).await.unwrap().unwrap();
+    assert_eq!((agent.deployed_version_id, served.id), (Some(v1.id), v1.id), "deployed: the deployed version");
+    assert!(db.store.agent_serving(AgentLookup::Slug { owner: bob.id, slug: "one" }).await.unwrap().is_none());
+    assert!(db.store.agent_serving(AgentLookup::Id(talon_domain::AgentId::new())).await.unwrap().is_none());
 }

@@ -105,14 +105,13 @@ pub async fn bot_chat(
     let bot_id = params.get("bot_id").cloned().unwrap_or_default();
     let caller = principal.with_scope(Scope::Chat).map_err(|e| e.with_code("insufficient_scope"))?;
     let (input, stream) = parse(&body)?;
-    let (agent, pinned) = state.chat.agent(&caller, &bot_id).await.map_err(chat_error)?;
-    if !agent.api_access {
+    let target = state.chat.agent(&caller, &bot_id).await.map_err(chat_error)?;
+    if !target.agent.api_access {
         return Err(ApiError::forbidden("API access is turned off for this bot").with_code("api_not_enabled"));
     }
-    if agent.status != AgentStatus::Deployed {
-        return Err(chat_error(ChatError::NotServing(agent.status)));
+    if target.agent.status != AgentStatus::Deployed {
+        return Err(chat_error(ChatError::NotServing(target.agent.status)));
     }
-    let target = state.chat.answering(agent, pinned).await.map_err(chat_error)?;
     answer(&state, &principal, start, target, input, stream).await
 }
 
@@ -130,8 +129,8 @@ pub async fn agent_chat(
         return Err(ApiError::validation(ValidationErrors::single("agent", "Required: the agent's slug")));
     };
     let (input, stream) = parse(&body)?;
-    let (agent, pinned) = state.chat.agent(&caller, &reference).await.map_err(chat_error)?;
-    match agent.status {
+    let target = state.chat.agent(&caller, &reference).await.map_err(chat_error)?;
+    match target.agent.status {
         AgentStatus::Deployed => {}
         AgentStatus::Error => {
             return Err(
@@ -144,7 +143,6 @@ pub async fn agent_chat(
             );
         }
     }
-    let target = state.chat.answering(agent, pinned).await.map_err(chat_error)?;
     answer(&state, &principal, start, target, input, stream).await
 }
 

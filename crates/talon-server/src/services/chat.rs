@@ -115,35 +115,34 @@ impl ChatService {
     }
 
     /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
-    /// caller's and the version that answers: the pinned one, else the deployed pin, else the current.
+    /// caller's and the version that answers.
     pub async fn target(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {
-        let (agent, pinned) = self.agent(caller, reference).await?;
-        if agent.status != AgentStatus::Deployed {
-            return Err(ChatError::NotServing(agent.status));
+        let target = self.agent(caller, reference).await?;
+        if target.agent.status != AgentStatus::Deployed {
+            return Err(ChatError::NotServing(target.agent.status));
         }
-        self.answering(agent, pinned).await
+        Ok(target)
     }
 
-    /// The caller's agent named by `reference`, whatever its status, and the version number it pins.
-    pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<(Agent, Option<i64>), ChatError> {
+    /// The caller's agent named by `reference`, whatever its status, with the version that would
+    /// answer: the pinned one, else the deployed one, else the current one.
+    pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {
         let (agent_ref, pinned) = match reference.rsplit_once('@') {
             Some((agent, n)) => (agent, Some(n.parse::<i64>().map_err(|_| ChatError::NotFound)?)),
             None => (reference, None),
         };
-        let agent = self.registry.owned(caller, agent_ref).await.map_err(|_| ChatError::NotFound)?;
-        Ok((agent, pinned))
-    }
-
-    /// The agent with the version that answers for it.
-    pub async fn answering(&self, agent: Agent, pinned: Option<i64>) -> Result<Target, ChatError> {
+        let (agent, served) = self.registry.owned_serving(caller, agent_ref).await.map_err(|e| match e {
+            ServiceError::NotFound(_) => ChatError::NotFound,
+            e => ChatError::Service(e),
+        })?;
         let version = match pinned {
+            None => served,
             Some(n) => self
                 .store
                 .version_by_number(agent.id, n)
                 .await
                 .map_err(ServiceError::from)?
                 .ok_or(ChatError::NotFound)?,
-            None => self.registry.served_version(&agent).await?,
         };
         Ok(Target { agent, version })
     }

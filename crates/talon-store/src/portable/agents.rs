@@ -13,10 +13,10 @@ macro_rules! impl_agent_store {
             use talon_domain::{AgentId, UserId, VersionId};
             use $crate::bind::{bind_agent, bind_event, bind_version};
             use $crate::rows::{
-                AGENT_COLUMNS, AGENT_HEAD_QUERY, AgentHeadRow, AgentRow, EventRow, LineageRow, VERSION_COLUMNS, VersionRow,
+                AGENT_COLUMNS, AGENT_WITH_VERSION, AgentHeadRow, ON_CURRENT_VERSION, ON_SERVED_VERSION, AgentRow, EventRow, LineageRow, VERSION_COLUMNS, VersionRow,
             };
             use $crate::sql;
-            use $crate::{AgentFilter, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoreError, StoredEvent};
+            use $crate::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoreError, StoredEvent};
 
             #[async_trait]
             impl AgentStore for $store {
@@ -47,7 +47,27 @@ macro_rules! impl_agent_store {
 
                 async fn agent_head(&self, id: AgentId) -> Result<Option<(Agent, Version)>, StoreError> {
                     let row: Option<AgentHeadRow> =
-                        sqlx::query_as(AGENT_HEAD_QUERY).bind(id.as_uuid()).fetch_optional(&self.$read).await?;
+                        sqlx::query_as(&format!("{AGENT_WITH_VERSION}{ON_CURRENT_VERSION} WHERE a.id = $1"))
+                            .bind(id.as_uuid())
+                            .fetch_optional(&self.$read)
+                            .await?;
+                    row.map(TryInto::try_into).transpose()
+                }
+
+                async fn agent_serving(&self, agent: AgentLookup<'_>) -> Result<Option<(Agent, Version)>, StoreError> {
+                    let select = format!("{AGENT_WITH_VERSION}{ON_SERVED_VERSION} WHERE ");
+                    let row: Option<AgentHeadRow> = match agent {
+                        AgentLookup::Id(id) => {
+                            sqlx::query_as(&format!("{select}a.id = $1")).bind(*id.as_uuid()).fetch_optional(&self.$read).await?
+                        }
+                        AgentLookup::Slug { owner, slug } => {
+                            sqlx::query_as(&format!("{select}a.user_id = $1 AND a.slug = $2"))
+                                .bind(*owner.as_uuid())
+                                .bind(slug)
+                                .fetch_optional(&self.$read)
+                                .await?
+                        }
+                    };
                     row.map(TryInto::try_into).transpose()
                 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use talon_domain::agent::{Agent, Version};
 use talon_domain::{AgentId, ValidationErrors, VersionId};
-use talon_store::Store;
+use talon_store::{AgentLookup, Store};
 
 pub use agents::{AgentInput, ProfileInput};
 pub use forks::{Fork, ForkInput};
@@ -99,6 +99,19 @@ impl RegistryService {
         self.find(caller, reference)
             .await?
             .filter(|a| a.owner == caller.account.id && Self::in_reach(caller, a))
+            .ok_or(ServiceError::NotFound("Agent"))
+    }
+
+    /// An agent the caller owns with the version it serves (deployed, else current), in one query.
+    pub async fn owned_serving(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
+        let lookup = match AgentId::parse(reference) {
+            Ok(id) => AgentLookup::Id(id),
+            Err(_) => AgentLookup::Slug { owner: caller.account.id, slug: reference },
+        };
+        self.store
+            .agent_serving(lookup)
+            .await?
+            .filter(|(a, _)| a.owner == caller.account.id && Self::in_reach(caller, a))
             .ok_or(ServiceError::NotFound("Agent"))
     }
 
