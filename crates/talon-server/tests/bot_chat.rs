@@ -15,6 +15,7 @@ on_both_databases!(
     cors_preflight_is_answered,
     rate_limited_with_retry_after,
     deployed_agents_chat_statuses,
+    an_unexpected_failure_is_internal_error,
 );
 
 /// A bot with API access on, deployed, and a key with the `chat` scope.
@@ -216,4 +217,16 @@ async fn deployed_agents_chat_statuses(backend: Backend) {
     assert_error(ask().await, 502, "agent_error").await;
     let missing = app.post("/api/v1/chat", Some(&key), json!({"messages": [{"role": "user", "content": "hi"}]})).await;
     assert_error(missing, 400, "invalid_request").await;
+}
+
+async fn an_unexpected_failure_is_internal_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("you@example.com").await;
+    let (id, key) = bot(&app, &user, json!({"name": "Helper", "prompt": "p"})).await;
+    // The database goes away: the server cannot even look the key up.
+    app.db().store.close().await;
+    let body =
+        assert_error(app.post(&format!("/api/v1/bot/{id}/chat"), Some(&key), hello()).await, 500, "internal_error")
+            .await;
+    assert!(!body["error"]["message"].as_str().unwrap().contains("pool"), "no internals leak: {body}");
 }
