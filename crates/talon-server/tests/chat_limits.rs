@@ -87,12 +87,7 @@ async fn concurrency_is_exact_and_released_when_the_caller_goes_away(backend: Ba
     let mut first = held.pop().unwrap();
     assert!(first.chunk().await.unwrap().is_some(), "the answer is streaming");
     drop(first);
-    let replacement = eventually(|| async {
-        let response = app.post(&format!("/api/v1/bot/{id}/chat"), Some(&key), ask(true)).await;
-        (response.status() == 200).then_some(response)
-    })
-    .await;
-    drop(replacement);
+    drop(admitted_again(&app, &id, &key).await);
     drop(held);
 
     // Every abandoned answer is accounted as such.
@@ -102,6 +97,15 @@ async fn concurrency_is_exact_and_released_when_the_caller_goes_away(backend: Ba
     })
     .await;
     assert_eq!(usage["total"]["succeeded"], 0, "{usage}");
+}
+
+/// A streamed answer, once a place in the budget has come back.
+async fn admitted_again(app: &TestApp, bot: &str, key: &str) -> reqwest::Response {
+    eventually(|| async {
+        let response = app.post(&format!("/api/v1/bot/{bot}/chat"), Some(key), ask(true)).await;
+        (response.status() == 200).then_some(response)
+    })
+    .await
 }
 
 /// Polls `attempt` until it yields a value (up to 5 s, well inside the drip's 10 s).
@@ -192,12 +196,7 @@ async fn replicas_share_concurrency_through_redis(backend: Backend) {
             .await;
     }
     drop(one);
-    let again = eventually(|| async {
-        let response = second.post(&format!("/api/v1/bot/{id}/chat"), Some(&key), ask(true)).await;
-        (response.status() == 200).then_some(response)
-    })
-    .await;
-    drop(again);
+    drop(admitted_again(&second, &id, &key).await);
 }
 
 async fn json_answers_time_out_with_504(backend: Backend) {

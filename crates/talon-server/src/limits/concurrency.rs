@@ -66,6 +66,7 @@ pub struct MemoryConcurrency {
     in_flight: Arc<Mutex<HashMap<String, u64>>>,
 }
 
+#[cfg(test)]
 impl MemoryConcurrency {
     /// Answers in flight under `key` right now.
     pub fn in_flight(&self, key: &str) -> u64 {

@@ -2,7 +2,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::{Admission, Window};
 use crate::auth::Principal;
@@ -23,8 +23,7 @@ pub async fn enforce_rate_limits(State(state): State<AppState>, request: Request
         Window { key: principal.rate_limit_subject(), max: plan.key_requests_per_minute, period: MINUTE },
         Window { key: format!("account:{}", principal.account.id), max: plan.account_requests_per_day, period: DAY },
     ];
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let admission = match state.limiter.admit(&windows, now_ms).await {
+    let admission = match state.limiter.admit(&windows, super::now_ms()).await {
         Ok(admission) => admission,
         Err(e) => {
             // Serving without limits beats refusing everyone while the limiter's backend is down.

@@ -20,6 +20,11 @@ pub use plans::{Plan, Plans};
 pub use redis::{RedisLimiter, connect_redis};
 pub use redis_concurrency::RedisConcurrency;
 
+/// Milliseconds since the epoch: windows and permits are aligned to the wall clock, which replicas share.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// One budget: at most `max` requests per `period`, counted under `key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {

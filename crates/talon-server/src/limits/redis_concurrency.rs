@@ -2,14 +2,14 @@
 //! flight, scored by when each lapses. A permit is refreshed while held and removed when dropped; a
 //! replica that dies mid-answer leaves permits that lapse after `PERMIT_TTL`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-use super::LimiterError;
 use super::concurrency::{Acquired, ConcurrencyLimiter, Permit, Slot};
+use super::{LimiterError, now_ms};
 
 /// How long a permit outlives its last refresh.
 const PERMIT_TTL: Duration = Duration::from_secs(60);
@@ -55,10 +55,6 @@ impl RedisConcurrency {
             namespace: namespace.to_owned(),
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 const TTL_MS: u64 = PERMIT_TTL.as_millis() as u64;

@@ -152,7 +152,7 @@ pub async fn chat_completions(
 /// The answer as a `chat.completion` or an event stream, with Talon's headers: the model that
 /// answered, the version, and whether a test provider did.
 pub(super) async fn respond(name: String, target: &Target, answer: Answer, stream: bool) -> Result<Response, ApiError> {
-    let Answer { model, test_provider, stream: chunks, .. } = answer;
+    let Answer { model, test_provider, stream: chunks } = answer;
     let mut response = if stream { streamed(name, chunks) } else { gathered(&name, chunks).await? };
     let headers = response.headers_mut();
     if let Ok(model) = HeaderValue::from_str(&model) {

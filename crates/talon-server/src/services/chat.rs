@@ -4,7 +4,7 @@
 mod metered;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use talon_domain::agent::{Agent, AgentStatus, Version};
@@ -18,7 +18,7 @@ use self::metered::{Meter, Metered};
 use super::registry::RegistryService;
 use super::usage::UsageService;
 use super::{Caller, ServiceError};
-use crate::limits::{Acquired, ConcurrencyLimiter, Permit, Plans, RateLimiter, Slot, Window};
+use crate::limits::{Acquired, ConcurrencyLimiter, Permit, Plans, RateLimiter, Slot, Window, now_ms};
 
 pub struct ChatService {
     store: Arc<dyn Store>,
@@ -52,7 +52,6 @@ pub struct Asker {
 pub struct Answer {
     /// The `provider/model` answering.
     pub model: String,
-    pub fell_back: bool,
     pub test_provider: bool,
     pub stream: ChunkStream,
 }
@@ -248,7 +247,6 @@ impl ChatService {
         meter.first_chunk_at = Some(opened.first_chunk_at);
         Ok(Answer {
             model: opened.model,
-            fell_back: opened.fell_back,
             test_provider: opened.test_provider,
             stream: Box::pin(Metered::new(opened.stream, meter, deadline, permit)),
         })
@@ -261,8 +259,7 @@ impl ChatService {
         let plan = self.limits.plans.get(&account.plan);
         let window =
             Window { key: format!("agent-chat:{}", agent.id), max: plan.agent_chats_per_minute, period: MINUTE };
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        match self.limits.rate.admit(std::slice::from_ref(&window), now_ms).await {
+        match self.limits.rate.admit(std::slice::from_ref(&window), now_ms()).await {
             Ok(admission) if !admission.allowed => {
                 metrics::counter!("talon_chat_refused_total", "limit" => "agent_rate").increment(1);
                 return Err(ChatError::Limited(Limit::AgentRate { retry_after: admission.retry_after }));

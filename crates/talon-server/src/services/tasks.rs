@@ -220,17 +220,8 @@ impl TaskService {
             }
             _ => {}
         }
-        let events: Vec<Event> = (status != current.status)
-            .then(|| status.event())
-            .flatten()
-            .map(|kind| Event::new(next.owner, kind, next.event_data()))
-            .into_iter()
-            .collect();
-        if !self.store.update_task(&next, current.status, held.as_deref(), &events).await? {
+        if !self.write(&next, current.status, held.as_deref()).await? {
             return Err(ServiceError::Conflict("The task changed while it was being updated; read it again".into()));
-        }
-        if !events.is_empty() {
-            self.outbox.written();
         }
         Ok(next)
     }
@@ -290,6 +281,29 @@ impl TaskService {
             self.queued.notify_waiters();
         }
         Ok(changed.len())
+    }
+}
+
+impl TaskService {
+    /// Writes `next` over a task still in `expected` status under `lease` (compare-and-swap), with the
+    /// event of the status it enters; `false` when the task changed in between.
+    async fn write(&self, next: &Task, expected: TaskStatus, lease: Option<&str>) -> Result<bool, ServiceError> {
+        let events: Vec<Event> = (next.status != expected)
+            .then(|| next.status.event())
+            .flatten()
+            .map(|kind| Event::new(next.owner, kind, next.event_data()))
+            .into_iter()
+            .collect();
+        if !self.store.update_task(next, expected, lease, &events).await? {
+            return Ok(false);
+        }
+        if !events.is_empty() {
+            self.outbox.written();
+        }
+        if next.status == TaskStatus::Queued && expected != TaskStatus::Queued {
+            self.queued.notify_waiters();
+        }
+        Ok(true)
     }
 }
 

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use talon_domain::event::Event;
-use talon_domain::task::{Lease, Task, TaskStatus};
+use talon_domain::task::{Lease, Task};
 use talon_domain::time::now;
 use tokio::sync::Notify;
 
@@ -81,22 +80,7 @@ impl TaskService {
     }
 
     async fn write_from_runtime(&self, claimed: &Task, next: Task) -> Result<Option<Task>, ServiceError> {
-        let events: Vec<Event> = (next.status != claimed.status)
-            .then(|| next.status.event())
-            .flatten()
-            .map(|kind| Event::new(next.owner, kind, next.event_data()))
-            .into_iter()
-            .collect();
         let lease = claimed.lease.as_ref().map(|l| l.token.as_str());
-        if !self.store.update_task(&next, claimed.status, lease, &events).await? {
-            return Ok(None);
-        }
-        if !events.is_empty() {
-            self.outbox.written();
-        }
-        if next.status == TaskStatus::Queued {
-            self.queued.notify_waiters();
-        }
-        Ok(Some(next))
+        Ok(self.write(&next, claimed.status, lease).await?.then_some(next))
     }
 }
