@@ -54,7 +54,8 @@ rss_mib() {
 # session_and_key: registers an account, sets TOKEN and KEY (scopes: every one).
 session_and_key() {
   local creds='{"email":"bench@example.com","password":"bench-password-123"}'
-  TOKEN=$(curl -sf -X POST "$BASE/api/auth/register" -H 'content-type: application/json' -d "$creds" | jq -r .token)
+  curl -sf -o /dev/null -X POST "$BASE/api/auth/register" -H 'content-type: application/json' -d "$creds"
+  TOKEN=$(curl -sf -X POST "$BASE/api/auth/login" -H 'content-type: application/json' -d "$creds" | jq -r .token)
   KEY=$(curl -sf -X POST "$BASE/api/api-keys" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
     -d '{"name":"bench","scopes":["agents:read","agents:write","tasks:read","tasks:write","webhooks:read","webhooks:write","chat"]}' | jq -r .key)
 }

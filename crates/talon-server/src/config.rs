@@ -122,7 +122,7 @@ pub fn resolve_jwt_secret(from_env: Option<&str>, data_dir: &Path) -> Result<(Ve
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(e)),
     }
-    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    talon_store::sqlite::create_private_dir(data_dir).map_err(io_err)?;
     let mut bytes = [0u8; 48];
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret = hex::encode(bytes);
@@ -148,7 +148,7 @@ pub fn resolve_secret_key(from_env: Option<&str>, data_dir: &Path) -> Result<([u
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(e)),
     }
-    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    talon_store::sqlite::create_private_dir(data_dir).map_err(io_err)?;
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     let mut file = open_private(&path).map_err(io_err)?;

@@ -63,7 +63,7 @@ pub async fn serve(
 }
 
 /// Periodic housekeeping: return lapsed task leases to the queue every second; forget idempotency
-/// records past their retention every hour.
+/// records past their retention, and logged-out sessions whose tokens have expired, every hour.
 async fn maintain(state: AppState) {
     let mut leases = tokio::time::interval(LEASE_SWEEP_EVERY);
     let mut purge = tokio::time::interval(MAINTENANCE_EVERY);
@@ -79,6 +79,9 @@ async fn maintain(state: AppState) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired idempotency records removed"),
                     Err(e) => tracing::warn!(error = %e, "could not purge idempotency records"),
+                }
+                if let Err(e) = state.store.purge_revoked_sessions(Utc::now()).await {
+                    tracing::warn!(error = %e, "could not purge revoked sessions");
                 }
             }
         }

@@ -19,6 +19,7 @@ use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
 use crate::services::usage::UsageService;
 use crate::services::webhooks::WebhookService;
+use crate::webhooks::sealing::SecretBox;
 
 /// Settings handlers, middleware and background loops read.
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub struct AppState {
     pub webhooks: Arc<WebhookService>,
     pub usage: Arc<UsageService>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// Seals what is kept at rest under the server key (stored idempotent responses).
+    pub sealer: Arc<SecretBox>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
@@ -83,6 +86,7 @@ impl AppState {
             api_keys: Arc::new(ApiKeyService::new(store.clone())),
             store,
             limiter,
+            sealer: Arc::new(SecretBox::new(&config.secret_key)),
             usage,
             plans,
             settings: Arc::new(Settings {

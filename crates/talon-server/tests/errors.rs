@@ -27,8 +27,9 @@ async fn status_400_401_403_404_405_409(backend: Backend) {
     assert_error(app.get("/api/does-not-exist", &user.token).await, 404, "NOT_FOUND").await;
     let wrong_method = app.request(Method::PUT, "/api/auth/login", None).send().await.unwrap();
     assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
-    let dup = app.post("/api/auth/register", None, json!({"email": "alice@example.com", "password": PASSWORD})).await;
-    assert_error(dup, 409, "CONFLICT").await;
+    let agent = json!({"name": "A", "slug": "taken", "prompt": "p"});
+    assert_eq!(app.post("/api/agents", Some(&user.token), agent.clone()).await.status(), 201);
+    assert_error(app.post("/api/agents", Some(&user.token), agent).await, 409, "CONFLICT").await;
 }
 
 async fn status_413_by_content_length_and_by_stream(backend: Backend) {

@@ -16,7 +16,9 @@ on_both_databases!(
     same_key_while_in_flight_is_409,
     concurrent_duplicates_run_once,
     keys_are_scoped_to_the_account,
-    anonymous_posts_are_idempotent_too,
+    a_replay_is_only_for_the_credential_that_made_the_request,
+    stored_responses_hold_no_secret_in_clear,
+    unauthenticated_posts_are_never_recorded,
     malformed_key_is_400,
 );
 
@@ -27,6 +29,15 @@ async fn post_with_key(app: &TestApp, user: &User, key: &str, body: &Value) -> R
         .send()
         .await
         .unwrap()
+}
+
+/// The idempotency scope of a session: its `sid`, read from the token.
+fn session_scope(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    format!("session:{}", claims["sid"].as_str().unwrap().replace('-', ""))
 }
 
 async fn key_count(app: &TestApp, user: &User) -> usize {
@@ -70,7 +81,14 @@ async fn same_key_while_in_flight_is_409(backend: Backend) {
     let reserved = app
         .db()
         .store
-        .reserve_idempotency_key(&user.id, "busy", &print, now, now - Duration::hours(24), now - Duration::minutes(5))
+        .reserve_idempotency_key(
+            &session_scope(&user.token),
+            "busy",
+            &print,
+            now,
+            now - Duration::hours(24),
+            now - Duration::minutes(5),
+        )
         .await
         .unwrap();
     assert_eq!(reserved, talon_store::Reservation::Reserved);
@@ -115,17 +133,112 @@ async fn keys_are_scoped_to_the_account(backend: Backend) {
     assert_eq!(key_count(&app, &bob).await, 1);
 }
 
-async fn anonymous_posts_are_idempotent_too(backend: Backend) {
+async fn a_replay_is_only_for_the_credential_that_made_the_request(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let body = json!({"email": "new@example.com", "password": PASSWORD});
-    let send = || {
-        app.request(Method::POST, "/api/auth/register", None).header("idempotency-key", "signup-1").json(&body).send()
-    };
-    let first = send().await.unwrap();
+    let user = app.register("alice@example.com").await;
+    let chat_key = app.api_key(&user, &["chat"]).await;
+    let body = json!({"name": "admin", "scopes": ["agents:write", "webhooks:write"]});
+    let first = post_with_key(&app, &user, "new-admin-key", &body).await;
     assert_eq!(first.status(), 201);
+
+    // A chat-only key replays the session's Idempotency-Key: it is not given the new key.
+    let replayed = app
+        .request(Method::POST, "/api/api-keys", Some(&chat_key))
+        .header("idempotency-key", "new-admin-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(replayed.headers().get("idempotent-replayed").is_none());
+    let refused = assert_error(replayed, 403, "FORBIDDEN").await;
+    assert!(!refused.to_string().contains("tln_"), "{refused}");
+
+    // Another session of the same account has its own records: the request runs for it.
+    let login = app.post("/api/auth/login", None, json!({"email": user.email, "password": PASSWORD})).await;
+    let other_session = login.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let other = app
+        .request(Method::POST, "/api/api-keys", Some(&other_session))
+        .header("idempotency-key", "new-admin-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 201);
+    assert!(other.headers().get("idempotent-replayed").is_none());
+    assert_eq!(key_count(&app, &user).await, 3, "the chat key, and one admin key per session");
+}
+
+/// Every stored response body, read straight from the database.
+async fn stored_bodies(app: &TestApp, backend: Backend) -> Vec<Vec<u8>> {
+    use sqlx::Connection;
+    let query = "SELECT response_body FROM idempotency_keys WHERE response_body IS NOT NULL";
+    match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&app.db().url).await.unwrap();
+            sqlx::query_scalar(query).fetch_all(&mut conn).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
+            sqlx::query_scalar(query).fetch_all(&mut conn).await.unwrap()
+        }
+    }
+}
+
+async fn stored_responses_hold_no_secret_in_clear(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("alice@example.com").await;
+    let send = |path: &'static str, body: Value| {
+        app.request(Method::POST, path, Some(&user.token))
+            .header("idempotency-key", format!("once-{path}"))
+            .json(&body)
+            .send()
+    };
+    let key_body = json!({"name": "deploy", "scopes": ["agents:write"]});
+    let hook_body = json!({"url": "http://127.0.0.1:9/hook", "events": ["task.completed"]});
+    let key = send("/api/api-keys", key_body.clone()).await.unwrap();
+    assert_eq!(key.status(), 201);
+    let key = key.text().await.unwrap();
+    assert!(key.contains("tln_"));
+    let hook = send("/api/webhooks", hook_body.clone()).await.unwrap();
+    assert_eq!(hook.status(), 201);
+    let hook = hook.text().await.unwrap();
+    assert!(hook.contains("whsec_"));
+
+    let stored = stored_bodies(&app, backend).await;
+    assert_eq!(stored.len(), 2, "both answers are kept for replay");
+    for body in &stored {
+        for secret in [&b"tln_"[..], b"whsec_", b"deploy"] {
+            assert!(
+                !body.windows(secret.len()).any(|w| w == secret),
+                "stored in clear: {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    for (path, body, original) in [("/api/api-keys", key_body, key), ("/api/webhooks", hook_body, hook)] {
+        let replay = send(path, body).await.unwrap();
+        assert_eq!(replay.status(), 201);
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+        assert_eq!(replay.text().await.unwrap(), original, "the original answer, opened");
+    }
+}
+
+async fn unauthenticated_posts_are_never_recorded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("new@example.com").await;
+    let body = json!({"email": "new@example.com", "password": PASSWORD});
+    let send =
+        || app.request(Method::POST, "/api/auth/login", None).header("idempotency-key", "login-1").json(&body).send();
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
     let again = send().await.unwrap();
-    assert_eq!(again.status(), 201, "replayed, not 409 for a duplicate email");
-    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.status(), 200);
+    assert!(again.headers().get("idempotent-replayed").is_none(), "a login is never replayed");
+    let again: Value = again.json().await.unwrap();
+    assert_ne!(first["token"], again["token"], "each login is its own session");
+    assert!(stored_bodies(&app, backend).await.is_empty(), "no session token is kept");
 }
 
 async fn malformed_key_is_400(backend: Backend) {

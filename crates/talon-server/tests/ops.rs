@@ -28,7 +28,7 @@ async fn metrics_count_requests_by_route(backend: Backend) {
     app.register("alice@example.com").await;
     let text = app.request(Method::GET, "/metrics", None).send().await.unwrap().text().await.unwrap();
     assert!(
-        text.contains(r#"talon_http_requests_total{method="POST",route="/api/auth/register",status="201"}"#),
+        text.contains(r#"talon_http_requests_total{method="POST",route="/api/auth/register",status="202"}"#),
         "{text}"
     );
     assert!(text.contains("talon_http_request_duration_seconds_bucket"), "latency is a histogram");
@@ -38,7 +38,15 @@ async fn openapi_and_docs_are_served_locally(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let doc: Value = app.request(Method::GET, "/openapi.json", None).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/api/auth/register", "/api/auth/login", "/api/auth/me", "/api/api-keys", "/api/api-keys/{id}"] {
+    for path in [
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/me",
+        "/api/auth/logout",
+        "/api/auth/sessions/revoke-all",
+        "/api/api-keys",
+        "/api/api-keys/{id}",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use accounts::AccountStore;
+pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;

@@ -28,6 +28,14 @@ pub(crate) struct AccountWithPasswordRow {
 }
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct SessionAccountRow {
+    #[sqlx(flatten)]
+    pub account: AccountRow,
+    pub session_generation: i64,
+    pub revoked: bool,
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct ApiKeyRow {
     pub id: Uuid,
     pub user_id: Uuid,

@@ -20,6 +20,7 @@ conformance!(
     accounts_round_trip,
     duplicate_email_is_a_conflict,
     plan_can_change,
+    sessions_are_revoked_one_by_one_or_all_at_once,
     api_keys_round_trip_and_revoke,
     api_key_lookup_joins_the_account,
     idempotency_reserve_complete_replay,
@@ -92,6 +93,35 @@ async fn plan_can_change(backend: Backend) {
     assert!(db.store.set_account_plan("alice@example.com", "enterprise").await.unwrap());
     assert!(!db.store.set_account_plan("nobody@example.com", "enterprise").await.unwrap());
     assert_eq!(db.store.account_by_id(alice.id).await.unwrap().unwrap().plan, "enterprise");
+}
+
+async fn sessions_are_revoked_one_by_one_or_all_at_once(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    let bob = account("bob@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let (laptop, phone) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+
+    let fresh = db.store.session_account(alice.id, laptop).await.unwrap().unwrap();
+    assert_eq!((fresh.account, fresh.session_generation, fresh.revoked), (alice.clone(), 0, false));
+    assert_eq!(db.store.session_generation(alice.id).await.unwrap(), Some(0));
+    assert!(db.store.session_account(UserId::new(), laptop).await.unwrap().is_none());
+
+    let expires = now() + Duration::days(7);
+    db.store.revoke_session(alice.id, laptop, expires).await.unwrap();
+    db.store.revoke_session(alice.id, laptop, expires).await.unwrap();
+    assert!(db.store.session_account(alice.id, laptop).await.unwrap().unwrap().revoked);
+    assert!(!db.store.session_account(alice.id, phone).await.unwrap().unwrap().revoked);
+
+    db.store.revoke_all_sessions(alice.id).await.unwrap();
+    assert_eq!(db.store.session_account(alice.id, phone).await.unwrap().unwrap().session_generation, 1);
+    assert_eq!(db.store.session_generation(alice.id).await.unwrap(), Some(1));
+    assert_eq!(db.store.session_generation(bob.id).await.unwrap(), Some(0), "another account is untouched");
+
+    assert_eq!(db.store.purge_revoked_sessions(now()).await.unwrap(), 0, "not expired yet");
+    assert_eq!(db.store.purge_revoked_sessions(expires + Duration::seconds(1)).await.unwrap(), 1);
+    assert!(!db.store.session_account(alice.id, laptop).await.unwrap().unwrap().revoked);
 }
 
 async fn api_keys_round_trip_and_revoke(backend: Backend) {

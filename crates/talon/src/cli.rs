@@ -18,7 +18,8 @@ pub struct Common {
     /// Database to use: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/talon.db]
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
-    /// Where Talon keeps its SQLite database and generated secrets.
+    /// Where Talon keeps its SQLite database and generated secrets (a directory it creates is 0700,
+    /// the files in it 0600).
     #[arg(long, env = "TALON_DATA_DIR", default_value = "./talon-data", global = true)]
     pub data_dir: PathBuf,
     /// TOML file with rate-limit plans (and, later, model providers).
@@ -72,7 +73,8 @@ pub struct ServeArgs {
     /// Redis for rate limits shared by every replica [default: counted in this process]
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
-    /// Key (64 hex digits) that seals webhook secrets at rest; the same on every replica
+    /// Key (64 hex digits) that seals webhook secrets and stored idempotent responses at rest; the
+    /// same on every replica
     /// [default: generated and kept in the data dir]
     #[arg(long, env = "TALON_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,

@@ -151,9 +151,11 @@ async fn shutdown_signal() {
 async fn seed(common: &Common, email: &str, password: &str) -> Result<()> {
     let store = open_store(common).await?;
     let state = build_state(common, &ServeArgs::default(), store.clone()).await?;
+    // Registration answers alike whether or not the account existed; the operator may know which.
+    let existed = store.account_by_email(&email.trim().to_lowercase()).await?.is_some();
     match state.accounts.register(Some(email), Some(password)).await {
+        Ok(_) if existed => println!("The demo account {email} already exists; its password is unchanged."),
         Ok(_) => println!("Created the demo account {email}."),
-        Err(talon_server::services::ServiceError::Conflict(_)) => println!("The demo account {email} already exists."),
         Err(e) => return Err(anyhow::anyhow!("cannot create the demo account: {e}")),
     }
     println!(

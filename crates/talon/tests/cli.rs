@@ -61,7 +61,7 @@ async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
     let client = reqwest::Client::new();
     let credentials = json!({"email": "you@example.com", "password": "your-secure-password"});
     let register = client.post(format!("http://{address}/api/auth/register")).json(&credentials).send().await.unwrap();
-    assert_eq!(register.status(), 201);
+    assert_eq!(register.status(), 202);
     let login = client.post(format!("http://{address}/api/auth/login")).json(&credentials).send().await.unwrap();
     assert_eq!(login.status(), 200);
     let token = login.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();

@@ -81,15 +81,11 @@ async fn crash_and_recover(backend: Backend) {
     let (mut first, address) = start_talon(&data_dir, &db.url);
     let client = reqwest::Client::new();
     let base = format!("http://{address}");
-    let session: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"email": "crash@example.com", "password": "crash-test-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let credentials = json!({"email": "crash@example.com", "password": "crash-test-password"});
+    let registered = client.post(format!("{base}/api/auth/register")).json(&credentials).send().await.unwrap();
+    assert_eq!(registered.status(), 202);
+    let session: Value =
+        client.post(format!("{base}/api/auth/login")).json(&credentials).send().await.unwrap().json().await.unwrap();
     let token = session["token"].as_str().unwrap().to_owned();
     let hook = client
         .post(format!("{base}/api/webhooks"))

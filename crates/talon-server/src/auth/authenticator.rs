@@ -63,15 +63,24 @@ impl Authenticator {
         })
     }
 
+    /// A session stands while its token verifies, it was not logged out, and its account has not signed
+    /// out everywhere since it was issued. All of that is read in the one query that loads the account,
+    /// so a revocation holds on every replica from the next request on.
     async fn resolve_session(&self, token: &str) -> Result<Principal, ApiError> {
-        let user = self.jwt.verify(token).map_err(|e| ApiError::unauthorized(e.to_string()))?;
-        let account = self
+        let session = self.jwt.verify(token).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        let found = self
             .store
-            .account_by_id(user)
+            .session_account(session.user, session.session_id)
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::unauthorized("The session's account no longer exists"))?;
-        Ok(Principal { account, credential: Credential::Session })
+        if found.revoked || found.session_generation != session.generation {
+            return Err(ApiError::unauthorized("The session has been signed out; sign in again"));
+        }
+        Ok(Principal {
+            account: found.account,
+            credential: Credential::Session { id: session.session_id, expires_at: session.expires_at },
+        })
     }
 }
 

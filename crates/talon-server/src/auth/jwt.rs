@@ -1,17 +1,32 @@
-//! Session tokens: HS256 JWTs whose subject is the account id.
+//! Session tokens: HS256 JWTs whose subject is the account id. Each names its session (`sid`), so that
+//! logout can end that one, and the account's session generation it was issued in (`gen`), so that
+//! "sign out everywhere" ends every session issued before.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use talon_domain::UserId;
+use uuid::Uuid;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    sid: Uuid,
+    #[serde(rename = "gen")]
+    generation: i64,
     iat: i64,
     exp: i64,
+}
+
+/// What a verified session token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionToken {
+    pub user: UserId,
+    pub session_id: Uuid,
+    pub generation: i64,
+    pub expires_at: DateTime<Utc>,
 }
 
 pub struct JwtKeys {
@@ -37,20 +52,30 @@ impl JwtKeys {
         Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
     }
 
-    pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A token for a new session of `user`, issued in the account's session `generation`.
+    pub fn issue(&self, user: UserId, generation: i64) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let claims = Claims { sub: user.to_string(), iat: now, exp: now.saturating_add(ttl) };
+        let claims =
+            Claims { sub: user.to_string(), sid: Uuid::now_v7(), generation, iat: now, exp: now.saturating_add(ttl) };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    pub fn verify(&self, token: &str) -> Result<UserId, JwtError> {
+    /// Checks the signature and expiry. A token without a session id (from before sessions could be
+    /// revoked) is invalid: its holder signs in again.
+    pub fn verify(&self, token: &str) -> Result<SessionToken, JwtError> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
                 _ => JwtError::Invalid,
             })?;
-        UserId::parse(&data.claims.sub).map_err(|_| JwtError::Invalid)
+        let claims = data.claims;
+        Ok(SessionToken {
+            user: UserId::parse(&claims.sub).map_err(|_| JwtError::Invalid)?,
+            session_id: claims.sid,
+            generation: claims.generation,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(JwtError::Invalid)?,
+        })
     }
 }
 
@@ -71,14 +96,31 @@ mod tests {
     fn issued_tokens_verify() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-32by", Duration::from_secs(60));
         let user = UserId::new();
-        assert_eq!(keys.verify(&keys.issue(user).unwrap()).unwrap(), user);
+        let first = keys.verify(&keys.issue(user, 3).unwrap()).unwrap();
+        assert_eq!((first.user, first.generation), (user, 3));
+        let second = keys.verify(&keys.issue(user, 3).unwrap()).unwrap();
+        assert_ne!(first.session_id, second.session_id, "every sign-in is its own session");
+    }
+
+    #[test]
+    fn tokens_without_a_session_id_are_rejected() {
+        #[derive(Serialize)]
+        struct Old {
+            sub: String,
+            iat: i64,
+            exp: i64,
+        }
+        let keys = JwtKeys::new(b"secret-secret-secret-secret-32by", Duration::from_secs(60));
+        let old = Old { sub: UserId::new().to_string(), iat: 0, exp: Utc::now().timestamp() + 60 };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &keys.encoding).unwrap();
+        assert!(matches!(keys.verify(&token), Err(JwtError::Invalid)));
     }
 
     #[test]
     fn another_secret_or_garbage_is_rejected() {
         let keys = JwtKeys::new(b"one-secret-one-secret-one-secret", Duration::from_secs(60));
         let other = JwtKeys::new(b"two-secret-two-secret-two-secret", Duration::from_secs(60));
-        let token = other.issue(UserId::new()).unwrap();
+        let token = other.issue(UserId::new(), 0).unwrap();
         assert!(matches!(keys.verify(&token), Err(JwtError::Invalid)));
         assert!(matches!(keys.verify("not.a.jwt"), Err(JwtError::Invalid)));
     }
@@ -86,7 +128,13 @@ mod tests {
     #[test]
     fn expired_tokens_are_rejected() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-32by", Duration::from_secs(0));
-        let claims = Claims { sub: UserId::new().to_string(), iat: 0, exp: Utc::now().timestamp() - 60 };
+        let claims = Claims {
+            sub: UserId::new().to_string(),
+            sid: Uuid::now_v7(),
+            generation: 0,
+            iat: 0,
+            exp: Utc::now().timestamp() - 60,
+        };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(matches!(keys.verify(&token), Err(JwtError::Expired)));
     }

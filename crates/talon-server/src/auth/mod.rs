@@ -6,7 +6,9 @@ pub mod password;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use talon_domain::{Account, AgentId, ApiKeyId, Scope};
+use uuid::Uuid;
 
 pub use authenticator::{Authenticator, authenticate};
 
@@ -14,8 +16,16 @@ use crate::http::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub enum Credential {
-    Session,
-    ApiKey { id: ApiKeyId, scopes: Vec<Scope>, agent_id: Option<AgentId> },
+    /// A signed-in session: its id (the token's `sid`) and when its token expires.
+    Session {
+        id: Uuid,
+        expires_at: DateTime<Utc>,
+    },
+    ApiKey {
+        id: ApiKeyId,
+        scopes: Vec<Scope>,
+        agent_id: Option<AgentId>,
+    },
 }
 
 /// The authenticated caller of a request, put in its extensions by `authenticate`.
@@ -29,7 +39,7 @@ impl Principal {
     /// 403 naming the scope when an API key lacks it; a session holds every scope.
     pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
         match &self.credential {
-            Credential::Session => Ok(()),
+            Credential::Session { .. } => Ok(()),
             Credential::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
             Credential::ApiKey { .. } => {
                 Err(ApiError::forbidden(format!("This API key is missing the required scope `{scope}`")))
@@ -40,10 +50,29 @@ impl Principal {
     /// Some operations (managing API keys) are for the account holder's own session only.
     pub fn require_session(&self) -> Result<(), ApiError> {
         match self.credential {
-            Credential::Session => Ok(()),
+            Credential::Session { .. } => Ok(()),
             Credential::ApiKey { .. } => {
                 Err(ApiError::forbidden("API keys cannot manage API keys; sign in and use a session token"))
             }
+        }
+    }
+
+    /// The session this request was made with; an API key is refused, saying how keys are ended.
+    pub fn session(&self) -> Result<(Uuid, DateTime<Utc>), ApiError> {
+        match self.credential {
+            Credential::Session { id, expires_at } => Ok((id, expires_at)),
+            Credential::ApiKey { .. } => Err(ApiError::forbidden(
+                "This ends a session, and an API key is not one; revoke the key with DELETE /api/api-keys/{id}",
+            )),
+        }
+    }
+
+    /// Whose idempotency records this request reads and writes: the credential's, never the whole
+    /// account's, so one key can never be answered with what another key (or a session) was given.
+    pub fn idempotency_scope(&self) -> String {
+        match &self.credential {
+            Credential::Session { id, .. } => format!("session:{}", id.simple()),
+            Credential::ApiKey { id, .. } => format!("key:{id}"),
         }
     }
 
@@ -51,7 +80,7 @@ impl Principal {
     pub fn caller(&self) -> crate::services::Caller {
         let only_agent = match &self.credential {
             Credential::ApiKey { agent_id, .. } => *agent_id,
-            Credential::Session => None,
+            Credential::Session { .. } => None,
         };
         crate::services::Caller { account: self.account.clone(), only_agent }
     }
@@ -65,7 +94,7 @@ impl Principal {
     /// What the per-minute rate limit counts against: the key, or the account's sessions.
     pub fn rate_limit_subject(&self) -> String {
         match &self.credential {
-            Credential::Session => format!("session:{}", self.account.id),
+            Credential::Session { .. } => format!("session:{}", self.account.id),
             Credential::ApiKey { id, .. } => format!("key:{id}"),
         }
     }

@@ -1,6 +1,13 @@
 //! `Idempotency-Key` on POST: the key is reserved atomically before the handler runs; a retry with the
 //! same key and body gets the stored response (`Idempotent-Replayed: true`), a different body gets 422,
 //! and a retry while the first is still running gets 409. Records are kept 24 hours.
+//!
+//! A record belongs to the credential that made the request (one API key, or one session), and is only
+//! looked up once that credential has authenticated: a replay is given only to the credential that was
+//! given the original answer, which its scopes (they never change) allowed, and a revoked key or ended
+//! session gets 401 before any record is read. Unauthenticated requests (register, login) are never
+//! recorded: there is no credential to keep them for, and their answers must not be kept. Stored bodies
+//! are sealed under the server key, bound to their credential and key.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -37,8 +44,9 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
                 .into_response();
         }
     };
-    let scope =
-        request.extensions().get::<Principal>().map_or_else(|| "anonymous".to_owned(), |p| p.account.id.to_string());
+    let Some(scope) = request.extensions().get::<Principal>().map(Principal::idempotency_scope) else {
+        return next.run(request).await;
+    };
 
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, state.settings.max_body_bytes).await else {
@@ -56,7 +64,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         Ok(Reservation::InFlight { .. }) => {
             ApiError::conflict("A request with this Idempotency-Key is still in progress").into_response()
         }
-        Ok(Reservation::Completed { response, .. }) => replay(response),
+        Ok(Reservation::Completed { response, .. }) => replay(&state, &scope, &key, response),
         Ok(Reservation::Reserved) => {
             let request = Request::from_parts(parts, Body::from(body));
             run_and_record(state, scope, key, request, next).await
@@ -109,10 +117,18 @@ async fn run_and_record(state: AppState, scope: String, key: String, request: Re
             return ApiError::internal(format!("could not buffer response: {e}")).into_response();
         }
     };
+    let sealed = match state.sealer.seal_bytes(&body, &seal_context(&scope, &key)) {
+        Ok(sealed) => sealed,
+        Err(e) => {
+            release(&state, &scope, &key).await;
+            tracing::error!(error = %e, "could not seal idempotent response");
+            return Response::from_parts(parts, Body::from(body));
+        }
+    };
     let stored = StoredResponse {
         status: parts.status.as_u16(),
         content_type: parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        body: body.to_vec(),
+        body: sealed,
     };
     if let Err(e) = state.store.complete_idempotency_key(&scope, &key, &stored).await {
         tracing::error!(error = %e, "could not record idempotent response");
@@ -126,9 +142,18 @@ async fn release(state: &AppState, scope: &str, key: &str) {
     }
 }
 
-fn replay(stored: StoredResponse) -> Response {
+/// What a sealed body is bound to: it opens only as the answer to this credential's use of this key.
+fn seal_context(scope: &str, key: &str) -> Vec<u8> {
+    [scope.as_bytes(), b"\n", key.as_bytes()].concat()
+}
+
+fn replay(state: &AppState, scope: &str, key: &str, stored: StoredResponse) -> Response {
+    let body = match state.sealer.open_bytes(&stored.body, &seal_context(scope, key)) {
+        Ok(body) => body,
+        Err(e) => return ApiError::internal(format!("stored idempotent response: {e}")).into_response(),
+    };
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, stored.body).into_response();
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     if let Some(content_type) = stored.content_type.and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(CONTENT_TYPE, content_type);

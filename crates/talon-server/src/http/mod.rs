@@ -35,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::revoke_all_sessions))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(agents::list, agents::create))

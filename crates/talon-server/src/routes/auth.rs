@@ -43,6 +43,14 @@ impl From<Session> for SessionView {
     }
 }
 
+/// The answer to every well-formed registration, whether or not the email already had an account.
+#[derive(Serialize, ToSchema)]
+pub struct RegistrationView {
+    #[schema(example = "you@example.com")]
+    email: String,
+    message: &'static str,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AccountView {
     id: String,
@@ -63,18 +71,20 @@ impl From<Account> for AccountView {
     }
 }
 
-/// Create an account and sign in to it.
+/// Create an account, then sign in with `/api/auth/login`. The answer is the same whether or not the
+/// email already has an account (whose password is then left unchanged), so it does not reveal who
+/// has one.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials, responses(
-    (status = 201, body = SessionView),
+    (status = 202, body = RegistrationView, description = "Registered, unless the email already had an account"),
     (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
-    (status = 409, body = ErrorEnvelope, description = "Email already registered"),
 ))]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    let session = state.accounts.register(body.email.as_deref(), body.password.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(session.into())))
+) -> Result<(StatusCode, Json<RegistrationView>), ApiError> {
+    let email = state.accounts.register(body.email.as_deref(), body.password.as_deref()).await?;
+    let message = "Sign in with POST /api/auth/login to get a session token";
+    Ok((StatusCode::ACCEPTED, Json(RegistrationView { email, message })))
 }
 
 /// Exchange an email and password for a session token.
@@ -97,4 +107,29 @@ pub async fn login(
 ))]
 pub async fn me(principal: Principal) -> Json<AccountView> {
     Json(principal.account.into())
+}
+
+/// End the session whose token is presented; the token is refused from then on, on every replica.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "Signed out"),
+    (status = 401, body = ErrorEnvelope),
+    (status = 403, body = ErrorEnvelope, description = "An API key was presented: revoke keys with DELETE /api/api-keys/{id}"),
+))]
+pub async fn logout(State(state): State<AppState>, principal: Principal) -> Result<StatusCode, ApiError> {
+    let (session, expires_at) = principal.session()?;
+    state.accounts.logout(principal.account.id, session, expires_at).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign out everywhere: end every session of the account issued so far, this one included. API keys
+/// are not affected. New sign-ins work at once.
+#[utoipa::path(post, path = "/api/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "Every session ended"),
+    (status = 401, body = ErrorEnvelope),
+    (status = 403, body = ErrorEnvelope, description = "An API key was presented: sessions are ended by a session"),
+))]
+pub async fn revoke_all_sessions(State(state): State<AppState>, principal: Principal) -> Result<StatusCode, ApiError> {
+    principal.session()?;
+    state.accounts.revoke_all_sessions(principal.account.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -124,7 +124,7 @@ pub(super) fn asker(
         account: principal.account.clone(),
         key: match &principal.credential {
             Credential::ApiKey { id, .. } => Some(*id),
-            Credential::Session => None,
+            Credential::Session { .. } => None,
         },
         source: Source::Chat,
         arrived: start.map_or_else(std::time::Instant::now, |Extension(RequestStart(at))| at),

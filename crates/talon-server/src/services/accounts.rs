@@ -1,5 +1,8 @@
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use talon_domain::account::DEFAULT_PLAN;
 use talon_domain::{Account, NewAccount, UserId};
 use talon_store::{Store, StoreError};
@@ -24,7 +27,10 @@ impl AccountService {
         Self { store, jwt }
     }
 
-    pub async fn register(&self, email: Option<&str>, password: Option<&str>) -> Result<Session, ServiceError> {
+    /// Creates the account, or does nothing when the email already has one, and returns the email either
+    /// way: the answer (and its cost: the password is hashed in both cases) must not tell a caller who
+    /// has an account. The new account signs in with `login`.
+    pub async fn register(&self, email: Option<&str>, password: Option<&str>) -> Result<String, ServiceError> {
         let new = NewAccount::parse(email, password)?;
         let account = Account {
             id: UserId::new(),
@@ -33,11 +39,10 @@ impl AccountService {
             created_at: talon_domain::time::now(),
         };
         let hash = password::hash(new.password).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.store.create_account(&account, &hash).await.map_err(|e| match e {
-            StoreError::Conflict(_) => ServiceError::Conflict("An account with this email already exists".into()),
-            other => other.into(),
-        })?;
-        self.session(account)
+        match self.store.create_account(&account, &hash).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(account.email),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Signs in. Every failure is the same `BadCredentials`, so callers cannot probe which emails exist.
@@ -62,11 +67,24 @@ impl AccountService {
             return Err(ServiceError::BadCredentials);
         }
         let account = account.ok_or(ServiceError::BadCredentials)?;
-        self.session(account)
+        self.session(account).await
     }
 
-    fn session(&self, account: Account) -> Result<Session, ServiceError> {
-        let token = self.jwt.issue(account.id).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    /// A new session, in the account's current session generation (read after the password matched, so
+    /// a "sign out everywhere" racing this login can only end the new session too, never miss it).
+    async fn session(&self, account: Account) -> Result<Session, ServiceError> {
+        let generation = self.store.session_generation(account.id).await?.ok_or(ServiceError::BadCredentials)?;
+        let token = self.jwt.issue(account.id, generation).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(Session { token, account })
+    }
+
+    /// Ends one session: its token is refused from the next request on, on every replica.
+    pub async fn logout(&self, account: UserId, session: Uuid, expires_at: DateTime<Utc>) -> Result<(), ServiceError> {
+        Ok(self.store.revoke_session(account, session, expires_at).await?)
+    }
+
+    /// Ends every session of the account issued so far, this one included; new sign-ins work at once.
+    pub async fn revoke_all_sessions(&self, account: UserId) -> Result<(), ServiceError> {
+        Ok(self.store.revoke_all_sessions(account).await?)
     }
 }

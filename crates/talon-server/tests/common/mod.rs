@@ -132,9 +132,13 @@ impl TestApp {
         self.request(Method::DELETE, path, Some(bearer)).send().await.unwrap()
     }
 
+    /// Registers an account and signs in to it.
     pub async fn register(&self, email: &str) -> User {
-        let response = self.post("/api/auth/register", None, json!({"email": email, "password": PASSWORD})).await;
-        assert_eq!(response.status(), 201, "register {email}");
+        let credentials = json!({"email": email, "password": PASSWORD});
+        let response = self.post("/api/auth/register", None, credentials.clone()).await;
+        assert_eq!(response.status(), 202, "register {email}");
+        let response = self.post("/api/auth/login", None, credentials).await;
+        assert_eq!(response.status(), 200, "login {email}");
         let body: Value = response.json().await.unwrap();
         User {
             id: body["user"]["id"].as_str().unwrap().to_owned(),

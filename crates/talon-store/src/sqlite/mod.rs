@@ -9,6 +9,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::{Backend, Store, StoreError};
 
+mod files;
+pub use files::create_private_dir;
+
 const READERS: u32 = 8;
 
 #[derive(Clone)]
@@ -27,8 +30,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let in_memory = options.get_filename().to_str().is_some_and(|f| f.is_empty() || f == ":memory:");
-        if !in_memory && let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+        if !in_memory {
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                files::create_private_dir(dir)?;
+            }
+            files::make_database_private(options.get_filename())?;
         }
 
         let writer = SqlitePoolOptions::new()
