@@ -67,7 +67,7 @@ pub async fn create(
     principal: Principal,
     ApiJson(mut body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
-    let caller = principal.with_scope(Scope::AgentsWrite)?;
+    let caller = principal.with_account_scope(Scope::AgentsWrite)?;
     let input = AgentInput {
         metadata: metadata_patch(&mut body),
         slug: body.remove("slug"),
@@ -147,7 +147,7 @@ pub async fn fork(
     Path(id): Path<String>,
     ApiJson(mut body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
-    let caller = principal.with_scope(Scope::AgentsWrite)?;
+    let caller = principal.with_account_scope(Scope::AgentsWrite)?;
     let input = ForkInput {
         fork_type: body.remove("forkType"),
         version_id: optional_string(&body, "versionId")?,
