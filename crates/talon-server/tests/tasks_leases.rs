@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use talon_store::Backend;
 
 on_both_databases!(
-    list_filters_by_agent_slug_or_id,
+    list_and_claim_take_an_agent_slug_or_id,
     a_leased_task_changes_only_with_its_token,
     patching_a_queued_task_to_running_grants_a_lease,
     the_owner_cancels_a_leased_task_without_its_token,
@@ -53,7 +53,7 @@ fn ids(list: &Value) -> Vec<&str> {
     list["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect()
 }
 
-async fn list_filters_by_agent_slug_or_id(backend: Backend) {
+async fn list_and_claim_take_an_agent_slug_or_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (user, agent) = setup(&app).await;
     let other = app.create_agent(&user.token, json!({"name": "Other", "prompt": "p"})).await;
@@ -75,7 +75,14 @@ async fn list_filters_by_agent_slug_or_id(backend: Backend) {
             assert_error(app.get(&format!("/api/tasks?agentId={reference}"), &user.token).await, 404, "NOT_FOUND")
                 .await;
         assert_eq!(body["error"]["message"], "Agent not found", "agentId={reference}");
+        let claim = app.post("/api/tasks/claim", Some(&user.token), json!({"agentId": reference})).await;
+        assert_error(claim, 404, "NOT_FOUND").await;
     }
+    // A claim narrows to one agent by slug as well.
+    let claimed =
+        app.post("/api/tasks/claim", Some(&user.token), json!({"agentId": "code-review-agent", "limit": 5})).await;
+    let claimed: Value = claimed.json().await.unwrap();
+    assert_eq!(ids(&claimed), [mine["id"].as_str().unwrap()]);
 }
 
 async fn a_leased_task_changes_only_with_its_token(backend: Backend) {

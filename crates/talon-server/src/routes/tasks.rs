@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use talon_domain::task::{Lease, Task, TaskStatus};
-use talon_domain::{AgentId, Scope, ValidationErrors};
+use talon_domain::{Scope, ValidationErrors};
 use talon_store::ListedTask;
 use utoipa::ToSchema;
 
@@ -237,9 +237,11 @@ pub async fn cancel(
 }
 
 /// Claim up to `limit` runnable tasks (highest priority, then oldest), each leased for `leaseSeconds`.
-/// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives.
+/// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives. `agentId` (id or
+/// slug) narrows the claim to one agent; an agent out of reach is 404.
 #[utoipa::path(post, path = "/api/tasks/claim", tag = "tasks", security(("bearer" = [])), request_body = Object,
-    responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope)))]
 pub async fn claim(
     State(state): State<AppState>,
     principal: Principal,
@@ -247,8 +249,7 @@ pub async fn claim(
 ) -> Result<Json<ClaimedTasks>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
     let mut errors = ValidationErrors::new();
-    let agent = optional_string(&body, "agentId")?
-        .and_then(|a| AgentId::parse(&a).map_err(|_| errors.add("agentId", "Must be an agent id")).ok());
+    let agent = optional_string(&body, "agentId")?;
     let number = |field: &str, default: i64, errors: &mut ValidationErrors| match body.get(field) {
         None | Some(Value::Null) => default,
         Some(v) => v.as_i64().unwrap_or_else(|| {

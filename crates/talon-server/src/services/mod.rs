@@ -64,3 +64,32 @@ impl OutboxSignal {
         self.0.notified()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use talon_domain::{Account, AgentId, UserId};
+
+    use super::Caller;
+
+    fn caller(only_agent: Option<AgentId>) -> Caller {
+        let account = Account {
+            id: UserId::new(),
+            email: "a@example.com".into(),
+            plan: "default".into(),
+            created_at: chrono::Utc::now(),
+        };
+        Caller { account, only_agent }
+    }
+
+    #[test]
+    fn a_restricted_caller_reaches_its_agent_only() {
+        let (mine, other) = (AgentId::new(), AgentId::new());
+        let restricted = caller(Some(mine));
+        assert!(restricted.is_restricted());
+        assert!(restricted.reaches(mine));
+        assert!(!restricted.reaches(other));
+        let whole = caller(None);
+        assert!(!whole.is_restricted());
+        assert!(whole.reaches(mine) && whole.reaches(other));
+    }
+}

@@ -11,7 +11,7 @@ use talon_domain::agent::AgentStatus;
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
-use talon_domain::{AgentId, TaskId, ValidationErrors};
+use talon_domain::{TaskId, ValidationErrors};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 use tokio::sync::Notify;
 
@@ -50,9 +50,10 @@ pub struct Updated {
 }
 
 /// A claim request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    pub agent: Option<AgentId>,
+    /// An agent id (either form) or slug.
+    pub agent: Option<String>,
     pub limit: i64,
     pub lease_seconds: i64,
     /// Long-poll: when nothing is claimable, wait up to this long for a task to arrive.
@@ -283,13 +284,13 @@ impl TaskService {
         if !(0..=MAX_WAIT_SECONDS).contains(&request.wait_seconds) {
             errors.add("waitSeconds", "Must be from 0 to 30");
         }
-        let agent = match (request.agent, caller.only_agent) {
-            (Some(a), Some(only)) if a != only => return Err(ServiceError::NotFound("Agent")),
-            (a, only) => a.or(only),
-        };
         if !errors.is_empty() {
             return Err(errors.into());
         }
+        let agent = match request.agent.as_deref() {
+            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+            None => caller.only_agent,
+        };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
         let token = lease_token();
         loop {
