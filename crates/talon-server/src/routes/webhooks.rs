@@ -1,4 +1,5 @@
-//! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings.
+//! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings. Webhooks span the
+//! account, so a key restricted to one agent is refused (403) on every one of these routes.
 
 use std::collections::HashMap;
 
