@@ -99,9 +99,16 @@ async fn spec_create_list_get_update(backend: Backend) {
     assert_eq!(app.get_json("/api/tasks?status=completed", &user.token).await["data"], json!([]));
     assert_error(app.get("/api/tasks?status=done", &user.token).await, 400, "VALIDATION_ERROR").await;
 
+    // Starting it by PATCH leases it like a claim; the token is needed from then on.
+    let token = running["leaseToken"].as_str().unwrap();
     let output = json!({"review": "Looks good, approved", "suggestions": []});
-    let done =
-        app.patch(&format!("/api/tasks/{id}"), &user.token, json!({"status": "completed", "output": output})).await;
+    let done = app
+        .patch(
+            &format!("/api/tasks/{id}"),
+            &user.token,
+            json!({"status": "completed", "output": output, "leaseToken": token}),
+        )
+        .await;
     assert_eq!(done.status(), 200);
     let got = app.get_json(&format!("/api/tasks/{id}"), &user.token).await;
     assert_eq!(got["status"], "completed");
@@ -135,8 +142,9 @@ async fn illegal_transitions_are_409_naming_both_states(backend: Backend) {
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     let body = assert_error(app.patch(&path, &user.token, json!({"status": "completed"})).await, 409, "CONFLICT").await;
     assert_eq!(body["error"]["message"], "a task cannot go from queued to completed");
-    app.patch(&path, &user.token, json!({"status": "running"})).await;
-    app.patch(&path, &user.token, json!({"status": "failed", "error": "boom"})).await;
+    let running: Value = app.patch(&path, &user.token, json!({"status": "running"})).await.json().await.unwrap();
+    let token = &running["leaseToken"];
+    app.patch(&path, &user.token, json!({"status": "failed", "error": "boom", "leaseToken": token})).await;
     let body = assert_error(app.patch(&path, &user.token, json!({"status": "running"})).await, 409, "CONFLICT").await;
     assert_eq!(body["error"]["message"], "a task cannot go from failed to running");
     let got = app.get_json(&path, &user.token).await;
@@ -247,10 +255,10 @@ async fn dedupe_key_returns_the_live_task(backend: Backend) {
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
     let path = format!("/api/tasks/{}", first["id"].as_str().unwrap());
-    app.patch(&path, &user.token, json!({"status": "running"})).await;
+    let running: Value = app.patch(&path, &user.token, json!({"status": "running"})).await.json().await.unwrap();
     let while_running = app.post("/api/tasks", Some(&user.token), body.clone()).await;
     assert_eq!(while_running.json::<Value>().await.unwrap()["id"], first["id"]);
-    app.patch(&path, &user.token, json!({"status": "completed"})).await;
+    app.patch(&path, &user.token, json!({"status": "completed", "leaseToken": running["leaseToken"]})).await;
     let after = new_task(&app, &user.token, body).await;
     assert_ne!(after["id"], first["id"], "a finished task no longer holds the key");
 }
@@ -410,16 +418,17 @@ async fn task_changes_are_recorded_in_the_outbox(backend: Backend) {
     let c = new_task(&app, &user.token, json!({"agentId": agent, "title": "c"})).await;
     let claimed = claim(&app, &user.token, json!({"limit": 2})).await;
     assert_eq!(claimed.len(), 2);
+    assert_eq!((&claimed[0]["id"], &claimed[1]["id"]), (&a["id"], &b["id"]));
     app.patch(
         &format!("/api/tasks/{}", a["id"].as_str().unwrap()),
         &user.token,
-        json!({"status": "completed", "output": {"ok": true}}),
+        json!({"status": "completed", "output": {"ok": true}, "leaseToken": claimed[0]["leaseToken"]}),
     )
     .await;
     app.patch(
         &format!("/api/tasks/{}", b["id"].as_str().unwrap()),
         &user.token,
-        json!({"status": "failed", "error": "no"}),
+        json!({"status": "failed", "error": "no", "leaseToken": claimed[1]["leaseToken"]}),
     )
     .await;
     app.post(&format!("/api/tasks/{}/cancel", c["id"].as_str().unwrap()), Some(&user.token), json!({})).await;

@@ -34,6 +34,7 @@ conformance!(
     claims_and_lease_expiry,
     usage_summarised_per_version,
     runtime_claims_take_every_accounts_runtime_tasks_once,
+    dedupe_insert_survives_its_holder_finishing,
 );
 
 async fn db(backend: Backend) -> TestDatabase {
@@ -633,4 +634,60 @@ async fn an_agent_is_read_with_the_version_it_serves(backend: Backend) {
     assert_eq!((agent.deployed_version_id, served.id), (Some(v1.id), v1.id), "deployed: the deployed version");
     assert!(db.store.agent_serving(AgentLookup::Slug { owner: bob.id, slug: "one" }).await.unwrap().is_none());
     assert!(db.store.agent_serving(AgentLookup::Id(talon_domain::AgentId::new())).await.unwrap().is_none());
+}
+
+/// Inserts racing a writer that keeps cancelling the key's holder: the holder may finish between an
+/// insert's conflict and its read of the holder, and the insert then takes the freed key instead of failing.
+async fn dedupe_insert_survives_its_holder_finishing(backend: Backend) {
+    use agent_fixtures::*;
+    use talon_domain::task::{Executor, Priority, Task, TaskStatus};
+    use talon_store::InsertOutcome;
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v, &[]).await.unwrap();
+    let keyed = move || Task {
+        dedupe_key: Some("nightly".into()),
+        ..queued_task(&a, &v, Executor::External, Priority::Normal, now())
+    };
+    let inserters: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, keyed) = (db.store.clone(), keyed.clone());
+            tokio::spawn(async move {
+                let mut created = 0;
+                for _ in 0..60 {
+                    match store.insert_task(&keyed(), &[]).await.unwrap() {
+                        InsertOutcome::Created => created += 1,
+                        InsertOutcome::Existing(held) => {
+                            assert!(matches!(held.status, TaskStatus::Queued | TaskStatus::Running));
+                            assert_eq!(held.dedupe_key.as_deref(), Some("nightly"));
+                        }
+                    }
+                }
+                created
+            })
+        })
+        .collect();
+    let canceller = {
+        let store = db.store.clone();
+        tokio::spawn(async move {
+            for _ in 0..300 {
+                let new = keyed();
+                let task = match store.insert_task(&new, &[]).await.unwrap() {
+                    InsertOutcome::Created => new,
+                    InsertOutcome::Existing(held) => *held,
+                };
+                let at = now();
+                let cancelled = Task { status: TaskStatus::Cancelled, completed_at: Some(at), updated_at: at, ..task };
+                store.update_task(&cancelled, TaskStatus::Queued, None, &[]).await.unwrap();
+            }
+        })
+    };
+    let mut created = 0;
+    for inserter in inserters {
+        created += inserter.await.unwrap();
+    }
+    canceller.await.unwrap();
+    assert!(created > 0, "the key was free again after cancels");
 }

@@ -91,6 +91,18 @@ impl Principal {
         Ok(self.caller())
     }
 
+    /// `with_scope`, for what spans the whole account or creates agents (webhooks, creating and forking
+    /// agents): a key restricted to one agent is refused (403), since it may see and change only its agent.
+    pub fn with_account_scope(&self, scope: Scope) -> Result<crate::services::Caller, ApiError> {
+        let caller = self.with_scope(scope)?;
+        if caller.is_restricted() {
+            return Err(ApiError::forbidden(
+                "This API key is restricted to one agent; this needs a key for the whole account or a session",
+            ));
+        }
+        Ok(caller)
+    }
+
     /// What the per-minute rate limit counts against: the key, or the account's sessions.
     pub fn rate_limit_subject(&self) -> String {
         match &self.credential {

@@ -58,7 +58,7 @@ pub async fn list(
     }))
 }
 
-/// Create an agent and its version 1.
+/// Create an agent and its version 1. A key restricted to one agent may not (403).
 #[utoipa::path(post, path = "/api/agents", tag = "agents", security(("bearer" = [])),
     request_body = Object,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
@@ -67,7 +67,7 @@ pub async fn create(
     principal: Principal,
     ApiJson(mut body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
-    let caller = principal.with_scope(Scope::AgentsWrite)?;
+    let caller = principal.with_account_scope(Scope::AgentsWrite)?;
     let input = AgentInput {
         metadata: metadata_patch(&mut body),
         slug: body.remove("slug"),
@@ -137,7 +137,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Fork an agent (yours, or another account's public agent) into a new agent.
+/// Fork an agent (yours, or another account's public agent) into a new agent. A key restricted to one
+/// agent may not (403).
 #[utoipa::path(post, path = "/api/agents/{id}/fork", tag = "agents", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
@@ -147,7 +148,7 @@ pub async fn fork(
     Path(id): Path<String>,
     ApiJson(mut body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
-    let caller = principal.with_scope(Scope::AgentsWrite)?;
+    let caller = principal.with_account_scope(Scope::AgentsWrite)?;
     let input = ForkInput {
         fork_type: body.remove("forkType"),
         version_id: optional_string(&body, "versionId")?,

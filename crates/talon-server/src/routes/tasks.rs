@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use talon_domain::task::{Lease, Task, TaskStatus};
-use talon_domain::{AgentId, Scope, ValidationErrors};
+use talon_domain::{Scope, ValidationErrors};
 use talon_store::ListedTask;
 use utoipa::ToSchema;
 
@@ -118,6 +118,16 @@ pub struct ClaimedTask {
     lease_token: String,
 }
 
+/// A task after PATCH; `leaseToken` only when this update started it (`queued → running`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatedTask {
+    #[serde(flatten)]
+    task: TaskView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_token: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ClaimedTasks {
     data: Vec<ClaimedTask>,
@@ -139,11 +149,12 @@ pub async fn create(
     Ok((status, Json(task.into())))
 }
 
-/// The account's tasks, newest first; filter by `status`, `agentId`, `priority`.
+/// The account's tasks, newest first; filter by `status`, `agentId` (id or slug), `priority`.
 #[utoipa::path(get, path = "/api/tasks", tag = "tasks", security(("bearer" = [])),
-    params(("status" = Option<String>, Query), ("agentId" = Option<String>, Query), ("priority" = Option<String>, Query),
-        ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope)))]
+    params(("status" = Option<String>, Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
+        ("priority" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope, description = "No such agent in reach")))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -152,7 +163,8 @@ pub async fn list(
     let caller = principal.with_scope(Scope::TasksRead)?;
     let (page, limit, offset) = page_and_limit(&params)?;
     let filter = parse_filter(&params).map_err(ApiError::validation)?;
-    let tasks = state.tasks.list(&caller, filter, offset, limit).await?;
+    let agent = params.get("agentId").map(String::as_str);
+    let tasks = state.tasks.list(&caller, filter, agent, offset, limit).await?;
     Ok(Json(TaskList {
         pagination: Pagination::new(page, limit, tasks.total),
         data: tasks.items.into_iter().map(Into::into).collect(),
@@ -171,18 +183,19 @@ pub async fn get(
     Ok(Json(state.tasks.get(&caller, &id).await?.into()))
 }
 
-/// Report progress or a result: `status`, `output`, `error`; `leaseToken` (from a claim) must be current
-/// and extends the lease by `leaseSeconds`.
+/// Report progress or a result: `status`, `output`, `error`. A leased task (running) changes only with
+/// its current `leaseToken`, which extends the lease by `leaseSeconds`. `queued → running` leases the task
+/// and returns the new `leaseToken` once.
 #[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, body = TaskView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope, description = "Illegal transition or stale lease")))]
+    responses((status = 200, body = UpdatedTask), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "Illegal transition, or a missing or stale lease token")))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<JsonObject>,
-) -> Result<Json<TaskView>, ApiError> {
+) -> Result<Json<UpdatedTask>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
     let mut errors = ValidationErrors::new();
     let status = match optional_string(&body, "status")? {
@@ -206,10 +219,11 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    Ok(Json(state.tasks.update(&caller, &id, update).await?.into()))
+    let updated = state.tasks.update(&caller, &id, update).await?;
+    Ok(Json(UpdatedTask { task: updated.task.into(), lease_token: updated.lease_token }))
 }
 
-/// Cancel a queued or running task.
+/// Cancel a queued or running task. The account's own cancel: no lease token needed.
 #[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = TaskView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
@@ -223,9 +237,11 @@ pub async fn cancel(
 }
 
 /// Claim up to `limit` runnable tasks (highest priority, then oldest), each leased for `leaseSeconds`.
-/// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives.
+/// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives. `agentId` (id or
+/// slug) narrows the claim to one agent; an agent out of reach is 404.
 #[utoipa::path(post, path = "/api/tasks/claim", tag = "tasks", security(("bearer" = [])), request_body = Object,
-    responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope)))]
 pub async fn claim(
     State(state): State<AppState>,
     principal: Principal,
@@ -233,8 +249,7 @@ pub async fn claim(
 ) -> Result<Json<ClaimedTasks>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
     let mut errors = ValidationErrors::new();
-    let agent = optional_string(&body, "agentId")?
-        .and_then(|a| AgentId::parse(&a).map_err(|_| errors.add("agentId", "Must be an agent id")).ok());
+    let agent = optional_string(&body, "agentId")?;
     let number = |field: &str, default: i64, errors: &mut ValidationErrors| match body.get(field) {
         None | Some(Value::Null) => default,
         Some(v) => v.as_i64().unwrap_or_else(|| {

@@ -1,4 +1,5 @@
-//! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings.
+//! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings. Webhooks span the
+//! account, so a key restricted to one agent is refused (403) on every one of these routes.
 
 use std::collections::HashMap;
 
@@ -119,7 +120,7 @@ pub async fn create(
     principal: Principal,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksWrite)?;
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
     let (webhook, secret) = state.webhooks.create(&caller, input(body)).await?;
     Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))))
 }
@@ -128,7 +129,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/webhooks", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<WebhookList>, ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksRead)?;
+    let caller = principal.with_account_scope(Scope::WebhooksRead)?;
     let hooks = state.webhooks.list(&caller).await?;
     Ok(Json(WebhookList { data: hooks.into_iter().map(|w| WebhookView::new(w, None)).collect() }))
 }
@@ -140,7 +141,7 @@ pub async fn get(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksRead)?;
+    let caller = principal.with_account_scope(Scope::WebhooksRead)?;
     Ok(Json(WebhookView::new(state.webhooks.get(&caller, &id).await?, None)))
 }
 
@@ -154,7 +155,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksWrite)?;
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
     Ok(Json(WebhookView::new(state.webhooks.update(&caller, &id, input(body)).await?, None)))
 }
 
@@ -165,7 +166,7 @@ pub async fn delete(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksWrite)?;
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
     state.webhooks.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -178,7 +179,7 @@ pub async fn rotate_secret(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksWrite)?;
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
     let (webhook, secret) = state.webhooks.rotate_secret(&caller, &id).await?;
     Ok(Json(WebhookView::new(webhook, Some(secret))))
 }
@@ -193,7 +194,7 @@ pub async fn deliveries(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksRead)?;
+    let caller = principal.with_account_scope(Scope::WebhooksRead)?;
     let (page, limit, offset) = page_and_limit(&params)?;
     let found = state.webhooks.deliveries(&caller, &id, offset, limit).await?;
     Ok(Json(DeliveryList {
@@ -211,7 +212,7 @@ pub async fn redeliver(
     principal: Principal,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksWrite)?;
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
     let delivery = state.webhooks.redeliver(&caller, &id, &delivery_id).await?;
     Ok((StatusCode::ACCEPTED, Json(delivery.into())))
 }
@@ -224,7 +225,7 @@ pub async fn test(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
-    let caller = principal.with_scope(Scope::WebhooksWrite)?;
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
     let delivery = state.webhooks.ping(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(delivery.into())))
 }

@@ -35,6 +35,20 @@ pub struct Caller {
     pub only_agent: Option<AgentId>,
 }
 
+impl Caller {
+    /// The one rule for agent-restricted keys: every agent of the account is in reach of a session or an
+    /// unrestricted key; a restricted key reaches its own agent and nothing else.
+    pub fn reaches(&self, agent: AgentId) -> bool {
+        self.only_agent.is_none_or(|only| only == agent)
+    }
+
+    /// Whether what the caller asks for spans the account (webhooks, new agents), which a key restricted
+    /// to one agent may not.
+    pub fn is_restricted(&self) -> bool {
+        self.only_agent.is_some()
+    }
+}
+
 /// Rings when a change has written events to the outbox, so the webhook dispatcher runs at once
 /// instead of at its next poll. (Other replicas' dispatchers still find the events by polling.)
 #[derive(Debug, Clone, Default)]
@@ -48,5 +62,34 @@ impl OutboxSignal {
 
     pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.0.notified()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use talon_domain::{Account, AgentId, UserId};
+
+    use super::Caller;
+
+    fn caller(only_agent: Option<AgentId>) -> Caller {
+        let account = Account {
+            id: UserId::new(),
+            email: "a@example.com".into(),
+            plan: "default".into(),
+            created_at: chrono::Utc::now(),
+        };
+        Caller { account, only_agent }
+    }
+
+    #[test]
+    fn a_restricted_caller_reaches_its_agent_only() {
+        let (mine, other) = (AgentId::new(), AgentId::new());
+        let restricted = caller(Some(mine));
+        assert!(restricted.is_restricted());
+        assert!(restricted.reaches(mine));
+        assert!(!restricted.reaches(other));
+        let whole = caller(None);
+        assert!(!whole.is_restricted());
+        assert!(whole.reaches(mine) && whole.reaches(other));
     }
 }

@@ -11,7 +11,7 @@ use talon_domain::agent::AgentStatus;
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
-use talon_domain::{AgentId, TaskId, ValidationErrors};
+use talon_domain::{TaskId, ValidationErrors};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 use tokio::sync::Notify;
 
@@ -42,10 +42,18 @@ pub struct TaskUpdate {
     pub lease_seconds: Option<i64>,
 }
 
+/// A task after an update, with the token of the lease the update started (`queued → running`), if any.
+#[derive(Debug)]
+pub struct Updated {
+    pub task: Task,
+    pub lease_token: Option<String>,
+}
+
 /// A claim request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    pub agent: Option<AgentId>,
+    /// An agent id (either form) or slug.
+    pub agent: Option<String>,
     pub limit: i64,
     pub lease_seconds: i64,
     /// Long-poll: when nothing is claimable, wait up to this long for a task to arrive.
@@ -144,7 +152,13 @@ impl TaskService {
             completed_at: None,
         };
         let events = [Event::new(task.owner, event::TASK_CREATED, task.event_data())];
-        match self.store.insert_task(&task, &events).await? {
+        let outcome = self.store.insert_task(&task, &events).await.map_err(|e| match e {
+            talon_store::StoreError::Conflict(_) => ServiceError::Conflict(
+                "The dedupe key's task kept changing while this one was created; try again".into(),
+            ),
+            e => e.into(),
+        })?;
+        match outcome {
             InsertOutcome::Created => {
                 self.queued.notify_waiters();
                 self.outbox.written();
@@ -159,35 +173,48 @@ impl TaskService {
         self.store
             .task(id)
             .await?
-            .filter(|t| t.owner == caller.account.id && caller.only_agent.is_none_or(|a| a == t.agent_id))
+            .filter(|t| t.owner == caller.account.id && caller.reaches(t.agent_id))
             .ok_or(ServiceError::NotFound("Task"))
     }
 
+    /// The caller's tasks; `agent` (id in either form, or slug) narrows them to an agent the caller reaches,
+    /// and any other agent is "not found" as elsewhere.
     pub async fn list(
         &self,
         caller: &Caller,
         mut filter: TaskFilter,
+        agent: Option<&str>,
         offset: i64,
         limit: i64,
     ) -> Result<Page<ListedTask>, ServiceError> {
-        if let Some(only) = caller.only_agent {
-            if filter.agent.is_some_and(|a| a != only) {
-                return Ok(Page { items: Vec::new(), total: 0 });
-            }
-            filter.agent = Some(only);
-        }
+        filter.agent = match agent {
+            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+            None => caller.only_agent,
+        };
         Ok(self.store.list_tasks(caller.account.id, filter, offset, limit).await?)
     }
 
-    /// Applies a status change and/or output. A lease token, when given, must be the task's current one
-    /// (409 otherwise) and extends the lease.
-    pub async fn update(&self, caller: &Caller, id: &str, update: TaskUpdate) -> Result<Task, ServiceError> {
+    /// Applies a status change and/or output. A task under a lease changes only with its lease token
+    /// (409 when it is missing or stale), which extends the lease. A queued task PATCHed to `running` is
+    /// leased like a claimed one: the new token is returned with it, so a running task always has a lease
+    /// and its `maxAttempts` apply.
+    pub async fn update(&self, caller: &Caller, id: &str, update: TaskUpdate) -> Result<Updated, ServiceError> {
         let current = self.get(caller, id).await?;
         let held = current.lease.as_ref().map(|l| l.token.clone());
-        if update.lease_token.as_ref().is_some_and(|token| held.as_deref() != Some(token.as_str())) {
-            return Err(ServiceError::Conflict(
-                "The lease token is stale: the task's lease expired or another worker holds it".into(),
-            ));
+        match (held.as_deref(), update.lease_token.as_deref()) {
+            (Some(_), None) => {
+                return Err(ServiceError::Conflict(
+                    "This task is leased to a worker: send its `leaseToken` (the task's owner may still cancel \
+                     it with POST /api/tasks/:id/cancel)"
+                        .into(),
+                ));
+            }
+            (held, Some(token)) if held != Some(token) => {
+                return Err(ServiceError::Conflict(
+                    "The lease token is stale: the task's lease expired or another worker holds it".into(),
+                ));
+            }
+            _ => {}
         }
         let lease_seconds = update.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
         if !(1..=MAX_LEASE_SECONDS).contains(&lease_seconds) {
@@ -205,12 +232,16 @@ impl TaskService {
         if let Some(error) = update.error {
             next.error = Some(error);
         }
+        let mut granted = None;
         match status {
             TaskStatus::Running if current.status == TaskStatus::Queued => {
                 next.attempts += 1;
                 next.started_at = next.started_at.or(Some(at));
+                let lease = Lease { token: lease_token(), expires_at: at + Duration::seconds(lease_seconds) };
+                granted = Some(lease.token.clone());
+                next.lease = Some(lease);
             }
-            TaskStatus::Running if update.lease_token.is_some() => {
+            TaskStatus::Running => {
                 next.lease =
                     held.clone().map(|token| Lease { token, expires_at: at + Duration::seconds(lease_seconds) });
             }
@@ -223,11 +254,22 @@ impl TaskService {
         if !self.write(&next, current.status, held.as_deref()).await? {
             return Err(ServiceError::Conflict("The task changed while it was being updated; read it again".into()));
         }
-        Ok(next)
+        Ok(Updated { task: next, lease_token: granted })
     }
 
+    /// The owner's cancel: no lease token needed, since it is the account stopping its own work rather
+    /// than a worker reporting; the worker's next update with its token is then refused.
     pub async fn cancel(&self, caller: &Caller, id: &str) -> Result<Task, ServiceError> {
-        self.update(caller, id, TaskUpdate { status: Some(TaskStatus::Cancelled), ..TaskUpdate::default() }).await
+        let current = self.get(caller, id).await?;
+        let status =
+            current.status.transition(TaskStatus::Cancelled).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let at = now();
+        let next = Task { status, lease: None, completed_at: Some(at), updated_at: at, ..current.clone() };
+        let held = current.lease.as_ref().map(|l| l.token.as_str());
+        if !self.write(&next, current.status, held).await? {
+            return Err(ServiceError::Conflict("The task changed while it was being cancelled; read it again".into()));
+        }
+        Ok(next)
     }
 
     /// Claims up to `limit` runnable tasks for an external worker, each under a fresh lease.
@@ -242,13 +284,13 @@ impl TaskService {
         if !(0..=MAX_WAIT_SECONDS).contains(&request.wait_seconds) {
             errors.add("waitSeconds", "Must be from 0 to 30");
         }
-        let agent = match (request.agent, caller.only_agent) {
-            (Some(a), Some(only)) if a != only => return Err(ServiceError::NotFound("Agent")),
-            (a, only) => a.or(only),
-        };
         if !errors.is_empty() {
             return Err(errors.into());
         }
+        let agent = match request.agent.as_deref() {
+            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+            None => caller.only_agent,
+        };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
         let token = lease_token();
         loop {
@@ -317,8 +359,6 @@ pub fn parse_filter(params: &std::collections::HashMap<String, String>) -> Resul
     let status = params.get("status").and_then(|s| s.parse::<TaskStatus>().map_err(|m| errors.add("status", m)).ok());
     let priority =
         params.get("priority").and_then(|p| p.parse::<Priority>().map_err(|m| errors.add("priority", m)).ok());
-    let agent = params
-        .get("agentId")
-        .and_then(|a| AgentId::parse(a).map_err(|_| errors.add("agentId", "Must be an agent id")).ok());
-    errors.finish(TaskFilter { status, agent, priority })
+    // `agentId` (an id or a slug) is resolved by `TaskService::list`.
+    errors.finish(TaskFilter { status, agent: None, priority })
 }

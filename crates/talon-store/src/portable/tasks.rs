@@ -14,18 +14,34 @@ macro_rules! impl_task_store {
             use $crate::rows::{ListedTaskRow, TASK_COLUMNS, TaskRow, claimed_in_order};
             use $crate::{InsertOutcome, ListedTask, Page, StoreError, TaskFilter, TaskStore, sql};
 
+            /// How often an insert is tried again when its dedupe key's holder finished mid-way.
+            const DEDUPE_INSERT_ATTEMPTS: usize = 8;
+
             #[async_trait]
             impl TaskStore for $store {
                 async fn insert_task(&self, task: &Task, events: &[Event]) -> Result<InsertOutcome, StoreError> {
                     let mut tx = self.$write.begin().await?;
-                    let inserted = bind_task!(sqlx::query(sql::INSERT_TASK), task).execute(&mut *tx).await?;
-                    if inserted.rows_affected() == 0 {
-                        let existing: TaskRow = sqlx::query_as(sql::TASK_HOLDING_DEDUPE_KEY)
+                    // The key's holder may finish between the insert's conflict and the read of the holder
+                    // (each statement sees the latest commits on PostgreSQL); the key is then free, so the
+                    // insert is tried again, a bounded number of times.
+                    let mut attempts = 0;
+                    loop {
+                        let inserted = bind_task!(sqlx::query(sql::INSERT_TASK), task).execute(&mut *tx).await?;
+                        if inserted.rows_affected() == 1 {
+                            break;
+                        }
+                        let existing: Option<TaskRow> = sqlx::query_as(sql::TASK_HOLDING_DEDUPE_KEY)
                             .bind(task.owner.as_uuid())
                             .bind(&task.dedupe_key)
-                            .fetch_one(&mut *tx)
+                            .fetch_optional(&mut *tx)
                             .await?;
-                        return Ok(InsertOutcome::Existing(Box::new(existing.try_into()?)));
+                        if let Some(existing) = existing {
+                            return Ok(InsertOutcome::Existing(Box::new(existing.try_into()?)));
+                        }
+                        attempts += 1;
+                        if attempts >= DEDUPE_INSERT_ATTEMPTS {
+                            return Err(StoreError::Conflict("task dedupe key (its task kept changing)"));
+                        }
                     }
                     for event in events {
                         bind_event!(sqlx::query(sql::INSERT_EVENT), event).execute(&mut *tx).await?;

@@ -324,7 +324,11 @@ impl RegistryService {
     pub async fn lineage(&self, caller: &Caller, reference: &str) -> Result<LineageNode, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let entries = self.store.lineage(agent.id).await?;
-        let visible = entries.into_iter().filter(|e| e.owner == caller.account.id || e.public).collect();
+        // A key restricted to one agent sees that agent's node alone: its parent and siblings are out of reach.
+        let visible = entries
+            .into_iter()
+            .filter(|e| (e.owner == caller.account.id || e.public) && caller.reaches(e.id))
+            .collect();
         build_tree(visible, agent.id).ok_or(ServiceError::NotFound("Agent"))
     }
 }

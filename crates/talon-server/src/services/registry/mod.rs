@@ -85,20 +85,16 @@ impl RegistryService {
         Ok(self.store.agent_head(id).await?)
     }
 
-    fn in_reach(caller: &Caller, agent: &Agent) -> bool {
-        caller.only_agent.is_none_or(|only| only == agent.id)
-    }
-
     /// Own agents, and other accounts' public ones, within the caller's reach.
     fn may_read(caller: &Caller, agent: &Agent) -> bool {
-        (agent.owner == caller.account.id || agent.public) && Self::in_reach(caller, agent)
+        (agent.owner == caller.account.id || agent.public) && caller.reaches(agent.id)
     }
 
     /// An agent the caller owns; any other agent is "not found", whether or not it exists.
     pub async fn owned(&self, caller: &Caller, reference: &str) -> Result<Agent, ServiceError> {
         self.find(caller, reference)
             .await?
-            .filter(|a| a.owner == caller.account.id && Self::in_reach(caller, a))
+            .filter(|a| a.owner == caller.account.id && caller.reaches(a.id))
             .ok_or(ServiceError::NotFound("Agent"))
     }
 
@@ -111,7 +107,7 @@ impl RegistryService {
         self.store
             .agent_serving(lookup)
             .await?
-            .filter(|(a, _)| a.owner == caller.account.id && Self::in_reach(caller, a))
+            .filter(|(a, _)| a.owner == caller.account.id && caller.reaches(a.id))
             .ok_or(ServiceError::NotFound("Agent"))
     }
 

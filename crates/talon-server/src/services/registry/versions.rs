@@ -144,7 +144,8 @@ impl RegistryService {
     }
 
     /// Two versions and their diff. `from` and `to` may belong to this agent or to any agent of its fork
-    /// tree the caller may read (comparing a fork with its parent).
+    /// tree the caller may read (comparing a fork with its parent); for a key restricted to one agent,
+    /// only to that agent.
     pub async fn compare(
         &self,
         caller: &Caller,
@@ -176,7 +177,9 @@ impl RegistryService {
             return Ok(version);
         }
         let tree = self.store.lineage(agent.id).await?;
-        let reachable = tree.iter().any(|e| e.id == version.agent_id && (e.owner == caller.account.id || e.public));
+        let reachable = tree
+            .iter()
+            .any(|e| e.id == version.agent_id && (e.owner == caller.account.id || e.public) && caller.reaches(e.id));
         if reachable { Ok(version) } else { Err(ServiceError::NotFound("Version")) }
     }
 }
