@@ -17,6 +17,8 @@ async fn app(backend: Backend) -> TestApp {
     let up = upstream().await;
     let mut config = common::config_with_upstream(&up.base);
     config.agent_error_after = 2;
+    // The tests poll the agent's status.
+    config.plans = common::plans(1_000_000, 1_000_000);
     TestApp::spawn_with(backend, config).await
 }
 
@@ -38,7 +40,7 @@ async fn eventually_status(app: &TestApp, user: &User, id: &str, expected: &str)
     let deadline = Instant::now() + Duration::from_secs(15);
     while status(app, user, id).await != expected {
         assert!(Instant::now() < deadline, "the agent never became {expected}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -174,7 +174,8 @@ pub async fn bot_chat(
 /// Chat with a deployed agent by slug, with the bot route's codes: a stopped agent is 404 `bot_offline`,
 /// one in error 502 `bot_offline`.
 #[utoipa::path(post, path = "/api/v1/chat", tag = "chat", security(("bearer" = [])), request_body = Object,
-    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 502)))]
+    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 429), (status = 502),
+        (status = 503), (status = 504)))]
 pub async fn agent_chat(
     State(state): State<AppState>,
     principal: Principal,

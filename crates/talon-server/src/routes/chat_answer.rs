@@ -202,7 +202,8 @@ impl Pump {
 
 /// A failure after the stream was committed to, as its last event.
 fn error_event(error: &ApiError) -> String {
-    let error = json!({"error": {"message": error.message(), "type": "api_error", "code": error.public_code()}});
+    let code = error.public_code().to_ascii_lowercase();
+    let error = json!({"error": {"message": error.message(), "type": "api_error", "code": code}});
     format!("data: {error}\n\n")
 }
 

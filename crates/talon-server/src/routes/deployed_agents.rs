@@ -53,7 +53,10 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<DeployedAgentList>, ApiError> {
     // Its document has chat clients discover agents here before chatting: a `chat` key reads it too.
-    let caller = principal.with_scope(Scope::AgentsRead).or_else(|_| principal.with_scope(Scope::Chat))?;
+    let caller = match principal.with_scope(Scope::AgentsRead) {
+        Ok(caller) => caller,
+        Err(missing) => principal.with_scope(Scope::Chat).map_err(|_| missing)?,
+    };
     let (limit, offset) = limit_and_offset(&params)?;
     let page = state.registry.list_agents(&caller, true, offset, limit).await?;
     let mut agents = Vec::with_capacity(page.items.len());

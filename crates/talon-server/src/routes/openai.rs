@@ -178,7 +178,7 @@ pub(super) fn asker(
 /// Create a chat completion (JSON or `stream: true` for server-sent events).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])), request_body = Object,
     responses((status = 200, description = "chat.completion, or a text/event-stream of chat.completion.chunk"),
-        (status = 400), (status = 401), (status = 404), (status = 429), (status = 502)))]
+        (status = 400), (status = 401), (status = 404), (status = 429), (status = 502), (status = 504)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     principal: Principal,
