@@ -78,9 +78,14 @@ async fn failing_answers_put_an_agent_in_error(backend: Backend) {
     let offline = assert_error(app.post(&path, Some(&key), ask(Some("test/echo"))).await, 503, "bot_offline").await;
     assert_eq!(offline["error"]["message"], "The bot is in an error state");
 
-    // A redeploy brings it back, with a fresh count.
-    assert_eq!(app.post(&format!("/api/agents/{id}/deploy"), Some(&user.token), json!({})).await.status(), 200);
+    // A redeploy brings it back, and each deployment counts its own failures.
+    let redeploy = || async {
+        assert_eq!(app.post(&format!("/api/agents/{id}/deploy"), Some(&user.token), json!({})).await.status(), 200);
+    };
+    redeploy().await;
     assert_eq!(app.post(&path, Some(&key), ask(Some("test/echo"))).await.status(), 200);
+    fail().await;
+    redeploy().await;
     fail().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(status(&app, &user, &id).await, "deployed");

@@ -20,7 +20,7 @@ use talon_gateway::types::{ChatChunk, Usage, estimate_tokens};
 use tokio::sync::mpsc;
 
 use crate::http::error::ApiError;
-use crate::http::request_id::current_request_id;
+use crate::http::request_id::{current_request_id, with_request_id};
 use crate::services::chat::{Answer, ChatError};
 use crate::state::AppState;
 
@@ -73,7 +73,12 @@ pub(super) async fn reply(state: &AppState, reply: Reply, opening: Opening) -> R
         events: Events::new(reply.name, options.include_usage),
         error: reply.error,
     };
-    tokio::spawn(pump.run(pending));
+    // The pump outlives the handler: it keeps the request's id and span for its logs.
+    let request_id = pump.request_id.clone();
+    tokio::spawn(tracing::Instrument::instrument(
+        with_request_id(request_id, pump.run(pending)),
+        tracing::Span::current(),
+    ));
     let body = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (Ok::<_, std::convert::Infallible>(event), rx))
     });

@@ -15,8 +15,8 @@ use talon_gateway::types::{ChatMessage, ChatRequest, estimate_tokens};
 use talon_gateway::{ChunkStream, Gateway, GatewayError};
 use talon_store::Store;
 
-use self::health::AgentHealth;
 pub use self::health::DEFAULT_ERROR_AFTER;
+use self::health::{AgentHealth, Deployed};
 use self::metered::{Meter, Metered};
 use super::registry::RegistryService;
 use super::usage::UsageService;
@@ -214,6 +214,7 @@ impl ChatService {
             models.push(fallback);
         }
         let request = build_request(&target.version, input);
+        let deployed = Deployed { agent: target.agent.id, at: target.agent.deployed_at };
         let meter = |model: &str, fell_back: bool, upstream_started: Instant| Meter {
             record: UsageRecord {
                 id: uuid::Uuid::now_v7(),
@@ -239,6 +240,7 @@ impl ChatService {
             reported: None,
             usage: self.usage.clone(),
             health: self.health.clone(),
+            deployed,
         };
         let deadline = asker.timeout.map(|limit| (asker.arrived + limit, limit));
         // The answer must start within the sooner of its overall deadline and its start timeout.
@@ -253,7 +255,7 @@ impl ChatService {
                 Ok(opened) => opened,
                 Err(_) => {
                     meter(&primary, false, upstream_started).finish(Outcome::Timeout);
-                    self.health.failed(target.agent.id);
+                    self.health.failed(deployed);
                     return Err(ChatError::Timeout(limit));
                 }
             },
@@ -265,7 +267,7 @@ impl ChatService {
                 let last = e.attempts.last().map_or(primary.as_str(), |(model, _)| model.as_str());
                 meter(last, e.attempts.len() > 1, upstream_started).finish(Outcome::UpstreamError);
                 if health::counts(&e) {
-                    self.health.failed(target.agent.id);
+                    self.health.failed(deployed);
                 }
                 return Err(ChatError::Upstream(e));
             }

@@ -2,7 +2,7 @@
 //! model tried failed, or the answer was cut, stalled or timed out). Client-side outcomes never count:
 //! a caller going away, a limit, a bad request, and an upstream 4xx (429 included), which depends on
 //! the request or on the provider's quota rather than on the agent. A successful answer resets the
-//! count; a redeploy clears the status.
+//! count; a redeploy clears the status and starts a new count (failures are counted per deployment).
 //!
 //! The count is kept in this process, per agent: a success costs a map lookup, never a database write;
 //! only the transition to `error` is written (with an `agent.updated` event). With several replicas each
@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use serde_json::json;
 use talon_domain::AgentId;
@@ -23,7 +25,20 @@ pub const DEFAULT_ERROR_AFTER: u32 = 5;
 pub struct AgentHealth {
     store: Arc<dyn Store>,
     threshold: u32,
-    failures: Mutex<HashMap<AgentId, u32>>,
+    failures: Mutex<HashMap<AgentId, Streak>>,
+}
+
+/// An agent's failures in a row, in one deployment (named by its `deployed_at`).
+struct Streak {
+    deployed_at: Option<DateTime<Utc>>,
+    failures: u32,
+}
+
+/// The deployment an answer came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Deployed {
+    pub agent: AgentId,
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Whether a failure to open an answer is the agent's upstream failing (rather than the request).
@@ -44,17 +59,20 @@ impl AgentHealth {
     }
 
     /// Counts one failed answer; the one that reaches the threshold marks the agent `error`.
-    pub fn failed(self: &Arc<Self>, agent: AgentId) {
+    pub fn failed(self: &Arc<Self>, deployed: Deployed) {
         if self.threshold == 0 {
             return;
         }
         let reached = match self.failures.lock() {
             Ok(mut failures) => {
-                let count = failures.entry(agent).or_insert(0);
-                *count += 1;
-                let reached = *count >= self.threshold;
+                let streak = failures.entry(deployed.agent).or_insert(Streak { deployed_at: deployed.at, failures: 0 });
+                if streak.deployed_at != deployed.at {
+                    *streak = Streak { deployed_at: deployed.at, failures: 0 };
+                }
+                streak.failures += 1;
+                let reached = streak.failures >= self.threshold;
                 if reached {
-                    failures.remove(&agent);
+                    failures.remove(&deployed.agent);
                 }
                 reached
             }
@@ -63,17 +81,17 @@ impl AgentHealth {
         if reached {
             let health = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = health.mark_error(agent).await {
-                    tracing::warn!(agent = %agent, error = %e, "could not mark the agent as in error");
+                if let Err(e) = health.mark_error(deployed).await {
+                    tracing::warn!(agent = %deployed.agent, error = %e, "could not mark the agent as in error");
                 }
             });
         }
     }
 
-    async fn mark_error(&self, id: AgentId) -> Result<(), talon_store::StoreError> {
-        let Some(agent) = self.store.agent(id).await? else { return Ok(()) };
-        // Stopped (or already in error) meanwhile: nothing to change.
-        if agent.status != AgentStatus::Deployed {
+    async fn mark_error(&self, deployed: Deployed) -> Result<(), talon_store::StoreError> {
+        let Some(agent) = self.store.agent(deployed.agent).await? else { return Ok(()) };
+        // Stopped, redeployed or already in error meanwhile: nothing to change.
+        if agent.status != AgentStatus::Deployed || agent.deployed_at != deployed.at {
             return Ok(());
         }
         let at = talon_domain::time::now();

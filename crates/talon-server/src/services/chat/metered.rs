@@ -13,7 +13,7 @@ use talon_domain::usage::{Outcome, UsageRecord};
 use talon_gateway::types::{ChatChunk, Usage, estimate_tokens};
 use talon_gateway::{ChunkStream, ProviderError};
 
-use super::health::AgentHealth;
+use super::health::{AgentHealth, Deployed};
 use crate::limits::Permit;
 use crate::services::usage::UsageService;
 
@@ -30,6 +30,7 @@ pub(super) struct Meter {
     pub usage: Arc<UsageService>,
     /// Told how the answer ended, to mark an agent whose answers keep failing.
     pub health: Arc<AgentHealth>,
+    pub deployed: Deployed,
 }
 
 impl Meter {
@@ -102,7 +103,7 @@ impl Metered {
         if let Some(meter) = self.meter.take() {
             match outcome {
                 Outcome::Ok => meter.health.succeeded(meter.record.agent_id),
-                Outcome::UpstreamError | Outcome::Timeout => meter.health.failed(meter.record.agent_id),
+                Outcome::UpstreamError | Outcome::Timeout => meter.health.failed(meter.deployed),
                 Outcome::ClientClosed => {}
             }
             meter.finish(outcome);
