@@ -3,7 +3,9 @@
 //! and usage), `fail-500`, `fail-429` (Retry-After: 3), `fail-400`, `slow` (2 s before answering), `cut`
 //! (two words, then the stream ends without `[DONE]`), `stall` (two words 5 s apart), `instant` (`ok`
 //! without pauses, for benchmarks), `chunks-64` (64 chunks 20 ms apart), `drip` (a word every 50 ms
-//! for 10 s, to hold an answer open).
+//! for 10 s, to hold an answer open), `fail-503-utf8` (a 503 whose body has a two-byte character across
+//! byte 1024), `silent` (nothing for 60 s), `flood` (20,000 chunks of 1 KB at once, to fill socket
+//! buffers).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,6 +44,15 @@ async fn openai(State(seen): State<Seen>, body: axum::Json<Value>) -> Response {
         "fail-500" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
         "fail-429" => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "3")], "slow down").into_response(),
         "fail-400" => (StatusCode::BAD_REQUEST, "bad request").into_response(),
+        "fail-503-utf8" => (StatusCode::SERVICE_UNAVAILABLE, format!("{}é and more", "x".repeat(1023))).into_response(),
+        "silent" => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            sse(words, Duration::ZERO, true)
+        }
+        "flood" => {
+            let line = "z".repeat(1024);
+            sse((0..20_000).map(|_| openai_chunk(&line)).collect(), Duration::ZERO, true)
+        }
         "slow" => {
             tokio::time::sleep(Duration::from_secs(2)).await;
             sse(words, Duration::ZERO, true)

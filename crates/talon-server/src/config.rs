@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The chat API's documented upstream timeout.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(130);
 pub const DEFAULT_RUNTIME_WORKERS: usize = 4;
+pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub const DEFAULT_STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
 const JWT_SECRET_FILE: &str = "jwt-secret";
 const SECRET_KEY_FILE: &str = "secret-key";
@@ -41,6 +43,13 @@ pub struct ServerConfig {
     pub chat_timeout: std::time::Duration,
     /// Runtime tasks this server answers at once; 0 leaves runtime tasks to other replicas.
     pub runtime_workers: usize,
+    /// A stream waiting for its first token sends an SSE comment this often, so proxies and clients
+    /// do not give up on a quiet connection.
+    pub sse_keep_alive: std::time::Duration,
+    /// A streamed chunk the caller does not take within this ends the answer and frees its place.
+    pub stream_write_timeout: std::time::Duration,
+    /// Answers in a row failing upstream before a deployed agent goes to `error` (0: never).
+    pub agent_error_after: u32,
 }
 
 impl ServerConfig {
@@ -52,6 +61,9 @@ impl ServerConfig {
             first_token_timeout: std::time::Duration::from_secs(30),
             chat_timeout: DEFAULT_CHAT_TIMEOUT,
             runtime_workers: DEFAULT_RUNTIME_WORKERS,
+            sse_keep_alive: DEFAULT_SSE_KEEP_ALIVE,
+            stream_write_timeout: DEFAULT_STREAM_WRITE_TIMEOUT,
+            agent_error_after: crate::services::chat::DEFAULT_ERROR_AFTER,
             jwt_secret,
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,

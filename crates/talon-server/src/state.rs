@@ -29,6 +29,10 @@ pub struct Settings {
     pub chat_timeout: std::time::Duration,
     /// Runtime tasks answered at once by this server (0: none).
     pub runtime_workers: usize,
+    /// How often a stream waiting for its first token sends `: keep-alive`.
+    pub sse_keep_alive: std::time::Duration,
+    /// How long a streamed chunk may wait for the caller to take it.
+    pub stream_write_timeout: std::time::Duration,
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -74,8 +78,14 @@ impl AppState {
         gateway.first_token_timeout = config.first_token_timeout;
         let usage = Arc::new(UsageService::new(store.clone(), registry.clone()));
         let limits = ChatLimits { plans: plans.clone(), rate: limiter.clone(), concurrency };
-        let chat =
-            Arc::new(ChatService::new(store.clone(), registry.clone(), Arc::new(gateway), limits, usage.clone()));
+        let chat = Arc::new(ChatService::new(
+            store.clone(),
+            registry.clone(),
+            Arc::new(gateway),
+            limits,
+            usage.clone(),
+            config.agent_error_after,
+        ));
         Ok(Self {
             chat,
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
@@ -93,6 +103,8 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 chat_timeout: config.chat_timeout,
                 runtime_workers: config.runtime_workers,
+                sse_keep_alive: config.sse_keep_alive,
+                stream_write_timeout: config.stream_write_timeout,
             }),
             metrics: prometheus(),
         })

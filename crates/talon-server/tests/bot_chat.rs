@@ -16,6 +16,8 @@ on_both_databases!(
     rate_limited_with_retry_after,
     deployed_agents_chat_statuses,
     an_unexpected_failure_is_internal_error,
+    a_chat_key_discovers_agents,
+    upstream_failures_relay_nothing_of_the_upstream,
 );
 
 /// A bot with API access on, deployed, and a key with the `chat` scope.
@@ -87,6 +89,15 @@ async fn every_documented_error_code(backend: Backend) {
     assert_error(app.post(&path, Some("tln_typo"), hello()).await, 401, "invalid_api_key_format").await;
     let unknown = talon_domain::ApiKeySecret::generate();
     assert_error(app.post(&path, Some(unknown.expose()), hello()).await, 401, "invalid_api_key").await;
+    // The scheme is case-insensitive: a bad key under `bearer` is still a bad key, not a missing one.
+    let lowercase = app
+        .request(Method::POST, &path, None)
+        .header("authorization", format!("bearer {}", unknown.expose()))
+        .json(&hello())
+        .send()
+        .await
+        .unwrap();
+    assert_error(lowercase, 401, "invalid_api_key").await;
 
     for bad in [
         json!({"messages": []}),
@@ -114,7 +125,8 @@ async fn every_documented_error_code(backend: Backend) {
     assert_error(app.post(&path, Some(&user_key), hello()).await, 403, "api_not_enabled").await;
     app.patch(&format!("/api/agents/{id}"), &user.token, json!({"apiAccess": true})).await;
     app.post(&format!("/api/agents/{id}/stop"), Some(&user.token), json!({})).await;
-    assert_error(app.post(&path, Some(&user_key), hello()).await, 503, "bot_offline").await;
+    let offline = assert_error(app.post(&path, Some(&user_key), hello()).await, 503, "bot_offline").await;
+    assert_eq!(offline["error"]["message"], "The bot is stopped");
 
     let (_, _) = bot(&app, &user, json!({"name": "Broken", "prompt": "p", "model": {"primary": "up/fail-500"}})).await;
     assert_error(app.post("/api/v1/bot/broken/chat", Some(&user_key), hello()).await, 503, "container_error").await;
@@ -200,13 +212,14 @@ async fn deployed_agents_chat_statuses(backend: Backend) {
             json!({"agent": "support-bot", "messages": [{"role": "user", "content": "hi"}]}),
         )
     };
-    assert_error(ask().await, 404, "agent_not_found").await;
+    let idle = assert_error(ask().await, 404, "bot_offline").await;
+    assert_eq!(idle["error"]["message"], "The bot is not deployed");
     app.post("/api/agents/support-bot/deploy", Some(&user.token), json!({})).await;
     let answered = ask().await;
     assert_eq!(answered.status(), 200);
     assert_eq!(answered.json::<Value>().await.unwrap()["choices"][0]["message"]["content"], "hi");
     app.post("/api/agents/support-bot/stop", Some(&user.token), json!({})).await;
-    assert_error(ask().await, 404, "agent_not_found").await;
+    assert_error(ask().await, 404, "bot_offline").await;
     // The runtime marks an agent that fails as `error`.
     let id = talon_domain::AgentId::parse(agent["id"].as_str().unwrap()).unwrap();
     let error =
@@ -214,7 +227,20 @@ async fn deployed_agents_chat_statuses(backend: Backend) {
     let event =
         talon_domain::event::Event::new(talon_domain::UserId::parse(&user.id).unwrap(), "agent.updated", json!({}));
     app.db().store.set_deployment(id, error, chrono::Utc::now(), &event).await.unwrap();
-    assert_error(ask().await, 502, "agent_error").await;
+    let error = assert_error(ask().await, 502, "bot_offline").await;
+    assert_eq!(error["error"]["message"], "The bot is in an error state");
+    // The same codes as the bot route for everything else.
+    assert_error(
+        app.post(
+            "/api/v1/chat",
+            Some(&key),
+            json!({"agent": "nobody", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await,
+        404,
+        "bot_not_found",
+    )
+    .await;
     let missing = app.post("/api/v1/chat", Some(&key), json!({"messages": [{"role": "user", "content": "hi"}]})).await;
     assert_error(missing, 400, "invalid_request").await;
 }
@@ -229,4 +255,67 @@ async fn an_unexpected_failure_is_internal_error(backend: Backend) {
         assert_error(app.post(&format!("/api/v1/bot/{id}/chat"), Some(&key), hello()).await, 500, "internal_error")
             .await;
     assert!(!body["error"]["message"].as_str().unwrap().contains("pool"), "no internals leak: {body}");
+}
+
+async fn a_chat_key_discovers_agents(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("you@example.com").await;
+    let (_, key) = bot(&app, &user, json!({"name": "Helper", "prompt": "p"})).await;
+    let listed = app.get_json("/api/v1/agents", &key).await;
+    assert_eq!(listed["agents"][0]["slug"], "helper");
+    let tasks_only = app.api_key(&user, &["tasks:read"]).await;
+    assert_eq!(app.get("/api/v1/agents", &tasks_only).await.status(), 403);
+}
+
+async fn upstream_failures_relay_nothing_of_the_upstream(backend: Backend) {
+    let up = upstream().await;
+    let app = TestApp::spawn_with(backend, common::config_with_upstream(&up.base)).await;
+    let user = app.register("you@example.com").await;
+    let (_, key) =
+        bot(&app, &user, json!({"name": "Broken", "prompt": "p", "model": {"primary": "up/fail-500"}})).await;
+    let (_, _) = bot(&app, &user, json!({"name": "Away", "prompt": "p", "model": {"primary": "local/x"}})).await;
+    let (_, _) = bot(&app, &user, json!({"name": "Cut", "prompt": "p", "model": {"primary": "up/cut"}})).await;
+    for (bot_id, path) in
+        [("broken", "/api/v1/bot/broken/chat"), ("away", "/api/v1/bot/away/chat"), ("cut", "/api/v1/bot/cut/chat")]
+    {
+        for response in [
+            app.post(path, Some(&key), hello()).await,
+            app.post(
+                "/api/v1/chat",
+                Some(&key),
+                json!({"agent": bot_id, "messages": [{"role": "user", "content": "x"}]}),
+            )
+            .await,
+        ] {
+            let body = assert_error(response, 503, "container_error").await;
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(!message.contains("boom") && !message.contains("127.0.0.1"), "{body}");
+        }
+    }
+    for model in ["broken", "away", "cut"] {
+        let response = app
+            .post(
+                "/v1/chat/completions",
+                Some(&key),
+                json!({"model": model, "messages": [{"role": "user", "content": "x"}]}),
+            )
+            .await;
+        assert_eq!(response.status(), 502);
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("boom") && !message.contains("127.0.0.1"), "{body}");
+    }
+    // A stream cut part-way ends with an error event that says nothing of the upstream either.
+    let streamed = app
+        .post(
+            "/api/v1/bot/cut/chat",
+            Some(&key),
+            json!({"messages": [{"role": "user", "content": "x"}], "stream": true}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(streamed.contains("upstream_error") && !streamed.contains("[DONE]"), "{streamed}");
+    assert!(!streamed.contains("provider ended"), "{streamed}");
 }

@@ -19,6 +19,9 @@ on_both_databases!(
     agent_rate_limited_with_retry_after,
     replicas_share_concurrency_through_redis,
     json_answers_time_out_with_504,
+    a_silent_upstream_times_out_and_a_slow_one_falls_back,
+    a_slow_first_token_gets_keep_alive_comments,
+    a_stream_nobody_reads_gives_its_place_back,
 );
 
 fn config(base: &str, plan: Plan) -> ServerConfig {
@@ -222,8 +225,12 @@ async fn json_answers_time_out_with_504(backend: Backend) {
         .await;
     assert_eq!(openai.status(), 504);
     assert_eq!(openai.json::<Value>().await.unwrap()["error"]["code"], "timeout");
-    // A stream has no overall deadline: it is answered.
+    // A stream must start within the timeout too, but has no overall deadline: one that starts at once
+    // and lasts longer than the timeout is answered in full.
     let streamed = app.post(&format!("/api/v1/bot/{slow}/chat"), Some(&key), ask(true)).await;
+    assert_error(streamed, 504, "timeout").await;
+    let long = bot(&app, &user, "Long", "up/chunks-64").await;
+    let streamed = app.post(&format!("/api/v1/bot/{long}/chat"), Some(&key), ask(true)).await;
     assert_eq!(streamed.status(), 200);
     assert!(streamed.text().await.unwrap().ends_with("data: [DONE]\n\n"));
     let usage = eventually(|| async {
@@ -231,9 +238,117 @@ async fn json_answers_time_out_with_504(backend: Backend) {
         (usage["total"]["requests"] == 3).then_some(usage)
     })
     .await;
-    assert_eq!(
-        (usage["total"]["failed"].as_u64(), usage["total"]["succeeded"].as_u64()),
-        (Some(2), Some(1)),
-        "{usage}"
+    assert_eq!(usage["total"]["failed"].as_u64(), Some(3), "{usage}");
+}
+
+async fn a_silent_upstream_times_out_and_a_slow_one_falls_back(backend: Backend) {
+    let up = upstream().await;
+    let mut config = config_with_upstream(&up.base);
+    // Each model may take 300 ms to start; the whole answer has 1.5 s.
+    config.first_token_timeout = Duration::from_millis(300);
+    config.chat_timeout = Duration::from_millis(1500);
+    let app = TestApp::spawn_with(backend, config).await;
+    let user = app.register("you@example.com").await;
+    let silent = bot(&app, &user, "Silent", "up/silent").await;
+    let key = app.api_key(&user, &["chat"]).await;
+    // Nothing ever comes: 504 `timeout`, JSON or stream, on both chat routes and on /v1.
+    for stream in [false, true] {
+        let response = app.post(&format!("/api/v1/bot/{silent}/chat"), Some(&key), ask(stream)).await;
+        assert_error(response, 504, "timeout").await;
+    }
+    let agents = app
+        .post("/api/v1/chat", Some(&key), json!({"agent": "silent", "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    assert_error(agents, 504, "timeout").await;
+    let openai = app
+        .post(
+            "/v1/chat/completions",
+            Some(&key),
+            json!({"model": "silent", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(openai.status(), 504);
+    assert_eq!(openai.json::<Value>().await.unwrap()["error"]["code"], "timeout");
+
+    // A primary slow to start hands over to the fallback, well within the chat timeout.
+    let agent = app
+        .create_agent(
+            &user.token,
+            json!({"name": "Slow start", "prompt": "p", "model": {"primary": "up/slow", "fallback": "up/ok"}}),
+        )
+        .await;
+    let id = agent["id"].as_str().unwrap();
+    app.patch(&format!("/api/agents/{id}"), &user.token, json!({"apiAccess": true})).await;
+    app.post(&format!("/api/agents/{id}/deploy"), Some(&user.token), json!({})).await;
+    for stream in [false, true] {
+        let response = app.post(&format!("/api/v1/bot/{id}/chat"), Some(&key), ask(stream)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-talon-model"], "up/ok");
+        assert!(response.text().await.unwrap().contains("upstream"));
+    }
+}
+
+async fn a_slow_first_token_gets_keep_alive_comments(backend: Backend) {
+    let up = upstream().await;
+    let mut config = config_with_upstream(&up.base);
+    config.sse_keep_alive = Duration::from_millis(200);
+    let app = TestApp::spawn_with(backend, config).await;
+    let user = app.register("you@example.com").await;
+    bot(&app, &user, "Slow", "up/slow").await;
+    let key = app.api_key(&user, &["chat"]).await;
+    let response = app
+        .post(
+            "/v1/chat/completions",
+            Some(&key),
+            json!({"model": "slow", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with(": keep-alive\n\n"), "{text}");
+    assert!(text.contains("Hello") && text.ends_with("data: [DONE]\n\n"), "{text}");
+    // A quick answer has none.
+    bot(&app, &user, "Quick", "up/ok").await;
+    let quick = app
+        .post(
+            "/v1/chat/completions",
+            Some(&key),
+            json!({"model": "quick", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert!(!quick.text().await.unwrap().contains("keep-alive"));
+}
+
+async fn a_stream_nobody_reads_gives_its_place_back(backend: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let up = upstream().await;
+    let plan = Plan { agent_concurrent_chats: 1, ..Plan::default() };
+    let mut config = config(&up.base, plan);
+    config.stream_write_timeout = Duration::from_millis(500);
+    let app = TestApp::spawn_with(backend, config).await;
+    let user = app.register("you@example.com").await;
+    let id = bot(&app, &user, "Flood", "up/flood").await;
+    let key = app.api_key(&user, &["chat"]).await;
+    // A client that asks for a long stream and never reads a byte, with a small receive buffer.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    let body = ask(true).to_string();
+    let head = format!(
+        "POST /api/v1/bot/{id}/chat HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        app.addr,
+        body.len()
     );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // A quick answer from the same agent (the echo model), to probe its one place.
+    let probe = || async {
+        let body = json!({"messages": [{"role": "user", "content": "probe"}], "model": "test/echo"});
+        app.post(&format!("/api/v1/bot/{id}/chat"), Some(&key), body).await.status().as_u16()
+    };
+    // Its place is taken while the answer flows into the buffers...
+    eventually(|| async { (probe().await == 429).then_some(()) }).await;
+    // ...and comes back once a chunk has waited for it longer than the write timeout, though the
+    // connection is still open.
+    eventually(|| async { (probe().await == 200).then_some(()) }).await;
+    drop(stalled);
 }

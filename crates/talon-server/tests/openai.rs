@@ -15,6 +15,9 @@ on_both_databases!(
     fallback_and_cut_streams,
     version_pins_and_models_list,
     errors_come_in_openai_shape,
+    model_objects_and_unknown_urls,
+    one_choice_and_usage_in_its_own_chunk,
+    a_multibyte_error_body_still_falls_back,
 );
 
 async fn app_with_upstream(backend: Backend) -> (TestApp, Upstream) {
@@ -219,4 +222,89 @@ async fn errors_come_in_openai_shape(backend: Backend) {
         "invalid_request_error",
     )
     .await;
+}
+
+async fn model_objects_and_unknown_urls(backend: Backend) {
+    let (app, _) = app_with_upstream(backend).await;
+    let user = app.register("you@example.com").await;
+    let (_, key) = deployed(&app, &user, json!({"name": "Bot", "prompt": "p"})).await;
+    let model = app.get_json("/v1/models/bot", &key).await;
+    assert_eq!(model["id"], "bot");
+    assert_eq!(model["object"], "model");
+    assert!(model["created"].is_i64());
+    assert_eq!(model["owned_by"], "talon");
+    assert_eq!(app.get_json("/v1/models/bot@1", &key).await["id"], "bot@1");
+    let missing = app.get("/v1/models/nobody", &key).await;
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert_eq!(body["error"]["code"], "model_not_found", "{body}");
+    assert!(body["error"].as_object().unwrap().contains_key("param"), "{body}");
+    // Unknown paths and wrong methods, as OpenAI answers them.
+    for (method, path, status) in [
+        (Method::GET, "/v1/embeddingz", 404),
+        (Method::POST, "/v1/nothing/here", 404),
+        (Method::GET, "/v1/chat/completions", 405),
+        (Method::DELETE, "/v1/models", 405),
+    ] {
+        let response = app.request(method.clone(), path, Some(&key)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+        assert_eq!(body["error"]["code"], Value::Null, "{body}");
+        assert!(body["error"].as_object().unwrap().contains_key("param"), "{body}");
+    }
+}
+
+async fn one_choice_and_usage_in_its_own_chunk(backend: Backend) {
+    let (app, _) = app_with_upstream(backend).await;
+    let user = app.register("you@example.com").await;
+    let (_, key) = deployed(&app, &user, json!({"name": "Up", "prompt": "p", "model": {"primary": "up/ok"}})).await;
+    let ask = |extra: Value| {
+        let mut body = json!({"model": "up", "messages": [{"role": "user", "content": "x"}]});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        complete(&app, &key, body)
+    };
+    for n in [json!(2), json!(0), json!("1")] {
+        let response = ask(json!({"n": n})).await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.json::<Value>().await.unwrap()["error"]["param"], "n");
+    }
+    assert_eq!(ask(json!({"n": 1})).await.status(), 200);
+    let without_stream = ask(json!({"stream_options": {"include_usage": true}})).await;
+    assert_eq!(without_stream.status(), 400);
+
+    // With include_usage: every content chunk without usage, then one chunk with `choices: []` and
+    // the usage, then [DONE].
+    let text = ask(json!({"stream": true, "stream_options": {"include_usage": true}})).await.text().await.unwrap();
+    let with_usage = events(&text);
+    assert_eq!(with_usage.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> =
+        with_usage[..with_usage.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let (usage, content) = chunks.split_last().unwrap();
+    assert_eq!(usage["choices"], json!([]), "{usage}");
+    assert_eq!(usage["usage"]["total_tokens"], 12);
+    assert_eq!(usage["object"], "chat.completion.chunk");
+    assert!(content.iter().all(|c| c.get("usage").is_none() && c["choices"].as_array().unwrap().len() == 1));
+    // Without it: no usage anywhere, as OpenAI sends it.
+    let text = ask(json!({"stream": true})).await.text().await.unwrap();
+    let plain = events(&text);
+    assert!(plain[..plain.len() - 1].iter().all(|e| !e.contains("usage") && !e.contains("\"choices\":[]")), "{text}");
+}
+
+async fn a_multibyte_error_body_still_falls_back(backend: Backend) {
+    let (app, _) = app_with_upstream(backend).await;
+    let user = app.register("you@example.com").await;
+    // The primary's 503 has `é` across byte 1024 of its body, where the kept part is cut.
+    let (_, key) = deployed(
+        &app,
+        &user,
+        json!({"name": "Accents", "prompt": "p", "model": {"primary": "up/fail-503-utf8", "fallback": "up/ok"}}),
+    )
+    .await;
+    let response =
+        complete(&app, &key, json!({"model": "accents", "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-talon-model"], "up/ok");
 }

@@ -183,6 +183,6 @@ async fn deployed_agents_api(backend: Backend) {
         assert_error(app.get(&format!("/api/v1/agents?{bad}"), &key).await, 400, "VALIDATION_ERROR").await;
     }
     assert_error(app.request(Method::GET, "/api/v1/agents", None).send().await.unwrap(), 401, "UNAUTHORIZED").await;
-    let no_scope = app.api_key(&user, &["chat"]).await;
+    let no_scope = app.api_key(&user, &["tasks:read"]).await;
     assert_error(app.get("/api/v1/agents", &no_scope).await, 403, "FORBIDDEN").await;
 }

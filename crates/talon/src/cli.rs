@@ -90,7 +90,7 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TALON_MAX_BODY_BYTES", default_value_t = talon_server::config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// How long a JSON chat answer may take in all before it is 504 `timeout`, in seconds.
+    /// How long a JSON chat answer may take in all, and any answer to start, before it is 504 `timeout`, in seconds.
     #[arg(long, env = "TALON_CHAT_TIMEOUT_SECONDS", default_value_t = 130, value_parser = clap::value_parser!(u64).range(1..))]
     pub chat_timeout_seconds: u64,
     /// How long a model may take to send its first token before the fallback is tried, in seconds.
@@ -99,6 +99,15 @@ pub struct ServeArgs {
     /// Tasks with executor `runtime` this server answers at once; 0 leaves them to other replicas.
     #[arg(long, env = "TALON_RUNTIME_WORKERS", default_value_t = talon_server::config::DEFAULT_RUNTIME_WORKERS)]
     pub runtime_workers: usize,
+    /// A chat stream waiting for its first token sends `: keep-alive` this often, in seconds.
+    #[arg(long, env = "TALON_SSE_KEEP_ALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sse_keep_alive_seconds: u64,
+    /// A streamed chunk the caller does not read within this ends the answer and frees its place, in seconds.
+    #[arg(long, env = "TALON_STREAM_WRITE_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_write_timeout_seconds: u64,
+    /// Answers in a row failing upstream before a deployed agent goes to `error`; 0: never.
+    #[arg(long, env = "TALON_AGENT_ERROR_AFTER", default_value_t = talon_server::services::chat::DEFAULT_ERROR_AFTER)]
+    pub agent_error_after: u32,
 }
 
 impl Default for ServeArgs {
@@ -116,6 +125,9 @@ impl Default for ServeArgs {
             chat_timeout_seconds: 130,
             first_token_timeout_seconds: 30,
             runtime_workers: talon_server::config::DEFAULT_RUNTIME_WORKERS,
+            sse_keep_alive_seconds: 15,
+            stream_write_timeout_seconds: 30,
+            agent_error_after: talon_server::services::chat::DEFAULT_ERROR_AFTER,
         }
     }
 }

@@ -106,6 +106,9 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.chat_timeout = std::time::Duration::from_secs(args.chat_timeout_seconds);
     config.first_token_timeout = std::time::Duration::from_secs(args.first_token_timeout_seconds);
     config.runtime_workers = args.runtime_workers;
+    config.sse_keep_alive = std::time::Duration::from_secs(args.sse_keep_alive_seconds);
+    config.stream_write_timeout = std::time::Duration::from_secs(args.stream_write_timeout_seconds);
+    config.agent_error_after = args.agent_error_after;
     AppState::new(store, config).await.context("cannot connect to Redis")
 }
 

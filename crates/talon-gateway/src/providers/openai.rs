@@ -57,8 +57,19 @@ pub(crate) async fn status_error(response: reqwest::Response) -> ProviderError {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     let mut message = response.text().await.unwrap_or_default();
-    message.truncate(ERROR_BODY_KEPT);
+    truncate_on_char_boundary(&mut message, ERROR_BODY_KEPT);
     ProviderError::Status { status, message, retry_after }
+}
+
+/// `String::truncate` panics when `max` falls inside a character; an upstream's body is any UTF-8.
+pub(crate) fn truncate_on_char_boundary(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
 }
 
 pub(crate) fn connect_error(error: reqwest::Error) -> ProviderError {
@@ -77,5 +88,20 @@ impl Provider for OpenAiCompatible {
             return Err(status_error(response).await);
         }
         Ok(Box::pin(openai_chunks(response.bytes_stream())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_on_char_boundary;
+
+    #[test]
+    fn truncation_never_splits_a_character() {
+        let mut text = format!("{}é tail", "x".repeat(1023));
+        truncate_on_char_boundary(&mut text, 1024);
+        assert_eq!(text, "x".repeat(1023));
+        let mut short = "é".to_owned();
+        truncate_on_char_boundary(&mut short, 1024);
+        assert_eq!(short, "é");
     }
 }

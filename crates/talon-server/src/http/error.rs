@@ -135,6 +135,15 @@ impl ApiError {
         self.code
     }
 
+    /// The code the client sees: the surface's own, else the generic one.
+    pub fn public_code(&self) -> &'static str {
+        self.public_code.unwrap_or(self.code.as_str())
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn validation(errors: ValidationErrors) -> Self {
         Self { details: errors.into_fields(), ..Self::new(ErrorCode::ValidationError, "Invalid request data") }
     }

@@ -72,14 +72,19 @@ pub fn router(state: AppState) -> Router {
     let (openai_routes, openai_doc) = OpenApiRouter::new()
         .routes(routes!(openai::chat_completions))
         .routes(routes!(openai::models))
+        .routes(routes!(openai::model))
         .split_for_parts();
-    let openai_routes = openai_routes.route_layer(
-        ServiceBuilder::new()
-            .layer(from_fn(openai::openai_errors))
-            .layer(from_fn_with_state(state.clone(), authenticate))
-            .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
-            .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
-    );
+    // OpenAI's shape wraps the 405s too (a route's own fallback, which the global one leaves alone).
+    let openai_routes = openai_routes
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), authenticate))
+                .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+                .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+        )
+        .method_not_allowed_fallback(openai::method_not_allowed)
+        .layer(from_fn(openai::openai_errors));
+    let openai_unknown = Router::new().fallback(openai::unknown_url).layer(from_fn(openai::openai_errors));
     // The chat API: its own codes, a 100 KB body limit checked before reading, CORS for browsers.
     let (chat_routes, chat_doc) = OpenApiRouter::new()
         .routes(routes!(bot_chat::bot_chat))
@@ -119,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(openai_routes)
+        .route_service("/v1/{*rest}", openai_unknown)
         // Mounted as services, so CORS answers a preflight before any method routing.
         .route_service("/api/v1/bot/{bot_id}/chat", chat_routes.clone())
         .route_service("/api/v1/chat", chat_routes)

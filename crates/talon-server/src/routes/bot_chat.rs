@@ -12,9 +12,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use talon_domain::agent::AgentStatus;
 use talon_domain::{ApiKeySecret, Scope, ValidationErrors};
+use talon_gateway::ProviderError;
 use talon_gateway::types::ChatMessage;
 
-use super::openai::{asker, limited, respond, timed_out};
+use super::chat_answer::{Reply, StreamOptions, log_upstream_failure, reply};
+use super::openai::{asker, limited, timed_out};
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::json::{ApiJson, JsonObject, optional_bool};
@@ -59,34 +61,91 @@ fn parse(body: &JsonObject) -> Result<(ChatInput, bool), ApiError> {
         .map_err(ApiError::validation)
 }
 
-fn chat_error(error: ChatError) -> ApiError {
+/// Which chat route answers. Both share one mapping and every code; they differ only in the status of
+/// an agent that is not serving, which each route's document fixes: 503 on the bot route
+/// (chat-api.txt), 404 for a stopped agent and 502 for one in error on `/api/v1/chat`
+/// (deployed-agents-api.txt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Bot,
+    Agents,
+}
+
+fn chat_error(route: Route, error: ChatError) -> ApiError {
     match error {
         ChatError::NotFound => ApiError::new(ErrorCode::NotFound, "Bot not found or the key does not have access"),
         ChatError::NotServing(status) => {
-            ApiError::new(ErrorCode::Unavailable, format!("The bot is {status}")).with_code("bot_offline")
+            let (message, error_state) = match status {
+                AgentStatus::Error => ("The bot is in an error state", true),
+                AgentStatus::Stopped => ("The bot is stopped", false),
+                _ => ("The bot is not deployed", false),
+            };
+            let code = match (route, error_state) {
+                (Route::Bot, _) => ErrorCode::Unavailable,
+                (Route::Agents, true) => ErrorCode::UpstreamError,
+                (Route::Agents, false) => ErrorCode::NotFound,
+            };
+            ApiError::new(code, message).with_code("bot_offline")
         }
         ChatError::UnknownModel(model) => {
             ApiError::new(ErrorCode::BadRequest, format!("Unknown model `{model}`")).with_code("invalid_request")
         }
         ChatError::Limited(limit) => limited(limit),
         ChatError::Timeout(_) => timed_out(),
-        ChatError::Upstream(e) => ApiError::new(ErrorCode::Unavailable, format!("The model could not be reached: {e}"))
-            .with_code("container_error"),
+        // Nothing came from any model before its first-token timeout: the upstream timed out.
+        ChatError::Upstream(e) if matches!(e.last(), Some(ProviderError::FirstTokenTimeout(_))) => {
+            log_upstream_failure(&e);
+            timed_out()
+        }
+        ChatError::Upstream(e) => {
+            log_upstream_failure(&e);
+            ApiError::new(ErrorCode::Unavailable, "The bot's model could not be reached").with_code("container_error")
+        }
         ChatError::Service(e) => e.into(),
     }
+}
+
+fn bot_error(error: ChatError) -> ApiError {
+    chat_error(Route::Bot, error)
+}
+
+fn agents_error(error: ChatError) -> ApiError {
+    chat_error(Route::Agents, error)
+}
+
+/// A JSON answer that failed part-way: never a truncated answer.
+fn failed(error: ProviderError) -> ApiError {
+    if let ProviderError::Deadline(_) = error {
+        return timed_out();
+    }
+    log_upstream_failure(&error);
+    ApiError::new(ErrorCode::Unavailable, "The bot's model failed part-way through the answer")
+        .with_code("container_error")
 }
 
 async fn answer(
     state: &AppState,
     principal: &Principal,
     start: Option<Extension<RequestStart>>,
+    route: Route,
     target: Target,
     input: ChatInput,
     stream: bool,
 ) -> Result<Response, ApiError> {
+    if target.agent.status != AgentStatus::Deployed {
+        return Err(chat_error(route, ChatError::NotServing(target.agent.status)));
+    }
     let asker = asker(state, principal, start, stream);
-    let answer = state.chat.open(&target, input, asker).await.map_err(chat_error)?;
-    respond(target.agent.slug.clone(), &target, answer, stream).await
+    let name = target.agent.slug.clone();
+    let version = target.version.number;
+    let chat = state.chat.clone();
+    let opening = Box::pin(async move { chat.open(&target, input, asker).await });
+    let error = match route {
+        Route::Bot => bot_error,
+        Route::Agents => agents_error,
+    };
+    let stream = stream.then_some(StreamOptions::default());
+    reply(state, Reply { name, version, stream, error, failed }, opening).await
 }
 
 /// Chat with one agent. API access must be turned on for it (`PATCH /api/agents/:id {"apiAccess": true}`).
@@ -105,19 +164,18 @@ pub async fn bot_chat(
     let bot_id = params.get("bot_id").cloned().unwrap_or_default();
     let caller = principal.with_scope(Scope::Chat).map_err(|e| e.with_code("insufficient_scope"))?;
     let (input, stream) = parse(&body)?;
-    let target = state.chat.agent(&caller, &bot_id).await.map_err(chat_error)?;
+    let target = state.chat.agent(&caller, &bot_id).await.map_err(bot_error)?;
     if !target.agent.api_access {
         return Err(ApiError::forbidden("API access is turned off for this bot").with_code("api_not_enabled"));
     }
-    if target.agent.status != AgentStatus::Deployed {
-        return Err(chat_error(ChatError::NotServing(target.agent.status)));
-    }
-    answer(&state, &principal, start, target, input, stream).await
+    answer(&state, &principal, start, Route::Bot, target, input, stream).await
 }
 
-/// Chat with a deployed agent by slug: a stopped agent is 404, one in error 502.
+/// Chat with a deployed agent by slug, with the bot route's codes: a stopped agent is 404 `bot_offline`,
+/// one in error 502 `bot_offline`.
 #[utoipa::path(post, path = "/api/v1/chat", tag = "chat", security(("bearer" = [])), request_body = Object,
-    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 502)))]
+    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 429), (status = 502),
+        (status = 503), (status = 504)))]
 pub async fn agent_chat(
     State(state): State<AppState>,
     principal: Principal,
@@ -129,21 +187,8 @@ pub async fn agent_chat(
         return Err(ApiError::validation(ValidationErrors::single("agent", "Required: the agent's slug")));
     };
     let (input, stream) = parse(&body)?;
-    let target = state.chat.agent(&caller, &reference).await.map_err(chat_error)?;
-    match target.agent.status {
-        AgentStatus::Deployed => {}
-        AgentStatus::Error => {
-            return Err(
-                ApiError::new(ErrorCode::UpstreamError, "The agent is in an error state").with_code("agent_error")
-            );
-        }
-        status => {
-            return Err(
-                ApiError::new(ErrorCode::NotFound, format!("The agent is {status}")).with_code("agent_not_found")
-            );
-        }
-    }
-    answer(&state, &principal, start, target, input, stream).await
+    let target = state.chat.agent(&caller, &reference).await.map_err(agents_error)?;
+    answer(&state, &principal, start, Route::Agents, target, input, stream).await
 }
 
 /// How the request authenticated, for naming a 401 precisely.
@@ -154,7 +199,12 @@ enum Credentials {
 }
 
 fn credentials(headers: &HeaderMap) -> Credentials {
-    let token = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme is case-insensitive (RFC 9110): `bearer` is read like `Bearer`.
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token));
     match token.map(str::trim) {
         None | Some("") => Credentials::Missing,
         Some(t) if ApiKeySecret::looks_like_key(t) && ApiKeySecret::parse(t).is_err() => Credentials::BadFormat,

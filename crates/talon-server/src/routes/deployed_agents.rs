@@ -41,7 +41,8 @@ pub struct DeployedAgentList {
     has_more: bool,
 }
 
-/// Agents that have been deployed (status deployed, stopped or error), oldest first.
+/// Agents that have been deployed (status deployed, stopped or error), oldest first. Readable with the
+/// `agents:read` or the `chat` scope.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
     params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"), ("offset" = Option<i64>, Query)),
     responses((status = 200, body = DeployedAgentList), (status = 401, body = ErrorEnvelope),
@@ -51,7 +52,11 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<DeployedAgentList>, ApiError> {
-    let caller = principal.with_scope(Scope::AgentsRead)?;
+    // Its document has chat clients discover agents here before chatting: a `chat` key reads it too.
+    let caller = match principal.with_scope(Scope::AgentsRead) {
+        Ok(caller) => caller,
+        Err(missing) => principal.with_scope(Scope::Chat).map_err(|_| missing)?,
+    };
     let (limit, offset) = limit_and_offset(&params)?;
     let page = state.registry.list_agents(&caller, true, offset, limit).await?;
     let mut agents = Vec::with_capacity(page.items.len());

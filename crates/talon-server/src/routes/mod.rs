@@ -6,6 +6,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod auth;
 pub mod bot_chat;
+mod chat_answer;
 pub mod deployed_agents;
 pub mod openai;
 pub mod ops;

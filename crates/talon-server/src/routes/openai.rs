@@ -2,13 +2,12 @@
 //! or `support-bot@7` to pin version 7), so every OpenAI SDK works with a base URL and a key.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
-use futures::StreamExt;
 use serde_json::{Value, json};
 use talon_domain::agent::AgentStatus;
 use talon_domain::usage::Source;
@@ -16,17 +15,18 @@ use talon_domain::{Scope, ValidationErrors};
 use talon_gateway::ProviderError;
 use talon_gateway::types::ChatMessage;
 
+use super::chat_answer::{Reply, StreamOptions, log_upstream_failure, reply};
 use crate::auth::{Credential, Principal};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::json::{ApiJson, JsonObject, optional_bool};
 use crate::http::metrics::RequestStart;
-use crate::services::chat::{Answer, Asker, ChatError, ChatInput, Limit, Target};
+use crate::services::chat::{Asker, ChatError, ChatInput, Limit};
 use crate::state::AppState;
 
 const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
 
 /// The OpenAI request, validated field by field.
-fn parse(body: &JsonObject) -> Result<(String, ChatInput, bool), ApiError> {
+fn parse(body: &JsonObject) -> Result<(String, ChatInput, Option<StreamOptions>), ApiError> {
     let mut errors = ValidationErrors::new();
     let model = match body.get("model") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
@@ -55,37 +55,79 @@ fn parse(body: &JsonObject) -> Result<(String, ChatInput, bool), ApiError> {
     }
     let max_tokens = body.get("max_tokens").or_else(|| body.get("max_completion_tokens")).and_then(Value::as_u64);
     let user = body.get("user").and_then(Value::as_str).map(str::to_owned);
+    // One choice per answer: a request for several must not be answered with one.
+    match body.get("n") {
+        None | Some(Value::Null) => {}
+        Some(n) if n.as_u64() == Some(1) => {}
+        Some(_) => errors.add("n", "Only n = 1 is supported"),
+    }
+    let include_usage = match body.get("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(_) if !stream => {
+            errors.add("stream_options", "Only allowed when stream is true");
+            false
+        }
+        Some(Value::Object(options)) => match options.get("include_usage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(include)) => *include,
+            Some(_) => {
+                errors.add("stream_options.include_usage", "Must be a boolean");
+                false
+            }
+        },
+        Some(_) => {
+            errors.add("stream_options", "Must be an object");
+            false
+        }
+    };
     let input = ChatInput { messages, model: None, temperature, max_tokens, user };
+    let stream = stream.then_some(StreamOptions { include_usage });
     errors.finish((model, input, stream)).map_err(ApiError::validation)
 }
 
 fn chat_error(error: ChatError) -> ApiError {
     match error {
-        ChatError::NotFound => {
-            ApiError::new(ErrorCode::NotFound, "The model does not exist: no such agent, or no such version")
-        }
+        ChatError::NotFound => model_not_found(),
         ChatError::NotServing(AgentStatus::Error) => {
             ApiError::new(ErrorCode::UpstreamError, "The agent is in an error state and not answering")
         }
         ChatError::NotServing(status) => {
             ApiError::new(ErrorCode::NotFound, format!("The agent is {status}; deploy it to chat with it"))
+                .with_code("model_not_found")
         }
         ChatError::UnknownModel(model) => {
             ApiError::new(ErrorCode::BadRequest, format!("The agent's model `{model}` names no configured provider"))
         }
         ChatError::Limited(limit) => limited(limit),
         ChatError::Timeout(_) => timed_out(),
-        ChatError::Upstream(e) => match e.last() {
-            Some(ProviderError::Status { status: 429, .. }) => {
-                ApiError::new(ErrorCode::RateLimited, "The upstream model is rate limited; retry later")
+        ChatError::Upstream(e) => {
+            log_upstream_failure(&e);
+            match e.last() {
+                Some(ProviderError::Status { status: 429, .. }) => {
+                    ApiError::new(ErrorCode::RateLimited, "The upstream model is rate limited; retry later")
+                }
+                Some(ProviderError::FirstTokenTimeout(_)) => timed_out(),
+                _ => ApiError::new(ErrorCode::UpstreamError, "The upstream model failed to answer")
+                    .with_code("upstream_error"),
             }
-            Some(ProviderError::FirstTokenTimeout(_)) => {
-                ApiError::new(ErrorCode::UpstreamTimeout, "The upstream model did not answer in time")
-            }
-            _ => ApiError::new(ErrorCode::UpstreamError, format!("The upstream model failed: {e}")),
-        },
+        }
         ChatError::Service(e) => e.into(),
     }
+}
+
+fn model_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "The model does not exist: no such agent, or no such version")
+        .with_code("model_not_found")
+}
+
+/// A JSON answer that failed part-way: never a truncated answer.
+fn failed(error: ProviderError) -> ApiError {
+    if let ProviderError::Deadline(_) = error {
+        return timed_out();
+    }
+    log_upstream_failure(&error);
+    ApiError::new(ErrorCode::UpstreamError, "The upstream model failed part-way through the answer")
+        .with_code("upstream_error")
 }
 
 /// 429 for a chat limit, under the chat API's codes (`bot_rate_limited`, `concurrent_limit`).
@@ -113,7 +155,7 @@ pub(super) fn timed_out() -> ApiError {
 }
 
 /// Who asks, for the chat service: the account whose limits apply, the key, and when the request
-/// arrived; JSON answers get the chat timeout as their deadline.
+/// arrived; JSON answers get the chat timeout as their deadline, and every answer must start within it.
 pub(super) fn asker(
     state: &AppState,
     principal: &Principal,
@@ -129,13 +171,14 @@ pub(super) fn asker(
         source: Source::Chat,
         arrived: start.map_or_else(std::time::Instant::now, |Extension(RequestStart(at))| at),
         timeout: (!stream).then_some(state.settings.chat_timeout),
+        start_timeout: Some(state.settings.chat_timeout),
     }
 }
 
 /// Create a chat completion (JSON or `stream: true` for server-sent events).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])), request_body = Object,
     responses((status = 200, description = "chat.completion, or a text/event-stream of chat.completion.chunk"),
-        (status = 400), (status = 401), (status = 404), (status = 429), (status = 502)))]
+        (status = 400), (status = 401), (status = 404), (status = 429), (status = 502), (status = 504)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     principal: Principal,
@@ -145,102 +188,11 @@ pub async fn chat_completions(
     let caller = principal.with_scope(Scope::Chat)?;
     let (model, input, stream) = parse(&body)?;
     let target = state.chat.target(&caller, &model).await.map_err(chat_error)?;
-    let answer = state.chat.open(&target, input, asker(&state, &principal, start, stream)).await.map_err(chat_error)?;
-    respond(model, &target, answer, stream).await
-}
-
-/// The answer as a `chat.completion` or an event stream, with Talon's headers: the model that
-/// answered, the version, and whether a test provider did.
-pub(super) async fn respond(name: String, target: &Target, answer: Answer, stream: bool) -> Result<Response, ApiError> {
-    let Answer { model, test_provider, stream: chunks } = answer;
-    let mut response = if stream { streamed(name, chunks) } else { gathered(&name, chunks).await? };
-    let headers = response.headers_mut();
-    if let Ok(model) = HeaderValue::from_str(&model) {
-        headers.insert("x-talon-model", model);
-    }
-    headers.insert("x-talon-agent-version", HeaderValue::from(target.version.number));
-    if test_provider {
-        headers.insert("x-talon-test-provider", HeaderValue::from_static("true"));
-    }
-    Ok(response)
-}
-
-fn completion_id() -> String {
-    format!("chatcmpl-{}", uuid::Uuid::now_v7().simple())
-}
-
-/// The whole answer as one `chat.completion`. A stream that fails part-way is an error, never a
-/// truncated answer.
-pub(super) async fn gathered(model: &str, stream: talon_gateway::ChunkStream) -> Result<Response, ApiError> {
-    let done = talon_gateway::gather(stream).await.map_err(|e| match e {
-        ProviderError::Deadline(_) => timed_out(),
-        e => ApiError::new(ErrorCode::UpstreamError, format!("The upstream model failed: {e}")),
-    })?;
-    let mut message = json!({"role": "assistant", "content": done.content});
-    if let Some(calls) = done.tool_calls {
-        message["tool_calls"] = calls;
-    }
-    let body = json!({
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": chrono::Utc::now().timestamp(),
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": done.finish_reason}],
-        "usage": done.usage,
-    });
-    Ok(Json(body).into_response())
-}
-
-/// Server-sent events, forwarded chunk by chunk as they arrive. A finished stream ends with
-/// `data: [DONE]`; a failed one ends with an error event and no `[DONE]`.
-pub(super) fn streamed(model: String, stream: talon_gateway::ChunkStream) -> Response {
-    let id = completion_id();
-    let created = chrono::Utc::now().timestamp();
-    let events = futures::stream::unfold((stream, true, false), move |(mut stream, first, done)| {
-        let (id, model) = (id.clone(), model.clone());
-        async move {
-            if done {
-                return None;
-            }
-            let event = match stream.next().await {
-                None => "data: [DONE]\n\n".to_owned(),
-                Some(Err(e)) => {
-                    let error = json!({"error": {"message": format!("The upstream model failed: {e}"), "type": "api_error", "code": "upstream_error"}});
-                    return Some((
-                        Ok::<_, std::convert::Infallible>(format!("data: {error}\n\n")),
-                        (stream, false, true),
-                    ));
-                }
-                Some(Ok(chunk)) => {
-                    let mut delta = json!({});
-                    if first {
-                        delta["role"] = json!("assistant");
-                    }
-                    if let Some(content) = &chunk.content {
-                        delta["content"] = json!(content);
-                    }
-                    if let Some(calls) = &chunk.tool_calls {
-                        delta["tool_calls"] = calls.clone();
-                    }
-                    let mut body = json!({
-                        "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": [{"index": 0, "delta": delta, "finish_reason": chunk.finish_reason}],
-                    });
-                    if let Some(usage) = chunk.usage {
-                        body["usage"] = json!(usage);
-                    }
-                    return Some((Ok(format!("data: {body}\n\n")), (stream, false, false)));
-                }
-            };
-            Some((Ok(event), (stream, false, true)))
-        }
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(CONTENT_TYPE, "text/event-stream")
-        .header("cache-control", "no-cache")
-        .body(Body::from_stream(events))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    let asker = asker(&state, &principal, start, stream.is_some());
+    let version = target.version.number;
+    let chat = state.chat.clone();
+    let opening = Box::pin(async move { chat.open(&target, input, asker).await });
+    reply(&state, Reply { name: model, version, stream, error: chat_error, failed }, opening).await
 }
 
 /// The caller's deployed agents, as models.
@@ -254,6 +206,34 @@ pub async fn models(State(state): State<AppState>, principal: Principal) -> Resu
         .map(|a| json!({"id": a.slug, "object": "model", "created": a.created_at.timestamp(), "owned_by": "talon"}))
         .collect();
     Ok(Json(json!({"object": "list", "data": data})))
+}
+
+/// One model: a deployed agent (`slug`, or `slug@N` for its version N).
+#[utoipa::path(get, path = "/v1/models/{model}", tag = "openai", security(("bearer" = [])),
+    params(("model" = String, Path, description = "The agent's slug, optionally @N")),
+    responses((status = 200, description = "A model object"), (status = 404, description = "No such model")))]
+pub async fn model(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(model): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = principal.with_scope(Scope::Chat)?;
+    let target = state.chat.target(&caller, &model).await.map_err(|e| match e {
+        ChatError::NotFound | ChatError::NotServing(_) => model_not_found(),
+        e => chat_error(e),
+    })?;
+    Ok(Json(
+        json!({"id": model, "object": "model", "created": target.agent.created_at.timestamp(), "owned_by": "talon"}),
+    ))
+}
+
+/// Any other path under `/v1`, answered as OpenAI does.
+pub async fn unknown_url(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("Invalid URL ({method} {})", uri.path()))
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, format!("Method {method} is not allowed on {}", uri.path()))
 }
 
 /// Renders every error on the OpenAI surface in OpenAI's shape:
@@ -277,10 +257,11 @@ pub async fn openai_errors(request: Request, next: Next) -> Response {
         429 => "rate_limit_error",
         _ => "api_error",
     };
-    let code = match (status.as_u16(), error["code"].as_str()) {
-        (404, _) => "model_not_found".to_owned(),
-        (_, Some(code)) => code.to_ascii_lowercase(),
-        _ => kind.to_owned(),
+    // Like OpenAI, an unknown URL or method has no code; the rest keep theirs, in lower case.
+    let code = match error["code"].as_str() {
+        Some("NOT_FOUND" | "METHOD_NOT_ALLOWED") => Value::Null,
+        Some(code) => json!(code.to_ascii_lowercase()),
+        None => json!(kind),
     };
     let body = json!({"error": {
         "message": error["message"].as_str().unwrap_or("Request failed"),

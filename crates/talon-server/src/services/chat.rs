@@ -1,6 +1,7 @@
 //! The chat runtime: which agent version answers, what goes upstream (its prompt first, its tools, its
 //! settings), and through which models (primary, then fallback).
 
+mod health;
 mod metered;
 
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use talon_gateway::types::{ChatMessage, ChatRequest, estimate_tokens};
 use talon_gateway::{ChunkStream, Gateway, GatewayError};
 use talon_store::Store;
 
+pub use self::health::DEFAULT_ERROR_AFTER;
+use self::health::{AgentHealth, Deployed};
 use self::metered::{Meter, Metered};
 use super::registry::RegistryService;
 use super::usage::UsageService;
@@ -26,6 +29,7 @@ pub struct ChatService {
     gateway: Arc<Gateway>,
     limits: ChatLimits,
     usage: Arc<UsageService>,
+    health: Arc<AgentHealth>,
 }
 
 /// What bounds chat answers: the plans' numbers, and where they are counted.
@@ -45,6 +49,10 @@ pub struct Asker {
     pub arrived: Instant,
     /// A JSON answer must be complete within this (the chat timeout); a stream has no deadline.
     pub timeout: Option<Duration>,
+    /// The answer must start (a model's first chunk, fallback included) within this, or it is a
+    /// timeout; each model is also held to the gateway's first-token timeout, after which the fallback
+    /// is tried.
+    pub start_timeout: Option<Duration>,
 }
 
 /// The answer as it streams: every chunk, the first included, ending in an error if the upstream
@@ -109,8 +117,10 @@ impl ChatService {
         gateway: Arc<Gateway>,
         limits: ChatLimits,
         usage: Arc<UsageService>,
+        error_after: u32,
     ) -> Self {
-        Self { store, registry, gateway, limits, usage }
+        let health = Arc::new(AgentHealth::new(store.clone(), error_after));
+        Self { store, registry, gateway, limits, usage, health }
     }
 
     /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
@@ -168,7 +178,14 @@ impl ChatService {
             .ok_or(ChatError::NotFound)?;
         let account =
             self.store.account_by_id(agent.owner).await.map_err(ServiceError::from)?.ok_or(ChatError::NotFound)?;
-        let asker = Asker { account, key: None, source: Source::Task, arrived: Instant::now(), timeout: Some(timeout) };
+        let asker = Asker {
+            account,
+            key: None,
+            source: Source::Task,
+            arrived: Instant::now(),
+            timeout: Some(timeout),
+            start_timeout: Some(timeout),
+        };
         Ok((Target { agent, version }, asker))
     }
 
@@ -197,6 +214,7 @@ impl ChatService {
             models.push(fallback);
         }
         let request = build_request(&target.version, input);
+        let deployed = Deployed { agent: target.agent.id, at: target.agent.deployed_at };
         let meter = |model: &str, fell_back: bool, upstream_started: Instant| Meter {
             record: UsageRecord {
                 id: uuid::Uuid::now_v7(),
@@ -221,15 +239,23 @@ impl ChatService {
             estimated_completion_tokens: 0,
             reported: None,
             usage: self.usage.clone(),
+            health: self.health.clone(),
+            deployed,
         };
         let deadline = asker.timeout.map(|limit| (asker.arrived + limit, limit));
+        // The answer must start within the sooner of its overall deadline and its start timeout.
+        let start_deadline = [deadline, asker.start_timeout.map(|limit| (asker.arrived + limit, limit))]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at);
         let upstream_started = Instant::now();
         let opening = self.gateway.open(&models, &request);
-        let opened = match deadline {
+        let opened = match start_deadline {
             Some((at, limit)) => match tokio::time::timeout_at(at.into(), opening).await {
                 Ok(opened) => opened,
                 Err(_) => {
                     meter(&primary, false, upstream_started).finish(Outcome::Timeout);
+                    self.health.failed(deployed);
                     return Err(ChatError::Timeout(limit));
                 }
             },
@@ -240,6 +266,9 @@ impl ChatService {
             Err(e) => {
                 let last = e.attempts.last().map_or(primary.as_str(), |(model, _)| model.as_str());
                 meter(last, e.attempts.len() > 1, upstream_started).finish(Outcome::UpstreamError);
+                if health::counts(&e) {
+                    self.health.failed(deployed);
+                }
                 return Err(ChatError::Upstream(e));
             }
         };

@@ -13,6 +13,7 @@ use talon_domain::usage::{Outcome, UsageRecord};
 use talon_gateway::types::{ChatChunk, Usage, estimate_tokens};
 use talon_gateway::{ChunkStream, ProviderError};
 
+use super::health::{AgentHealth, Deployed};
 use crate::limits::Permit;
 use crate::services::usage::UsageService;
 
@@ -27,6 +28,9 @@ pub(super) struct Meter {
     pub estimated_completion_tokens: u64,
     pub reported: Option<Usage>,
     pub usage: Arc<UsageService>,
+    /// Told how the answer ended, to mark an agent whose answers keep failing.
+    pub health: Arc<AgentHealth>,
+    pub deployed: Deployed,
 }
 
 impl Meter {
@@ -93,9 +97,15 @@ impl Metered {
         Self { inner, deadline, meter: Some(meter), ended: false, _permit: permit }
     }
 
+    /// The stream ended by itself (not dropped by a caller who went away).
     fn finish(&mut self, outcome: Outcome) {
         self.ended = true;
         if let Some(meter) = self.meter.take() {
+            match outcome {
+                Outcome::Ok => meter.health.succeeded(meter.record.agent_id),
+                Outcome::UpstreamError | Outcome::Timeout => meter.health.failed(meter.deployed),
+                Outcome::ClientClosed => {}
+            }
             meter.finish(outcome);
         }
     }
