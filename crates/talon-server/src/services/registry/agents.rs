@@ -1,8 +1,10 @@
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 use talon_domain::agent::lineage::{LineageNode, build_tree};
 use talon_domain::agent::{
-    Agent, AgentStatus, Author, DefinitionPatch, MetadataPatch, Version, default_commit_message, slug_from_name,
-    validate_slug,
+    Agent, AgentStatus, Author, DefinitionPatch, MetadataPatch, Version, default_commit_message, free_slug,
+    slug_from_name, validate_slug,
 };
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
@@ -11,8 +13,8 @@ use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError};
 
 use super::{Caller, RegistryService, ServiceError};
 
-/// How many numbered variants of a derived slug (`name`, `name-2`, …) are tried before giving up.
-const SLUG_ATTEMPTS: usize = 100;
+/// How many times a derived slug is chosen afresh after losing a race for it before giving up.
+const SLUG_ATTEMPTS: usize = 8;
 
 /// A new agent as the request sends it.
 #[derive(Debug, Default)]
@@ -154,7 +156,9 @@ impl RegistryService {
         Ok((agent, version))
     }
 
-    /// Inserts `agent`, trying `slug`, `slug-2`, `slug-3`, … when the slug was derived rather than chosen.
+    /// Inserts `agent`. A derived slug becomes the first free one of `slug`, `slug-2`, `slug-3`, … as one
+    /// query finds them; a writer that loses a race for it reads again and, to avoid losing the next race
+    /// to the same writers, picks a free slug a little further on.
     pub(super) async fn insert_with_free_slug(
         &self,
         agent: &mut Agent,
@@ -163,11 +167,13 @@ impl RegistryService {
         events: impl Fn(&Agent) -> Vec<Event>,
     ) -> Result<(), ServiceError> {
         let base = agent.slug.clone();
-        for attempt in 1..=SLUG_ATTEMPTS {
-            if attempt > 1 {
-                let suffix = format!("-{attempt}");
-                let keep = base.len().min(64 - suffix.len());
-                agent.slug = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
+        // The random low bytes of the new agent's id spread racing writers apart.
+        let spread = usize::from(agent.id.as_uuid().as_bytes()[15]);
+        for attempt in 0..SLUG_ATTEMPTS {
+            if !slug_was_chosen {
+                let taken: HashSet<String> = self.store.taken_slugs(agent.owner, &base).await?.into_iter().collect();
+                let skip = if attempt == 0 { 0 } else { spread % (attempt * 8) };
+                agent.slug = free_slug(&base, &taken, skip);
             }
             match self.store.insert_agent(agent, version, &events(agent)).await {
                 Ok(()) => {
@@ -181,7 +187,7 @@ impl RegistryService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Conflict(format!("Too many agents are named like `{base}`; choose a slug")))
+        Err(ServiceError::Conflict(format!("Too many agents named like `{base}` are being created at once; retry")))
     }
 
     /// An agent the caller may read, with its current version.
@@ -195,10 +201,11 @@ impl RegistryService {
         Ok((agent, current))
     }
 
-    /// The parent of a fork, if it still exists (for showing `parentAgent`).
-    pub async fn parent_of(&self, agent: &Agent) -> Result<Option<Agent>, ServiceError> {
+    /// The parent of a fork (for showing `parentAgent`), if it still exists and the caller may read it:
+    /// a public fork of a private agent names no parent to other accounts.
+    pub async fn parent_of(&self, caller: &Caller, agent: &Agent) -> Result<Option<Agent>, ServiceError> {
         match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
-            Some(parent) => Ok(self.store.agent(parent).await?),
+            Some(parent) => Ok(self.store.agent(parent).await?.filter(|p| Self::may_read(caller, p))),
             None => Ok(None),
         }
     }
@@ -324,7 +331,15 @@ impl RegistryService {
     pub async fn lineage(&self, caller: &Caller, reference: &str) -> Result<LineageNode, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let entries = self.store.lineage(agent.id).await?;
-        let visible = entries.into_iter().filter(|e| e.owner == caller.account.id || e.public).collect();
+        let (mut visible, hidden): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|e| e.owner == caller.account.id || e.public);
+        // A fork whose parent is hidden is shown as a root: which version of what it came from stays hidden.
+        let hidden: HashSet<_> = hidden.into_iter().map(|e| e.id).collect();
+        for entry in &mut visible {
+            if entry.parent.is_some_and(|p| hidden.contains(&p)) {
+                entry.forked_from_version_id = None;
+            }
+        }
         build_tree(visible, agent.id).ok_or(ServiceError::NotFound("Agent"))
     }
 }

@@ -82,8 +82,9 @@ impl RegistryService {
             parent_version_id: Some(from.id),
             content_hash: definition.content_hash(),
             definition,
+            // Not the source's name: the fork may be made public while its source stays private.
             commit_message: message
-                .unwrap_or_else(|| format!("Fork of {} (version {})", source.metadata.name, from.number)),
+                .unwrap_or_else(|| format!("Fork ({}) of version {}", fork_type.as_str(), from.number)),
             fork_type: Some(fork_type),
             created_by: Author { id: caller.account.id, email: caller.account.email.clone() },
             created_at: at,

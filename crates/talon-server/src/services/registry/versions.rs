@@ -89,11 +89,8 @@ impl RegistryService {
             self.check_models(&definition)?;
             let content_hash = definition.content_hash();
             if content_hash == current.content_hash {
-                return Ok(NewVersion {
-                    version: current,
-                    diff_from_parent: DefinitionDiff::default(),
-                    created: false,
-                });
+                let diff_from_parent = self.diff_from_parent(&current).await?;
+                return Ok(NewVersion { version: current, diff_from_parent, created: false });
             }
             let diff_from_parent = diff(&current.definition, &definition);
             let version = Version {
@@ -122,6 +119,16 @@ impl RegistryService {
             }
         }
         Err(ServiceError::Conflict("The agent is changing too fast; retry".into()))
+    }
+
+    /// How `version` differs from the version it was made from; empty for a first version (or when a
+    /// fork's parent has since been deleted).
+    async fn diff_from_parent(&self, version: &Version) -> Result<DefinitionDiff, ServiceError> {
+        let parent = match version.parent_version_id {
+            Some(id) => self.store.version(id).await?,
+            None => None,
+        };
+        Ok(parent.map(|p| diff(&p.definition, &version.definition)).unwrap_or_default())
     }
 
     pub async fn list_versions(
@@ -169,7 +176,11 @@ impl RegistryService {
         Ok((from, to, diff))
     }
 
+    /// A version number names a version of `agent`; an id may name one of any agent of its tree.
     async fn version_in_tree(&self, caller: &Caller, agent: &Agent, reference: &str) -> Result<Version, ServiceError> {
+        if reference.bytes().all(|b| b.is_ascii_digit()) {
+            return self.version_of(agent, reference).await;
+        }
         let id = VersionId::parse(reference).map_err(|_| ServiceError::NotFound("Version"))?;
         let version = self.store.version(id).await?.ok_or(ServiceError::NotFound("Version"))?;
         if version.agent_id == agent.id {
