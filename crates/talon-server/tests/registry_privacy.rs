@@ -42,13 +42,26 @@ async fn a_public_fork_hides_its_private_parent_from_strangers(backend: Backend)
     let seen = app.get_json(&format!("/api/agents/{fork_id}"), &stranger.token).await;
     assert_eq!(seen["parentAgent"], Value::Null);
     assert_eq!(seen["forkType"], "exact_clone");
-    let text = seen.to_string();
-    assert!(!text.contains(secret_id) && !text.contains("Falcon"), "{text}");
+    let secret_version = secret["currentVersionId"].as_str().unwrap();
+    let versions = app.get_json(&format!("/api/agents/{fork_id}/versions"), &stranger.token).await;
+    let first = app.get_json(&format!("/api/agents/{fork_id}/versions/1"), &stranger.token).await;
+    for (what, shown) in [("agent", &seen), ("versions", &versions), ("version 1", &first)] {
+        let text = shown.to_string();
+        for secret in [secret_id, secret_version, "Falcon"] {
+            assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+        }
+    }
+    assert_eq!(seen["currentVersion"]["parentVersionId"], Value::Null);
+    assert_eq!(seen["currentVersion"]["forkType"], "exact_clone");
+    // The owner still sees where the fork's first version came from.
+    let own_first = app.get_json(&format!("/api/agents/{fork_id}/versions/1"), &owner.token).await;
+    assert_eq!(own_first["parentVersionId"], secret_version);
 
     // Once the parent is public, strangers may see it.
     make_public(&app, &owner.token, secret_id).await;
     let seen = app.get_json(&format!("/api/agents/{fork_id}"), &stranger.token).await;
     assert_eq!(seen["parentAgent"]["id"], secret_id);
+    assert_eq!(seen["currentVersion"]["parentVersionId"], secret_version);
 }
 
 async fn lineage_shows_strangers_no_private_agent_of_another_account(backend: Backend) {

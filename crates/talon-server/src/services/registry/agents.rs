@@ -197,7 +197,7 @@ impl RegistryService {
             .await?
             .filter(|(a, _)| Self::may_read(caller, a))
             .ok_or(ServiceError::NotFound("Agent"))?;
-        let current = Self::presented(caller, &agent, current);
+        let current = self.presented_one(caller, &agent, current).await?;
         Ok((agent, current))
     }
 

@@ -148,13 +148,39 @@ impl RegistryService {
         self.store.version(id).await?.filter(|v| v.agent_id == agent.id).ok_or(ServiceError::NotFound("Version"))
     }
 
-    /// Another account's email is never shown: versions of a public agent read by someone else carry
-    /// their author's id only.
-    fn presented(caller: &Caller, agent: &Agent, mut version: Version) -> Version {
-        if agent.owner != caller.account.id {
-            version.created_by.email.clear();
+    /// Versions as `caller` may see them. Another account's email is never shown: versions of a public
+    /// agent read by someone else carry their author's id only. A fork's first version names the
+    /// version it was forked from only to readers who may see that version's agent.
+    async fn presented(
+        &self,
+        caller: &Caller,
+        agent: &Agent,
+        mut versions: Vec<Version>,
+    ) -> Result<Vec<Version>, ServiceError> {
+        if agent.owner == caller.account.id {
+            return Ok(versions);
         }
-        version
+        let origin_hidden = match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
+            Some(parent) if versions.iter().any(|v| v.fork_type.is_some()) => {
+                !self.store.agent(parent).await?.is_some_and(|p| Self::may_read(caller, &p))
+            }
+            _ => false,
+        };
+        for version in &mut versions {
+            version.created_by.email.clear();
+            if origin_hidden && version.fork_type.is_some() {
+                version.parent_version_id = None;
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn presented_one(&self, caller: &Caller, agent: &Agent, version: Version) -> Result<Version, ServiceError> {
+        let id = version.id;
+        self.presented(caller, agent, vec![version])
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::Internal(format!("version {id} vanished while presented")))
     }
 
     async fn current_version(&self, agent: &Agent) -> Result<Version, ServiceError> {

@@ -140,14 +140,14 @@ impl RegistryService {
     ) -> Result<Page<Version>, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let mut page = self.store.list_versions(agent.id, offset, limit).await?;
-        page.items = page.items.into_iter().map(|v| Self::presented(caller, &agent, v)).collect();
+        page.items = self.presented(caller, &agent, page.items).await?;
         Ok(page)
     }
 
     pub async fn version(&self, caller: &Caller, reference: &str, version: &str) -> Result<Version, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let version = self.version_of(&agent, version).await?;
-        Ok(Self::presented(caller, &agent, version))
+        self.presented_one(caller, &agent, version).await
     }
 
     /// Two versions and their diff. `from` and `to` may belong to this agent or to any agent of its fork
