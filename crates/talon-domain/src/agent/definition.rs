@@ -77,6 +77,11 @@ impl DefinitionPatch {
         self.prompt.is_none() && self.tools.is_none() && self.config.is_none() && self.model.is_none()
     }
 
+    /// Where this request names the primary model: `model` itself when it sent a plain string.
+    pub fn primary_model_field(&self) -> &'static str {
+        if matches!(self.model, Some(Value::String(_))) { "model" } else { "model.primary" }
+    }
+
     /// The definition with every present part validated and applied over `base`.
     pub fn apply(&self, base: &Definition) -> Result<Definition, ValidationErrors> {
         let mut errors = ValidationErrors::new();
@@ -413,6 +418,8 @@ mod tests {
         let long = patch(json!({"prompt": "p", "model": {"primary": "local/llama3"}})).into_new_definition().unwrap();
         assert_eq!(short.model, ModelSpec { primary: "local/llama3".into(), fallback: None });
         assert_eq!(short.content_hash(), long.content_hash());
+        assert_eq!(patch(json!({"model": "a/b"})).primary_model_field(), "model");
+        assert_eq!(patch(json!({"model": {"primary": "a/b"}})).primary_model_field(), "model.primary");
         for bad in [json!(""), json!(7), json!(["a/b"])] {
             let errors = patch(json!({"prompt": "p", "model": bad})).into_new_definition().unwrap_err();
             assert_eq!(errors.fields()[0].field, "model");

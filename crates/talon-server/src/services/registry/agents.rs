@@ -95,6 +95,7 @@ impl RegistryService {
         };
         let public = parse_flag("public", input.public.as_ref(), &mut errors).unwrap_or(false);
         let commit_message = parse_commit_message(input.commit_message.as_ref(), &mut errors);
+        let primary_field = input.definition.primary_model_field();
         let definition = match input.definition.into_new_definition() {
             Ok(definition) => Some(definition),
             Err(more) => {
@@ -104,7 +105,7 @@ impl RegistryService {
                 None
             }
         };
-        if let Some(Err(more)) = definition.as_ref().map(|d| self.check_models(d)) {
+        if let Some(Err(more)) = definition.as_ref().map(|d| self.check_models(d, primary_field)) {
             for e in more.into_fields() {
                 errors.add(e.field, e.message);
             }

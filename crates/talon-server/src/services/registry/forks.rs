@@ -60,7 +60,7 @@ impl RegistryService {
             None => self.current_version(&source).await?,
         };
         let definition = fork_definition(fork_type, &from.definition, &input.definition)?;
-        self.check_models(&definition)?;
+        self.check_models(&definition, input.definition.primary_model_field())?;
         let mut metadata_errors = ValidationErrors::new();
         let mut metadata = input.metadata.apply(&source.metadata, &mut metadata_errors);
         if !metadata_errors.is_empty() {

@@ -42,11 +42,16 @@ impl RegistryService {
         Self { store, append_locks, outbox, providers }
     }
 
-    /// A version may only name models of configured providers.
-    fn check_models(&self, definition: &talon_domain::agent::Definition) -> Result<(), ValidationErrors> {
+    /// A version may only name models of configured providers. `primary_field` is where the request
+    /// named the primary model (`model` when it sent a plain string).
+    fn check_models(
+        &self,
+        definition: &talon_domain::agent::Definition,
+        primary_field: &str,
+    ) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let model = &definition.model;
-        for (field, name) in [("model.primary", Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
+        for (field, name) in [(primary_field, Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
             let Some(name) = name else { continue };
             let known = name
                 .split_once('/')

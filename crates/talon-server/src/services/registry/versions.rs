@@ -47,7 +47,8 @@ impl RegistryService {
             None => None,
         };
         let agent = self.owned(caller, reference).await?;
-        self.append(caller, &agent, expected, |current| {
+        let primary_field = input.definition.primary_model_field();
+        self.append(caller, &agent, expected, primary_field, |current| {
             let next = input.definition.apply(&current.definition)?;
             Ok((next, message.clone()))
         })
@@ -66,7 +67,8 @@ impl RegistryService {
         let agent = self.owned(caller, reference).await?;
         let target = self.version_of(&agent, target).await?;
         let message = format!("Rollback to version {}", target.number);
-        self.append(caller, &agent, None, |_| Ok((target.definition.clone(), Some(message.clone())))).await
+        self.append(caller, &agent, None, "model.primary", |_| Ok((target.definition.clone(), Some(message.clone()))))
+            .await
     }
 
     /// Appends the version `make` derives from the current one, retrying from the new current version when
@@ -77,6 +79,7 @@ impl RegistryService {
         caller: &Caller,
         agent: &Agent,
         expected: Option<VersionId>,
+        primary_field: &str,
         make: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors>,
     ) -> Result<NewVersion, ServiceError> {
         let _turn = self.append_lock(agent.id).lock().await;
@@ -86,7 +89,7 @@ impl RegistryService {
                 return Err(stale(expected, current.id));
             }
             let (definition, message) = make(&current)?;
-            self.check_models(&definition)?;
+            self.check_models(&definition, primary_field)?;
             let content_hash = definition.content_hash();
             if content_hash == current.content_hash {
                 let diff_from_parent = self.diff_from_parent(&current).await?;
