@@ -72,6 +72,10 @@ pub trait AgentStore {
 
     async fn agent_by_slug(&self, owner: UserId, slug: &str) -> Result<Option<Agent>, StoreError>;
 
+    /// The owner's slugs among `base` and its numbered variants (`base-2`, …), in one query on the
+    /// owner's slug index, so that a free one can be chosen without trial inserts.
+    async fn taken_slugs(&self, owner: UserId, base: &str) -> Result<Vec<String>, StoreError>;
+
     /// The owner's agents, oldest first, so that pages stay stable while agents are added.
     async fn list_agents(
         &self,

@@ -28,6 +28,7 @@ conformance!(
     idempotency_release_and_purge,
     idempotency_reservation_is_exclusive_under_concurrency,
     agents_insert_read_and_list,
+    taken_slugs_are_the_numbered_variants_of_one_owner,
     append_version_is_compare_and_swap,
     an_agent_is_read_with_the_version_it_serves,
     forks_count_lineage_and_delete,
@@ -349,6 +350,31 @@ async fn agents_insert_read_and_list(backend: Backend) {
     let events = db.store.events_for(alice.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, "agent.created");
+}
+
+async fn taken_slugs_are_the_numbered_variants_of_one_owner(backend: Backend) {
+    use agent_fixtures::*;
+    let db = db(backend).await;
+    let (alice, bob) = (account("alice@example.com"), account("bob@example.com"));
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let long = "a".repeat(64);
+    let long_2 = talon_domain::agent::numbered_slug(&long, 2);
+    for slug in ["bot", "bot-2", "bot-10", "bots", "robot", "bot-x", long.as_str(), long_2.as_str()] {
+        let (a, v) = agent(&alice, slug, None);
+        db.store.insert_agent(&a, &v, &[]).await.unwrap();
+    }
+    let (b, bv) = agent(&bob, "bot-3", None);
+    db.store.insert_agent(&b, &bv, &[]).await.unwrap();
+
+    let mut taken = db.store.taken_slugs(alice.id, "bot").await.unwrap();
+    taken.sort();
+    // `bot-x` matches the pattern but is no numbered variant: harmless, it is simply never chosen.
+    assert_eq!(taken, ["bot", "bot-10", "bot-2", "bot-x"]);
+    assert!(db.store.taken_slugs(alice.id, "nothing").await.unwrap().is_empty());
+    let mut taken = db.store.taken_slugs(alice.id, &long).await.unwrap();
+    taken.sort();
+    assert_eq!(taken, [long_2, long.clone()]);
 }
 
 async fn append_version_is_compare_and_swap(backend: Backend) {

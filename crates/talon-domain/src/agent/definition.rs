@@ -77,6 +77,11 @@ impl DefinitionPatch {
         self.prompt.is_none() && self.tools.is_none() && self.config.is_none() && self.model.is_none()
     }
 
+    /// Where this request names the primary model: `model` itself when it sent a plain string.
+    pub fn primary_model_field(&self) -> &'static str {
+        if matches!(self.model, Some(Value::String(_))) { "model" } else { "model.primary" }
+    }
+
     /// The definition with every present part validated and applied over `base`.
     pub fn apply(&self, base: &Definition) -> Result<Definition, ValidationErrors> {
         let mut errors = ValidationErrors::new();
@@ -130,6 +135,9 @@ fn valid_tool_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Tools come in two shapes, both stored as the native one so that the content hash does not depend on
+/// which was sent: native `{name, description, parameters}`, and OpenAI's
+/// `{"type": "function", "function": {name, description, parameters}}`.
 fn parse_tools(value: &Value, errors: &mut ValidationErrors) -> Vec<Tool> {
     let Value::Array(items) = value else {
         errors.add("tools", "Must be an array of tools");
@@ -141,52 +149,98 @@ fn parse_tools(value: &Value, errors: &mut ValidationErrors) -> Vec<Tool> {
     }
     let mut tools: Vec<Tool> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let Value::Object(fields) = item else {
-            errors.add(format!("tools[{i}]"), "Must be an object with name, description and parameters");
+        let Some((fields, path)) = tool_fields(item, &format!("tools[{i}]"), errors) else {
             continue;
         };
-        let name = match fields.get("name") {
-            Some(Value::String(name)) if valid_tool_name(name) => name.clone(),
-            Some(Value::String(_)) => {
-                errors.add(format!("tools[{i}].name"), "Must match ^[a-zA-Z0-9_-]{1,64}$");
-                continue;
-            }
-            None => {
-                errors.add(format!("tools[{i}].name"), "Required field missing");
-                continue;
-            }
-            Some(_) => {
-                errors.add(format!("tools[{i}].name"), "Must be a string");
-                continue;
-            }
+        let Some(tool) = parse_tool(fields, &path, errors) else {
+            continue;
         };
-        if tools.iter().any(|t| t.name == name) {
-            errors.add(format!("tools[{i}].name"), format!("Duplicate tool name `{name}`"));
+        if tools.iter().any(|t| t.name == tool.name) {
+            errors.add(format!("{path}.name"), format!("Duplicate tool name `{}`", tool.name));
             continue;
         }
-        let description = match fields.get("description") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(d)) if d.chars().count() <= TOOL_DESCRIPTION_MAX_CHARS => d.clone(),
-            Some(Value::String(_)) => {
-                errors.add(format!("tools[{i}].description"), "Must be at most 2048 characters");
-                continue;
-            }
-            Some(_) => {
-                errors.add(format!("tools[{i}].description"), "Must be a string");
-                continue;
-            }
-        };
-        let parameters = match fields.get("parameters") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(p @ Value::Object(_)) => p.clone(),
-            Some(_) => {
-                errors.add(format!("tools[{i}].parameters"), "Must be a JSON-schema-like object");
-                continue;
-            }
-        };
-        tools.push(Tool { name, description, parameters });
+        tools.push(tool);
     }
     tools
+}
+
+/// The object holding a tool's name, description and parameters, with its field path: the item itself
+/// (native shape) or its `function` member (OpenAI shape, recognised by `type` or `function`).
+fn tool_fields<'a>(
+    item: &'a Value,
+    path: &str,
+    errors: &mut ValidationErrors,
+) -> Option<(&'a Map<String, Value>, String)> {
+    let Value::Object(fields) = item else {
+        errors.add(path, "Must be an object: {name, description, parameters} or {type: \"function\", function: {…}}");
+        return None;
+    };
+    if !fields.contains_key("type") && !fields.contains_key("function") {
+        return Some((fields, path.to_owned()));
+    }
+    let mut well_formed = true;
+    match fields.get("type") {
+        Some(Value::String(kind)) if kind == "function" => {}
+        Some(_) => {
+            errors.add(format!("{path}.type"), "Must be \"function\"");
+            well_formed = false;
+        }
+        None => {
+            errors.add(format!("{path}.type"), "Required field missing (\"function\")");
+            well_formed = false;
+        }
+    }
+    match fields.get("function") {
+        Some(Value::Object(function)) if well_formed => Some((function, format!("{path}.function"))),
+        Some(Value::Object(_)) => None,
+        Some(_) => {
+            errors.add(format!("{path}.function"), "Must be an object with name, description and parameters");
+            None
+        }
+        None => {
+            errors.add(format!("{path}.function"), "Required field missing");
+            None
+        }
+    }
+}
+
+fn parse_tool(fields: &Map<String, Value>, path: &str, errors: &mut ValidationErrors) -> Option<Tool> {
+    let name = match fields.get("name") {
+        Some(Value::String(name)) if valid_tool_name(name) => name.clone(),
+        Some(Value::String(_)) => {
+            errors.add(format!("{path}.name"), "Must match ^[a-zA-Z0-9_-]{1,64}$");
+            return None;
+        }
+        None => {
+            errors.add(format!("{path}.name"), "Required field missing");
+            return None;
+        }
+        Some(_) => {
+            errors.add(format!("{path}.name"), "Must be a string");
+            return None;
+        }
+    };
+    let description = match fields.get("description") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(d)) if d.chars().count() <= TOOL_DESCRIPTION_MAX_CHARS => d.clone(),
+        Some(Value::String(_)) => {
+            errors.add(format!("{path}.description"), "Must be at most 2048 characters");
+            return None;
+        }
+        Some(_) => {
+            errors.add(format!("{path}.description"), "Must be a string");
+            return None;
+        }
+    };
+    let parameters = match fields.get("parameters") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(p @ Value::Object(_)) => p.clone(),
+        Some(_) => {
+            errors.add(format!("{path}.parameters"), "Must be a JSON-schema-like object");
+            return None;
+        }
+    };
+    Some(Tool { name, description, parameters })
 }
 
 fn parse_config(value: &Value, errors: &mut ValidationErrors) -> Map<String, Value> {
@@ -218,9 +272,14 @@ fn parse_model_name(value: Option<&Value>, field: &str, errors: &mut ValidationE
     }
 }
 
+/// `"provider/model"` (no fallback) or `{primary, fallback}`; both are stored as the object.
 fn parse_model(value: &Value, errors: &mut ValidationErrors) -> ModelSpec {
+    if let Value::String(_) = value {
+        let primary = parse_model_name(Some(value), "model", errors);
+        return ModelSpec { primary: primary.unwrap_or_else(|| DEFAULT_MODEL.to_owned()), fallback: None };
+    }
     let Value::Object(model) = value else {
-        errors.add("model", "Must be an object with primary and fallback");
+        errors.add("model", "Must be a model name (provider/model) or an object with primary and fallback");
         return ModelSpec::default();
     };
     let primary = parse_model_name(model.get("primary"), "model.primary", errors);
@@ -298,6 +357,73 @@ mod tests {
         assert!(patch(json!({"prompt": ok})).into_new_definition().is_ok());
         let too_big = "x".repeat(PROMPT_MAX_BYTES + 1);
         assert!(patch(json!({"prompt": too_big})).into_new_definition().is_err());
+    }
+
+    #[test]
+    fn openai_shaped_tools_are_stored_in_the_native_shape() {
+        let params = json!({"type": "object", "properties": {"q": {"type": "string"}}});
+        let native =
+            patch(json!({"prompt": "p", "tools": [{"name": "search", "description": "d", "parameters": params}]}))
+                .into_new_definition()
+                .unwrap();
+        let openai = patch(json!({"prompt": "p", "tools": [
+            {"type": "function", "function": {"name": "search", "description": "d", "parameters": params}}
+        ]}))
+        .into_new_definition()
+        .unwrap();
+        assert_eq!(native, openai);
+        assert_eq!(native.content_hash(), openai.content_hash());
+    }
+
+    #[test]
+    fn both_tool_shapes_mix_and_share_one_namespace() {
+        let errors = patch(json!({"prompt": "p", "tools": [
+            {"name": "a"},
+            {"type": "function", "function": {"name": "a"}}
+        ]}))
+        .into_new_definition()
+        .unwrap_err();
+        assert_eq!(errors.fields()[0].field, "tools[1].function.name");
+    }
+
+    #[test]
+    fn malformed_openai_tools_name_the_field() {
+        let errors = patch(json!({"prompt": "p", "tools": [
+            {"type": "retrieval", "function": {"name": "a"}},
+            {"type": "function"},
+            {"type": "function", "function": "search"},
+            {"type": "function", "function": {"description": "no name"}},
+            {"type": "function", "function": {"name": "b", "parameters": []}},
+            {"function": {"name": "c"}}
+        ]}))
+        .into_new_definition()
+        .unwrap_err();
+        let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "tools[0].type",
+                "tools[1].function",
+                "tools[2].function",
+                "tools[3].function.name",
+                "tools[4].function.parameters",
+                "tools[5].type"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_model_string_is_a_primary_without_fallback() {
+        let short = patch(json!({"prompt": "p", "model": "local/llama3"})).into_new_definition().unwrap();
+        let long = patch(json!({"prompt": "p", "model": {"primary": "local/llama3"}})).into_new_definition().unwrap();
+        assert_eq!(short.model, ModelSpec { primary: "local/llama3".into(), fallback: None });
+        assert_eq!(short.content_hash(), long.content_hash());
+        assert_eq!(patch(json!({"model": "a/b"})).primary_model_field(), "model");
+        assert_eq!(patch(json!({"model": {"primary": "a/b"}})).primary_model_field(), "model.primary");
+        for bad in [json!(""), json!(7), json!(["a/b"])] {
+            let errors = patch(json!({"prompt": "p", "model": bad})).into_new_definition().unwrap_err();
+            assert_eq!(errors.fields()[0].field, "model");
+        }
     }
 
     #[test]

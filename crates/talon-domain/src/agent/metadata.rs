@@ -100,6 +100,42 @@ pub fn slug_from_name(name: &str) -> String {
     if slug.is_empty() { "agent".to_owned() } else { slug }
 }
 
+/// The `n`th slug derived from `base`: `base` itself, then `base-2`, `base-3`, … (shortening `base` so
+/// that the result stays within 64 characters).
+pub fn numbered_slug(base: &str, n: u64) -> String {
+    if n <= 1 {
+        return base.to_owned();
+    }
+    let suffix = format!("-{n}");
+    let keep = base.len().min(SLUG_MAX_CHARS.saturating_sub(suffix.len()));
+    format!("{}{suffix}", base[..keep].trim_end_matches('-'))
+}
+
+/// A SQL `LIKE` pattern matching every `numbered_slug(base, n)` (and possibly a few other slugs, which
+/// only cost a row each). Slugs hold no `%` or `_`, so nothing needs escaping.
+pub fn numbered_slug_pattern(base: &str) -> String {
+    // A numbered slug keeps at least this much of `base` (a suffix of up to 20 digits, one dash
+    // trimmed): beyond it, variants may differ.
+    const SHARED: usize = SLUG_MAX_CHARS - 22;
+    if base.len() <= SHARED { format!("{base}-%") } else { format!("{}%", &base[..SHARED]) }
+}
+
+/// The free numbered variant of `base` to try: the first one not in `taken`, or with `skip > 0`, the
+/// one `skip` places further (so that writers racing for the same name spread over different slugs).
+pub fn free_slug(base: &str, taken: &std::collections::HashSet<String>, skip: usize) -> String {
+    let mut free_seen = 0;
+    (1..)
+        .map(|n| numbered_slug(base, n))
+        .find(|slug| {
+            if taken.contains(slug) {
+                return false;
+            }
+            free_seen += 1;
+            free_seen > skip
+        })
+        .unwrap_or_else(|| base.to_owned())
+}
+
 pub fn validate_slug(slug: &str) -> Result<(), &'static str> {
     let valid = !slug.is_empty()
         && slug.len() <= SLUG_MAX_CHARS
@@ -115,6 +151,33 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn numbered_slugs_stay_valid_and_match_their_pattern() {
+        let long = "a".repeat(64);
+        for base in ["support-bot", long.as_str(), &format!("{}-b", "a".repeat(61))] {
+            let pattern = numbered_slug_pattern(base);
+            let prefix = pattern.trim_end_matches('%');
+            for n in [2, 9, 10, 12_345, u64::MAX] {
+                let slug = numbered_slug(base, n);
+                assert!(validate_slug(&slug).is_ok(), "{slug}");
+                assert!(slug.starts_with(prefix), "{slug} vs {pattern}");
+                assert!(slug.ends_with(&format!("-{n}")));
+            }
+        }
+        assert_eq!(numbered_slug("bot", 1), "bot");
+        assert_eq!(numbered_slug("bot", 3), "bot-3");
+    }
+
+    #[test]
+    fn the_free_slug_is_the_first_gap_or_further_on_request() {
+        let taken: std::collections::HashSet<String> =
+            ["bot", "bot-2", "bot-4"].into_iter().map(String::from).collect();
+        assert_eq!(free_slug("bot", &taken, 0), "bot-3");
+        assert_eq!(free_slug("bot", &taken, 1), "bot-5");
+        assert_eq!(free_slug("bot", &taken, 2), "bot-6");
+        assert_eq!(free_slug("new", &taken, 0), "new");
+    }
 
     #[test]
     fn slugs_from_names() {

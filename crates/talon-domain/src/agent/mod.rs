@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 
 pub use definition::{Definition, DefinitionPatch, ModelSpec, Tool};
 pub use fork::ForkType;
-pub use metadata::{AgentMetadata, MetadataPatch, slug_from_name, validate_slug};
+pub use metadata::{
+    AgentMetadata, MetadataPatch, free_slug, numbered_slug, numbered_slug_pattern, slug_from_name, validate_slug,
+};
 pub use status::{AgentStatus, IllegalTransition};
 
 use crate::id::{AgentId, UserId, VersionId};

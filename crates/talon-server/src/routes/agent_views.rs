@@ -92,6 +92,8 @@ pub struct AgentView {
     pub deployed_version_id: Option<String>,
     pub deployed_at: Option<DateTime<Utc>>,
     pub fork_count: i64,
+    /// The agent this one was forked from; null when it is not a fork, the parent was deleted, or the
+    /// reader may not see the parent (another account's private agent).
     pub parent_agent: Option<AgentRef>,
     pub fork_type: Option<&'static str>,
     pub created_at: DateTime<Utc>,

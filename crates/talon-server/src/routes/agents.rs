@@ -16,7 +16,7 @@ use super::agent_views::AgentView;
 use super::pagination::{Pagination, page_and_limit};
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::http::json::{ApiJson, JsonObject, optional_object, optional_string};
+use crate::http::json::{ApiJson, JsonObject, optional_object};
 use crate::services::registry::{AgentInput, ForkInput, ProfileInput};
 use crate::state::AppState;
 
@@ -58,7 +58,9 @@ pub async fn list(
     }))
 }
 
-/// Create an agent and its version 1. A key restricted to one agent may not (403).
+/// Create an agent and its version 1. `tools` may be native `{name, description, parameters}` or
+/// OpenAI-shaped `{"type": "function", "function": {…}}` (stored natively); `model` is
+/// `{primary, fallback}` or `"provider/model"`. A key restricted to one agent may not (403).
 #[utoipa::path(post, path = "/api/agents", tag = "agents", security(("bearer" = [])),
     request_body = Object,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
@@ -90,7 +92,7 @@ pub async fn get(
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
     let (agent, current) = state.registry.agent(&caller, &id).await?;
-    let parent = state.registry.parent_of(&agent).await?;
+    let parent = state.registry.parent_of(&caller, &agent).await?;
     Ok(Json(AgentView::new(agent, Some(current), parent.as_ref())))
 }
 
@@ -151,7 +153,7 @@ pub async fn fork(
     let caller = principal.with_account_scope(Scope::AgentsWrite)?;
     let input = ForkInput {
         fork_type: body.remove("forkType"),
-        version_id: optional_string(&body, "versionId")?,
+        version_id: super::versions::version_reference(&body)?,
         metadata: metadata_patch(&mut body),
         definition: DefinitionPatch::take_from(&mut body),
         commit_message: body.remove("commitMessage"),
@@ -173,7 +175,8 @@ pub async fn lineage(
     Ok(Json(Lineage { root: state.registry.lineage(&caller, &id).await? }))
 }
 
-/// Deploy the agent: serve `versionId` if given (pinned), else its current version.
+/// Deploy the agent: serve `versionId` (an id or number) or `version` (a number) if given (pinned), else
+/// its current version.
 #[utoipa::path(post, path = "/api/agents/{id}/deploy", tag = "agents", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = Object, description = "Optional {\"versionId\"}"),
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
@@ -185,7 +188,7 @@ pub async fn deploy(
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
     let body = optional_object(&body)?;
-    let version = optional_string(&body, "versionId")?;
+    let version = super::versions::version_reference(&body)?;
     let agent = state.registry.deploy(&caller, &id, version.as_deref()).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }

@@ -6,8 +6,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
-use talon_domain::Scope;
+use serde_json::Value;
 use talon_domain::agent::diff::DefinitionDiff;
+use talon_domain::{Scope, ValidationErrors};
 use utoipa::ToSchema;
 
 use super::agent_views::{VersionView, VersionWithDiff};
@@ -90,8 +91,10 @@ pub async fn create(
 }
 
 /// The difference between two versions of the agent, or of the agent and an agent of its fork tree.
+/// `from` and `to` are version ids or numbers of this agent (`1`, `2`, …).
 #[utoipa::path(get, path = "/api/agents/{id}/versions/compare", tag = "versions", security(("bearer" = [])),
-    params(("id" = String, Path), ("from" = String, Query), ("to" = String, Query)),
+    params(("id" = String, Path), ("from" = String, Query, description = "Version id, or number of this agent"),
+        ("to" = String, Query, description = "Version id, or number of this agent")),
     responses((status = 200, body = Comparison), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn compare(
     State(state): State<AppState>,
@@ -110,9 +113,9 @@ pub async fn compare(
     }))
 }
 
-/// One version.
+/// One version, by id or by number.
 #[utoipa::path(get, path = "/api/agents/{id}/versions/{version_id}", tag = "versions", security(("bearer" = [])),
-    params(("id" = String, Path), ("version_id" = String, Path)),
+    params(("id" = String, Path), ("version_id" = String, Path, description = "Version id or number")),
     responses((status = 200, body = VersionView), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -123,7 +126,8 @@ pub async fn get(
     Ok(Json(state.registry.version(&caller, &id, &version_id).await?.into()))
 }
 
-/// Make a new version whose content equals an earlier one ("Rollback to version N").
+/// Make a new version whose content equals an earlier one ("Rollback to version N"), named by
+/// `{"versionId": "ver_…" | N}` or `{"version": N}`.
 #[utoipa::path(post, path = "/api/agents/{id}/rollback", tag = "versions", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 201, body = VersionWithDiff), (status = 200, body = VersionWithDiff, description = "Already current"),
@@ -135,6 +139,30 @@ pub async fn rollback(
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<VersionWithDiff>), ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let target = optional_string(&body, "versionId")?;
+    let target = version_reference(&body)?;
     Ok(created(state.registry.rollback(&caller, &id, target.as_deref()).await?))
+}
+
+/// The version a body names: `versionId` (an id, or a version number) or `version` (a number).
+pub(super) fn version_reference(body: &JsonObject) -> Result<Option<String>, ApiError> {
+    let mut named = None;
+    for field in ["versionId", "version"] {
+        let reference = match body.get(field) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) if field == "versionId" => s.clone(),
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n >= 1) => n.to_string(),
+            Some(_) => {
+                let expected = if field == "version" { "a version number" } else { "a version id or number" };
+                return Err(ApiError::validation(ValidationErrors::single(field, format!("Must be {expected}"))));
+            }
+        };
+        if named.is_some() {
+            return Err(ApiError::validation(ValidationErrors::single(
+                "version",
+                "Send versionId or version, not both",
+            )));
+        }
+        named = Some(reference);
+    }
+    Ok(named)
 }

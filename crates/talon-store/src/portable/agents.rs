@@ -81,6 +81,17 @@ macro_rules! impl_agent_store {
                     row.map(TryInto::try_into).transpose()
                 }
 
+                async fn taken_slugs(&self, owner: UserId, base: &str) -> Result<Vec<String>, StoreError> {
+                    let slugs: Vec<(String,)> =
+                        sqlx::query_as("SELECT slug FROM agents WHERE user_id = $1 AND (slug = $2 OR slug LIKE $3)")
+                            .bind(owner.as_uuid())
+                            .bind(base)
+                            .bind(talon_domain::agent::numbered_slug_pattern(base))
+                            .fetch_all(&self.$read)
+                            .await?;
+                    Ok(slugs.into_iter().map(|(slug,)| slug).collect())
+                }
+
                 async fn list_agents(
                     &self,
                     owner: UserId,

@@ -1,8 +1,10 @@
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 use talon_domain::agent::lineage::{LineageNode, build_tree};
 use talon_domain::agent::{
-    Agent, AgentStatus, Author, DefinitionPatch, MetadataPatch, Version, default_commit_message, slug_from_name,
-    validate_slug,
+    Agent, AgentStatus, Author, DefinitionPatch, MetadataPatch, Version, default_commit_message, free_slug,
+    slug_from_name, validate_slug,
 };
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
@@ -11,8 +13,8 @@ use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError};
 
 use super::{Caller, RegistryService, ServiceError};
 
-/// How many numbered variants of a derived slug (`name`, `name-2`, …) are tried before giving up.
-const SLUG_ATTEMPTS: usize = 100;
+/// How many times a derived slug is chosen afresh after losing a race for it before giving up.
+const SLUG_ATTEMPTS: usize = 8;
 
 /// A new agent as the request sends it.
 #[derive(Debug, Default)]
@@ -93,6 +95,7 @@ impl RegistryService {
         };
         let public = parse_flag("public", input.public.as_ref(), &mut errors).unwrap_or(false);
         let commit_message = parse_commit_message(input.commit_message.as_ref(), &mut errors);
+        let primary_field = input.definition.primary_model_field();
         let definition = match input.definition.into_new_definition() {
             Ok(definition) => Some(definition),
             Err(more) => {
@@ -102,7 +105,7 @@ impl RegistryService {
                 None
             }
         };
-        if let Some(Err(more)) = definition.as_ref().map(|d| self.check_models(d)) {
+        if let Some(Err(more)) = definition.as_ref().map(|d| self.check_models(d, primary_field)) {
             for e in more.into_fields() {
                 errors.add(e.field, e.message);
             }
@@ -154,7 +157,9 @@ impl RegistryService {
         Ok((agent, version))
     }
 
-    /// Inserts `agent`, trying `slug`, `slug-2`, `slug-3`, … when the slug was derived rather than chosen.
+    /// Inserts `agent`. A derived slug becomes the first free one of `slug`, `slug-2`, `slug-3`, … as one
+    /// query finds them; a writer that loses a race for it reads again and, to avoid losing the next race
+    /// to the same writers, picks a free slug a little further on.
     pub(super) async fn insert_with_free_slug(
         &self,
         agent: &mut Agent,
@@ -163,11 +168,13 @@ impl RegistryService {
         events: impl Fn(&Agent) -> Vec<Event>,
     ) -> Result<(), ServiceError> {
         let base = agent.slug.clone();
-        for attempt in 1..=SLUG_ATTEMPTS {
-            if attempt > 1 {
-                let suffix = format!("-{attempt}");
-                let keep = base.len().min(64 - suffix.len());
-                agent.slug = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
+        // The random low bytes of the new agent's id spread racing writers apart.
+        let spread = usize::from(agent.id.as_uuid().as_bytes()[15]);
+        for attempt in 0..SLUG_ATTEMPTS {
+            if !slug_was_chosen {
+                let taken: HashSet<String> = self.store.taken_slugs(agent.owner, &base).await?.into_iter().collect();
+                let skip = if attempt == 0 { 0 } else { spread % (attempt * 8) };
+                agent.slug = free_slug(&base, &taken, skip);
             }
             match self.store.insert_agent(agent, version, &events(agent)).await {
                 Ok(()) => {
@@ -181,7 +188,7 @@ impl RegistryService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Conflict(format!("Too many agents are named like `{base}`; choose a slug")))
+        Err(ServiceError::Conflict(format!("Too many agents named like `{base}` are being created at once; retry")))
     }
 
     /// An agent the caller may read, with its current version.
@@ -191,14 +198,15 @@ impl RegistryService {
             .await?
             .filter(|(a, _)| Self::may_read(caller, a))
             .ok_or(ServiceError::NotFound("Agent"))?;
-        let current = Self::presented(caller, &agent, current);
+        let current = self.presented_one(caller, &agent, current).await?;
         Ok((agent, current))
     }
 
-    /// The parent of a fork, if it still exists (for showing `parentAgent`).
-    pub async fn parent_of(&self, agent: &Agent) -> Result<Option<Agent>, ServiceError> {
+    /// The parent of a fork (for showing `parentAgent`), if it still exists and the caller may read it:
+    /// a public fork of a private agent names no parent to other accounts.
+    pub async fn parent_of(&self, caller: &Caller, agent: &Agent) -> Result<Option<Agent>, ServiceError> {
         match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
-            Some(parent) => Ok(self.store.agent(parent).await?),
+            Some(parent) => Ok(self.store.agent(parent).await?.filter(|p| Self::may_read(caller, p))),
             None => Ok(None),
         }
     }
@@ -325,10 +333,16 @@ impl RegistryService {
         let agent = self.readable(caller, reference).await?;
         let entries = self.store.lineage(agent.id).await?;
         // A key restricted to one agent sees that agent's node alone: its parent and siblings are out of reach.
-        let visible = entries
+        let (mut visible, hidden): (Vec<_>, Vec<_>) = entries
             .into_iter()
-            .filter(|e| (e.owner == caller.account.id || e.public) && caller.reaches(e.id))
-            .collect();
+            .partition(|e| (e.owner == caller.account.id || e.public) && caller.reaches(e.id));
+        // A fork whose parent is hidden is shown as a root: which version of what it came from stays hidden.
+        let hidden: HashSet<_> = hidden.into_iter().map(|e| e.id).collect();
+        for entry in &mut visible {
+            if entry.parent.is_some_and(|p| hidden.contains(&p)) {
+                entry.forked_from_version_id = None;
+            }
+        }
         build_tree(visible, agent.id).ok_or(ServiceError::NotFound("Agent"))
     }
 }

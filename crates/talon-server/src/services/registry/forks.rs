@@ -60,7 +60,7 @@ impl RegistryService {
             None => self.current_version(&source).await?,
         };
         let definition = fork_definition(fork_type, &from.definition, &input.definition)?;
-        self.check_models(&definition)?;
+        self.check_models(&definition, input.definition.primary_model_field())?;
         let mut metadata_errors = ValidationErrors::new();
         let mut metadata = input.metadata.apply(&source.metadata, &mut metadata_errors);
         if !metadata_errors.is_empty() {
@@ -82,8 +82,9 @@ impl RegistryService {
             parent_version_id: Some(from.id),
             content_hash: definition.content_hash(),
             definition,
+            // Not the source's name: the fork may be made public while its source stays private.
             commit_message: message
-                .unwrap_or_else(|| format!("Fork of {} (version {})", source.metadata.name, from.number)),
+                .unwrap_or_else(|| format!("Fork ({}) of version {}", fork_type.as_str(), from.number)),
             fork_type: Some(fork_type),
             created_by: Author { id: caller.account.id, email: caller.account.email.clone() },
             created_at: at,

@@ -6,7 +6,7 @@ mod versions;
 
 use std::sync::Arc;
 
-use talon_domain::agent::{Agent, Version};
+use talon_domain::agent::{Agent, Version, validate_slug};
 use talon_domain::{AgentId, ValidationErrors, VersionId};
 use talon_store::{AgentLookup, Store};
 
@@ -23,6 +23,11 @@ const APPEND_ATTEMPTS: usize = 64;
 /// still decides between replicas.
 const APPEND_LOCKS: usize = 64;
 
+/// A version number (`1`, `2`, …) as a path or query names one; anything else is not a number.
+fn version_number(reference: &str) -> Option<i64> {
+    reference.parse::<i64>().ok().filter(|n| *n >= 1 && reference.bytes().all(|b| b.is_ascii_digit()))
+}
+
 pub struct RegistryService {
     store: Arc<dyn Store>,
     append_locks: Vec<tokio::sync::Mutex<()>>,
@@ -37,11 +42,16 @@ impl RegistryService {
         Self { store, append_locks, outbox, providers }
     }
 
-    /// A version may only name models of configured providers.
-    fn check_models(&self, definition: &talon_domain::agent::Definition) -> Result<(), ValidationErrors> {
+    /// A version may only name models of configured providers. `primary_field` is where the request
+    /// named the primary model (`model` when it sent a plain string).
+    fn check_models(
+        &self,
+        definition: &talon_domain::agent::Definition,
+        primary_field: &str,
+    ) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let model = &definition.model;
-        for (field, name) in [("model.primary", Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
+        for (field, name) in [(primary_field, Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
             let Some(name) = name else { continue };
             let known = name
                 .split_once('/')
@@ -65,22 +75,36 @@ impl RegistryService {
         &self.append_locks[usize::from(bytes[15]) % APPEND_LOCKS]
     }
 
+    /// How `reference` names an agent: an id (either form) or one of the caller's slugs. `None` when it
+    /// can be neither, so that no malformed text (a NUL, say) ever reaches a query.
+    fn lookup<'a>(caller: &Caller, reference: &'a str) -> Option<AgentLookup<'a>> {
+        match AgentId::parse(reference) {
+            Ok(id) => Some(AgentLookup::Id(id)),
+            Err(_) if validate_slug(reference).is_ok() => {
+                Some(AgentLookup::Slug { owner: caller.account.id, slug: reference })
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Finds an agent by id (either form) or by the caller's slug.
     async fn find(&self, caller: &Caller, reference: &str) -> Result<Option<Agent>, ServiceError> {
-        match AgentId::parse(reference) {
-            Ok(id) => Ok(self.store.agent(id).await?),
-            Err(_) => Ok(self.store.agent_by_slug(caller.account.id, reference).await?),
+        match Self::lookup(caller, reference) {
+            Some(AgentLookup::Id(id)) => Ok(self.store.agent(id).await?),
+            Some(AgentLookup::Slug { owner, slug }) => Ok(self.store.agent_by_slug(owner, slug).await?),
+            None => Ok(None),
         }
     }
 
     /// Like `find`, with the agent's current version read in the same query.
     async fn find_head(&self, caller: &Caller, reference: &str) -> Result<Option<(Agent, Version)>, ServiceError> {
-        let id = match AgentId::parse(reference) {
-            Ok(id) => id,
-            Err(_) => match self.store.agent_by_slug(caller.account.id, reference).await? {
+        let id = match Self::lookup(caller, reference) {
+            Some(AgentLookup::Id(id)) => id,
+            Some(AgentLookup::Slug { owner, slug }) => match self.store.agent_by_slug(owner, slug).await? {
                 Some(agent) => agent.id,
                 None => return Ok(None),
             },
+            None => return Ok(None),
         };
         Ok(self.store.agent_head(id).await?)
     }
@@ -100,9 +124,8 @@ impl RegistryService {
 
     /// An agent the caller owns with the version it serves (deployed, else current), in one query.
     pub async fn owned_serving(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
-        let lookup = match AgentId::parse(reference) {
-            Ok(id) => AgentLookup::Id(id),
-            Err(_) => AgentLookup::Slug { owner: caller.account.id, slug: reference },
+        let Some(lookup) = Self::lookup(caller, reference) else {
+            return Err(ServiceError::NotFound("Agent"));
         };
         self.store
             .agent_serving(lookup)
@@ -116,19 +139,49 @@ impl RegistryService {
         self.find(caller, reference).await?.filter(|a| Self::may_read(caller, a)).ok_or(ServiceError::NotFound("Agent"))
     }
 
-    /// A version of `agent`; a version of any other agent is "not found".
+    /// A version of `agent`, named by its id or by its number (`3`); a version of any other agent is
+    /// "not found".
     async fn version_of(&self, agent: &Agent, reference: &str) -> Result<Version, ServiceError> {
+        if let Some(number) = version_number(reference) {
+            return self.store.version_by_number(agent.id, number).await?.ok_or(ServiceError::NotFound("Version"));
+        }
         let id = VersionId::parse(reference).map_err(|_| ServiceError::NotFound("Version"))?;
         self.store.version(id).await?.filter(|v| v.agent_id == agent.id).ok_or(ServiceError::NotFound("Version"))
     }
 
-    /// Another account's email is never shown: versions of a public agent read by someone else carry
-    /// their author's id only.
-    fn presented(caller: &Caller, agent: &Agent, mut version: Version) -> Version {
-        if agent.owner != caller.account.id {
-            version.created_by.email.clear();
+    /// Versions as `caller` may see them. Another account's email is never shown: versions of a public
+    /// agent read by someone else carry their author's id only. A fork's first version names the
+    /// version it was forked from only to readers who may see that version's agent.
+    async fn presented(
+        &self,
+        caller: &Caller,
+        agent: &Agent,
+        mut versions: Vec<Version>,
+    ) -> Result<Vec<Version>, ServiceError> {
+        if agent.owner == caller.account.id {
+            return Ok(versions);
         }
-        version
+        let origin_hidden = match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
+            Some(parent) if versions.iter().any(|v| v.fork_type.is_some()) => {
+                !self.store.agent(parent).await?.is_some_and(|p| Self::may_read(caller, &p))
+            }
+            _ => false,
+        };
+        for version in &mut versions {
+            version.created_by.email.clear();
+            if origin_hidden && version.fork_type.is_some() {
+                version.parent_version_id = None;
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn presented_one(&self, caller: &Caller, agent: &Agent, version: Version) -> Result<Version, ServiceError> {
+        let id = version.id;
+        self.presented(caller, agent, vec![version])
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::Internal(format!("version {id} vanished while presented")))
     }
 
     async fn current_version(&self, agent: &Agent) -> Result<Version, ServiceError> {
@@ -136,5 +189,19 @@ impl RegistryService {
             .version(agent.current_version_id)
             .await?
             .ok_or_else(|| ServiceError::Internal(format!("agent {} has no current version", agent.id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_number;
+
+    #[test]
+    fn version_numbers_are_positive_decimal_integers() {
+        assert_eq!(version_number("1"), Some(1));
+        assert_eq!(version_number("42"), Some(42));
+        for not_a_number in ["0", "-1", "+2", " 2", "2.0", "ver_0190", "", "99999999999999999999"] {
+            assert_eq!(version_number(not_a_number), None, "{not_a_number}");
+        }
     }
 }

@@ -47,7 +47,8 @@ impl RegistryService {
             None => None,
         };
         let agent = self.owned(caller, reference).await?;
-        self.append(caller, &agent, expected, |current| {
+        let primary_field = input.definition.primary_model_field();
+        self.append(caller, &agent, expected, primary_field, |current| {
             let next = input.definition.apply(&current.definition)?;
             Ok((next, message.clone()))
         })
@@ -66,7 +67,8 @@ impl RegistryService {
         let agent = self.owned(caller, reference).await?;
         let target = self.version_of(&agent, target).await?;
         let message = format!("Rollback to version {}", target.number);
-        self.append(caller, &agent, None, |_| Ok((target.definition.clone(), Some(message.clone())))).await
+        self.append(caller, &agent, None, "model.primary", |_| Ok((target.definition.clone(), Some(message.clone()))))
+            .await
     }
 
     /// Appends the version `make` derives from the current one, retrying from the new current version when
@@ -77,6 +79,7 @@ impl RegistryService {
         caller: &Caller,
         agent: &Agent,
         expected: Option<VersionId>,
+        primary_field: &str,
         make: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors>,
     ) -> Result<NewVersion, ServiceError> {
         let _turn = self.append_lock(agent.id).lock().await;
@@ -86,14 +89,11 @@ impl RegistryService {
                 return Err(stale(expected, current.id));
             }
             let (definition, message) = make(&current)?;
-            self.check_models(&definition)?;
+            self.check_models(&definition, primary_field)?;
             let content_hash = definition.content_hash();
             if content_hash == current.content_hash {
-                return Ok(NewVersion {
-                    version: current,
-                    diff_from_parent: DefinitionDiff::default(),
-                    created: false,
-                });
+                let diff_from_parent = self.diff_from_parent(&current).await?;
+                return Ok(NewVersion { version: current, diff_from_parent, created: false });
             }
             let diff_from_parent = diff(&current.definition, &definition);
             let version = Version {
@@ -124,6 +124,16 @@ impl RegistryService {
         Err(ServiceError::Conflict("The agent is changing too fast; retry".into()))
     }
 
+    /// How `version` differs from the version it was made from; empty for a first version (or when a
+    /// fork's parent has since been deleted).
+    async fn diff_from_parent(&self, version: &Version) -> Result<DefinitionDiff, ServiceError> {
+        let parent = match version.parent_version_id {
+            Some(id) => self.store.version(id).await?,
+            None => None,
+        };
+        Ok(parent.map(|p| diff(&p.definition, &version.definition)).unwrap_or_default())
+    }
+
     pub async fn list_versions(
         &self,
         caller: &Caller,
@@ -133,14 +143,14 @@ impl RegistryService {
     ) -> Result<Page<Version>, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let mut page = self.store.list_versions(agent.id, offset, limit).await?;
-        page.items = page.items.into_iter().map(|v| Self::presented(caller, &agent, v)).collect();
+        page.items = self.presented(caller, &agent, page.items).await?;
         Ok(page)
     }
 
     pub async fn version(&self, caller: &Caller, reference: &str, version: &str) -> Result<Version, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let version = self.version_of(&agent, version).await?;
-        Ok(Self::presented(caller, &agent, version))
+        self.presented_one(caller, &agent, version).await
     }
 
     /// Two versions and their diff. `from` and `to` may belong to this agent or to any agent of its fork
@@ -170,7 +180,11 @@ impl RegistryService {
         Ok((from, to, diff))
     }
 
+    /// A version number names a version of `agent`; an id may name one of any agent of its tree.
     async fn version_in_tree(&self, caller: &Caller, agent: &Agent, reference: &str) -> Result<Version, ServiceError> {
+        if reference.bytes().all(|b| b.is_ascii_digit()) {
+            return self.version_of(agent, reference).await;
+        }
         let id = VersionId::parse(reference).map_err(|_| ServiceError::NotFound("Version"))?;
         let version = self.store.version(id).await?.ok_or(ServiceError::NotFound("Version"))?;
         if version.agent_id == agent.id {
