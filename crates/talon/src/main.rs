@@ -106,7 +106,7 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.chat_timeout = std::time::Duration::from_secs(args.chat_timeout_seconds);
     config.first_token_timeout = std::time::Duration::from_secs(args.first_token_timeout_seconds);
     config.runtime_workers = args.runtime_workers;
-    AppState::new(store, config).await.context("cannot connect to Redis")
+    AppState::new(store, config).await.context("cannot start the server")
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
