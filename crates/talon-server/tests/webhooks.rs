@@ -27,6 +27,7 @@ on_both_databases!(
     an_attempt_in_flight_does_not_undo_changes_to_its_webhook,
     one_account_cannot_stall_anothers_deliveries,
     per_account_caps,
+    failed_attempts_are_logged_with_their_cause,
     validation_access_and_scopes,
 );
 
@@ -515,6 +516,81 @@ async fn per_account_caps(backend: Backend) {
     // Another account is not affected.
     let other = app.register("other@example.com").await;
     webhook(&app, &other, url, json!(["*"])).await;
+}
+
+/// Everything this test binary logs at `warn` and above, as JSON lines.
+fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || LogSink(sink.clone()))
+            .init();
+        logs
+    })
+    .clone()
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log lines about attempts of `hook` that failed.
+fn failure_logs(logs: &std::sync::Mutex<Vec<u8>>, hook: &str) -> Vec<Value> {
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["webhook_id"] == hook)
+        .filter(|line| line["fields"]["message"] == "webhook delivery attempt failed")
+        .collect()
+}
+
+async fn failed_attempts_are_logged_with_their_cause(backend: Backend) {
+    let logs = captured_logs();
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("you@example.com").await;
+    let receiver = Receiver::start().await;
+    receiver.respond_with(500, &[]);
+    let created = webhook(&app, &user, &format!("{}?token=sekrit", receiver.url), json!(["agent.created"])).await;
+    let (hook, secret) = (created["id"].as_str().unwrap(), created["secret"].as_str().unwrap());
+    app.create_agent(&user.token, json!({"name": "a", "prompt": "p"})).await;
+    let delivered = wait_for_delivery(&app, &user, hook, "succeeded").await;
+    let logged = failure_logs(&logs, hook);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    let line = &logged[0];
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["fields"]["status_code"], 500);
+    assert_eq!(line["fields"]["attempt"], 1);
+    assert_eq!(line["fields"]["delivery_id"], delivered["id"]);
+    assert_eq!(line["fields"]["error"], "The endpoint answered 500");
+    let text = line.to_string();
+    for private in [secret, "sekrit", "received"] {
+        assert!(!text.contains(private), "{private} in {text}");
+    }
+
+    // A connection error names its cause.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let unreachable =
+        webhook(&app, &user, &format!("http://{closed}/hook?token=sekrit"), json!(["agent.created"])).await;
+    let unreachable = unreachable["id"].as_str().unwrap();
+    app.create_agent(&user.token, json!({"name": "b", "prompt": "p"})).await;
+    let _ = wait_for_delivery(&app, &user, unreachable, "pending").await;
+    let logged = failure_logs(&logs, unreachable);
+    assert!(!logged.is_empty());
+    let error = logged[0]["fields"]["error"].as_str().unwrap();
+    assert!(error.starts_with("Could not connect: "), "{error}");
+    assert!(!logged[0].to_string().contains("sekrit"), "{}", logged[0]);
 }
 
 async fn validation_access_and_scopes(backend: Backend) {

@@ -150,3 +150,41 @@ pub fn build(timeout: Duration, allow_private: bool) -> Result<reqwest::Client, 
     };
     Ok(builder.build()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    /// Whatever a guard in front of the client misses, the connection itself is refused: an IP-literal
+    /// host skips every resolver, and the peer check still drops it before a byte is written.
+    #[tokio::test]
+    async fn a_connection_to_an_internal_peer_is_dropped_unused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut bytes = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut bytes)).await;
+            bytes
+        });
+        let client = build(Duration::from_secs(5), false).unwrap();
+        let error = client.post(format!("http://{addr}/hook")).body("{}").send().await.unwrap_err();
+        assert!(error.is_connect(), "{error:?}");
+        let mut cause: &dyn std::error::Error = &error;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        assert!(cause.to_string().contains("127.0.0.1 is a private, loopback"), "{cause}");
+        assert!(received.await.unwrap().is_empty(), "no request reached the internal service");
+    }
+
+    #[test]
+    fn stored_urls_are_checked_as_the_client_reads_them() {
+        assert!(check_before_sending("http://127.0.0.%31:8080/", false).unwrap_err().contains("127.0.0.1"));
+        assert!(check_before_sending("http://127.0.0.%31:8080/", true).is_ok());
+        assert!(check_before_sending("https://example.com/hook", false).is_ok());
+        assert!(check_before_sending("gopher://example.com/", false).is_err());
+    }
+}
