@@ -136,15 +136,42 @@ macro_rules! impl_webhook_store {
                     locked_until: DateTime<Utc>,
                     bounds: ClaimBounds,
                 ) -> Result<Vec<DeliveryJob>, StoreError> {
-                    let mut tx = self.$write.begin().await?;
-                    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!("{} RETURNING {}", $dialect::claim_deliveries(), $dialect::delivery_returning()))
-                        .bind(now)
-                        .bind(limit)
-                        .bind(bounds.per_webhook)
-                        .bind(bounds.per_account)
-                        .bind(locked_until)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                    let mut tx;
+                    let rows: Vec<DeliveryRow> = if $dialect::PICK_ON_READER {
+                        let picked: Vec<(Uuid,)> = sqlx::query_as(sql::FAIR_DELIVERY_PICK)
+                            .bind(now)
+                            .bind(limit)
+                            .bind(bounds.per_webhook)
+                            .bind(bounds.per_account)
+                            .fetch_all(&self.$read)
+                            .await?;
+                        if picked.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        let placeholders: Vec<String> = (0..picked.len()).map(|i| format!("${}", i + 3)).collect();
+                        let statement = format!(
+                            "{} id IN ({}) RETURNING {}",
+                            sql::CLAIM_PICKED_DELIVERIES,
+                            placeholders.join(", "),
+                            $dialect::delivery_returning()
+                        );
+                        let mut claim = sqlx::query_as(&statement).bind(now).bind(locked_until);
+                        for (id,) in picked {
+                            claim = claim.bind(id);
+                        }
+                        tx = self.$write.begin().await?;
+                        claim.fetch_all(&mut *tx).await?
+                    } else {
+                        tx = self.$write.begin().await?;
+                        sqlx::query_as(&format!("{} RETURNING {}", $dialect::claim_deliveries(), $dialect::delivery_returning()))
+                            .bind(now)
+                            .bind(limit)
+                            .bind(bounds.per_webhook)
+                            .bind(bounds.per_account)
+                            .bind(locked_until)
+                            .fetch_all(&mut *tx)
+                            .await?
+                    };
                     let mut jobs = Vec::with_capacity(rows.len());
                     let mut hooks: HashMap<Uuid, Webhook> = HashMap::new();
                     for row in rows {

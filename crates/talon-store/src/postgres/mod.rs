@@ -92,6 +92,9 @@ mod dialect {
     pub const PENDING_EVENTS: &str = "SELECT id, user_id, kind, data, created_at FROM events \
          WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 
+    /// Replicas claim side by side, so the pick and the lock are one statement.
+    pub const PICK_ON_READER: bool = false;
+
     /// `FOR UPDATE` cannot sit beside the window functions of the fair pick, so the pick chooses the
     /// ids and this outer select locks them, skipping any another replica holds.
     pub fn claim_deliveries() -> String {

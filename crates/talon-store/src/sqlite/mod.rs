@@ -101,11 +101,14 @@ mod dialect {
     pub const PENDING_EVENTS: &str =
         "SELECT id, user_id, kind, data, created_at FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1";
 
+    /// The fair pick reads every open delivery; on SQLite it runs on a reader, outside the single
+    /// writer's lock, and the claim then updates just the picked rows that are still claimable (this
+    /// process's dispatcher is the only claimer, so the pick cannot go stale in between).
+    pub const PICK_ON_READER: bool = true;
+
+    /// Not used: see `PICK_ON_READER`.
     pub fn claim_deliveries() -> String {
-        format!(
-            "UPDATE webhook_deliveries SET status = 'sending', locked_until = $5, updated_at = $1 WHERE id IN ({})",
-            crate::sql::FAIR_DELIVERY_PICK
-        )
+        String::new()
     }
 
     pub fn task_returning() -> String {
