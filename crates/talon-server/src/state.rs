@@ -35,6 +35,15 @@ pub struct Settings {
     pub stream_write_timeout: std::time::Duration,
 }
 
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Limiter(#[from] LimiterError),
+    #[error(transparent)]
+    WebhookClient(#[from] crate::webhooks::client::ClientError),
+}
+
 /// Everything a request may need, cheap to clone into each handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -56,7 +65,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, LimiterError> {
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StartError> {
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
         let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &config.redis_url {
             Some(url) => {
@@ -89,7 +98,12 @@ impl AppState {
         Ok(Self {
             chat,
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
-            webhooks: Arc::new(WebhookService::new(store.clone(), &config.secret_key, config.webhooks.clone(), outbox)),
+            webhooks: Arc::new(WebhookService::new(
+                store.clone(),
+                &config.secret_key,
+                config.webhooks.clone(),
+                outbox,
+            )?),
             registry,
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
             accounts: Arc::new(AccountService::new(store.clone(), jwt)),

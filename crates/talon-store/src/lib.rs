@@ -29,7 +29,7 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
 pub use usage::UsageStore;
-pub use webhooks::{DeliveryJob, WebhookStore};
+pub use webhooks::{ClaimBounds, DeliveryJob, EndpointOutcome, WebhookStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -90,3 +90,52 @@ pub(crate) const ACTIVE_WEBHOOKS_OF: &str = "SELECT id, user_id, url, events, de
      FROM webhooks WHERE user_id = $1 AND active";
 
 pub(crate) const MARK_DISPATCHED: &str = "UPDATE events SET dispatched_at = $1 WHERE id = $2";
+
+/// Outcome updates name only the columns deliveries own, and apply only while the URL attempted is
+/// still the webhook's (`$2`).
+pub(crate) const WEBHOOK_DELIVERED: &str =
+    "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND url = $2 AND failing_since IS NOT NULL";
+
+/// A streak that began at or before `$4` switches the webhook off (unless it is off already).
+pub(crate) const WEBHOOK_FAILED: &str = "UPDATE webhooks SET failing_since = COALESCE(failing_since, $3), \
+     disabled_reason = CASE WHEN active AND failing_since <= $4 THEN $5 ELSE disabled_reason END, \
+     updated_at = CASE WHEN active AND failing_since <= $4 THEN $3 ELSE updated_at END, \
+     active = CASE WHEN failing_since <= $4 THEN FALSE ELSE active END \
+     WHERE id = $1 AND url = $2";
+
+pub(crate) const WEBHOOK_GONE: &str = "UPDATE webhooks SET active = FALSE, disabled_reason = $4, updated_at = $3 \
+     WHERE id = $1 AND url = $2 AND active";
+
+/// Claims picked deliveries (`WHERE id IN (…)` follows) that are still claimable at `$1`, until `$2`.
+pub(crate) const CLAIM_PICKED_DELIVERIES: &str = "UPDATE webhook_deliveries SET status = 'sending', \
+     locked_until = $2, updated_at = $1 \
+     WHERE ((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND locked_until < $1)) AND";
+
+/// The ids of up to `$2` deliveries to claim at `$1`, within `$3` in flight per webhook and `$4` per
+/// account (deliveries held until after `$1` count as in flight). Each webhook offers its oldest due
+/// deliveries; accounts then take turns by rank, so claims interleave accounts and webhooks. Every
+/// scan names `status IN ('pending', 'sending')` so it reads only the partial index of open deliveries,
+/// never the delivery history, and in-flight counts are grouped once rather than per candidate.
+pub(crate) const FAIR_DELIVERY_PICK: &str = "SELECT ranked.id FROM (
+         SELECT offered.id, offered.user_id, offered.next_attempt_at,
+                ROW_NUMBER() OVER (PARTITION BY offered.user_id
+                                   ORDER BY offered.hook_rank, offered.next_attempt_at, offered.id) AS account_rank
+         FROM (
+             SELECT d.id, d.user_id, d.webhook_id, d.next_attempt_at,
+                    ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS hook_rank
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.status IN ('pending', 'sending') AND w.active
+               AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
+                    OR (d.status = 'sending' AND d.locked_until < $1))
+         ) offered
+         LEFT JOIN (SELECT webhook_id, COUNT(*) AS held FROM webhook_deliveries
+                    WHERE status IN ('pending', 'sending') AND status = 'sending' AND locked_until >= $1
+                    GROUP BY webhook_id) hook_busy ON hook_busy.webhook_id = offered.webhook_id
+         WHERE offered.hook_rank + COALESCE(hook_busy.held, 0) <= $3
+     ) ranked
+     LEFT JOIN (SELECT user_id, COUNT(*) AS held FROM webhook_deliveries
+                WHERE status IN ('pending', 'sending') AND status = 'sending' AND locked_until >= $1
+                GROUP BY user_id) account_busy ON account_busy.user_id = ranked.user_id
+     WHERE ranked.account_rank + COALESCE(account_busy.held, 0) <= $4
+     ORDER BY ranked.account_rank, ranked.next_attempt_at, ranked.id
+     LIMIT $2";

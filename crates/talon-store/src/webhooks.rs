@@ -5,6 +5,28 @@ use talon_domain::{DeliveryId, UserId, WebhookId};
 
 use crate::{Page, StoreError};
 
+/// What one attempt says about its endpoint. Recording it touches only the fields deliveries own (the
+/// failure streak, and the switch-off with its reason), and only while the webhook still has the URL
+/// the attempt went to, so changes made while the attempt was in flight stand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointOutcome {
+    /// A 2xx: any failure streak ends.
+    Delivered,
+    /// A failed attempt at `at`: starts the failure streak unless one is running; a streak that began
+    /// at or before `disable_if_failing_since` turns the webhook off with `reason`.
+    Failed { at: DateTime<Utc>, disable_if_failing_since: DateTime<Utc>, reason: String },
+    /// The endpoint asked to be forgotten (410): the webhook is turned off with `reason`.
+    Gone { at: DateTime<Utc>, reason: String },
+}
+
+/// How many deliveries may be in flight at once for one webhook and for one account, so a few slow
+/// endpoints cannot take every sending slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimBounds {
+    pub per_webhook: i64,
+    pub per_account: i64,
+}
+
 /// A delivery ready to send, with the endpoint it goes to.
 #[derive(Debug, Clone)]
 pub struct DeliveryJob {
@@ -24,6 +46,14 @@ pub trait WebhookStore {
     /// Writes every mutable field of the webhook.
     async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
 
+    /// Records what an attempt to `attempted_url` says about the webhook (see `EndpointOutcome`).
+    async fn record_endpoint_outcome(
+        &self,
+        id: WebhookId,
+        attempted_url: &str,
+        outcome: &EndpointOutcome,
+    ) -> Result<(), StoreError>;
+
     /// `false` when the owner has no such webhook.
     async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError>;
 
@@ -40,12 +70,15 @@ pub trait WebhookStore {
     async fn list_deliveries(&self, webhook: WebhookId, offset: i64, limit: i64) -> Result<Page<Delivery>, StoreError>;
 
     /// Takes up to `limit` due deliveries of active webhooks (pending and due, or left `sending` by a
-    /// worker whose hold lapsed), marks them `sending` until `locked_until`, and returns them.
+    /// worker whose hold lapsed), marks them `sending` until `locked_until`, and returns them. Deliveries
+    /// already held count against `bounds`; within them, accounts take turns (each account's oldest
+    /// due delivery first, then each account's second, …), so one account's backlog cannot starve others.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         limit: i64,
         locked_until: DateTime<Utc>,
+        bounds: ClaimBounds,
     ) -> Result<Vec<DeliveryJob>, StoreError>;
 
     /// Records the outcome of an attempt (every mutable field of the delivery).

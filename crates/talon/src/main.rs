@@ -109,7 +109,7 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.sse_keep_alive = std::time::Duration::from_secs(args.sse_keep_alive_seconds);
     config.stream_write_timeout = std::time::Duration::from_secs(args.stream_write_timeout_seconds);
     config.agent_error_after = args.agent_error_after;
-    AppState::new(store, config).await.context("cannot connect to Redis")
+    AppState::new(store, config).await.context("cannot start the server")
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {

@@ -112,9 +112,11 @@ fn input(mut body: JsonObject) -> WebhookInput {
     }
 }
 
-/// Register an endpoint for events (`*` for all). The response holds the signing secret, shown once.
+/// Register an endpoint for events (`*` for all, each event at most once). The URL is stored as the
+/// delivery client parses it and must not name an internal address; an account has at most 50
+/// webhooks (409). The response holds the signing secret, shown once.
 #[utoipa::path(post, path = "/api/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = Object,
-    responses((status = 201, body = WebhookView), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 201, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,

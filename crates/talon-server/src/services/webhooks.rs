@@ -6,15 +6,15 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use talon_domain::time::now;
 use talon_domain::webhook::{
-    Delivery, DeliveryStatus, PING, Webhook, WebhookSecret, payload, validate_description, validate_events,
-    validate_url,
+    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Webhook, WebhookSecret, payload,
+    validate_description, validate_events, validate_url,
 };
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
 use talon_store::{Page, Store};
 
 use super::{Caller, OutboxSignal, ServiceError};
 use crate::webhooks::WebhookSettings;
-use crate::webhooks::client::check_target;
+use crate::webhooks::client::{ClientError, check_target};
 use crate::webhooks::sealing::{SealError, SecretBox};
 
 /// During a rotation the old secret keeps signing for this long.
@@ -24,6 +24,8 @@ pub struct WebhookService {
     store: Arc<dyn Store>,
     sealer: SecretBox,
     settings: WebhookSettings,
+    /// The guarded client deliveries go out through.
+    client: reqwest::Client,
     /// Wakes the sender when events or deliveries are due now.
     wake: OutboxSignal,
 }
@@ -38,12 +40,22 @@ pub struct WebhookInput {
 }
 
 impl WebhookService {
-    pub fn new(store: Arc<dyn Store>, key: &[u8; 32], settings: WebhookSettings, wake: OutboxSignal) -> Self {
-        Self { store, sealer: SecretBox::new(key), settings, wake }
+    pub fn new(
+        store: Arc<dyn Store>,
+        key: &[u8; 32],
+        settings: WebhookSettings,
+        wake: OutboxSignal,
+    ) -> Result<Self, ClientError> {
+        let client = crate::webhooks::client::build(settings.timeout, settings.allow_private)?;
+        Ok(Self { store, sealer: SecretBox::new(key), settings, client, wake })
     }
 
     pub fn settings(&self) -> &WebhookSettings {
         &self.settings
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     pub fn wake_signal(&self) -> OutboxSignal {
@@ -65,13 +77,15 @@ impl WebhookService {
     async fn parse(&self, input: &WebhookInput, base: &mut Webhook, creating: bool) -> Result<(), ServiceError> {
         let mut errors = ValidationErrors::new();
         match &input.url {
-            Some(Value::String(url)) if validate_url(url, &mut errors).is_some() => {
-                if check_target(url, self.settings.allow_private).await.is_err() {
-                    errors.add("url", "Must not point at a private, loopback, link-local or metadata address");
+            Some(Value::String(raw)) => {
+                if let Some(url) = validate_url(raw, &mut errors) {
+                    if check_target(&url, self.settings.allow_private).await.is_err() {
+                        errors.add("url", FORBIDDEN_TARGET);
+                    }
+                    // Stored as the delivery client reads it, so what is shown is what is called.
+                    base.url = url.into();
                 }
-                base.url = url.clone();
             }
-            Some(Value::String(_)) => {}
             None if creating => errors.add("url", "Required field missing"),
             None => {}
             Some(_) => errors.add("url", "Must be a string"),
@@ -132,6 +146,11 @@ impl WebhookService {
             updated_at: at,
         };
         self.parse(&input, &mut webhook, true).await?;
+        if self.store.list_webhooks(caller.account.id).await?.len() >= MAX_WEBHOOKS_PER_ACCOUNT {
+            return Err(ServiceError::Conflict(format!(
+                "An account may have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks; delete one first"
+            )));
+        }
         self.store.insert_webhook(&webhook).await?;
         Ok((webhook, secret))
     }

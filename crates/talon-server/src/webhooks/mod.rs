@@ -23,6 +23,11 @@ pub struct WebhookSettings {
     pub poll_every: Duration,
     /// Deliveries in flight at once, per server.
     pub concurrency: usize,
+    /// Deliveries in flight at once to one webhook (across replicas).
+    pub per_webhook_in_flight: usize,
+    /// Deliveries in flight at once for one account (across replicas), so one account's slow
+    /// endpoints cannot hold every slot.
+    pub per_account_in_flight: usize,
 }
 
 impl Default for WebhookSettings {
@@ -33,6 +38,8 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(15),
             poll_every: Duration::from_millis(200),
             concurrency: 32,
+            per_webhook_in_flight: 2,
+            per_account_in_flight: 8,
         }
     }
 }

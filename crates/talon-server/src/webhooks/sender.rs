@@ -5,20 +5,26 @@ use chrono::Utc;
 use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use talon_domain::time::now;
-use talon_domain::webhook::{
-    DeliveryStatus, RESPONSE_BODY_KEPT, failed_too_long, is_forbidden_target, next_delay, url_parts,
-};
-use talon_store::DeliveryJob;
+use talon_domain::webhook::{DISABLE_AFTER_FAILING, DeliveryStatus, RESPONSE_BODY_KEPT, next_delay};
+use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome};
 use tokio::sync::Semaphore;
 
+use super::client::check_before_sending;
 use crate::state::AppState;
 
 const BATCH: i64 = 64;
+/// Events fanned out per transaction. With at most `MAX_WEBHOOKS_PER_ACCOUNT` webhooks per account, one
+/// transaction writes a bounded number of rows, so it never holds the writer long.
+const FAN_OUT_BATCH: i64 = 32;
 
 /// Runs until the task is aborted: dispatches outbox events into deliveries and sends due deliveries.
 pub async fn run(state: AppState) {
     let settings = state.webhooks.settings().clone();
-    let client = super::client::build(settings.timeout, settings.allow_private);
+    let client = state.webhooks.client().clone();
+    let bounds = ClaimBounds {
+        per_webhook: settings.per_webhook_in_flight.max(1) as i64,
+        per_account: settings.per_account_in_flight.max(1) as i64,
+    };
     let in_flight = Arc::new(Semaphore::new(settings.concurrency));
     let wake = state.webhooks.wake_signal();
     loop {
@@ -26,7 +32,7 @@ pub async fn run(state: AppState) {
         tokio::pin!(woken);
         woken.as_mut().enable();
         let mut busy = false;
-        match state.store.fan_out_events(500, now()).await {
+        match state.store.fan_out_events(FAN_OUT_BATCH, now()).await {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::warn!(error = %e, "could not dispatch events to webhooks"),
         }
@@ -34,7 +40,7 @@ pub async fn run(state: AppState) {
         if free > 0 {
             let at = now();
             let hold = chrono::Duration::from_std(settings.timeout + Duration::from_secs(5)).unwrap_or_default();
-            match state.store.claim_deliveries(at, free.min(BATCH), at + hold).await {
+            match state.store.claim_deliveries(at, free.min(BATCH), at + hold, bounds).await {
                 Ok(jobs) => {
                     busy |= !jobs.is_empty();
                     for job in jobs {
@@ -55,9 +61,10 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// One POST of one delivery, and the bookkeeping of its outcome.
+/// One POST of one delivery, and the bookkeeping of its outcome. The webhook is the copy claimed with
+/// the delivery: only what the attempt learnt about the endpoint is written back to it.
 async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
-    let DeliveryJob { mut delivery, mut webhook } = job;
+    let DeliveryJob { mut delivery, webhook } = job;
     let settings = state.webhooks.settings();
     let started = Instant::now();
     let result = send(state, client, &webhook, &delivery).await;
@@ -65,35 +72,28 @@ async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
     delivery.attempts += 1;
     delivery.updated_at = at;
     delivery.last_latency_ms = Some(started.elapsed().as_millis() as i64);
-    let mut webhook_changed = false;
-    let retry_after = match result {
+    let (outcome, retry_after) = match result {
         Ok(response) => {
             delivery.last_status_code = Some(i32::from(response.status));
             delivery.last_response_body = Some(response.body);
             delivery.last_error = None;
             if (200..300).contains(&response.status) {
                 delivery.status = DeliveryStatus::Succeeded;
-                if webhook.failing_since.take().is_some() {
-                    webhook_changed = true;
-                }
-                None
+                (EndpointOutcome::Delivered, None)
             } else if response.status == 410 {
                 delivery.status = DeliveryStatus::Failed;
                 delivery.last_error = Some("The endpoint answered 410 Gone; the webhook was disabled".into());
-                webhook.active = false;
-                webhook.disabled_reason = Some("The endpoint answered 410 Gone".into());
-                webhook_changed = true;
-                None
+                (EndpointOutcome::Gone { at, reason: "The endpoint answered 410 Gone".into() }, None)
             } else {
                 delivery.last_error = Some(format!("The endpoint answered {}", response.status));
-                Some(response.retry_after)
+                (failed(at), Some(response.retry_after))
             }
         }
         Err(message) => {
             delivery.last_status_code = None;
             delivery.last_response_body = None;
             delivery.last_error = Some(message);
-            Some(None)
+            (failed(at), Some(None))
         }
     };
     if let Some(retry_after) = retry_after {
@@ -105,22 +105,36 @@ async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
             }
             None => delivery.status = DeliveryStatus::Failed,
         }
-        let failing_since = *webhook.failing_since.get_or_insert(at);
-        webhook_changed = true;
-        if failed_too_long(failing_since, at) {
-            webhook.active = false;
-            webhook.disabled_reason = Some("Deliveries failed continuously for 5 days".into());
-        }
     }
-    if webhook_changed {
-        webhook.updated_at = at;
-        if let Err(e) = state.store.update_webhook(&webhook).await {
-            tracing::warn!(webhook_id = %webhook.id, error = %e, "could not record webhook state");
-        }
+    if delivery.status != DeliveryStatus::Succeeded {
+        // The cause only: never the secret, the URL (it may hold a token) or the receiver's body.
+        tracing::warn!(
+            webhook_id = %webhook.id,
+            delivery_id = %delivery.id,
+            event = %delivery.event_kind,
+            attempt = delivery.attempts,
+            status_code = delivery.last_status_code,
+            error = delivery.last_error.as_deref().unwrap_or_default(),
+            next = delivery.status.as_str(),
+            "webhook delivery attempt failed"
+        );
+    }
+    let recorded = state.store.record_endpoint_outcome(webhook.id, &webhook.url, &outcome).await;
+    if let Err(e) = recorded {
+        tracing::warn!(webhook_id = %webhook.id, error = %e, "could not record webhook state");
     }
     metrics::counter!("talon_webhook_attempts_total", "outcome" => delivery.status.as_str()).increment(1);
     if let Err(e) = state.store.update_delivery(&delivery).await {
         tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt");
+    }
+}
+
+/// A failed attempt: the failure streak runs on, and switches the webhook off once it is five days old.
+fn failed(at: chrono::DateTime<Utc>) -> EndpointOutcome {
+    EndpointOutcome::Failed {
+        at,
+        disable_if_failing_since: at - DISABLE_AFTER_FAILING,
+        reason: "Deliveries failed continuously for 5 days".into(),
     }
 }
 
@@ -136,14 +150,8 @@ async fn send(
     webhook: &talon_domain::webhook::Webhook,
     delivery: &talon_domain::webhook::Delivery,
 ) -> Result<Answer, String> {
-    let settings = state.webhooks.settings();
-    if !settings.allow_private {
-        // Literal addresses never reach the guarded resolver.
-        let literal = url_parts::parse(&webhook.url).ok().and_then(|e| e.ip_literal());
-        if literal.is_some_and(is_forbidden_target) {
-            return Err("The URL's host is a private, loopback or link-local address".into());
-        }
-    }
+    // The connection is checked again once made (see `client`); this refuses early, with a clear reason.
+    check_before_sending(&webhook.url, state.webhooks.settings().allow_private)?;
     let secrets = state.webhooks.signing_secrets(webhook).map_err(|e| e.to_string())?;
     let body = delivery.payload.as_bytes();
     let message_id = delivery.event_id.to_string();
@@ -155,7 +163,10 @@ async fn send(
     headers.insert("webhook-timestamp", header(timestamp.to_string())?);
     let standard: Vec<String> = secrets.iter().map(|s| s.standard_signature(&message_id, timestamp, body)).collect();
     headers.insert("webhook-signature", header(standard.join(" "))?);
-    headers.insert("x-talon-signature", header(secrets[0].talon_signature(body))?);
+    let signature = secrets[0].talon_signature(body);
+    // The spec names the header `X-Clawmit-Signature`; both carry the same value.
+    headers.insert("x-clawmit-signature", header(signature.clone())?);
+    headers.insert("x-talon-signature", header(signature)?);
     if let Some(previous) = secrets.get(1) {
         headers.insert("x-talon-signature-previous", header(previous.talon_signature(body))?);
     }
@@ -181,17 +192,26 @@ async fn send(
     Ok(Answer { status, body: String::from_utf8_lossy(&kept).into_owned(), retry_after })
 }
 
+/// Why a request failed, without its URL (which may carry a token).
 fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
-        "The request timed out".into()
-    } else if error.is_connect() {
-        format!(
-            "Could not connect: {}",
-            std::error::Error::source(error).map_or_else(|| error.to_string(), |s| s.to_string())
-        )
-    } else {
-        format!("The request failed: {error}")
+        return "The request timed out".into();
     }
+    // The innermost cause says what happened ("connection refused", the guard's refusal, …).
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let detail = if std::ptr::addr_eq(cause, error) { error_without_url(error) } else { cause.to_string() };
+    if error.is_connect() { format!("Could not connect: {detail}") } else { format!("The request failed: {detail}") }
+}
+
+fn error_without_url(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message.replace(url.as_str(), "…");
+    }
+    message
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

@@ -15,7 +15,7 @@ macro_rules! impl_webhook_store {
             use $crate::bind::{bind_delivery, bind_delivery_update, bind_webhook};
             use $crate::rows::{DELIVERY_COLUMNS, DeliveryRow, PendingEventRow, WEBHOOK_COLUMNS, WebhookRow};
             use $crate::webhooks::deliveries_for;
-            use $crate::{DeliveryJob, Page, StoreError, WebhookStore, sql};
+            use $crate::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore, sql};
 
             #[async_trait]
             impl WebhookStore for $store {
@@ -43,6 +43,30 @@ macro_rules! impl_webhook_store {
 
                 async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
                     bind_webhook!(sqlx::query(sql::UPDATE_WEBHOOK), webhook).execute(&self.$write).await?;
+                    Ok(())
+                }
+
+                async fn record_endpoint_outcome(
+                    &self,
+                    id: WebhookId,
+                    attempted_url: &str,
+                    outcome: &EndpointOutcome,
+                ) -> Result<(), StoreError> {
+                    let query = match outcome {
+                        EndpointOutcome::Delivered => sqlx::query(sql::WEBHOOK_DELIVERED).bind(id.as_uuid()).bind(attempted_url),
+                        EndpointOutcome::Failed { at, disable_if_failing_since, reason } => sqlx::query(sql::WEBHOOK_FAILED)
+                            .bind(id.as_uuid())
+                            .bind(attempted_url)
+                            .bind(*at)
+                            .bind(*disable_if_failing_since)
+                            .bind(reason.as_str()),
+                        EndpointOutcome::Gone { at, reason } => sqlx::query(sql::WEBHOOK_GONE)
+                            .bind(id.as_uuid())
+                            .bind(attempted_url)
+                            .bind(*at)
+                            .bind(reason.as_str()),
+                    };
+                    query.execute(&self.$write).await?;
                     Ok(())
                 }
 
@@ -110,14 +134,44 @@ macro_rules! impl_webhook_store {
                     now: DateTime<Utc>,
                     limit: i64,
                     locked_until: DateTime<Utc>,
+                    bounds: ClaimBounds,
                 ) -> Result<Vec<DeliveryJob>, StoreError> {
-                    let mut tx = self.$write.begin().await?;
-                    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!("{} RETURNING {}", $dialect::CLAIM_DELIVERIES, $dialect::delivery_returning()))
-                        .bind(now)
-                        .bind(limit)
-                        .bind(locked_until)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                    let mut tx;
+                    let rows: Vec<DeliveryRow> = if $dialect::PICK_ON_READER {
+                        let picked: Vec<(Uuid,)> = sqlx::query_as(sql::FAIR_DELIVERY_PICK)
+                            .bind(now)
+                            .bind(limit)
+                            .bind(bounds.per_webhook)
+                            .bind(bounds.per_account)
+                            .fetch_all(&self.$read)
+                            .await?;
+                        if picked.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        let placeholders: Vec<String> = (0..picked.len()).map(|i| format!("${}", i + 3)).collect();
+                        let statement = format!(
+                            "{} id IN ({}) RETURNING {}",
+                            sql::CLAIM_PICKED_DELIVERIES,
+                            placeholders.join(", "),
+                            $dialect::delivery_returning()
+                        );
+                        let mut claim = sqlx::query_as(&statement).bind(now).bind(locked_until);
+                        for (id,) in picked {
+                            claim = claim.bind(id);
+                        }
+                        tx = self.$write.begin().await?;
+                        claim.fetch_all(&mut *tx).await?
+                    } else {
+                        tx = self.$write.begin().await?;
+                        sqlx::query_as(&format!("{} RETURNING {}", $dialect::claim_deliveries(), $dialect::delivery_returning()))
+                            .bind(now)
+                            .bind(limit)
+                            .bind(bounds.per_webhook)
+                            .bind(bounds.per_account)
+                            .bind(locked_until)
+                            .fetch_all(&mut *tx)
+                            .await?
+                    };
                     let mut jobs = Vec::with_capacity(rows.len());
                     let mut hooks: HashMap<Uuid, Webhook> = HashMap::new();
                     for row in rows {

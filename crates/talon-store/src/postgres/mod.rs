@@ -92,13 +92,22 @@ mod dialect {
     pub const PENDING_EVENTS: &str = "SELECT id, user_id, kind, data, created_at FROM events \
          WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 
-    pub const CLAIM_DELIVERIES: &str = "WITH picked AS (
-             SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-             WHERE w.active AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
-                                 OR (d.status = 'sending' AND d.locked_until < $1))
-             ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED)
-         UPDATE webhook_deliveries SET status = 'sending', locked_until = $3, updated_at = $1
-         FROM picked WHERE webhook_deliveries.id = picked.id";
+    /// Replicas claim side by side, so the pick and the lock are one statement.
+    pub const PICK_ON_READER: bool = false;
+
+    /// `FOR UPDATE` cannot sit beside the window functions of the fair pick, so the pick chooses the
+    /// ids and this outer select locks them, skipping any another replica holds.
+    pub fn claim_deliveries() -> String {
+        format!(
+            "WITH picked AS (
+                 SELECT id FROM webhook_deliveries
+                 WHERE id IN ({}) AND (status = 'pending' OR (status = 'sending' AND locked_until < $1))
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE webhook_deliveries SET status = 'sending', locked_until = $5, updated_at = $1
+             FROM picked WHERE webhook_deliveries.id = picked.id",
+            crate::sql::FAIR_DELIVERY_PICK
+        )
+    }
 
     /// `UPDATE … FROM` needs the returned columns qualified by table.
     pub fn task_returning() -> String {

@@ -107,12 +107,15 @@ mod dialect {
     pub const PENDING_EVENTS: &str =
         "SELECT id, user_id, kind, data, created_at FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1";
 
-    pub const CLAIM_DELIVERIES: &str = "UPDATE webhook_deliveries SET status = 'sending', locked_until = $3, \
-         updated_at = $1
-         WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                      WHERE w.active AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
-                                          OR (d.status = 'sending' AND d.locked_until < $1))
-                      ORDER BY d.next_attempt_at LIMIT $2)";
+    /// The fair pick reads every open delivery; on SQLite it runs on a reader, outside the single
+    /// writer's lock, and the claim then updates just the picked rows that are still claimable (this
+    /// process's dispatcher is the only claimer, so the pick cannot go stale in between).
+    pub const PICK_ON_READER: bool = true;
+
+    /// Not used: see `PICK_ON_READER`.
+    pub fn claim_deliveries() -> String {
+        String::new()
+    }
 
     pub fn task_returning() -> String {
         TASK_COLUMNS.to_owned()

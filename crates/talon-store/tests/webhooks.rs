@@ -1,0 +1,192 @@
+//! Webhook store rules, on SQLite and PostgreSQL: an attempt's outcome touches only the fields
+//! deliveries own, and claims are bounded per webhook and per account and interleave accounts.
+
+use chrono::{Duration, DurationRound, Utc};
+use talon_domain::webhook::{Delivery, DeliveryStatus, Webhook};
+use talon_domain::{Account, DeliveryId, EventId, UserId, WebhookId};
+use talon_store::testing::TestDatabase;
+use talon_store::{Backend, ClaimBounds, EndpointOutcome, Store};
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Postgres).await } )*
+        }
+    };
+}
+
+on_both!(endpoint_outcomes_touch_only_their_fields, claims_are_bounded_and_take_turns);
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc::now().duration_trunc(Duration::microseconds(1)).unwrap()
+}
+
+async fn account(store: &dyn Store, email: &str) -> UserId {
+    let account = Account { id: UserId::new(), email: email.into(), plan: "default".into(), created_at: now() };
+    store.create_account(&account, "hash").await.unwrap();
+    account.id
+}
+
+async fn webhook(store: &dyn Store, owner: UserId, url: &str) -> Webhook {
+    let hook = Webhook {
+        id: WebhookId::new(),
+        owner,
+        url: url.into(),
+        events: vec!["*".into()],
+        description: String::new(),
+        active: true,
+        disabled_reason: None,
+        sealed_secret: "sealed-1".into(),
+        previous_secret: None,
+        failing_since: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_webhook(&hook).await.unwrap();
+    hook
+}
+
+async fn due_delivery(store: &dyn Store, hook: &Webhook, at: chrono::DateTime<Utc>) -> DeliveryId {
+    let delivery = Delivery {
+        id: DeliveryId::new(),
+        webhook_id: hook.id,
+        owner: hook.owner,
+        event_id: EventId::new(),
+        event_kind: "ping".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: at,
+        last_status_code: None,
+        last_error: None,
+        last_latency_ms: None,
+        last_response_body: None,
+        created_at: at,
+        updated_at: at,
+    };
+    store.insert_delivery(&delivery).await.unwrap();
+    delivery.id
+}
+
+fn failed(at: chrono::DateTime<Utc>) -> EndpointOutcome {
+    EndpointOutcome::Failed { at, disable_if_failing_since: at - Duration::days(5), reason: "failing".into() }
+}
+
+async fn endpoint_outcomes_touch_only_their_fields(backend: Backend) {
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let owner = account(store, "a@example.com").await;
+    let claimed = webhook(store, owner, "https://a.example/hook").await;
+    let start = now();
+
+    // Changed while an attempt (holding the `claimed` copy) is in flight.
+    let mut changed = claimed.clone();
+    changed.events = vec!["task.failed".into()];
+    changed.description = "edited".into();
+    changed.sealed_secret = "sealed-2".into();
+    changed.previous_secret = Some(("sealed-1".into(), start + Duration::hours(24)));
+    changed.updated_at = start;
+    store.update_webhook(&changed).await.unwrap();
+
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(start)).await.unwrap();
+    let after = store.webhook(claimed.id).await.unwrap().unwrap();
+    assert_eq!(after, Webhook { failing_since: Some(start), ..changed.clone() }, "only the streak changed");
+
+    // A later failure keeps the streak's start; success ends it.
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(start + Duration::hours(1))).await.unwrap();
+    assert_eq!(store.webhook(claimed.id).await.unwrap().unwrap().failing_since, Some(start));
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &EndpointOutcome::Delivered).await.unwrap();
+    assert_eq!(store.webhook(claimed.id).await.unwrap().unwrap(), changed);
+
+    // Five days of failures switch it off, keeping everything else.
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(start)).await.unwrap();
+    let later = start + Duration::days(5);
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(later)).await.unwrap();
+    let off = store.webhook(claimed.id).await.unwrap().unwrap();
+    assert!(!off.active);
+    assert_eq!(off.disabled_reason.as_deref(), Some("failing"));
+    assert_eq!(
+        (off.events, off.sealed_secret, off.failing_since),
+        (changed.events.clone(), "sealed-2".into(), Some(start))
+    );
+
+    // Outcomes of an attempt to a URL the webhook no longer has are not recorded.
+    let mut moved = changed.clone();
+    moved.url = "https://b.example/hook".into();
+    store.update_webhook(&moved).await.unwrap();
+    let gone = EndpointOutcome::Gone { at: later, reason: "410".into() };
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &gone).await.unwrap();
+    store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(later)).await.unwrap();
+    assert_eq!(store.webhook(claimed.id).await.unwrap().unwrap(), moved);
+    store.record_endpoint_outcome(claimed.id, &moved.url, &gone).await.unwrap();
+    let gone_now = store.webhook(claimed.id).await.unwrap().unwrap();
+    assert!(!gone_now.active);
+    assert_eq!(gone_now.disabled_reason.as_deref(), Some("410"));
+    assert_eq!(gone_now.url, moved.url);
+}
+
+async fn claims_are_bounded_and_take_turns(backend: Backend) {
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let noisy = account(store, "noisy@example.com").await;
+    let quiet = account(store, "quiet@example.com").await;
+    let start = now() - Duration::minutes(10);
+    let mut noisy_hooks = Vec::new();
+    for i in 0..3 {
+        let hook = webhook(store, noisy, &format!("https://noisy.example/{i}")).await;
+        for j in 0..3 {
+            due_delivery(store, &hook, start + Duration::seconds(i * 3 + j)).await;
+        }
+        noisy_hooks.push(hook);
+    }
+    // Due after every one of the noisy account's.
+    let quiet_hook = webhook(store, quiet, "https://quiet.example/").await;
+    due_delivery(store, &quiet_hook, start + Duration::minutes(1)).await;
+
+    let at = now();
+    let hold = at + Duration::seconds(30);
+    let bounds = ClaimBounds { per_webhook: 1, per_account: 2 };
+    let first = store.claim_deliveries(at, 10, hold, bounds).await.unwrap();
+    let owners: Vec<UserId> = first.iter().map(|j| j.delivery.owner).collect();
+    assert_eq!(owners.iter().filter(|o| **o == noisy).count(), 2, "the noisy account gets its share");
+    assert_eq!(owners.iter().filter(|o| **o == quiet).count(), 1, "the quiet account is not starved");
+    let mut hooks: Vec<WebhookId> = first.iter().map(|j| j.webhook.id).collect();
+    hooks.sort_by_key(|h| h.to_string());
+    hooks.dedup();
+    assert_eq!(hooks.len(), 3, "one delivery per webhook");
+    assert!(store.claim_deliveries(at, 10, hold, bounds).await.unwrap().is_empty(), "everything is at its bound");
+
+    // A finished attempt frees its webhook's and its account's slot.
+    let mut done = first.iter().find(|j| j.delivery.owner == noisy).unwrap().delivery.clone();
+    done.status = DeliveryStatus::Succeeded;
+    store.update_delivery(&done).await.unwrap();
+    let next = store.claim_deliveries(at, 10, hold, bounds).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].delivery.owner, noisy);
+    let busy: Vec<WebhookId> = first.iter().filter(|j| j.delivery.id != done.id).map(|j| j.webhook.id).collect();
+    assert!(!busy.contains(&next[0].webhook.id), "not a webhook with a delivery in flight");
+
+    // Holds that lapsed stop counting, and their deliveries are claimed again.
+    let later = hold + Duration::seconds(1);
+    let again = store.claim_deliveries(later, 10, later + Duration::seconds(30), bounds).await.unwrap();
+    assert_eq!(again.iter().filter(|j| j.delivery.owner == noisy).count(), 2);
+
+    // With room for only two, the accounts alternate rather than the oldest account taking both.
+    let fresh = TestDatabase::new(backend).await.unwrap();
+    let store = fresh.store.as_ref();
+    let noisy = account(store, "noisy@example.com").await;
+    let quiet = account(store, "quiet@example.com").await;
+    for i in 0..4 {
+        let hook = webhook(store, noisy, &format!("https://noisy.example/{i}")).await;
+        due_delivery(store, &hook, start + Duration::seconds(i)).await;
+    }
+    let quiet_hook = webhook(store, quiet, "https://quiet.example/").await;
+    due_delivery(store, &quiet_hook, start + Duration::minutes(1)).await;
+    let wide = ClaimBounds { per_webhook: 2, per_account: 8 };
+    let two = store.claim_deliveries(at, 2, hold, wide).await.unwrap();
+    let owners: Vec<UserId> = two.iter().map(|j| j.delivery.owner).collect();
+    assert!(owners.contains(&noisy) && owners.contains(&quiet), "{owners:?}");
+}
