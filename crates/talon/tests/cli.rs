@@ -86,8 +86,16 @@ async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
 #[test]
 fn seed_creates_a_demo_account_once() {
     let dir = temp_dir();
-    let run =
-        || Command::new(TALON).arg("seed").env("TALON_DATA_DIR", &dir).env_remove("DATABASE_URL").output().unwrap();
+    let run = || {
+        Command::new(TALON)
+            .arg("seed")
+            .env("TALON_DATA_DIR", &dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("TALON_LISTEN")
+            .env_remove("TALON_URL")
+            .output()
+            .unwrap()
+    };
     let first = run();
     assert!(first.status.success());
     let text = String::from_utf8(first.stdout).unwrap();
@@ -95,6 +103,31 @@ fn seed_creates_a_demo_account_once() {
     assert!(text.contains("/api/auth/login"), "{text}");
     let second = String::from_utf8(run().stdout).unwrap();
     assert!(second.contains("already exists"), "{second}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn seed_prints_the_login_call_for_the_address_serve_listens_on() {
+    let dir = temp_dir();
+    let seed = |args: &[&str], listen: &str| {
+        let out = Command::new(TALON)
+            .arg("seed")
+            .args(args)
+            .env("TALON_DATA_DIR", &dir)
+            .env("TALON_LISTEN", listen)
+            .env_remove("DATABASE_URL")
+            .env_remove("TALON_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = seed(&[], "127.0.0.1:4321");
+    assert!(text.contains("curl -X POST http://127.0.0.1:4321/api/auth/login"), "{text}");
+    let text = seed(&["--listen", "0.0.0.0:8080"], "127.0.0.1:4321");
+    assert!(text.contains("curl -X POST http://127.0.0.1:8080/api/auth/login"), "{text}");
+    let text = seed(&["--url", "https://talon.example.com"], "127.0.0.1:4321");
+    assert!(text.contains("curl -X POST https://talon.example.com/api/auth/login"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
