@@ -24,7 +24,7 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let response = next.run(request).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
     let status = response.status().as_u16();
     let route = route.as_deref().unwrap_or("unmatched");
     let request_id = response.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("none");
