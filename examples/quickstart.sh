@@ -10,11 +10,13 @@
 set -euo pipefail
 trap 'echo "quickstart: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
+cd "$(dirname "$0")/.."
+
+# Run from the repository root.
 TALON_URL=${TALON_URL:-http://127.0.0.1:3000}
 EMAIL=${TALON_EMAIL:-you@example.com}
 PASSWORD=${TALON_PASSWORD:-your-secure-password}
-EXAMPLES=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d)
+WORK=$(mktemp -d)   # scratch files: response headers, the webhook secret, what the receiver got
 RECEIVER_PID=
 cleanup() {
   if [ -n "$RECEIVER_PID" ]; then kill "$RECEIVER_PID" 2>/dev/null || true; fi
@@ -109,7 +111,7 @@ grep -i '^x-talon-model' "$WORK/chat-headers"
 
 step "Start a webhook receiver and subscribe it to task events"
 : >"$WORK/deliveries"
-python3 "$EXAMPLES/webhook_receiver.py" "$WORK/webhook-secret" "$WORK/deliveries" >"$WORK/receiver.out" &
+python3 examples/webhook_receiver.py "$WORK/webhook-secret" "$WORK/deliveries" >"$WORK/receiver.out" &
 RECEIVER_PID=$!
 for _ in $(seq 1 50); do grep -q listening "$WORK/receiver.out" && break; sleep 0.1; done
 RECEIVER_URL=$(grep -o 'http://[^ ]*' "$WORK/receiver.out")
