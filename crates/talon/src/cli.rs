@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Talon: a self-hosted home for AI agents — a versioned agent registry, durable tasks, signed webhooks,
-/// an OpenAI-compatible chat runtime and a marketplace, in one binary.
+/// Talon: a self-hosted home for AI agents — a versioned agent registry, durable tasks, signed webhooks
+/// and an OpenAI-compatible chat runtime, in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "talon", version, about, long_about = None)]
 pub struct Cli {
@@ -22,7 +22,7 @@ pub struct Common {
     /// the files in it 0600).
     #[arg(long, env = "TALON_DATA_DIR", default_value = "./talon-data", global = true)]
     pub data_dir: PathBuf,
-    /// TOML file with rate-limit plans (and, later, model providers).
+    /// TOML file with rate-limit plans and model providers ([plans.NAME], [[providers]]).
     #[arg(long, env = "TALON_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log format; the level comes from RUST_LOG (default `info`).
@@ -44,25 +44,44 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP API (migrating the database first).
+    /// Run the server: the HTTP API, the task runtime and webhook deliveries (migrating the database first).
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create a demo account and print how to sign in with it.
-    Seed {
-        #[arg(long, default_value = "demo@talon.local")]
-        email: String,
-        #[arg(long, default_value = "talon-demo-password")]
-        password: String,
-    },
+    /// Create a demo account and print how to sign in with it on this server.
+    Seed(SeedArgs),
     /// Move an account to a rate-limit plan defined in the config file.
-    SetPlan { email: String, plan: String },
+    SetPlan {
+        /// The account's email.
+        email: String,
+        /// A plan named in the config file (`[plans.NAME]`), or `default`.
+        plan: String,
+    },
 }
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The demo account's email.
+    #[arg(long, default_value = "demo@talon.local")]
+    pub email: String,
+    /// The demo account's password.
+    #[arg(long, default_value = "talon-demo-password")]
+    pub password: String,
+    /// The address `serve` listens on, read as `serve` reads it; the printed call goes there.
+    #[arg(long, env = "TALON_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// The server's base URL, when clients reach it otherwise (a proxy, a container port)
+    /// [default: http://<listen>]
+    #[arg(long, env = "TALON_URL")]
+    pub url: Option<String>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the log says which).
-    #[arg(long, env = "TALON_LISTEN", default_value = "127.0.0.1:3000")]
+    #[arg(long, env = "TALON_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: String,
     /// Secret for session tokens (at least 32 bytes) [default: generated and kept in the data dir]
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
@@ -113,7 +132,7 @@ pub struct ServeArgs {
 impl Default for ServeArgs {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:3000".into(),
+            listen: DEFAULT_LISTEN.into(),
             jwt_secret: std::env::var("JWT_SECRET").ok(),
             jwt_expires_in: std::env::var("JWT_EXPIRES_IN").unwrap_or_else(|_| "7d".into()),
             redis_url: None,
@@ -129,5 +148,47 @@ impl Default for ServeArgs {
             stream_write_timeout_seconds: 30,
             agent_error_after: talon_server::services::chat::DEFAULT_ERROR_AFTER,
         }
+    }
+}
+
+impl SeedArgs {
+    /// Where clients reach the server: `--url` as given, else `http://` and the listen address, with an
+    /// unspecified address (`0.0.0.0`, `[::]`) as loopback since no client connects to it.
+    pub fn base_url(&self) -> String {
+        if let Some(url) = &self.url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        match self.listen.parse::<std::net::SocketAddr>() {
+            Ok(mut address) => {
+                if address.ip().is_unspecified() {
+                    address.set_ip(match address {
+                        std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                        std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                    });
+                }
+                format!("http://{address}")
+            }
+            // A host name (`localhost:3000`) is reachable as it is written.
+            Err(_) => format!("http://{}", self.listen),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeedArgs;
+
+    fn seed(listen: &str, url: Option<&str>) -> SeedArgs {
+        SeedArgs { email: String::new(), password: String::new(), listen: listen.into(), url: url.map(Into::into) }
+    }
+
+    #[test]
+    fn seed_prints_calls_for_the_address_the_server_uses() {
+        assert_eq!(seed("127.0.0.1:3000", None).base_url(), "http://127.0.0.1:3000");
+        assert_eq!(seed("127.0.0.1:8080", None).base_url(), "http://127.0.0.1:8080");
+        assert_eq!(seed("0.0.0.0:4000", None).base_url(), "http://127.0.0.1:4000");
+        assert_eq!(seed("[::]:4000", None).base_url(), "http://[::1]:4000");
+        assert_eq!(seed("localhost:5000", None).base_url(), "http://localhost:5000");
+        assert_eq!(seed("0.0.0.0:3000", Some("https://talon.example.com/")).base_url(), "https://talon.example.com");
     }
 }

@@ -12,7 +12,7 @@ use talon_server::{AppState, ServerConfig};
 use talon_store::Store;
 use tokio::net::TcpListener;
 
-use cli::{Cli, Command, Common, LogFormat, ServeArgs};
+use cli::{Cli, Command, Common, LogFormat, SeedArgs, ServeArgs};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -26,7 +26,7 @@ async fn main() -> Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Seed { email, password } => seed(&cli.common, &email, &password).await,
+        Command::Seed(args) => seed(&cli.common, &args).await,
         Command::SetPlan { email, plan } => set_plan(&cli.common, &email, &plan).await,
     }
 }
@@ -151,7 +151,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn seed(common: &Common, email: &str, password: &str) -> Result<()> {
+async fn seed(common: &Common, args: &SeedArgs) -> Result<()> {
+    let (email, password) = (args.email.as_str(), args.password.as_str());
     let store = open_store(common).await?;
     let state = build_state(common, &ServeArgs::default(), store.clone()).await?;
     // Registration answers alike whether or not the account existed; the operator may know which.
@@ -162,7 +163,8 @@ async fn seed(common: &Common, email: &str, password: &str) -> Result<()> {
         Err(e) => return Err(anyhow::anyhow!("cannot create the demo account: {e}")),
     }
     println!(
-        "Sign in with:\n  curl -X POST http://127.0.0.1:3000/api/auth/login -H 'Content-Type: application/json' \\\n    -d '{}'",
+        "Sign in with:\n  curl -X POST {}/api/auth/login -H 'Content-Type: application/json' \\\n    -d '{}'",
+        args.base_url(),
         serde_json::json!({ "email": email, "password": password })
     );
     store.close().await;

@@ -28,8 +28,16 @@ fn help_lists_every_command() {
     }
 }
 
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 /// Starts `talon serve` on port 0 and returns the child and the address its log announces.
 fn start(data_dir: &std::path::Path) -> (Child, String) {
+    let (child, address, _) = start_logging(data_dir);
+    (child, address)
+}
+
+/// `start`, also keeping every line the server logs (at the default level).
+fn start_logging(data_dir: &std::path::Path) -> (Child, String, Log) {
     let mut child = Command::new(TALON)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("TALON_DATA_DIR", data_dir)
@@ -37,6 +45,8 @@ fn start(data_dir: &std::path::Path) -> (Child, String) {
         .env_remove("JWT_SECRET")
         .env_remove("REDIS_URL")
         .env_remove("TALON_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("TALON_LOG_FORMAT")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -50,14 +60,20 @@ fn start(data_dir: &std::path::Path) -> (Child, String) {
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
+    let log = Log::default();
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, address, log)
 }
 
 #[tokio::test]
 async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
     let dir = temp_dir();
-    let (mut child, address) = start(&dir);
+    let (mut child, address, log) = start_logging(&dir);
     let client = reqwest::Client::new();
     let credentials = json!({"email": "you@example.com", "password": "your-secure-password"});
     let register = client.post(format!("http://{address}/api/auth/register")).json(&credentials).send().await.unwrap();
@@ -69,6 +85,23 @@ async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
     assert!(dir.join("talon.db").exists(), "SQLite database in the data dir");
     let secret = std::fs::read_to_string(dir.join("jwt-secret")).unwrap();
     assert!(secret.len() >= 32, "generated JWT secret kept in the data dir");
+
+    // At the default level each request is one line, and no credential is ever in it.
+    let me = client
+        .get(format!("http://{address}/api/auth/me"))
+        .bearer_auth(&token)
+        .header("x-request-id", "cli-log-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let lines = log.lock().unwrap().clone();
+    let line = lines.iter().find(|l| l.contains("request_id=\"cli-log-me\"")).unwrap_or_else(|| panic!("{lines:#?}"));
+    for field in ["INFO", "method=GET", "route=\"/api/auth/me\"", "status=200", "latency_ms=", "account_id="] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    assert!(lines.iter().any(|l| l.contains("route=\"/api/auth/login\"") && l.contains("status=200")), "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains(&token)), "the session token reached the log");
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = wait(&mut child, Duration::from_secs(10)).expect("stopped after SIGTERM");
@@ -86,8 +119,16 @@ async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
 #[test]
 fn seed_creates_a_demo_account_once() {
     let dir = temp_dir();
-    let run =
-        || Command::new(TALON).arg("seed").env("TALON_DATA_DIR", &dir).env_remove("DATABASE_URL").output().unwrap();
+    let run = || {
+        Command::new(TALON)
+            .arg("seed")
+            .env("TALON_DATA_DIR", &dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("TALON_LISTEN")
+            .env_remove("TALON_URL")
+            .output()
+            .unwrap()
+    };
     let first = run();
     assert!(first.status.success());
     let text = String::from_utf8(first.stdout).unwrap();
@@ -95,6 +136,31 @@ fn seed_creates_a_demo_account_once() {
     assert!(text.contains("/api/auth/login"), "{text}");
     let second = String::from_utf8(run().stdout).unwrap();
     assert!(second.contains("already exists"), "{second}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn seed_prints_the_login_call_for_the_address_serve_listens_on() {
+    let dir = temp_dir();
+    let seed = |args: &[&str], listen: &str| {
+        let out = Command::new(TALON)
+            .arg("seed")
+            .args(args)
+            .env("TALON_DATA_DIR", &dir)
+            .env("TALON_LISTEN", listen)
+            .env_remove("DATABASE_URL")
+            .env_remove("TALON_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = seed(&[], "127.0.0.1:4321");
+    assert!(text.contains("curl -X POST http://127.0.0.1:4321/api/auth/login"), "{text}");
+    let text = seed(&["--listen", "0.0.0.0:8080"], "127.0.0.1:4321");
+    assert!(text.contains("curl -X POST http://127.0.0.1:8080/api/auth/login"), "{text}");
+    let text = seed(&["--url", "https://talon.example.com"], "127.0.0.1:4321");
+    assert!(text.contains("curl -X POST https://talon.example.com/api/auth/login"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -10,6 +10,7 @@ use talon_store::Store;
 
 use super::jwt::JwtKeys;
 use super::{Credential, Principal};
+use crate::http::access_log::AuthenticatedAccount;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -100,7 +101,11 @@ pub async fn authenticate(
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("The Authorization header must be `Bearer <token or API key>`"))?;
         let principal = state.authenticator.resolve(token).await?;
+        let account = AuthenticatedAccount(principal.account.id);
         request.extensions_mut().insert(principal);
+        let mut response = next.run(request).await;
+        response.extensions_mut().insert(account);
+        return Ok(response);
     }
     Ok(next.run(request).await)
 }

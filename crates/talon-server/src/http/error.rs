@@ -11,6 +11,7 @@ use serde::Serialize;
 use talon_domain::{FieldError, ValidationErrors};
 use utoipa::ToSchema;
 
+use super::access_log::FailureCause;
 use super::request_id::current_request_id;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +198,12 @@ pub struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = current_request_id();
-        if let Some(cause) = &self.internal {
-            tracing::error!(request_id = %request_id, code = self.code.as_str(), cause = %cause, "request failed");
-        }
+        // The request log line reports a 5xx's cause with its request id; the body never shows it.
+        let cause = match self.internal {
+            Some(cause) => Some(cause),
+            None if self.code.status().is_server_error() => Some(self.message.to_string()),
+            None => None,
+        };
         let body = ErrorEnvelope {
             error: ErrorBody {
                 code: self.public_code.unwrap_or(self.code.as_str()),
@@ -209,6 +213,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(FailureCause(cause));
+        }
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }

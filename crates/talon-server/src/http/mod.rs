@@ -1,5 +1,6 @@
 //! The HTTP surface: the router, the middleware every request passes through, and the error envelope.
 
+pub mod access_log;
 mod envelope;
 pub mod error;
 pub mod idempotency;
@@ -28,7 +29,7 @@ use crate::routes::{agents, api_keys, auth, bot_chat, deployed_agents, openai, o
 use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
-/// The whole application. Layers, outermost first: request id, error envelope, metrics, panic
+/// The whole application. Layers, outermost first: request log, request id, error envelope, metrics, panic
 /// catching, body limit; API routes add authentication, rate limits and idempotency.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::base())
@@ -134,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
+                .layer(from_fn(access_log::log_request))
                 .layer(from_fn(request_id::request_id))
                 .layer(from_fn(envelope::envelope_framework_errors))
                 .layer(from_fn(metrics::observe))

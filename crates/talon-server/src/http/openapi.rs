@@ -13,7 +13,7 @@ pub fn base() -> OpenApi {
             InfoBuilder::new()
                 .title("Talon API")
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some("A self-hosted home for AI agents: registry, tasks, webhooks, chat and marketplace."))
+                .description(Some("A self-hosted home for AI agents: a versioned agent registry, durable tasks, signed webhooks and an OpenAI-compatible chat runtime."))
                 .build(),
         )
         .components(Some(
