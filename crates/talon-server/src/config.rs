@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::RngCore;
 use serde::Deserialize;
 
-use crate::limits::{Plan, Plans};
+use crate::limits::{AuthLimits, Plan, Plans};
 use crate::webhooks::WebhookSettings;
 
 /// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The chat API's documented upstream timeout.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(130);
 pub const DEFAULT_RUNTIME_WORKERS: usize = 4;
+/// Hyper's own default for reading a request's headers; also how long a kept-alive connection may idle.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
 const JWT_SECRET_FILE: &str = "jwt-secret";
 const SECRET_KEY_FILE: &str = "secret-key";
@@ -41,6 +44,14 @@ pub struct ServerConfig {
     pub chat_timeout: std::time::Duration,
     /// Runtime tasks this server answers at once; 0 leaves runtime tasks to other replicas.
     pub runtime_workers: usize,
+    /// Sign-in and registration limits and the password-hashing cap.
+    pub auth_limits: AuthLimits,
+    /// Take the client address from `X-Forwarded-For` (only behind a load balancer that sets it).
+    pub trust_proxy: bool,
+    /// How long a connection may take to send a request's headers (and idle between requests).
+    pub header_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen queue.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -58,6 +69,10 @@ impl ServerConfig {
             redis_namespace: "talon".to_owned(),
             plans: Plans::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            auth_limits: AuthLimits::default(),
+            trust_proxy: false,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -86,6 +101,9 @@ pub struct FileConfig {
     /// Upstream model providers; models are named `<provider>/<model>`.
     #[serde(default)]
     pub providers: Vec<talon_gateway::ProviderConfig>,
+    /// Sign-in and registration limits and the password-hashing cap.
+    #[serde(default)]
+    pub auth_limits: AuthLimits,
 }
 
 impl FileConfig {
@@ -207,5 +225,16 @@ mod tests {
                 .unwrap();
         assert_eq!(config.plans["enterprise"].key_requests_per_minute, 1000);
         assert!(toml::from_str::<FileConfig>("[plans.x]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn auth_limits_parse_from_toml_over_the_defaults() {
+        let config: FileConfig = toml::from_str("[auth_limits]\nlogin_per_email_per_minute = 5\n").unwrap();
+        assert_eq!(config.auth_limits.login_per_email_per_minute, 5);
+        assert_eq!(
+            config.auth_limits.register_per_address_per_hour,
+            AuthLimits::default().register_per_address_per_hour
+        );
+        assert!(toml::from_str::<FileConfig>("[auth_limits]\nbogus = 1\n").is_err());
     }
 }

@@ -8,8 +8,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::config::ServerConfig;
 use crate::http::metrics::prometheus;
 use crate::limits::{
-    ConcurrencyLimiter, LimiterError, MemoryConcurrency, MemoryLimiter, Plans, RateLimiter, RedisConcurrency,
-    RedisLimiter, connect_redis,
+    AuthGuard, ConcurrencyLimiter, FailoverConcurrency, FailoverLimiter, LimiterError, MemoryConcurrency,
+    MemoryLimiter, Plans, RateLimiter, RedisConcurrency, RedisLimiter, RedisLink,
 };
 use crate::services::OutboxSignal;
 use crate::services::accounts::AccountService;
@@ -28,6 +28,12 @@ pub struct Settings {
     pub chat_timeout: std::time::Duration,
     /// Runtime tasks answered at once by this server (0: none).
     pub runtime_workers: usize,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted load balancer only).
+    pub trust_proxy: bool,
+    /// How long a connection may take to send a request's headers, and stay idle between requests.
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -43,6 +49,10 @@ pub struct AppState {
     pub webhooks: Arc<WebhookService>,
     pub usage: Arc<UsageService>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// Limits on sign-in and registration, and the cap on concurrent password hashing.
+    pub auth_guard: Arc<AuthGuard>,
+    /// Redis, when limits are shared through it (`/readyz` reports whether it answers).
+    pub redis: Option<RedisLink>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
@@ -51,16 +61,18 @@ pub struct AppState {
 impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, LimiterError> {
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
-        let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &config.redis_url {
-            Some(url) => {
-                let connection = connect_redis(url).await?;
-                (
-                    Arc::new(RedisLimiter::new(connection.clone(), &config.redis_namespace)),
-                    Arc::new(RedisConcurrency::new(connection, &config.redis_namespace)),
-                )
-            }
+        let redis = match &config.redis_url {
+            Some(url) => Some(RedisLink::connect(url).await?),
+            None => None,
+        };
+        let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &redis {
+            Some(link) => (
+                Arc::new(FailoverLimiter::new(RedisLimiter::new(link.clone(), &config.redis_namespace))),
+                Arc::new(FailoverConcurrency::new(RedisConcurrency::new(link.clone(), &config.redis_namespace))),
+            ),
             None => (Arc::new(MemoryLimiter::default()), Arc::new(MemoryConcurrency::default())),
         };
+        let auth_guard = Arc::new(AuthGuard::new(limiter.clone(), config.auth_limits));
         let plans = Arc::new(config.plans);
         let outbox = OutboxSignal::default();
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
@@ -83,12 +95,17 @@ impl AppState {
             api_keys: Arc::new(ApiKeyService::new(store.clone())),
             store,
             limiter,
+            auth_guard,
+            redis,
             usage,
             plans,
             settings: Arc::new(Settings {
                 max_body_bytes: config.max_body_bytes,
                 chat_timeout: config.chat_timeout,
                 runtime_workers: config.runtime_workers,
+                trust_proxy: config.trust_proxy,
+                header_timeout: config.header_timeout,
+                max_connections: config.max_connections,
             }),
             metrics: prometheus(),
         })

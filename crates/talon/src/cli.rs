@@ -97,6 +97,16 @@ pub struct ServeArgs {
     /// Tasks with executor `runtime` this server answers at once; 0 leaves them to other replicas.
     #[arg(long, env = "TALON_RUNTIME_WORKERS", default_value_t = talon_server::config::DEFAULT_RUNTIME_WORKERS)]
     pub runtime_workers: usize,
+    /// Take the client address (for sign-in and registration limits) from the right-most
+    /// X-Forwarded-For entry. Only behind a load balancer that sets it: otherwise clients choose it.
+    #[arg(long, env = "TALON_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+    /// Seconds a connection has to send a request's headers, and may idle between requests.
+    #[arg(long, env = "TALON_HEADER_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "TALON_MAX_CONNECTIONS", default_value_t = talon_server::config::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 }
 
 impl Default for ServeArgs {
@@ -114,6 +124,9 @@ impl Default for ServeArgs {
             chat_timeout_seconds: 130,
             first_token_timeout_seconds: 30,
             runtime_workers: talon_server::config::DEFAULT_RUNTIME_WORKERS,
+            trust_proxy: false,
+            header_timeout_seconds: 30,
+            max_connections: talon_server::config::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

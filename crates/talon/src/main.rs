@@ -106,11 +106,19 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.chat_timeout = std::time::Duration::from_secs(args.chat_timeout_seconds);
     config.first_token_timeout = std::time::Duration::from_secs(args.first_token_timeout_seconds);
     config.runtime_workers = args.runtime_workers;
-    AppState::new(store, config).await.context("cannot connect to Redis")
+    config.auth_limits = file.auth_limits;
+    config.trust_proxy = args.trust_proxy;
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout_seconds);
+    config.max_connections = args.max_connections;
+    AppState::new(store, config).await.context("invalid REDIS_URL")
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     let store = open_store(common).await?;
+    match talon_server::connections::raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
     let state = build_state(common, &args, store.clone()).await?;
     let listener =
         TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;

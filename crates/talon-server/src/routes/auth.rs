@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::json::ApiJson;
+use crate::limits::ClientAddr;
 use crate::services::accounts::Session;
 use crate::state::AppState;
 
@@ -68,11 +69,16 @@ impl From<Account> for AccountView {
     (status = 201, body = SessionView),
     (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
     (status = 409, body = ErrorEnvelope, description = "Email already registered"),
+    (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address (see Retry-After)"),
+    (status = 503, body = ErrorEnvelope, description = "Too many passwords being hashed; retry shortly"),
 ))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    state.auth_guard.admit_register(client).await?;
+    let _hashing = state.auth_guard.hashing_place().await?;
     let session = state.accounts.register(body.email.as_deref(), body.password.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
@@ -81,11 +87,16 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials, responses(
     (status = 200, body = SessionView),
     (status = 401, body = ErrorEnvelope, description = "Wrong email or password"),
+    (status = 429, body = ErrorEnvelope, description = "Too many attempts for this email or from this address (see Retry-After)"),
+    (status = 503, body = ErrorEnvelope, description = "Too many passwords being hashed; retry shortly"),
 ))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<SessionView>, ApiError> {
+    state.auth_guard.admit_login(client, body.email.as_deref()).await?;
+    let _hashing = state.auth_guard.hashing_place().await?;
     let session = state.accounts.login(body.email.as_deref(), body.password.as_deref()).await?;
     Ok(Json(session.into()))
 }
