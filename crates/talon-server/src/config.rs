@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key this server writes.
     pub redis_namespace: String,
+    /// How long one Redis limiter call may take before the request is counted in-process instead.
+    pub redis_timeout: Duration,
     pub plans: Plans,
     pub max_body_bytes: usize,
     /// Seals webhook secrets at rest; every replica needs the same key.
@@ -67,6 +69,7 @@ impl ServerConfig {
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,
             redis_namespace: "talon".to_owned(),
+            redis_timeout: crate::limits::DEFAULT_LIMITER_BUDGET,
             plans: Plans::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             auth_limits: AuthLimits::default(),

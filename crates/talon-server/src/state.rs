@@ -28,6 +28,8 @@ pub struct Settings {
     pub chat_timeout: std::time::Duration,
     /// Runtime tasks answered at once by this server (0: none).
     pub runtime_workers: usize,
+    /// How long a Redis limiter call may take before the in-process fallback decides.
+    pub redis_timeout: std::time::Duration,
     /// Take the client address from `X-Forwarded-For` (behind a trusted load balancer only).
     pub trust_proxy: bool,
     /// How long a connection may take to send a request's headers, and stay idle between requests.
@@ -67,8 +69,14 @@ impl AppState {
         };
         let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &redis {
             Some(link) => (
-                Arc::new(FailoverLimiter::new(RedisLimiter::new(link.clone(), &config.redis_namespace))),
-                Arc::new(FailoverConcurrency::new(RedisConcurrency::new(link.clone(), &config.redis_namespace))),
+                Arc::new(FailoverLimiter::new(
+                    RedisLimiter::new(link.clone(), &config.redis_namespace),
+                    config.redis_timeout,
+                )),
+                Arc::new(FailoverConcurrency::new(
+                    RedisConcurrency::new(link.clone(), &config.redis_namespace),
+                    config.redis_timeout,
+                )),
             ),
             None => (Arc::new(MemoryLimiter::default()), Arc::new(MemoryConcurrency::default())),
         };
@@ -103,6 +111,7 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 chat_timeout: config.chat_timeout,
                 runtime_workers: config.runtime_workers,
+                redis_timeout: config.redis_timeout,
                 trust_proxy: config.trust_proxy,
                 header_timeout: config.header_timeout,
                 max_connections: config.max_connections,

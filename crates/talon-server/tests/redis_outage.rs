@@ -82,6 +82,7 @@ fn config(url: &str, namespace: &str) -> talon_server::ServerConfig {
     let mut config = test_config();
     config.redis_url = Some(url.to_owned());
     config.redis_namespace = namespace.to_owned();
+    config.redis_timeout = talon_server::limits::DEFAULT_LIMITER_BUDGET;
     config
 }
 

@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// Tasks with executor `runtime` this server answers at once; 0 leaves them to other replicas.
     #[arg(long, env = "TALON_RUNTIME_WORKERS", default_value_t = talon_server::config::DEFAULT_RUNTIME_WORKERS)]
     pub runtime_workers: usize,
+    /// Milliseconds one Redis limiter call may take before the request is counted in this process.
+    #[arg(long, env = "TALON_REDIS_TIMEOUT_MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_timeout_ms: u64,
     /// Take the client address (for sign-in and registration limits) from the right-most
     /// X-Forwarded-For entry. Only behind a load balancer that sets it: otherwise clients choose it.
     #[arg(long, env = "TALON_TRUST_PROXY", default_value_t = false)]
@@ -124,6 +127,7 @@ impl Default for ServeArgs {
             chat_timeout_seconds: 130,
             first_token_timeout_seconds: 30,
             runtime_workers: talon_server::config::DEFAULT_RUNTIME_WORKERS,
+            redis_timeout_ms: 100,
             trust_proxy: false,
             header_timeout_seconds: 30,
             max_connections: talon_server::config::DEFAULT_MAX_CONNECTIONS,

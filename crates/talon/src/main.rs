@@ -108,6 +108,7 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.runtime_workers = args.runtime_workers;
     config.auth_limits = file.auth_limits;
     config.trust_proxy = args.trust_proxy;
+    config.redis_timeout = std::time::Duration::from_millis(args.redis_timeout_ms);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_seconds);
     config.max_connections = args.max_connections;
     AppState::new(store, config).await.context("invalid REDIS_URL")

@@ -1,4 +1,5 @@
-//! The Redis limiters behind a budget. Each call has `LIMITER_BUDGET`; when Redis fails or is slower,
+//! The Redis limiters behind a budget. Each call has `budget` (`DEFAULT_LIMITER_BUDGET` unless
+//! configured); when Redis fails or is slower,
 //! the request is counted in this process instead (fail-open to per-replica limits, never to no
 //! limits), the failure is counted in `/metrics` (`talon_redis_errors_total{op}`,
 //! `talon_limiter_fallback_total{limiter}`) and logged at warn at most once every `LOG_EVERY`.
@@ -12,7 +13,7 @@ use super::concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Slot};
 use super::{Admission, LimiterError, MemoryLimiter, RateLimiter, Window, now_ms};
 
 /// What one limiter call may add to a request before the in-process fallback decides instead.
-pub const LIMITER_BUDGET: Duration = Duration::from_millis(100);
+pub const DEFAULT_LIMITER_BUDGET: Duration = Duration::from_millis(100);
 const LOG_EVERY_MS: u64 = 10_000;
 
 /// Warn lines about one kind of failure, at most one every `LOG_EVERY_MS`, each saying how many
@@ -51,23 +52,29 @@ fn record_fallback(op: &'static str, warning: &ThrottledWarning, error: &str) {
 /// Rate limits in Redis, or in this process while Redis cannot answer in time.
 pub struct FailoverLimiter {
     primary: Box<dyn RateLimiter>,
+    budget: Duration,
     fallback: MemoryLimiter,
     warning: ThrottledWarning,
 }
 
 impl FailoverLimiter {
-    pub fn new(primary: impl RateLimiter + 'static) -> Self {
-        Self { primary: Box::new(primary), fallback: MemoryLimiter::default(), warning: ThrottledWarning::default() }
+    pub fn new(primary: impl RateLimiter + 'static, budget: Duration) -> Self {
+        Self {
+            primary: Box::new(primary),
+            budget,
+            fallback: MemoryLimiter::default(),
+            warning: ThrottledWarning::default(),
+        }
     }
 }
 
 #[async_trait]
 impl RateLimiter for FailoverLimiter {
     async fn admit(&self, windows: &[Window], now_ms: u64) -> Result<Admission, LimiterError> {
-        let error = match tokio::time::timeout(LIMITER_BUDGET, self.primary.admit(windows, now_ms)).await {
+        let error = match tokio::time::timeout(self.budget, self.primary.admit(windows, now_ms)).await {
             Ok(Ok(admission)) => return Ok(admission),
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", LIMITER_BUDGET.as_millis()),
+            Err(_) => format!("no answer within {} ms", self.budget.as_millis()),
         };
         record_fallback("rate_limit", &self.warning, &error);
         self.fallback.admit(windows, now_ms).await
@@ -78,14 +85,16 @@ impl RateLimiter for FailoverLimiter {
 /// granted after the budget ran out is never released by us; it lapses by itself (`PERMIT_TTL`).
 pub struct FailoverConcurrency {
     primary: Box<dyn ConcurrencyLimiter>,
+    budget: Duration,
     fallback: MemoryConcurrency,
     warning: ThrottledWarning,
 }
 
 impl FailoverConcurrency {
-    pub fn new(primary: impl ConcurrencyLimiter + 'static) -> Self {
+    pub fn new(primary: impl ConcurrencyLimiter + 'static, budget: Duration) -> Self {
         Self {
             primary: Box::new(primary),
+            budget,
             fallback: MemoryConcurrency::default(),
             warning: ThrottledWarning::default(),
         }
@@ -95,10 +104,10 @@ impl FailoverConcurrency {
 #[async_trait]
 impl ConcurrencyLimiter for FailoverConcurrency {
     async fn acquire(&self, slots: &[Slot]) -> Result<Acquired, LimiterError> {
-        let error = match tokio::time::timeout(LIMITER_BUDGET, self.primary.acquire(slots)).await {
+        let error = match tokio::time::timeout(self.budget, self.primary.acquire(slots)).await {
             Ok(Ok(acquired)) => return Ok(acquired),
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", LIMITER_BUDGET.as_millis()),
+            Err(_) => format!("no answer within {} ms", self.budget.as_millis()),
         };
         record_fallback("concurrency", &self.warning, &error);
         self.fallback.acquire(slots).await
@@ -127,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stalled_backend_is_replaced_by_in_process_counting() {
-        let limiter = FailoverLimiter::new(Stalled);
+        let limiter = FailoverLimiter::new(Stalled, DEFAULT_LIMITER_BUDGET);
         let windows = [Window { key: "k".into(), max: 2, period: Duration::from_secs(60) }];
         let verdicts: Vec<bool> = {
             let mut out = Vec::new();
@@ -141,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_backend_is_replaced_for_permits_too() {
-        let limiter = FailoverConcurrency::new(Stalled);
+        let limiter = FailoverConcurrency::new(Stalled, DEFAULT_LIMITER_BUDGET);
         let slots = [Slot { key: "agent".into(), max: 1 }];
         let held = limiter.acquire(&slots).await.unwrap();
         assert!(matches!(held, Acquired::Granted(_)));

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::LimiterError;
 
 /// How long one connection attempt and one command may take. Limiter calls have a tighter budget of
-/// their own (`LIMITER_BUDGET`); these keep the connection itself from waiting on a dead peer.
+/// their own (`redis_timeout`); these keep the connection itself from waiting on a dead peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// One quick retry per reconnection: the next command starts another attempt, so a Redis that comes

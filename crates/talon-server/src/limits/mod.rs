@@ -20,7 +20,7 @@ use async_trait::async_trait;
 pub use auth::{AuthGuard, AuthLimits};
 pub use client::{ClientAddr, client_address};
 pub use concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Permit, Slot};
-pub use failover::{FailoverConcurrency, FailoverLimiter, LIMITER_BUDGET};
+pub use failover::{DEFAULT_LIMITER_BUDGET, FailoverConcurrency, FailoverLimiter};
 pub use link::RedisLink;
 pub use memory::MemoryLimiter;
 pub use middleware::enforce_rate_limits;

@@ -6,7 +6,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, ErrorEnvelope};
-use crate::limits::LIMITER_BUDGET;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -35,7 +34,7 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await.map_err(ApiError::unavailable)?;
     let redis = match &state.redis {
-        Some(link) if link.ping(LIMITER_BUDGET).await => Some("ok"),
+        Some(link) if link.ping(state.settings.redis_timeout).await => Some("ok"),
         Some(_) => Some("degraded"),
         None => None,
     };
