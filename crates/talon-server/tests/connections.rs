@@ -25,7 +25,7 @@ async fn app(header_timeout: Duration, max_connections: usize) -> TestApp {
 async fn closed_by_server(stream: &mut TcpStream) {
     let mut sink = Vec::new();
     let read = tokio::time::timeout(WELL_AFTER_THE_TIMEOUT, stream.read_to_end(&mut sink)).await;
-    assert!(read.is_ok(), "the server kept a connection that never sent its headers");
+    assert!(read.is_ok(), "the server kept a connection open past the header timeout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
