@@ -21,7 +21,7 @@ pub struct Common {
     /// Where Talon keeps its SQLite database and generated secrets.
     #[arg(long, env = "TALON_DATA_DIR", default_value = "./talon-data", global = true)]
     pub data_dir: PathBuf,
-    /// TOML file with rate-limit plans (and, later, model providers).
+    /// TOML file with rate-limit plans, sign-in and registration limits, and model providers.
     #[arg(long, env = "TALON_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log format; the level comes from RUST_LOG (default `info`).
