@@ -2,7 +2,9 @@
 //! configured); when Redis fails or is slower,
 //! the request is counted in this process instead (fail-open to per-replica limits, never to no
 //! limits), the failure is counted in `/metrics` (`talon_redis_errors_total{op}`,
-//! `talon_limiter_fallback_total{limiter}`) and logged at warn at most once every `LOG_EVERY`.
+//! `talon_limiter_fallback_total{limiter}`) and logged at warn at most once every `LOG_EVERY_MS`.
+//! After a failure Redis is left alone for `RESTING_MS`, so that during an outage requests are not
+//! each held up by the budget; the first call after that tries Redis again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,6 +17,23 @@ use super::{Admission, LimiterError, MemoryLimiter, RateLimiter, Window, now_ms}
 /// What one limiter call may add to a request before the in-process fallback decides instead.
 pub const DEFAULT_LIMITER_BUDGET: Duration = Duration::from_millis(100);
 const LOG_EVERY_MS: u64 = 10_000;
+const RESTING_MS: u64 = 1_000;
+
+/// When Redis may next be asked, in milliseconds since the epoch (0: now).
+#[derive(Default)]
+struct Resting {
+    until_ms: AtomicU64,
+}
+
+impl Resting {
+    fn is_resting(&self) -> bool {
+        now_ms() < self.until_ms.load(Ordering::Relaxed)
+    }
+
+    fn start(&self) {
+        self.until_ms.store(now_ms() + RESTING_MS, Ordering::Relaxed);
+    }
+}
 
 /// Warn lines about one kind of failure, at most one every `LOG_EVERY_MS`, each saying how many
 /// failures it stands for.
@@ -43,10 +62,14 @@ impl ThrottledWarning {
     }
 }
 
-fn record_fallback(op: &'static str, warning: &ThrottledWarning, error: &str) {
+fn record_failure(op: &'static str, warning: &ThrottledWarning, resting: &Resting, error: &str) {
     metrics::counter!("talon_redis_errors_total", "op" => op).increment(1);
-    metrics::counter!("talon_limiter_fallback_total", "limiter" => op).increment(1);
     warning.warn(op, error);
+    resting.start();
+}
+
+fn record_fallback(op: &'static str) {
+    metrics::counter!("talon_limiter_fallback_total", "limiter" => op).increment(1);
 }
 
 /// Rate limits in Redis, or in this process while Redis cannot answer in time.
@@ -55,6 +78,7 @@ pub struct FailoverLimiter {
     budget: Duration,
     fallback: MemoryLimiter,
     warning: ThrottledWarning,
+    resting: Resting,
 }
 
 impl FailoverLimiter {
@@ -64,6 +88,7 @@ impl FailoverLimiter {
             budget,
             fallback: MemoryLimiter::default(),
             warning: ThrottledWarning::default(),
+            resting: Resting::default(),
         }
     }
 }
@@ -71,12 +96,15 @@ impl FailoverLimiter {
 #[async_trait]
 impl RateLimiter for FailoverLimiter {
     async fn admit(&self, windows: &[Window], now_ms: u64) -> Result<Admission, LimiterError> {
-        let error = match tokio::time::timeout(self.budget, self.primary.admit(windows, now_ms)).await {
-            Ok(Ok(admission)) => return Ok(admission),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", self.budget.as_millis()),
-        };
-        record_fallback("rate_limit", &self.warning, &error);
+        if !self.resting.is_resting() {
+            let error = match tokio::time::timeout(self.budget, self.primary.admit(windows, now_ms)).await {
+                Ok(Ok(admission)) => return Ok(admission),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {} ms", self.budget.as_millis()),
+            };
+            record_failure("rate_limit", &self.warning, &self.resting, &error);
+        }
+        record_fallback("rate_limit");
         self.fallback.admit(windows, now_ms).await
     }
 }
@@ -88,6 +116,7 @@ pub struct FailoverConcurrency {
     budget: Duration,
     fallback: MemoryConcurrency,
     warning: ThrottledWarning,
+    resting: Resting,
 }
 
 impl FailoverConcurrency {
@@ -97,6 +126,7 @@ impl FailoverConcurrency {
             budget,
             fallback: MemoryConcurrency::default(),
             warning: ThrottledWarning::default(),
+            resting: Resting::default(),
         }
     }
 }
@@ -104,12 +134,15 @@ impl FailoverConcurrency {
 #[async_trait]
 impl ConcurrencyLimiter for FailoverConcurrency {
     async fn acquire(&self, slots: &[Slot]) -> Result<Acquired, LimiterError> {
-        let error = match tokio::time::timeout(self.budget, self.primary.acquire(slots)).await {
-            Ok(Ok(acquired)) => return Ok(acquired),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", self.budget.as_millis()),
-        };
-        record_fallback("concurrency", &self.warning, &error);
+        if !self.resting.is_resting() {
+            let error = match tokio::time::timeout(self.budget, self.primary.acquire(slots)).await {
+                Ok(Ok(acquired)) => return Ok(acquired),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {} ms", self.budget.as_millis()),
+            };
+            record_failure("concurrency", &self.warning, &self.resting, &error);
+        }
+        record_fallback("concurrency");
         self.fallback.acquire(slots).await
     }
 }
