@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::RngCore;
 use serde::Deserialize;
 
-use crate::limits::{Plan, Plans};
+use crate::limits::{AuthLimits, Plan, Plans};
 use crate::webhooks::WebhookSettings;
 
 /// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
@@ -18,6 +18,9 @@ pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(130);
 pub const DEFAULT_RUNTIME_WORKERS: usize = 4;
 pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const DEFAULT_STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Hyper's own default for reading a request's headers; also how long a kept-alive connection may idle.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(7 * 86_400);
 const JWT_SECRET_FILE: &str = "jwt-secret";
 const SECRET_KEY_FILE: &str = "secret-key";
@@ -30,6 +33,8 @@ pub struct ServerConfig {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key this server writes.
     pub redis_namespace: String,
+    /// How long one Redis limiter call may take before the request is counted in-process instead.
+    pub redis_timeout: Duration,
     pub plans: Plans,
     pub max_body_bytes: usize,
     /// Seals webhook secrets at rest; every replica needs the same key.
@@ -50,6 +55,14 @@ pub struct ServerConfig {
     pub stream_write_timeout: std::time::Duration,
     /// Answers in a row failing upstream before a deployed agent goes to `error` (0: never).
     pub agent_error_after: u32,
+    /// Sign-in and registration limits and the password-hashing cap.
+    pub auth_limits: AuthLimits,
+    /// Take the client address from `X-Forwarded-For` (only behind a load balancer that sets it).
+    pub trust_proxy: bool,
+    /// How long a connection may take to send a request's headers (and idle between requests).
+    pub header_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen queue.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -68,8 +81,13 @@ impl ServerConfig {
             jwt_ttl: DEFAULT_JWT_TTL,
             redis_url: None,
             redis_namespace: "talon".to_owned(),
+            redis_timeout: crate::limits::DEFAULT_LIMITER_BUDGET,
             plans: Plans::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            auth_limits: AuthLimits::default(),
+            trust_proxy: false,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -98,6 +116,9 @@ pub struct FileConfig {
     /// Upstream model providers; models are named `<provider>/<model>`.
     #[serde(default)]
     pub providers: Vec<talon_gateway::ProviderConfig>,
+    /// Sign-in and registration limits and the password-hashing cap.
+    #[serde(default)]
+    pub auth_limits: AuthLimits,
 }
 
 impl FileConfig {
@@ -219,5 +240,16 @@ mod tests {
                 .unwrap();
         assert_eq!(config.plans["enterprise"].key_requests_per_minute, 1000);
         assert!(toml::from_str::<FileConfig>("[plans.x]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn auth_limits_parse_from_toml_over_the_defaults() {
+        let config: FileConfig = toml::from_str("[auth_limits]\nlogin_per_email_per_minute = 5\n").unwrap();
+        assert_eq!(config.auth_limits.login_per_email_per_minute, 5);
+        assert_eq!(
+            config.auth_limits.register_per_address_per_hour,
+            AuthLimits::default().register_per_address_per_hour
+        );
+        assert!(toml::from_str::<FileConfig>("[auth_limits]\nbogus = 1\n").is_err());
     }
 }

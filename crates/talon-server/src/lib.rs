@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod limits;
 pub mod routes;
@@ -13,10 +14,8 @@ pub mod state;
 pub mod webhooks;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use chrono::Utc;
 use tokio::net::TcpListener;
 
@@ -45,14 +44,11 @@ pub async fn serve(
             .await;
     });
     let runtime = tokio::spawn(runtime::run(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm holds them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = connections::ConnectionLimits {
+        header_timeout: state.settings.header_timeout,
+        max_connections: state.settings.max_connections,
+    };
+    let result = connections::serve_connections(listener, router(state), limits, shutdown).await;
     maintenance.abort();
     deliveries.abort();
     runtime.abort();

@@ -8,8 +8,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::config::ServerConfig;
 use crate::http::metrics::prometheus;
 use crate::limits::{
-    ConcurrencyLimiter, LimiterError, MemoryConcurrency, MemoryLimiter, Plans, RateLimiter, RedisConcurrency,
-    RedisLimiter, connect_redis,
+    AuthGuard, ConcurrencyLimiter, FailoverConcurrency, FailoverLimiter, LimiterError, MemoryConcurrency,
+    MemoryLimiter, Plans, RateLimiter, RedisConcurrency, RedisLimiter, RedisLink,
 };
 use crate::services::OutboxSignal;
 use crate::services::accounts::AccountService;
@@ -33,6 +33,14 @@ pub struct Settings {
     pub sse_keep_alive: std::time::Duration,
     /// How long a streamed chunk may wait for the caller to take it.
     pub stream_write_timeout: std::time::Duration,
+    /// How long a Redis limiter call may take before the in-process fallback decides.
+    pub redis_timeout: std::time::Duration,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted load balancer only).
+    pub trust_proxy: bool,
+    /// How long a connection may take to send a request's headers, and stay idle between requests.
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
 }
 
 /// Why the server could not start.
@@ -59,6 +67,10 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     /// Seals what is kept at rest under the server key (stored idempotent responses).
     pub sealer: Arc<SecretBox>,
+    /// Limits on sign-in and registration, and the cap on concurrent password hashing.
+    pub auth_guard: Arc<AuthGuard>,
+    /// Redis, when limits are shared through it (`/readyz` reports whether it answers).
+    pub redis: Option<RedisLink>,
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
@@ -67,16 +79,24 @@ pub struct AppState {
 impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StartError> {
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
-        let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &config.redis_url {
-            Some(url) => {
-                let connection = connect_redis(url).await?;
-                (
-                    Arc::new(RedisLimiter::new(connection.clone(), &config.redis_namespace)),
-                    Arc::new(RedisConcurrency::new(connection, &config.redis_namespace)),
-                )
-            }
+        let redis = match &config.redis_url {
+            Some(url) => Some(RedisLink::connect(url).await?),
+            None => None,
+        };
+        let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &redis {
+            Some(link) => (
+                Arc::new(FailoverLimiter::new(
+                    RedisLimiter::new(link.clone(), &config.redis_namespace),
+                    config.redis_timeout,
+                )),
+                Arc::new(FailoverConcurrency::new(
+                    RedisConcurrency::new(link.clone(), &config.redis_namespace),
+                    config.redis_timeout,
+                )),
+            ),
             None => (Arc::new(MemoryLimiter::default()), Arc::new(MemoryConcurrency::default())),
         };
+        let auth_guard = Arc::new(AuthGuard::new(limiter.clone(), config.auth_limits));
         let plans = Arc::new(config.plans);
         let outbox = OutboxSignal::default();
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
@@ -111,6 +131,8 @@ impl AppState {
             store,
             limiter,
             sealer: Arc::new(SecretBox::new(&config.secret_key)),
+            auth_guard,
+            redis,
             usage,
             plans,
             settings: Arc::new(Settings {
@@ -119,6 +141,10 @@ impl AppState {
                 runtime_workers: config.runtime_workers,
                 sse_keep_alive: config.sse_keep_alive,
                 stream_write_timeout: config.stream_write_timeout,
+                redis_timeout: config.redis_timeout,
+                trust_proxy: config.trust_proxy,
+                header_timeout: config.header_timeout,
+                max_connections: config.max_connections,
             }),
             metrics: prometheus(),
         })

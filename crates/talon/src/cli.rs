@@ -22,7 +22,7 @@ pub struct Common {
     /// the files in it 0600).
     #[arg(long, env = "TALON_DATA_DIR", default_value = "./talon-data", global = true)]
     pub data_dir: PathBuf,
-    /// TOML file with rate-limit plans and model providers ([plans.NAME], [[providers]]).
+    /// TOML file with rate-limit plans, sign-in and registration limits, and model providers.
     #[arg(long, env = "TALON_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log format; the level comes from RUST_LOG (default `info`).
@@ -127,6 +127,19 @@ pub struct ServeArgs {
     /// Answers in a row failing upstream before a deployed agent goes to `error`; 0: never.
     #[arg(long, env = "TALON_AGENT_ERROR_AFTER", default_value_t = talon_server::services::chat::DEFAULT_ERROR_AFTER)]
     pub agent_error_after: u32,
+    /// Milliseconds one Redis limiter call may take before the request is counted in this process.
+    #[arg(long, env = "TALON_REDIS_TIMEOUT_MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_timeout_ms: u64,
+    /// Take the client address (for sign-in and registration limits) from the right-most
+    /// X-Forwarded-For entry. Only behind a load balancer that sets it: otherwise clients choose it.
+    #[arg(long, env = "TALON_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+    /// Seconds a connection has to send a request's headers, and may idle between requests.
+    #[arg(long, env = "TALON_HEADER_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "TALON_MAX_CONNECTIONS", default_value_t = talon_server::config::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 }
 
 impl Default for ServeArgs {
@@ -147,6 +160,10 @@ impl Default for ServeArgs {
             sse_keep_alive_seconds: 15,
             stream_write_timeout_seconds: 30,
             agent_error_after: talon_server::services::chat::DEFAULT_ERROR_AFTER,
+            redis_timeout_ms: 100,
+            trust_proxy: false,
+            header_timeout_seconds: 30,
+            max_connections: talon_server::config::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -109,11 +109,20 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.sse_keep_alive = std::time::Duration::from_secs(args.sse_keep_alive_seconds);
     config.stream_write_timeout = std::time::Duration::from_secs(args.stream_write_timeout_seconds);
     config.agent_error_after = args.agent_error_after;
+    config.auth_limits = file.auth_limits;
+    config.trust_proxy = args.trust_proxy;
+    config.redis_timeout = std::time::Duration::from_millis(args.redis_timeout_ms);
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout_seconds);
+    config.max_connections = args.max_connections;
     AppState::new(store, config).await.context("cannot start the server")
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     let store = open_store(common).await?;
+    match talon_server::connections::raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
     let state = build_state(common, &args, store.clone()).await?;
     let listener =
         TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;

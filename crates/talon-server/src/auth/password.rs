@@ -1,7 +1,12 @@
-//! Password hashing with argon2id. Hashing costs tens of milliseconds of CPU by design, so it runs on
-//! the blocking pool, never on the async workers that serve other requests.
+//! Password hashing with argon2id. Hashing costs tens of milliseconds of CPU and ~19 MiB by design, so
+//! it runs on a few threads of its own (one per core), never on the async workers that serve other
+//! requests, nor on the blocking pool: each thread that has hashed keeps that memory in its allocator
+//! arena, so the number of threads that ever hash bounds the memory hashing holds. How many hashes may
+//! wait for these threads is bounded by the caller (`limits::AuthGuard`).
 
-use std::sync::LazyLock;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+use std::sync::{LazyLock, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -23,13 +28,54 @@ fn hash_blocking(password: &str) -> Result<String, HashError> {
         .map_err(|e| HashError(e.to_string()))
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The queue the hashing threads take work from; they are started on first use.
+static HASHERS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = std::sync::Arc::new(Mutex::new(receiver));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    for i in 0..threads {
+        let receiver = receiver.clone();
+        let started = std::thread::Builder::new().name(format!("talon-hash-{i}")).spawn(move || {
+            loop {
+                let job = match receiver.lock() {
+                    Ok(queue) => queue.recv(),
+                    Err(poisoned) => poisoned.into_inner().recv(),
+                };
+                let Ok(job) = job else { return };
+                // A job that panics drops its answer channel, which its caller reports; the thread lives on.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            }
+        });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "could not start a password hashing thread");
+        }
+    }
+    Mutex::new(sender)
+});
+
+/// Runs `work` on a hashing thread and waits for its answer without blocking the async worker.
+async fn on_hashing_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = answer.send(work());
+    });
+    HASHERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .map_err(|_| HashError("no password hashing thread is running".into()))?;
+    answered.await.map_err(|_| HashError("password hashing failed on its thread".into()))
+}
+
 pub async fn hash(password: String) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(|e| HashError(e.to_string()))?
+    on_hashing_thread(move || hash_blocking(&password)).await?
 }
 
 /// Whether `password` matches `stored` (a PHC string); with `None`, spends the same time and says no.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         let matched_account = stored.is_some();
         let phc = stored.unwrap_or_else(|| DECOY_HASH.clone());
         let ok = PasswordHash::new(&phc)

@@ -2,7 +2,11 @@
 //! counts against has room, and then it is counted in all of them in one atomic step, so N concurrent
 //! requests against a budget of K admit exactly K.
 
+pub mod auth;
+mod client;
 pub mod concurrency;
+mod failover;
+mod link;
 mod memory;
 mod middleware;
 mod plans;
@@ -13,11 +17,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use auth::{AuthGuard, AuthLimits};
+pub use client::{ClientAddr, client_address};
 pub use concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Permit, Slot};
+pub use failover::{DEFAULT_LIMITER_BUDGET, FailoverConcurrency, FailoverLimiter};
+pub use link::RedisLink;
 pub use memory::MemoryLimiter;
 pub use middleware::enforce_rate_limits;
 pub use plans::{Plan, Plans};
-pub use redis::{RedisLimiter, connect_redis};
+pub use redis::RedisLimiter;
 pub use redis_concurrency::RedisConcurrency;
 
 /// Milliseconds since the epoch: windows and permits are aligned to the wall clock, which replicas share.

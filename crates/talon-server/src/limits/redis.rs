@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
+use super::link::RedisLink;
 use super::{Admission, LimiterError, RateLimiter, Window, verdict};
 
 /// Checks every window, and only if all have room counts the request in all of them, in one script so
@@ -29,21 +29,15 @@ return out
 
 /// Counters in Redis, shared by every replica pointed at it.
 pub struct RedisLimiter {
-    connection: ConnectionManager,
+    link: RedisLink,
     script: Script,
     namespace: String,
 }
 
-/// One reconnecting connection to Redis, shared by the rate and concurrency limiters.
-pub async fn connect_redis(url: &str) -> Result<ConnectionManager, LimiterError> {
-    let client = redis::Client::open(url).map_err(|e| LimiterError(e.to_string()))?;
-    ConnectionManager::new(client).await.map_err(|e| LimiterError(e.to_string()))
-}
-
 impl RedisLimiter {
     /// `namespace` prefixes every key, so several deployments (or test runs) can share one Redis.
-    pub fn new(connection: ConnectionManager, namespace: &str) -> Self {
-        Self { connection, script: Script::new(ADMIT), namespace: namespace.to_owned() }
+    pub fn new(link: RedisLink, namespace: &str) -> Self {
+        Self { link, script: Script::new(ADMIT), namespace: namespace.to_owned() }
     }
 }
 
@@ -63,7 +57,7 @@ impl RateLimiter for RedisLimiter {
             // Kept a little past the window's end so clock skew between replicas cannot reopen it.
             invocation.arg(end.saturating_sub(now_ms) + 1_000);
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.link.connection()?;
         let reply: Vec<u64> =
             invocation.invoke_async(&mut connection).await.map_err(|e| LimiterError(e.to_string()))?;
         let (denied, counts) = reply.split_first().ok_or_else(|| LimiterError("empty reply".into()))?;

@@ -9,6 +9,7 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 
 use super::concurrency::{Acquired, ConcurrencyLimiter, Permit, Slot};
+use super::link::RedisLink;
 use super::{LimiterError, now_ms};
 
 /// How long a permit outlives its last refresh.
@@ -40,20 +41,15 @@ return 0
 ";
 
 pub struct RedisConcurrency {
-    connection: ConnectionManager,
+    link: RedisLink,
     acquire: Script,
     refresh: Script,
     namespace: String,
 }
 
 impl RedisConcurrency {
-    pub fn new(connection: ConnectionManager, namespace: &str) -> Self {
-        Self {
-            connection,
-            acquire: Script::new(ACQUIRE),
-            refresh: Script::new(REFRESH),
-            namespace: namespace.to_owned(),
-        }
+    pub fn new(link: RedisLink, namespace: &str) -> Self {
+        Self { link, acquire: Script::new(ACQUIRE), refresh: Script::new(REFRESH), namespace: namespace.to_owned() }
     }
 }
 
@@ -73,7 +69,7 @@ impl ConcurrencyLimiter for RedisConcurrency {
         for slot in slots {
             invocation.arg(slot.max);
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.link.connection()?;
         let full: u64 = invocation.invoke_async(&mut connection).await.map_err(|e| LimiterError(e.to_string()))?;
         if full > 0 {
             return Ok(Acquired::Refused { index: (full - 1) as usize });

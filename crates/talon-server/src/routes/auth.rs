@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::json::ApiJson;
+use crate::limits::ClientAddr;
 use crate::services::accounts::Session;
 use crate::state::AppState;
 
@@ -77,11 +78,16 @@ impl From<Account> for AccountView {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials, responses(
     (status = 202, body = RegistrationView, description = "Registered, unless the email already had an account"),
     (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
+    (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address (see Retry-After)"),
+    (status = 503, body = ErrorEnvelope, description = "Too many passwords being hashed; retry shortly"),
 ))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<RegistrationView>), ApiError> {
+    state.auth_guard.admit_register(client).await?;
+    let _hashing = state.auth_guard.hashing_place().await?;
     let email = state.accounts.register(body.email.as_deref(), body.password.as_deref()).await?;
     let message = "Sign in with POST /api/auth/login to get a session token";
     Ok((StatusCode::ACCEPTED, Json(RegistrationView { email, message })))
@@ -91,11 +97,16 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials, responses(
     (status = 200, body = SessionView),
     (status = 401, body = ErrorEnvelope, description = "Wrong email or password"),
+    (status = 429, body = ErrorEnvelope, description = "Too many attempts for this email or from this address (see Retry-After)"),
+    (status = 503, body = ErrorEnvelope, description = "Too many passwords being hashed; retry shortly"),
 ))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<SessionView>, ApiError> {
+    state.auth_guard.admit_login(client, body.email.as_deref()).await?;
+    let _hashing = state.auth_guard.hashing_place().await?;
     let session = state.accounts.login(body.email.as_deref(), body.password.as_deref()).await?;
     Ok(Json(session.into()))
 }

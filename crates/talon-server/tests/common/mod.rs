@@ -56,6 +56,15 @@ pub fn test_config() -> ServerConfig {
     config.webhooks.retry_schedule = vec![std::time::Duration::from_millis(200); 3];
     config.webhooks.timeout = std::time::Duration::from_secs(5);
     config.webhooks.poll_every = std::time::Duration::from_millis(20);
+    // Every test client signs in from 127.0.0.1; the sign-in limits have tests of their own.
+    config.auth_limits.login_per_address_per_minute = 1_000_000;
+    config.auth_limits.login_per_email_per_minute = 1_000_000;
+    config.auth_limits.register_per_address_per_hour = 1_000_000;
+    // Bursts of hundreds of requests on a debug build keep Redis's answers waiting in this process
+    // longer than the production budget; the outage tests set their own.
+    config.redis_timeout = std::time::Duration::from_secs(2);
+    // Tests register accounts in bursts; a debug build hashes slowly, so they may wait their turn.
+    config.auth_limits.password_hash_wait_ms = 60_000;
     // Versions may name `local/<model>`; nothing listens there, so only tests that never call it use it.
     config.providers = vec![talon_gateway::ProviderConfig {
         name: "local".into(),
