@@ -333,9 +333,8 @@ impl RegistryService {
         let agent = self.readable(caller, reference).await?;
         let entries = self.store.lineage(agent.id).await?;
         // A key restricted to one agent sees that agent's node alone: its parent and siblings are out of reach.
-        let (mut visible, hidden): (Vec<_>, Vec<_>) = entries
-            .into_iter()
-            .partition(|e| (e.owner == caller.account.id || e.public) && caller.reaches(e.id));
+        let (mut visible, hidden): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|e| (e.owner == caller.account.id || e.public) && caller.reaches(e.id));
         // A fork whose parent is hidden is shown as a root: which version of what it came from stays hidden.
         let hidden: HashSet<_> = hidden.into_iter().map(|e| e.id).collect();
         for entry in &mut visible {
