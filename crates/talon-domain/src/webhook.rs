@@ -488,6 +488,35 @@ pub struct Delivery {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl Delivery {
+    /// A first attempt of `event_kind` to `webhook`, due at `at`.
+    pub fn pending(
+        webhook: &Webhook,
+        event_id: crate::id::EventId,
+        event_kind: &str,
+        payload: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self {
+            id: crate::id::DeliveryId::new(),
+            webhook_id: webhook.id,
+            owner: webhook.owner,
+            event_id,
+            event_kind: event_kind.to_owned(),
+            payload,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: at,
+            last_status_code: None,
+            last_error: None,
+            last_latency_ms: None,
+            last_response_body: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// The body every delivery sends: `{"event", "timestamp", "data"}`.
 pub fn payload(kind: &str, timestamp: chrono::DateTime<chrono::Utc>, data: &serde_json::Value) -> String {
     serde_json::json!({

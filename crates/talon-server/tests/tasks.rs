@@ -29,20 +29,6 @@ on_both_databases!(
     an_agent_with_running_tasks_is_not_deleted_without_force,
 );
 
-async fn setup(app: &TestApp) -> (User, String) {
-    let user = app.register("you@example.com").await;
-    let agent = app.create_agent(&user.token, common::code_review_agent()).await;
-    (user, agent["id"].as_str().unwrap().to_owned())
-}
-
-async fn new_task(app: &TestApp, token: &str, body: Value) -> Value {
-    let response = app.post("/api/tasks", Some(token), body).await;
-    let status = response.status();
-    let json: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{json}");
-    json
-}
-
 async fn claim(app: &TestApp, token: &str, body: Value) -> Vec<Value> {
     let response = app.post("/api/tasks/claim", Some(token), body).await;
     let status = response.status();
@@ -53,20 +39,20 @@ async fn claim(app: &TestApp, token: &str, body: Value) -> Vec<Value> {
 
 async fn spec_create_list_get_update(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let current_version = app.get_json(&format!("/api/agents/{agent}"), &user.token).await["currentVersionId"].clone();
-    let task = new_task(
-        &app,
-        &user.token,
-        json!({
-            "agentId": agent,
-            "title": "Review PR #42",
-            "description": "Review the authentication changes",
-            "priority": "high",
-            "input": {"pr_number": 42, "repository": "myorg/myrepo"}
-        }),
-    )
-    .await;
+    let task = app
+        .create_task(
+            &user.token,
+            json!({
+                "agentId": agent,
+                "title": "Review PR #42",
+                "description": "Review the authentication changes",
+                "priority": "high",
+                "input": {"pr_number": 42, "repository": "myorg/myrepo"}
+            }),
+        )
+        .await;
     let id = task["id"].as_str().unwrap();
     assert!(id.starts_with("task_"));
     assert_eq!(task["agentId"], agent.as_str());
@@ -137,8 +123,8 @@ async fn spec_create_list_get_update(backend: Backend) {
 
 async fn illegal_transitions_are_409_naming_both_states(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
-    let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t"})).await;
+    let (user, agent) = app.user_with_agent().await;
+    let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t"})).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     let body = assert_error(app.patch(&path, &user.token, json!({"status": "completed"})).await, 409, "CONFLICT").await;
     assert_eq!(body["error"]["message"], "a task cannot go from queued to completed");
@@ -154,9 +140,9 @@ async fn illegal_transitions_are_409_naming_both_states(backend: Backend) {
 
 async fn cancel_queued_and_running_tasks(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     for start_running in [false, true] {
-        let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t"})).await;
+        let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t"})).await;
         let id = task["id"].as_str().unwrap();
         if start_running {
             app.patch(&format!("/api/tasks/{id}"), &user.token, json!({"status": "running"})).await;
@@ -173,13 +159,13 @@ async fn cancel_queued_and_running_tasks(backend: Backend) {
 
 async fn claims_follow_priority_then_age_and_lease(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let key = app.api_key(&user, &["tasks:read", "tasks:write"]).await;
     let mut ids = Vec::new();
     for (title, priority) in
         [("low", "low"), ("normal-1", "normal"), ("urgent", "urgent"), ("normal-2", "normal"), ("high", "high")]
     {
-        ids.push(new_task(&app, &key, json!({"agentId": agent, "title": title, "priority": priority})).await);
+        ids.push(app.create_task(&key, json!({"agentId": agent, "title": title, "priority": priority})).await);
     }
     let claimed = claim(&app, &key, json!({"limit": 3, "leaseSeconds": 30})).await;
     let titles: Vec<&str> = claimed.iter().map(|t| t["title"].as_str().unwrap()).collect();
@@ -207,8 +193,8 @@ async fn claims_follow_priority_then_age_and_lease(backend: Backend) {
 
 async fn stale_lease_tokens_are_409_and_leases_expire(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
-    let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t", "maxAttempts": 2})).await;
+    let (user, agent) = app.user_with_agent().await;
+    let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t", "maxAttempts": 2})).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
 
     let first = claim(&app, &user.token, json!({"leaseSeconds": 1})).await;
@@ -248,9 +234,9 @@ async fn wait_for_status(app: &TestApp, path: &str, token: &str, status: &str) -
 
 async fn dedupe_key_returns_the_live_task(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let body = json!({"agentId": agent, "title": "nightly report", "dedupeKey": "report-2026-11-23"});
-    let first = new_task(&app, &user.token, body.clone()).await;
+    let first = app.create_task(&user.token, body.clone()).await;
     let again = app.post("/api/tasks", Some(&user.token), body.clone()).await;
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
@@ -259,19 +245,19 @@ async fn dedupe_key_returns_the_live_task(backend: Backend) {
     let while_running = app.post("/api/tasks", Some(&user.token), body.clone()).await;
     assert_eq!(while_running.json::<Value>().await.unwrap()["id"], first["id"]);
     app.patch(&path, &user.token, json!({"status": "completed", "leaseToken": running["leaseToken"]})).await;
-    let after = new_task(&app, &user.token, body).await;
+    let after = app.create_task(&user.token, body).await;
     assert_ne!(after["id"], first["id"], "a finished task no longer holds the key");
 }
 
 async fn tasks_pin_the_version_they_were_created_for(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let v1 = app.get_json(&format!("/api/agents/{agent}"), &user.token).await["currentVersionId"].clone();
-    let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t"})).await;
+    let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t"})).await;
     app.new_version(&user.token, &agent, json!({"prompt": "v2"})).await;
     let got = app.get_json(&format!("/api/tasks/{}", task["id"].as_str().unwrap()), &user.token).await;
     assert_eq!(got["versionId"], v1);
-    let pinned = new_task(&app, &user.token, json!({"agentId": agent, "versionId": v1, "title": "t"})).await;
+    let pinned = app.create_task(&user.token, json!({"agentId": agent, "versionId": v1, "title": "t"})).await;
     assert_eq!(pinned["versionId"], v1);
     let other = app.create_agent(&user.token, json!({"name": "other", "prompt": "p"})).await;
     let wrong = app
@@ -287,12 +273,12 @@ async fn tasks_pin_the_version_they_were_created_for(backend: Backend) {
 
 async fn future_tasks_are_not_claimable_yet(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    new_task(&app, &user.token, json!({"agentId": agent, "title": "later", "runAt": later})).await;
+    app.create_task(&user.token, json!({"agentId": agent, "title": "later", "runAt": later})).await;
     assert!(claim(&app, &user.token, json!({})).await.is_empty());
     let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(300)).to_rfc3339();
-    new_task(&app, &user.token, json!({"agentId": agent, "title": "soon", "runAt": soon})).await;
+    app.create_task(&user.token, json!({"agentId": agent, "title": "soon", "runAt": soon})).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let claimed = claim(&app, &user.token, json!({"limit": 10})).await;
     assert_eq!(claimed.iter().map(|t| t["title"].as_str().unwrap()).collect::<Vec<_>>(), ["soon"]);
@@ -300,11 +286,11 @@ async fn future_tasks_are_not_claimable_yet(backend: Backend) {
 
 async fn a_waiting_claim_is_woken_by_a_new_task(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let waiting = claim(&app, &user.token, json!({"waitSeconds": 30}));
     let producer = async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        new_task(&app, &user.token, json!({"agentId": agent, "title": "arrives later"})).await
+        app.create_task(&user.token, json!({"agentId": agent, "title": "arrives later"})).await
     };
     let (claimed, created) = tokio::join!(waiting, producer);
     assert_eq!(claimed.len(), 1, "the waiting claim received the task");
@@ -320,7 +306,7 @@ async fn seed_tasks(app: &TestApp, user: &User, agent: &str, n: usize) -> HashSe
     let mut ids = HashSet::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
         let made = join_all(
-            chunk.iter().map(|i| new_task(app, &user.token, json!({"agentId": agent, "title": format!("job {i}")}))),
+            chunk.iter().map(|i| app.create_task(&user.token, json!({"agentId": agent, "title": format!("job {i}")}))),
         )
         .await;
         ids.extend(made.into_iter().map(|t| t["id"].as_str().unwrap().to_owned()));
@@ -356,7 +342,7 @@ async fn two_hundred_claimers_take_each_of_1000_tasks_once(backend: Backend) {
     let mut config = common::test_config();
     config.plans = common::plans(1_000_000, 1_000_000);
     let app = TestApp::spawn_with(backend, config).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let ids = seed_tasks(&app, &user, &agent, 1000).await;
     let claimed = drain(&[&app], &user.token, 200).await;
     assert_each_once(&claimed, &ids);
@@ -367,7 +353,7 @@ async fn two_replicas_never_hand_out_the_same_task(backend: Backend) {
     config.plans = common::plans(1_000_000, 1_000_000);
     let first = TestApp::spawn_with(backend, config.clone()).await;
     let second = TestApp::start(TestDatabase::open(&first.db().url).await.unwrap(), config).await;
-    let (user, agent) = setup(&first).await;
+    let (user, agent) = first.user_with_agent().await;
     let ids = seed_tasks(&first, &user, &agent, 300).await;
     let claimed = drain(&[&first, &second], &user.token, 40).await;
     assert_each_once(&claimed, &ids);
@@ -375,9 +361,9 @@ async fn two_replicas_never_hand_out_the_same_task(backend: Backend) {
 
 async fn another_accounts_task_is_404_and_scopes_are_enforced(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (alice, agent) = setup(&app).await;
+    let (alice, agent) = app.user_with_agent().await;
     let bob = app.register("bob@example.com").await;
-    let task = new_task(&app, &alice.token, json!({"agentId": agent, "title": "t"})).await;
+    let task = app.create_task(&alice.token, json!({"agentId": agent, "title": "t"})).await;
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/tasks/{id}");
     assert_error(app.get(&path, &bob.token).await, 404, "NOT_FOUND").await;
@@ -412,10 +398,10 @@ async fn another_accounts_task_is_404_and_scopes_are_enforced(backend: Backend) 
 
 async fn task_changes_are_recorded_in_the_outbox(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
-    let a = new_task(&app, &user.token, json!({"agentId": agent, "title": "a"})).await;
-    let b = new_task(&app, &user.token, json!({"agentId": agent, "title": "b"})).await;
-    let c = new_task(&app, &user.token, json!({"agentId": agent, "title": "c"})).await;
+    let (user, agent) = app.user_with_agent().await;
+    let a = app.create_task(&user.token, json!({"agentId": agent, "title": "a"})).await;
+    let b = app.create_task(&user.token, json!({"agentId": agent, "title": "b"})).await;
+    let c = app.create_task(&user.token, json!({"agentId": agent, "title": "c"})).await;
     let claimed = claim(&app, &user.token, json!({"limit": 2})).await;
     assert_eq!(claimed.len(), 2);
     assert_eq!((&claimed[0]["id"], &claimed[1]["id"]), (&a["id"], &b["id"]));
@@ -455,8 +441,8 @@ async fn task_changes_are_recorded_in_the_outbox(backend: Backend) {
 
 async fn an_agent_with_running_tasks_is_not_deleted_without_force(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
-    new_task(&app, &user.token, json!({"agentId": agent, "title": "t"})).await;
+    let (user, agent) = app.user_with_agent().await;
+    app.create_task(&user.token, json!({"agentId": agent, "title": "t"})).await;
     claim(&app, &user.token, json!({})).await;
     let body = assert_error(app.delete(&format!("/api/agents/{agent}"), &user.token).await, 409, "CONFLICT").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("running task"));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, User, assert_error};
+use common::{TestApp, assert_error};
 use futures::future::join_all;
 use serde_json::{Value, json};
 use talon_store::Backend;
@@ -15,20 +15,6 @@ on_both_databases!(
     the_owner_cancels_a_leased_task_without_its_token,
     dedupe_creators_racing_a_canceller_get_no_5xx,
 );
-
-async fn setup(app: &TestApp) -> (User, String) {
-    let user = app.register("you@example.com").await;
-    let agent = app.create_agent(&user.token, common::code_review_agent()).await;
-    (user, agent["id"].as_str().unwrap().to_owned())
-}
-
-async fn new_task(app: &TestApp, token: &str, body: Value) -> Value {
-    let response = app.post("/api/tasks", Some(token), body).await;
-    let status = response.status();
-    let json: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{json}");
-    json
-}
 
 async fn claim_one(app: &TestApp, token: &str, lease_seconds: i64) -> Value {
     let response = app.post("/api/tasks/claim", Some(token), json!({"leaseSeconds": lease_seconds})).await;
@@ -55,10 +41,10 @@ fn ids(list: &Value) -> Vec<&str> {
 
 async fn list_and_claim_take_an_agent_slug_or_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let other = app.create_agent(&user.token, json!({"name": "Other", "prompt": "p"})).await;
-    let mine = new_task(&app, &user.token, json!({"agentId": "code-review-agent", "title": "by slug"})).await;
-    new_task(&app, &user.token, json!({"agentId": other["id"], "title": "other"})).await;
+    let mine = app.create_task(&user.token, json!({"agentId": "code-review-agent", "title": "by slug"})).await;
+    app.create_task(&user.token, json!({"agentId": other["id"], "title": "other"})).await;
     let uuid = talon_domain::AgentId::parse(&agent).unwrap().as_uuid().to_string();
     for reference in ["code-review-agent", agent.as_str(), uuid.as_str()] {
         let list = app.get_json(&format!("/api/tasks?agentId={reference}"), &user.token).await;
@@ -69,7 +55,7 @@ async fn list_and_claim_take_an_agent_slug_or_id(backend: Backend) {
     // Another account's agent, by its slug or its id, is "not found" as everywhere else; so is no agent.
     let bob = app.register("bob@example.com").await;
     let bobs = app.create_agent(&bob.token, json!({"name": "Bobs Agent", "prompt": "p"})).await;
-    new_task(&app, &bob.token, json!({"agentId": bobs["id"], "title": "bob's"})).await;
+    app.create_task(&bob.token, json!({"agentId": bobs["id"], "title": "bob's"})).await;
     for reference in ["bobs-agent", bobs["id"].as_str().unwrap(), "no-such-agent"] {
         let body =
             assert_error(app.get(&format!("/api/tasks?agentId={reference}"), &user.token).await, 404, "NOT_FOUND")
@@ -87,10 +73,10 @@ async fn list_and_claim_take_an_agent_slug_or_id(backend: Backend) {
 
 async fn a_leased_task_changes_only_with_its_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let worker = app.api_key(&user, &["tasks:read", "tasks:write"]).await;
     let intruder = app.api_key(&user, &["tasks:read", "tasks:write"]).await;
-    let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t", "maxAttempts": 3})).await;
+    let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t", "maxAttempts": 3})).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     let claimed = claim_one(&app, &worker, 1).await;
     let first_token = claimed["leaseToken"].as_str().unwrap().to_owned();
@@ -127,8 +113,8 @@ async fn a_leased_task_changes_only_with_its_token(backend: Backend) {
 
 async fn patching_a_queued_task_to_running_grants_a_lease(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
-    let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t", "maxAttempts": 1})).await;
+    let (user, agent) = app.user_with_agent().await;
+    let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t", "maxAttempts": 1})).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     let started = app.patch(&path, &user.token, json!({"status": "running", "leaseSeconds": 30})).await;
     assert_eq!(started.status(), 200);
@@ -146,7 +132,7 @@ async fn patching_a_queued_task_to_running_grants_a_lease(backend: Backend) {
     assert_eq!((progress["output"]["step"].as_i64(), &progress["leaseToken"]), (Some(1), &Value::Null));
 
     // A task started by PATCH is held to `maxAttempts` like a claimed one: its lapsed lease fails it.
-    let short = new_task(&app, &user.token, json!({"agentId": agent, "title": "short", "maxAttempts": 1})).await;
+    let short = app.create_task(&user.token, json!({"agentId": agent, "title": "short", "maxAttempts": 1})).await;
     let short_path = format!("/api/tasks/{}", short["id"].as_str().unwrap());
     let started = app.patch(&short_path, &user.token, json!({"status": "running", "leaseSeconds": 1})).await;
     assert_eq!(started.status(), 200);
@@ -156,9 +142,9 @@ async fn patching_a_queued_task_to_running_grants_a_lease(backend: Backend) {
 
 async fn the_owner_cancels_a_leased_task_without_its_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let worker = app.api_key(&user, &["tasks:read", "tasks:write"]).await;
-    let task = new_task(&app, &user.token, json!({"agentId": agent, "title": "t"})).await;
+    let task = app.create_task(&user.token, json!({"agentId": agent, "title": "t"})).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     let claimed = claim_one(&app, &worker, 60).await;
     let cancelled = app.post(&format!("{path}/cancel"), Some(&user.token), json!({})).await;
@@ -177,7 +163,7 @@ async fn dedupe_creators_racing_a_canceller_get_no_5xx(backend: Backend) {
     let mut config = common::test_config();
     config.plans = common::plans(1_000_000, 10_000_000);
     let app = TestApp::spawn_with(backend, config).await;
-    let (user, agent) = setup(&app).await;
+    let (user, agent) = app.user_with_agent().await;
     let body = json!({"agentId": agent, "title": "nightly", "dedupeKey": "nightly-2026-11-30"});
     let creators = (0..16).map(|_| async {
         let mut seen = Vec::new();

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use talon_domain::webhook::{Delivery, DeliveryStatus, Webhook, payload, subscribes};
+use talon_domain::webhook::{Delivery, Webhook, payload, subscribes};
 use talon_domain::{DeliveryId, UserId, WebhookId};
 
 use crate::{Page, StoreError};
@@ -100,22 +100,6 @@ pub(crate) fn deliveries_for(
     let body = payload(&event.kind, event.created_at, &data);
     Ok(subscribed
         .into_iter()
-        .map(|hook| Delivery {
-            id: DeliveryId::new(),
-            webhook_id: hook.id,
-            owner: hook.owner,
-            event_id: talon_domain::EventId::from_uuid(event.id),
-            event_kind: event.kind.clone(),
-            payload: body.clone(),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            last_status_code: None,
-            last_error: None,
-            last_latency_ms: None,
-            last_response_body: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .map(|hook| Delivery::pending(hook, talon_domain::EventId::from_uuid(event.id), &event.kind, body.clone(), now))
         .collect())
 }

@@ -50,23 +50,7 @@ async fn webhook(store: &dyn Store, owner: UserId, url: &str) -> Webhook {
 }
 
 async fn due_delivery(store: &dyn Store, hook: &Webhook, at: chrono::DateTime<Utc>) -> DeliveryId {
-    let delivery = Delivery {
-        id: DeliveryId::new(),
-        webhook_id: hook.id,
-        owner: hook.owner,
-        event_id: EventId::new(),
-        event_kind: "ping".into(),
-        payload: "{}".into(),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        next_attempt_at: at,
-        last_status_code: None,
-        last_error: None,
-        last_latency_ms: None,
-        last_response_body: None,
-        created_at: at,
-        updated_at: at,
-    };
+    let delivery = Delivery::pending(hook, EventId::new(), "ping", "{}".into(), at);
     store.insert_delivery(&delivery).await.unwrap();
     delivery.id
 }

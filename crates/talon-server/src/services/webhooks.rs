@@ -240,23 +240,8 @@ impl WebhookService {
     pub async fn ping(&self, caller: &Caller, id: &str) -> Result<Delivery, ServiceError> {
         let webhook = self.get(caller, id).await?;
         let at = now();
-        let delivery = Delivery {
-            id: DeliveryId::new(),
-            webhook_id: webhook.id,
-            owner: webhook.owner,
-            event_id: EventId::new(),
-            event_kind: PING.to_owned(),
-            payload: payload(PING, at, &json!({"webhookId": webhook.id.to_string()})),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: at,
-            last_status_code: None,
-            last_error: None,
-            last_latency_ms: None,
-            last_response_body: None,
-            created_at: at,
-            updated_at: at,
-        };
+        let body = payload(PING, at, &json!({"webhookId": webhook.id.to_string()}));
+        let delivery = Delivery::pending(&webhook, EventId::new(), PING, body, at);
         self.store.insert_delivery(&delivery).await?;
         self.wake.written();
         Ok(delivery)

@@ -258,6 +258,22 @@ impl TestApp {
         json
     }
 
+    /// Registers `you@example.com` and creates the spec's example agent for it: the user and the agent's id.
+    pub async fn user_with_agent(&self) -> (User, String) {
+        let user = self.register("you@example.com").await;
+        let agent = self.create_agent(&user.token, code_review_agent()).await;
+        (user, agent["id"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a task and returns its JSON (asserting 201).
+    pub async fn create_task(&self, bearer: &str, body: Value) -> Value {
+        let response = self.post("/api/tasks", Some(bearer), body).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{json}");
+        json
+    }
+
     /// Posts a new version and returns (status, JSON).
     pub async fn new_version(&self, bearer: &str, agent: &str, body: Value) -> (u16, Value) {
         let response = self.post(&format!("/api/agents/{agent}/versions"), Some(bearer), body).await;
