@@ -1,4 +1,5 @@
 # Shared helpers for the load benchmarks: build, start a server on a backend, wait, stop, report.
+# The server logs at `warn` unless BENCH_LOG names another level (`info` is the default of `talon serve`).
 # shellcheck shell=bash
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +35,7 @@ TOML
     psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS talon_bench" -qc "CREATE DATABASE talon_bench" >/dev/null
     url="postgres://postgres@127.0.0.1:5432/talon_bench"
   fi
-  DATABASE_URL="$url" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG=warn \
+  DATABASE_URL="$url" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG="${BENCH_LOG:-warn}" \
     "$TALON" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
   BASE="http://127.0.0.1:$port"
