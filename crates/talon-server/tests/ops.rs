@@ -2,12 +2,21 @@
 
 mod common;
 
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
 use common::TestApp;
 use reqwest::Method;
 use serde_json::Value;
 use talon_store::Backend;
 
-on_both_databases!(health_and_readiness, metrics_count_requests_by_route, openapi_and_docs_are_served_locally,);
+on_both_databases!(
+    health_and_readiness,
+    metrics_count_requests_by_route,
+    openapi_and_docs_are_served_locally,
+    openapi_document_is_valid_for_client_generators,
+);
 
 async fn health_and_readiness(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -57,4 +66,70 @@ async fn openapi_and_docs_are_served_locally(backend: Backend) {
     assert!(!html.contains("https://") && !html.contains("http://"), "no asset comes from a CDN");
     let script = app.request(Method::GET, "/docs/swagger-ui-bundle.js", None).send().await.unwrap();
     assert_eq!(script.status(), 200, "assets are embedded");
+}
+
+/// Client generators refuse a document with duplicate or missing operationIds, and need every secured
+/// operation to say what its auth and rate-limit failures look like. The document is also checked by
+/// `openapi-spec-validator` (PyPI; `.ci/run` installs it), which reads it from stdin.
+async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = app.request(Method::GET, "/openapi.json", None).send().await.unwrap().text().await.unwrap();
+    let doc: Value = serde_json::from_str(&body).unwrap();
+
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let here = format!("{} {path}", method.to_uppercase());
+            match operation["operationId"].as_str() {
+                None => problems.push(format!("{here}: no operationId")),
+                Some(id) => {
+                    if let Some(first) = seen.insert(id.to_owned(), here.clone()) {
+                        problems.push(format!("{here}: operationId {id} is also {first}"));
+                    }
+                }
+            }
+            if operation["tags"].as_array().is_none_or(Vec::is_empty) {
+                problems.push(format!("{here}: no tag"));
+            }
+            // The OpenAI surface answers errors in OpenAI's shape; the rest in the envelope.
+            let envelope = if path.starts_with("/v1/") { "OpenAiError" } else { "ErrorEnvelope" };
+            let scoped = operation["security"].as_array().is_some_and(|requirements| {
+                requirements.iter().any(|r| r["bearer"].as_array().is_some_and(|scopes| !scopes.is_empty()))
+            });
+            let mut shared = vec![];
+            if operation.get("security").is_some() {
+                shared.extend(["401", "429"]);
+            }
+            if scoped {
+                shared.push("403");
+            }
+            for status in shared {
+                let schema = &operation["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+                if schema != &format!("#/components/schemas/{envelope}") {
+                    problems.push(format!("{here}: no {status} with the {envelope} schema"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let mut validator = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys; from openapi_spec_validator import validate; validate(json.load(sys.stdin)); print('ok')",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    validator.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let output = validator.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim() == "ok",
+        "openapi-spec-validator rejects /openapi.json (is `openapi-spec-validator` installed?):\n{stdout}\n{stderr}"
+    );
 }

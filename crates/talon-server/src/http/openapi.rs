@@ -1,13 +1,36 @@
+use utoipa::ToSchema;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
+use utoipa::openapi::{
+    ComponentsBuilder, Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Response, ResponseBuilder,
+};
 
 use super::error::ErrorEnvelope;
 
+// Never built: `openai_errors` writes this shape as JSON; the type only describes it in the document.
+/// An error on the OpenAI surface (`/v1/…`), in OpenAI's shape.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct OpenAiError {
+    error: OpenAiErrorBody,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct OpenAiErrorBody {
+    message: String,
+    /// `authentication_error`, `permission_error`, `rate_limit_error`, `invalid_request_error` or `api_error`.
+    #[schema(rename = "type")]
+    kind: String,
+    param: Option<String>,
+    code: Option<String>,
+}
+
 /// The document's frame; every route adds its own operation from its `#[utoipa::path]`.
 pub fn base() -> OpenApi {
-    use utoipa::ToSchema as _;
     let mut schemas = Vec::new();
     ErrorEnvelope::schemas(&mut schemas);
+    OpenAiError::schemas(&mut schemas);
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -19,6 +42,7 @@ pub fn base() -> OpenApi {
         .components(Some(
             ComponentsBuilder::new()
                 .schema_from::<ErrorEnvelope>()
+                .schema_from::<OpenAiError>()
                 .schemas_from_iter(schemas)
                 .security_scheme(
                     "bearer",
@@ -32,4 +56,58 @@ pub fn base() -> OpenApi {
                 .build(),
         ))
         .build()
+}
+
+/// Adds the failures every secured operation shares, in one place rather than in each route's attribute:
+/// authentication (401) and rate limits (429) run in front of every secured handler, and an operation whose
+/// security requirement names scopes refuses a credential without them (403). Client generators type an
+/// error only when the document declares it. Statuses a route declares itself are kept; one declared without
+/// a body gets the envelope. Call it on the merged document, after every surface has added its paths.
+pub fn add_shared_failures(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        // The OpenAI surface answers in OpenAI's error shape; everything else in the envelope.
+        let schema = if path.starts_with("/v1/") { "OpenAiError" } else { "ErrorEnvelope" };
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let Some(security) = &operation.security else { continue };
+            let scoped = serde_json::to_value(security)
+                .ok()
+                .and_then(|requirements| requirements.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|requirement| requirement.as_object())
+                .flat_map(|requirement| requirement.values())
+                .any(|scopes| scopes.as_array().is_some_and(|scopes| !scopes.is_empty()));
+            declare(operation, "401", "Missing, malformed, expired or revoked credentials", schema);
+            declare(operation, "429", "Rate limited; Retry-After says when to try again", schema);
+            if scoped {
+                declare(operation, "403", "The credential lacks a scope this operation needs", schema);
+            }
+        }
+    }
+}
+
+fn declare(operation: &mut Operation, status: &str, description: &str, schema: &str) {
+    let response = operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(description).build()));
+    if let RefOr::T(Response { description: declared, content, .. }) = response {
+        if declared.is_empty() {
+            *declared = description.to_owned();
+        }
+        if content.is_empty() {
+            content.insert("application/json".to_owned(), Content::new(Some(Ref::from_schema_name(schema))));
+        }
+    }
 }

@@ -41,7 +41,8 @@ fn metadata_patch(body: &mut JsonObject) -> MetadataPatch {
 }
 
 /// List the account's agents, oldest first.
-#[utoipa::path(get, path = "/api/agents", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents", operation_id = "listAgents",
+    tag = "agents", security(("bearer" = ["agents:read"])),
     params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
     responses((status = 200, body = AgentList), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn list(
@@ -61,7 +62,8 @@ pub async fn list(
 /// Create an agent and its version 1. `tools` may be native `{name, description, parameters}` or
 /// OpenAI-shaped `{"type": "function", "function": {…}}` (stored natively); `model` is
 /// `{primary, fallback}` or `"provider/model"`. A key restricted to one agent may not (403).
-#[utoipa::path(post, path = "/api/agents", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/agents", operation_id = "createAgent",
+    tag = "agents", security(("bearer" = ["agents:write"])),
     request_body = Object,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn create(
@@ -82,7 +84,8 @@ pub async fn create(
 }
 
 /// An agent with its current version.
-#[utoipa::path(get, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents/{id}", operation_id = "getAgent",
+    tag = "agents", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
     responses((status = 200, body = AgentView), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
@@ -98,7 +101,8 @@ pub async fn get(
 
 /// Change name, description, capabilities, visibility (`public`) or chat API access (`apiAccess`).
 /// Not a new version.
-#[utoipa::path(patch, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/agents/{id}", operation_id = "updateAgent",
+    tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn update(
@@ -118,7 +122,8 @@ pub async fn update(
 }
 
 /// Delete an agent. Refused with 409 while it has forks, unless `?force=true`.
-#[utoipa::path(delete, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/agents/{id}", operation_id = "deleteAgent",
+    tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path), ("force" = Option<bool>, Query)),
     responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn delete(
@@ -141,7 +146,8 @@ pub async fn delete(
 
 /// Fork an agent (yours, or another account's public agent) into a new agent. A key restricted to one
 /// agent may not (403).
-#[utoipa::path(post, path = "/api/agents/{id}/fork", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/agents/{id}/fork", operation_id = "forkAgent",
+    tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn fork(
@@ -164,7 +170,8 @@ pub async fn fork(
 }
 
 /// The whole fork tree, from the root ancestor; the same tree from any of its agents.
-#[utoipa::path(get, path = "/api/agents/{id}/lineage", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents/{id}/lineage", operation_id = "getAgentLineage",
+    tag = "agents", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path)), responses((status = 200, body = Lineage), (status = 404, body = ErrorEnvelope)))]
 pub async fn lineage(
     State(state): State<AppState>,
@@ -177,7 +184,8 @@ pub async fn lineage(
 
 /// Deploy the agent: serve `versionId` (an id or number) or `version` (a number) if given (pinned), else
 /// its current version.
-#[utoipa::path(post, path = "/api/agents/{id}/deploy", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/agents/{id}/deploy", operation_id = "deployAgent",
+    tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path)), request_body(content = Object, description = "Optional {\"versionId\"}"),
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn deploy(
@@ -194,7 +202,8 @@ pub async fn deploy(
 }
 
 /// Stop serving the agent.
-#[utoipa::path(post, path = "/api/agents/{id}/stop", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/agents/{id}/stop", operation_id = "stopAgent",
+    tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path)),
     responses((status = 200, body = AgentView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn stop(

@@ -67,7 +67,7 @@ pub struct ApiKeyList {
 }
 
 /// Create an API key (session token only). The response is the only time the key is shown.
-#[utoipa::path(post, path = "/api/api-keys", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/api-keys", operation_id = "createApiKey", tag = "api-keys", security(("bearer" = [])),
     request_body = CreateApiKeyRequest, responses(
     (status = 201, body = CreatedApiKeyView),
     (status = 400, body = ErrorEnvelope),
@@ -92,7 +92,8 @@ pub async fn create(
 }
 
 /// List the account's live API keys, newest first.
-#[utoipa::path(get, path = "/api/api-keys", tag = "api-keys", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/api-keys", operation_id = "listApiKeys",
+    tag = "api-keys", security(("bearer" = [])), responses(
     (status = 200, body = ApiKeyList),
     (status = 403, body = ErrorEnvelope, description = "Called with an API key"),
 ))]
@@ -103,7 +104,8 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 }
 
 /// Revoke an API key; requests with it are refused from now on.
-#[utoipa::path(delete, path = "/api/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/api-keys/{id}", operation_id = "revokeApiKey",
+    tag = "api-keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "The key's id")), responses(
     (status = 204, description = "Revoked"),
     (status = 403, body = ErrorEnvelope, description = "Called with an API key"),

@@ -75,7 +75,8 @@ impl From<Account> for AccountView {
 /// Create an account, then sign in with `/api/auth/login`. The answer is the same whether or not the
 /// email already has an account (whose password is then left unchanged), so it does not reveal who
 /// has one.
-#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials, responses(
+#[utoipa::path(post, path = "/api/auth/register", operation_id = "register",
+    tag = "auth", request_body = Credentials, responses(
     (status = 202, body = RegistrationView, description = "Registered, unless the email already had an account"),
     (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
     (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address (see Retry-After)"),
@@ -94,7 +95,8 @@ pub async fn register(
 }
 
 /// Exchange an email and password for a session token.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials, responses(
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login",
+    tag = "auth", request_body = Credentials, responses(
     (status = 200, body = SessionView),
     (status = 401, body = ErrorEnvelope, description = "Wrong email or password"),
     (status = 429, body = ErrorEnvelope, description = "Too many attempts for this email or from this address (see Retry-After)"),
@@ -112,7 +114,8 @@ pub async fn login(
 }
 
 /// The account behind the presented token or API key.
-#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/auth/me", operation_id = "getCurrentAccount",
+    tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = AccountView),
     (status = 401, body = ErrorEnvelope),
 ))]
@@ -121,7 +124,8 @@ pub async fn me(principal: Principal) -> Json<AccountView> {
 }
 
 /// End the session whose token is presented; the token is refused from then on, on every replica.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout",
+    tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "Signed out"),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "An API key was presented: revoke keys with DELETE /api/api-keys/{id}"),
@@ -134,7 +138,8 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> Resu
 
 /// Sign out everywhere: end every session of the account issued so far, this one included. API keys
 /// are not affected. New sign-ins work at once.
-#[utoipa::path(post, path = "/api/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(post, path = "/api/auth/sessions/revoke-all", operation_id = "revokeAllSessions",
+    tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "Every session ended"),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "An API key was presented: sessions are ended by a session"),

@@ -149,7 +149,8 @@ async fn answer(
 }
 
 /// Chat with one agent. API access must be turned on for it (`PATCH /api/agents/:id {"apiAccess": true}`).
-#[utoipa::path(post, path = "/api/v1/bot/{bot_id}/chat", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/bot/{bot_id}/chat", operation_id = "botChat",
+    tag = "chat", security(("bearer" = ["chat"])),
     params(("bot_id" = String, Path, description = "The agent's id or slug")), request_body = Object,
     responses((status = 200, description = "chat.completion, or a text/event-stream of chunks"),
         (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 429), (status = 503), (status = 504)))]
@@ -173,7 +174,8 @@ pub async fn bot_chat(
 
 /// Chat with a deployed agent by slug, with the bot route's codes: a stopped agent is 404 `bot_offline`,
 /// one in error 502 `bot_offline`.
-#[utoipa::path(post, path = "/api/v1/chat", tag = "chat", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/v1/chat", operation_id = "agentChat",
+    tag = "chat", security(("bearer" = ["chat"])), request_body = Object,
     responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 429), (status = 502),
         (status = 503), (status = 504)))]
 pub async fn agent_chat(

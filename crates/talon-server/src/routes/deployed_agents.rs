@@ -43,7 +43,8 @@ pub struct DeployedAgentList {
 
 /// Agents that have been deployed (status deployed, stopped or error), oldest first. Readable with the
 /// `agents:read` or the `chat` scope.
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/agents", operation_id = "listDeployedAgents",
+    tag = "agents", security(("bearer" = ["agents:read"]), ("bearer" = ["chat"])),
     params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"), ("offset" = Option<i64>, Query)),
     responses((status = 200, body = DeployedAgentList), (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]

@@ -176,7 +176,8 @@ pub(super) fn asker(
 }
 
 /// Create a chat completion (JSON or `stream: true` for server-sent events).
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/v1/chat/completions", operation_id = "createChatCompletion",
+    tag = "openai", security(("bearer" = ["chat"])), request_body = Object,
     responses((status = 200, description = "chat.completion, or a text/event-stream of chat.completion.chunk"),
         (status = 400), (status = 401), (status = 404), (status = 429), (status = 502), (status = 504)))]
 pub async fn chat_completions(
@@ -196,7 +197,7 @@ pub async fn chat_completions(
 }
 
 /// The caller's deployed agents, as models.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/models", operation_id = "listModels", tag = "openai", security(("bearer" = ["chat"])),
     responses((status = 200, description = "A list of models: one per deployed agent")))]
 pub async fn models(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
@@ -209,7 +210,8 @@ pub async fn models(State(state): State<AppState>, principal: Principal) -> Resu
 }
 
 /// One model: a deployed agent (`slug`, or `slug@N` for its version N).
-#[utoipa::path(get, path = "/v1/models/{model}", tag = "openai", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/models/{model}", operation_id = "retrieveModel",
+    tag = "openai", security(("bearer" = ["chat"])),
     params(("model" = String, Path, description = "The agent's slug, optionally @N")),
     responses((status = 200, description = "A model object"), (status = 404, description = "No such model")))]
 pub async fn model(

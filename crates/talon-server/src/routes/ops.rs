@@ -20,14 +20,15 @@ pub struct Health {
 }
 
 /// Liveness: the process is up and serving.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "getHealth",
+    tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok", database: None, redis: None })
 }
 
 /// Readiness: the database answers. Redis is reported but does not decide it: while Redis is down
 /// every replica keeps serving with in-process limits, which beats a fleet taken out of rotation.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations", responses(
     (status = 200, body = Health),
     (status = 503, body = ErrorEnvelope, description = "The database does not answer"),
 ))]
@@ -42,7 +43,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics",
+    tag = "operations", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

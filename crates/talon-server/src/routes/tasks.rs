@@ -135,7 +135,8 @@ pub struct ClaimedTasks {
 
 /// Queue a task for an agent, pinned to `versionId` or the agent's current version. `executor` defaults
 /// to `runtime` (Talon answers it) when the agent is deployed, else `external` (workers claim it).
-#[utoipa::path(post, path = "/api/tasks", tag = "tasks", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/tasks", operation_id = "createTask",
+    tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = Object,
     responses((status = 201, body = TaskView), (status = 200, body = TaskView, description = "Deduplicated"),
         (status = 400, body = ErrorEnvelope)))]
 pub async fn create(
@@ -150,7 +151,8 @@ pub async fn create(
 }
 
 /// The account's tasks, newest first; filter by `status`, `agentId` (id or slug), `priority`.
-#[utoipa::path(get, path = "/api/tasks", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks",
+    tag = "tasks", security(("bearer" = ["tasks:read"])),
     params(("status" = Option<String>, Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
         ("priority" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope),
@@ -172,7 +174,8 @@ pub async fn list(
 }
 
 /// One task with its input, output, attempts and timestamps.
-#[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/tasks/{id}", operation_id = "getTask",
+    tag = "tasks", security(("bearer" = ["tasks:read"])),
     params(("id" = String, Path)), responses((status = 200, body = TaskView), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -186,7 +189,8 @@ pub async fn get(
 /// Report progress or a result: `status`, `output`, `error`. A leased task (running) changes only with
 /// its current `leaseToken`, which extends the lease by `leaseSeconds`. `queued → running` leases the task
 /// and returns the new `leaseToken` once.
-#[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/tasks/{id}", operation_id = "updateTask",
+    tag = "tasks", security(("bearer" = ["tasks:write"])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 200, body = UpdatedTask), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "Illegal transition, or a missing or stale lease token")))]
@@ -224,7 +228,8 @@ pub async fn update(
 }
 
 /// Cancel a queued or running task. The account's own cancel: no lease token needed.
-#[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/tasks/{id}/cancel", operation_id = "cancelTask",
+    tag = "tasks", security(("bearer" = ["tasks:write"])),
     params(("id" = String, Path)),
     responses((status = 200, body = TaskView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn cancel(
@@ -239,7 +244,8 @@ pub async fn cancel(
 /// Claim up to `limit` runnable tasks (highest priority, then oldest), each leased for `leaseSeconds`.
 /// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives. `agentId` (id or
 /// slug) narrows the claim to one agent; an agent out of reach is 404.
-#[utoipa::path(post, path = "/api/tasks/claim", tag = "tasks", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/tasks/claim", operation_id = "claimTasks",
+    tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = Object,
     responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn claim(

@@ -67,7 +67,8 @@ impl UsageFigures {
 
 /// Chat usage per version over `[from, to)` (RFC 3339; default: the 30 days before `to`, which
 /// defaults to now). Records reach the summary within moments of each answer's end.
-#[utoipa::path(get, path = "/api/agents/{id}/usage", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents/{id}/usage", operation_id = "getAgentUsage",
+    tag = "agents", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
     responses((status = 200, body = UsageReport), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]

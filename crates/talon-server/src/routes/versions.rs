@@ -48,7 +48,8 @@ fn created(new: NewVersion) -> (StatusCode, Json<VersionWithDiff>) {
 }
 
 /// The agent's versions, newest first.
-#[utoipa::path(get, path = "/api/agents/{id}/versions", tag = "versions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents/{id}/versions", operation_id = "listAgentVersions",
+    tag = "versions", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = VersionList), (status = 404, body = ErrorEnvelope)))]
 pub async fn list(
@@ -69,7 +70,8 @@ pub async fn list(
 /// Create a version from any subset of prompt, tools, config and model; the rest carries over. A request
 /// that changes nothing returns the current version with 200. `expectedVersionId` (or `If-Match`) that is
 /// no longer current is 409.
-#[utoipa::path(post, path = "/api/agents/{id}/versions", tag = "versions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/agents/{id}/versions", operation_id = "createAgentVersion",
+    tag = "versions", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 201, body = VersionWithDiff), (status = 200, body = VersionWithDiff, description = "No change"),
         (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
@@ -92,7 +94,8 @@ pub async fn create(
 
 /// The difference between two versions of the agent, or of the agent and an agent of its fork tree.
 /// `from` and `to` are version ids or numbers of this agent (`1`, `2`, …).
-#[utoipa::path(get, path = "/api/agents/{id}/versions/compare", tag = "versions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents/{id}/versions/compare", operation_id = "compareAgentVersions",
+    tag = "versions", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path), ("from" = String, Query, description = "Version id, or number of this agent"),
         ("to" = String, Query, description = "Version id, or number of this agent")),
     responses((status = 200, body = Comparison), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
@@ -114,7 +117,8 @@ pub async fn compare(
 }
 
 /// One version, by id or by number.
-#[utoipa::path(get, path = "/api/agents/{id}/versions/{version_id}", tag = "versions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/agents/{id}/versions/{version_id}", operation_id = "getAgentVersion",
+    tag = "versions", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path), ("version_id" = String, Path, description = "Version id or number")),
     responses((status = 200, body = VersionView), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
@@ -128,7 +132,8 @@ pub async fn get(
 
 /// Make a new version whose content equals an earlier one ("Rollback to version N"), named by
 /// `{"versionId": "ver_…" | N}` or `{"version": N}`.
-#[utoipa::path(post, path = "/api/agents/{id}/rollback", tag = "versions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/agents/{id}/rollback", operation_id = "rollbackAgent",
+    tag = "versions", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 201, body = VersionWithDiff), (status = 200, body = VersionWithDiff, description = "Already current"),
         (status = 404, body = ErrorEnvelope)))]

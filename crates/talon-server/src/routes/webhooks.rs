@@ -115,7 +115,8 @@ fn input(mut body: JsonObject) -> WebhookInput {
 /// Register an endpoint for events (`*` for all, each event at most once). The URL is stored as the
 /// delivery client parses it and must not name an internal address; an account has at most 50
 /// webhooks (409). The response holds the signing secret, shown once.
-#[utoipa::path(post, path = "/api/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/webhooks", operation_id = "createWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])), request_body = Object,
     responses((status = 201, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -128,7 +129,8 @@ pub async fn create(
 }
 
 /// The account's webhooks.
-#[utoipa::path(get, path = "/api/webhooks", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/webhooks", operation_id = "listWebhooks",
+    tag = "webhooks", security(("bearer" = ["webhooks:read"])),
     responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<WebhookList>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksRead)?;
@@ -136,7 +138,8 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
     Ok(Json(WebhookList { data: hooks.into_iter().map(|w| WebhookView::new(w, None)).collect() }))
 }
 
-#[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/webhooks/{id}", operation_id = "getWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:read"])),
     params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -148,7 +151,8 @@ pub async fn get(
 }
 
 /// Change `url`, `events`, `description` or `active` (re-activating clears a disabled state).
-#[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/webhooks/{id}", operation_id = "updateWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 200, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn update(
@@ -161,7 +165,8 @@ pub async fn update(
     Ok(Json(WebhookView::new(state.webhooks.update(&caller, &id, input(body)).await?, None)))
 }
 
-#[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/webhooks/{id}", operation_id = "deleteWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorEnvelope)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -174,7 +179,8 @@ pub async fn delete(
 }
 
 /// A new signing secret, shown once; the old one keeps signing alongside it for 24 hours.
-#[utoipa::path(post, path = "/api/webhooks/{id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/webhooks/{id}/rotate-secret", operation_id = "rotateWebhookSecret",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
     params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorEnvelope)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -187,7 +193,8 @@ pub async fn rotate_secret(
 }
 
 /// The delivery log, newest first.
-#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries",
+    tag = "webhooks", security(("bearer" = ["webhooks:read"])),
     params(("id" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)))]
 pub async fn deliveries(
@@ -206,8 +213,9 @@ pub async fn deliveries(
 }
 
 /// Send a delivery again now.
-#[utoipa::path(post, path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    security(("bearer" = [])), params(("id" = String, Path), ("delivery_id" = String, Path)),
+#[utoipa::path(post, path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliverWebhookDelivery",
+    tag = "webhooks",
+    security(("bearer" = ["webhooks:write"])), params(("id" = String, Path), ("delivery_id" = String, Path)),
     responses((status = 202, body = DeliveryView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn redeliver(
     State(state): State<AppState>,
@@ -220,7 +228,8 @@ pub async fn redeliver(
 }
 
 /// Send a `ping` event to this webhook.
-#[utoipa::path(post, path = "/api/webhooks/{id}/test", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/webhooks/{id}/test", operation_id = "testWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
     params(("id" = String, Path)), responses((status = 202, body = DeliveryView), (status = 404, body = ErrorEnvelope)))]
 pub async fn test(
     State(state): State<AppState>,
