@@ -104,6 +104,11 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
             if scoped {
                 shared.push("403");
             }
+            let takes_input = operation.get("requestBody").is_some()
+                || operation["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] != "path"));
+            if takes_input {
+                shared.push("400");
+            }
             for status in shared {
                 let schema = &operation["responses"][status]["content"]["application/json"]["schema"]["$ref"];
                 if schema != &format!("#/components/schemas/{envelope}") {
@@ -113,6 +118,19 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // Property-based testers generate only what the document allows, so it states the ranges the server enforces.
+    let param = |path: &str, name: &str| -> Value {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().expect("parameters").clone();
+        params.into_iter().find(|p| p["name"] == name).expect("parameter documented")["schema"].clone()
+    };
+    assert_eq!(
+        (param("/api/agents", "limit")["minimum"].as_i64(), param("/api/agents", "limit")["maximum"].as_i64()),
+        (Some(1), Some(100))
+    );
+    assert_eq!(param("/api/tasks", "page")["minimum"], 1);
+    assert_eq!(param("/api/v1/agents", "offset")["minimum"], 0);
+    assert_eq!(param("/api/agents/{id}/usage", "from")["format"], "date-time");
 
     let mut validator = Command::new("python3")
         .args([

@@ -1,5 +1,5 @@
 use utoipa::ToSchema;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Response, ResponseBuilder,
@@ -58,7 +58,7 @@ pub fn base() -> OpenApi {
         .build()
 }
 
-/// Adds the failures every secured operation shares, in one place rather than in each route's attribute:
+/// Adds the failures every operation that takes input or is secured shares, in one place rather than in each route's attribute:
 /// authentication (401) and rate limits (429) run in front of every secured handler, and an operation whose
 /// security requirement names scopes refuses a credential without them (403). Client generators type an
 /// error only when the document declares it. Statuses a route declares itself are kept; one declared without
@@ -78,6 +78,12 @@ pub fn add_shared_failures(doc: &mut OpenApi) {
             &mut item.trace,
         ];
         for operation in operations.into_iter().flatten() {
+            // Query parameters and bodies are parsed and checked in the server, which refuses bad ones with a 400.
+            let takes_input = operation.request_body.is_some()
+                || operation.parameters.iter().flatten().any(|p| p.parameter_in != ParameterIn::Path);
+            if takes_input {
+                declare(operation, "400", "Malformed or invalid input; `details` names each field", schema);
+            }
             let Some(security) = &operation.security else { continue };
             let scoped = serde_json::to_value(security)
                 .ok()

@@ -154,7 +154,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks",
     tag = "tasks", security(("bearer" = ["tasks:read"])),
     params(("status" = Option<String>, Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
-        ("priority" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+        ("priority" = Option<String>, Query), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope, description = "No such agent in reach")))]
 pub async fn list(
