@@ -4,7 +4,7 @@
 # /openapi.json with every check, time-boxed. Exits non-zero on any failure.
 # Usage: tests/schemathesis.sh PATH/TO/talon [seconds]   (needs curl, jq and `st` from `pip install schemathesis`)
 set -euo pipefail
-talon=${1:?usage: tests/schemathesis.sh PATH/TO/talon [seconds]}
+talon=$(realpath "${1:?usage: tests/schemathesis.sh PATH/TO/talon [seconds]}")
 budget=${2:-60}
 
 dir=$(mktemp -d)
@@ -43,6 +43,8 @@ key=$(curl -sf -X POST "$base/api/api-keys" -H "authorization: Bearer $token" -H
   jq -r .key)
 
 status=0
+# Run inside the scratch dir: Schemathesis keeps its example database and replay cache in the working directory.
+cd "$dir"
 st run "$base/openapi.json" --checks all -H "Authorization: Bearer $key" \
   --max-time "$budget" --max-examples "${ST_MAX_EXAMPLES:-25}" --seed "${ST_SEED:-1}" || status=$?
 if [ "$status" -ne 0 ]; then tail -n 30 "$dir/server.log" >&2; fi
