@@ -104,6 +104,11 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
             if scoped {
                 shared.push("403");
             }
+            let takes_input = operation.get("requestBody").is_some()
+                || operation["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] != "path"));
+            if takes_input {
+                shared.push("400");
+            }
             for status in shared {
                 let schema = &operation["responses"][status]["content"]["application/json"]["schema"]["$ref"];
                 if schema != &format!("#/components/schemas/{envelope}") {
@@ -113,6 +118,27 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // Property-based testers generate only what the document allows, so it states the ranges the server enforces.
+    let param = |path: &str, name: &str| -> Value {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().expect("parameters").clone();
+        params.into_iter().find(|p| p["name"] == name).expect("parameter documented")["schema"].clone()
+    };
+    assert_eq!(
+        (param("/api/agents", "limit")["minimum"].as_i64(), param("/api/agents", "limit")["maximum"].as_i64()),
+        (Some(1), Some(100))
+    );
+    assert_eq!(param("/api/tasks", "page")["minimum"], 1);
+    assert_eq!(param("/api/v1/agents", "offset")["minimum"], 0);
+    assert_eq!(param("/api/agents/{id}/usage", "from")["format"], "date-time");
+    assert_eq!(param("/api/tasks", "priority")["enum"], serde_json::json!(["low", "normal", "high", "urgent"]));
+    // A NUL character is refused anywhere in a body, so no body schema lets a string or a key hold one.
+    let create_agent = &doc["paths"]["/api/agents"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(create_agent["additionalProperties"], false);
+    assert!(create_agent["patternProperties"]["^[^\\x00]*$"].is_object(), "{create_agent}");
+    let register = &doc["components"]["schemas"]["NewCredentials"];
+    assert_eq!(register["required"], serde_json::json!(["email", "password"]));
+    assert_eq!(register["properties"]["password"]["minLength"], 8);
 
     let mut validator = Command::new("python3")
         .args([

@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
     openapi.merge(chat_doc);
     openapi.merge(ops_doc);
     openapi::add_shared_failures(&mut openapi);
+    let openapi = openapi::forbid_nul_in_bodies(&openapi);
 
     let max_body = state.settings.max_body_bytes;
     Router::new()
@@ -131,7 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route_service("/api/v1/bot/{bot_id}/chat", chat_routes.clone())
         .route_service("/api/v1/chat", chat_routes)
         .merge(ops_routes)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

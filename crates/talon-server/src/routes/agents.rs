@@ -43,7 +43,7 @@ fn metadata_patch(body: &mut JsonObject) -> MetadataPatch {
 /// List the account's agents, oldest first.
 #[utoipa::path(get, path = "/api/agents", operation_id = "listAgents",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
+    params(("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = AgentList), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,

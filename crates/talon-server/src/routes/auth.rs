@@ -14,11 +14,28 @@ use crate::services::accounts::Session;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
+// Optional in Rust so a missing field is answered in the envelope; both are required.
 pub struct Credentials {
-    #[schema(example = "you@example.com")]
+    #[schema(example = "you@example.com", required = true, value_type = String, min_length = 1)]
     email: Option<String>,
-    #[schema(example = "your-secure-password")]
+    #[schema(example = "your-secure-password", required = true, value_type = String)]
     password: Option<String>,
+}
+
+// Never built: registration reads `Credentials`; this states the rules it applies to them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct NewCredentials {
+    /// Trimmed and lowercased: one `@`, a dot inside the domain, no whitespace or control characters.
+    #[schema(
+        example = "you@example.com",
+        max_length = 254,
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@.\s\x00-\x1f\x7f-\x9f][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f]\s*$"
+    )]
+    email: String,
+    /// At least 8 characters and at most 1024 bytes, not only whitespace.
+    #[schema(example = "your-secure-password", min_length = 8, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    password: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,7 +93,7 @@ impl From<Account> for AccountView {
 /// email already has an account (whose password is then left unchanged), so it does not reveal who
 /// has one.
 #[utoipa::path(post, path = "/api/auth/register", operation_id = "register",
-    tag = "auth", request_body = Credentials, responses(
+    tag = "auth", request_body = NewCredentials, responses(
     (status = 202, body = RegistrationView, description = "Registered, unless the email already had an account"),
     (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
     (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address (see Retry-After)"),

@@ -45,7 +45,7 @@ pub struct DeployedAgentList {
 /// `agents:read` or the `chat` scope.
 #[utoipa::path(get, path = "/api/v1/agents", operation_id = "listDeployedAgents",
     tag = "agents", security(("bearer" = ["agents:read"]), ("bearer" = ["chat"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"), ("offset" = Option<i64>, Query)),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<i64>, Query, minimum = 0, maximum = 4611686018427387903_i64)),
     responses((status = 200, body = DeployedAgentList), (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 pub async fn list(

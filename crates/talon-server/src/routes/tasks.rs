@@ -150,11 +150,34 @@ pub async fn create(
     Ok((status, Json(task.into())))
 }
 
+// Never built: the `status` and `priority` filters parse into the domain's types; these give the
+// document the values those accept.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum StatusFilter {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum PriorityFilter {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
 /// The account's tasks, newest first; filter by `status`, `agentId` (id or slug), `priority`.
 #[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks",
     tag = "tasks", security(("bearer" = ["tasks:read"])),
-    params(("status" = Option<String>, Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
-        ("priority" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    params(("status" = inline(Option<StatusFilter>), Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
+        ("priority" = inline(Option<PriorityFilter>), Query), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope, description = "No such agent in reach")))]
 pub async fn list(

@@ -69,7 +69,7 @@ impl UsageFigures {
 /// defaults to now). Records reach the summary within moments of each answer's end.
 #[utoipa::path(get, path = "/api/agents/{id}/usage", operation_id = "getAgentUsage",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(("id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    params(("id" = String, Path), ("from" = Option<String>, Query, format = DateTime), ("to" = Option<String>, Query, format = DateTime)),
     responses((status = 200, body = UsageReport), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn usage(

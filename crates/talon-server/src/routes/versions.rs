@@ -50,7 +50,7 @@ fn created(new: NewVersion) -> (StatusCode, Json<VersionWithDiff>) {
 /// The agent's versions, newest first.
 #[utoipa::path(get, path = "/api/agents/{id}/versions", operation_id = "listAgentVersions",
     tag = "versions", security(("bearer" = ["agents:read"])),
-    params(("id" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    params(("id" = String, Path), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = VersionList), (status = 404, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,

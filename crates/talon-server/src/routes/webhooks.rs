@@ -195,7 +195,7 @@ pub async fn rotate_secret(
 /// The delivery log, newest first.
 #[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries",
     tag = "webhooks", security(("bearer" = ["webhooks:read"])),
-    params(("id" = String, Path), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    params(("id" = String, Path), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
     responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)))]
 pub async fn deliveries(
     State(state): State<AppState>,

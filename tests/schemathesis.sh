@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Property-based API test: starts the given talon binary on a fresh SQLite data dir with request and sign-in
+# limits lifted, registers an account, makes an API key with every scope and runs Schemathesis against the served
+# /openapi.json with every check, time-boxed. Exits non-zero on any failure.
+# Usage: tests/schemathesis.sh PATH/TO/talon [seconds]   (needs curl, jq and `st` from `pip install schemathesis`)
+set -euo pipefail
+talon=$(realpath "${1:?usage: tests/schemathesis.sh PATH/TO/talon [seconds]}")
+budget=${2:-60}
+
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+cat >"$dir/talon.toml" <<TOML
+[plans.default]
+key_requests_per_minute = 1000000000
+account_requests_per_day = 1000000000
+agent_chats_per_minute = 1000000000
+account_concurrent_chats = 1000000
+agent_concurrent_chats = 1000000
+
+[auth_limits]
+login_per_email_per_minute = 1000000000
+login_per_address_per_minute = 1000000000
+register_per_address_per_hour = 1000000000
+TOML
+DATABASE_URL="sqlite://$dir/talon.db" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG=warn \
+  "$talon" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+server=$!
+stop() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "$base/healthz" >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+
+creds='{"email":"schemathesis@example.com","password":"schemathesis-password-1"}'
+curl -sf -o /dev/null -X POST "$base/api/auth/register" -H 'content-type: application/json' -d "$creds"
+token=$(curl -sf -X POST "$base/api/auth/login" -H 'content-type: application/json' -d "$creds" | jq -r .token)
+key=$(curl -sf -X POST "$base/api/api-keys" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"name":"schemathesis","scopes":["agents:read","agents:write","tasks:read","tasks:write","webhooks:read","webhooks:write","chat"]}' |
+  jq -r .key)
+
+status=0
+# Run inside the scratch dir: Schemathesis keeps its example database and replay cache in the working directory.
+cd "$dir"
+st run "$base/openapi.json" --checks all -H "Authorization: Bearer $key" \
+  --max-time "$budget" --max-examples "${ST_MAX_EXAMPLES:-25}" --seed "${ST_SEED:-1}" || status=$?
+if [ "$status" -ne 0 ]; then tail -n 30 "$dir/server.log" >&2; fi
+exit "$status"
