@@ -5,7 +5,6 @@ mod common;
 use common::{PASSWORD, TestApp, assert_error, plans, test_config, wait_for_fresh_minute};
 use reqwest::Method;
 use serde_json::json;
-use sqlx::Connection;
 use talon_store::Backend;
 
 on_both_databases!(
@@ -97,18 +96,7 @@ async fn status_422_and_429(backend: Backend) {
 async fn status_500_hides_the_database_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user = app.register("alice@example.com").await;
-    // Break the database under the running server.
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query("DROP TABLE api_keys").execute(&mut conn).await.unwrap();
-            sqlx::query("DROP TABLE users").execute(&mut conn).await.unwrap();
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query("DROP TABLE users CASCADE").execute(&mut conn).await.unwrap();
-        }
-    }
+    app.break_database(backend).await;
     let response = app.get("/api/auth/me", &user.token).await;
     let body = assert_error(response, 500, "INTERNAL_ERROR").await;
     let text = body.to_string().to_lowercase();

@@ -9,7 +9,6 @@ use std::sync::{Mutex, Once};
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use talon_store::Backend;
 
 on_both_databases!(
@@ -125,18 +124,7 @@ async fn a_5xx_is_logged_at_warn_with_its_cause(backend: Backend) {
     capture_logs();
     let app = TestApp::spawn(backend).await;
     let user = app.register("alice@example.com").await;
-    // Break the database under the running server.
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query("DROP TABLE api_keys").execute(&mut conn).await.unwrap();
-            sqlx::query("DROP TABLE users").execute(&mut conn).await.unwrap();
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query("DROP TABLE users CASCADE").execute(&mut conn).await.unwrap();
-        }
-    }
+    app.break_database(backend).await;
     let failed = format!("log-500-{backend:?}");
     let response = app
         .request(Method::GET, "/api/auth/me", Some(&user.token))

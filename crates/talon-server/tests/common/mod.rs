@@ -274,6 +274,23 @@ impl TestApp {
         json
     }
 
+    /// Drops the accounts table (and API keys) under the running server, so the next authenticated
+    /// request fails inside the store: how tests reach a 500.
+    pub async fn break_database(&self, backend: Backend) {
+        use sqlx::Connection;
+        match backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.db().url).await.unwrap();
+                sqlx::query("DROP TABLE api_keys").execute(&mut conn).await.unwrap();
+                sqlx::query("DROP TABLE users").execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.db().url).await.unwrap();
+                sqlx::query("DROP TABLE users CASCADE").execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
     /// Posts a new version and returns (status, JSON).
     pub async fn new_version(&self, bearer: &str, agent: &str, body: Value) -> (u16, Value) {
         let response = self.post(&format!("/api/agents/{agent}/versions"), Some(bearer), body).await;
