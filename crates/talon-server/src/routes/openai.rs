@@ -8,12 +8,14 @@ use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::{Extension, Json};
+use serde::Serialize;
 use serde_json::{Value, json};
 use talon_domain::agent::AgentStatus;
 use talon_domain::usage::Source;
 use talon_domain::{Scope, ValidationErrors};
 use talon_gateway::ProviderError;
 use talon_gateway::types::ChatMessage;
+use utoipa::ToSchema;
 
 use super::chat_answer::{Reply, StreamOptions, log_upstream_failure, reply};
 use crate::auth::{Credential, Principal};
@@ -196,37 +198,58 @@ pub async fn chat_completions(
     reply(&state, Reply { name: model, version, stream, error: chat_error, failed }, opening).await
 }
 
+/// OpenAI's model object: a deployed agent, named by its slug (or `slug@N`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelObject {
+    id: String,
+    /// Always `model`.
+    object: &'static str,
+    /// When the agent was created (Unix seconds).
+    created: i64,
+    /// Always `talon`.
+    owned_by: &'static str,
+}
+
+impl ModelObject {
+    fn new(id: String, created: chrono::DateTime<chrono::Utc>) -> Self {
+        Self { id, object: "model", created: created.timestamp(), owned_by: "talon" }
+    }
+}
+
+/// OpenAI's model list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    object: &'static str,
+    data: Vec<ModelObject>,
+}
+
 /// The caller's deployed agents, as models.
 #[utoipa::path(get, path = "/v1/models", operation_id = "listModels", tag = "openai", security(("bearer" = ["chat"])),
-    responses((status = 200, description = "A list of models: one per deployed agent")))]
-pub async fn models(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, body = ModelList, description = "A list of models: one per deployed agent")))]
+pub async fn models(State(state): State<AppState>, principal: Principal) -> Result<Json<ModelList>, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
     let agents = state.chat.deployed(&caller).await.map_err(chat_error)?;
-    let data: Vec<Value> = agents
-        .into_iter()
-        .map(|a| json!({"id": a.slug, "object": "model", "created": a.created_at.timestamp(), "owned_by": "talon"}))
-        .collect();
-    Ok(Json(json!({"object": "list", "data": data})))
+    let data = agents.into_iter().map(|a| ModelObject::new(a.slug, a.created_at)).collect();
+    Ok(Json(ModelList { object: "list", data }))
 }
 
 /// One model: a deployed agent (`slug`, or `slug@N` for its version N).
 #[utoipa::path(get, path = "/v1/models/{model}", operation_id = "retrieveModel",
     tag = "openai", security(("bearer" = ["chat"])),
     params(("model" = String, Path, description = "The agent's slug, optionally @N")),
-    responses((status = 200, description = "A model object"), (status = 404, description = "No such model")))]
+    responses((status = 200, body = ModelObject, description = "A model object"), (status = 404, description = "No such model")))]
 pub async fn model(
     State(state): State<AppState>,
     principal: Principal,
     Path(model): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ModelObject>, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
     let target = state.chat.target(&caller, &model).await.map_err(|e| match e {
         ChatError::NotFound | ChatError::NotServing(_) => model_not_found(),
         e => chat_error(e),
     })?;
-    Ok(Json(
-        json!({"id": model, "object": "model", "created": target.agent.created_at.timestamp(), "owned_by": "talon"}),
-    ))
+    Ok(Json(ModelObject::new(model, target.agent.created_at)))
 }
 
 /// Any other path under `/v1`, answered as OpenAI does.
