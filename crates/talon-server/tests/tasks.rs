@@ -205,7 +205,7 @@ async fn stale_lease_tokens_are_409_and_leases_expire(backend: Backend) {
         .await;
     assert_eq!(progress.status(), 200);
     // Let it lapse: the task returns to the queue with its attempt counted.
-    let requeued = wait_for_status(&app, &path, &user.token, "queued").await;
+    let requeued = app.wait_for_task_status(&path, &user.token, "queued").await;
     assert_eq!((requeued["status"].as_str(), requeued["attempts"].as_i64()), (Some("queued"), Some(1)));
 
     let second = claim(&app, &user.token, json!({"leaseSeconds": 1})).await;
@@ -215,21 +215,9 @@ async fn stale_lease_tokens_are_409_and_leases_expire(backend: Backend) {
     assert!(body["error"]["message"].as_str().unwrap().contains("lease"));
 
     // The second lease lapses too: attempts are spent, so the task fails with the reason.
-    let failed = wait_for_status(&app, &path, &user.token, "failed").await;
+    let failed = app.wait_for_task_status(&path, &user.token, "failed").await;
     assert_eq!(failed["error"], "Lease expired on attempt 2 of 2");
     assert!(claim(&app, &user.token, json!({})).await.is_empty());
-}
-
-/// Polls a task until it reaches `status` (the lease sweeper runs every second), for at most 10 s.
-async fn wait_for_status(app: &TestApp, path: &str, token: &str, status: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let task = app.get_json(path, token).await;
-        if task["status"] == status || std::time::Instant::now() > deadline {
-            return task;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }
 
 async fn dedupe_key_returns_the_live_task(backend: Backend) {

@@ -23,18 +23,6 @@ async fn claim_one(app: &TestApp, token: &str, lease_seconds: i64) -> Value {
     body["data"][0].clone()
 }
 
-/// Polls a task until it reaches `status` (the lease sweeper runs every second), for at most 10 s.
-async fn wait_for_status(app: &TestApp, path: &str, token: &str, status: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let task = app.get_json(path, token).await;
-        if task["status"] == status || std::time::Instant::now() > deadline {
-            return task;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 fn ids(list: &Value) -> Vec<&str> {
     list["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect()
 }
@@ -91,7 +79,7 @@ async fn a_leased_task_changes_only_with_its_token(backend: Backend) {
 
     // The lease lapses and another claim takes the task: the first worker's token is refused, and
     // omitting it does not help.
-    wait_for_status(&app, &path, &user.token, "queued").await;
+    app.wait_for_task_status(&path, &user.token, "queued").await;
     let second = claim_one(&app, &intruder, 30).await;
     assert_eq!(second["id"], task["id"]);
     let stale = app.patch(&path, &worker, json!({"status": "completed", "leaseToken": first_token})).await;
@@ -136,7 +124,7 @@ async fn patching_a_queued_task_to_running_grants_a_lease(backend: Backend) {
     let short_path = format!("/api/tasks/{}", short["id"].as_str().unwrap());
     let started = app.patch(&short_path, &user.token, json!({"status": "running", "leaseSeconds": 1})).await;
     assert_eq!(started.status(), 200);
-    let failed = wait_for_status(&app, &short_path, &user.token, "failed").await;
+    let failed = app.wait_for_task_status(&short_path, &user.token, "failed").await;
     assert_eq!(failed["error"], "Lease expired on attempt 1 of 1");
 }
 

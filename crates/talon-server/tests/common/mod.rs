@@ -265,6 +265,19 @@ impl TestApp {
         (user, agent["id"].as_str().unwrap().to_owned())
     }
 
+    /// Polls the task at `path` until it reaches `status` (the lease sweeper runs every second), for at
+    /// most 10 s; returns it as last read.
+    pub async fn wait_for_task_status(&self, path: &str, token: &str, status: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let task = self.get_json(path, token).await;
+            if task["status"] == status || std::time::Instant::now() > deadline {
+                return task;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Creates a task and returns its JSON (asserting 201).
     pub async fn create_task(&self, bearer: &str, body: Value) -> Value {
         let response = self.post("/api/tasks", Some(bearer), body).await;
