@@ -24,6 +24,10 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let response = next.run(request).await;
+    // Below `info` only failures are logged: a success costs no formatting then.
+    if !response.status().is_server_error() && !tracing::enabled!(tracing::Level::INFO) {
+        return response;
+    }
     let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
     let status = response.status().as_u16();
     let route = route.as_deref().unwrap_or("unmatched");
