@@ -9,7 +9,7 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use crate::limits::{AuthLimits, Plan, Plans};
-use crate::webhooks::WebhookSettings;
+use crate::services::webhooks::WebhookSettings;
 
 /// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

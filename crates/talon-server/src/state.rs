@@ -3,10 +3,10 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use talon_store::Store;
 
+use crate::api::middleware::metrics::prometheus;
 use crate::auth::Authenticator;
 use crate::auth::jwt::JwtKeys;
 use crate::config::ServerConfig;
-use crate::http::metrics::prometheus;
 use crate::limits::{
     AuthGuard, ConcurrencyLimiter, FailoverConcurrency, FailoverLimiter, LimiterError, MemoryConcurrency,
     MemoryLimiter, Plans, RateLimiter, RedisConcurrency, RedisLimiter, RedisLink,
@@ -19,7 +19,7 @@ use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
 use crate::services::usage::UsageService;
 use crate::services::webhooks::WebhookService;
-use crate::webhooks::sealing::SecretBox;
+use crate::services::webhooks::sealing::SecretBox;
 
 /// Settings handlers, middleware and background loops read.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub enum StartError {
     #[error(transparent)]
     Limiter(#[from] LimiterError),
     #[error(transparent)]
-    WebhookClient(#[from] crate::webhooks::client::ClientError),
+    WebhookClient(#[from] crate::services::webhooks::client::ClientError),
 }
 
 /// Everything a request may need, cheap to clone into each handler.

@@ -1,5 +1,5 @@
 //! Talon's persistence. Each aggregate has a store trait; `sqlite` and `postgres` implement every trait
-//! with their own SQL and migrations, and `tests/conformance.rs` runs one suite against both.
+//! with their own SQL and migrations, and `tests/store/` runs one suite against both.
 
 mod accounts;
 mod agents;

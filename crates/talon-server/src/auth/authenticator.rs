@@ -1,18 +1,11 @@
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::Response;
 use chrono::Duration;
 use talon_domain::ApiKeySecret;
 use talon_store::Store;
 
 use super::jwt::JwtKeys;
-use super::{Credential, Principal};
-use crate::http::access_log::AuthenticatedAccount;
-use crate::http::error::ApiError;
-use crate::state::AppState;
+use super::{AuthError, Credential, Principal};
 
 /// `lastUsedAt` is kept to the minute: writing it on every request would make each read a write.
 const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
@@ -28,7 +21,7 @@ impl Authenticator {
     }
 
     /// Resolves a bearer token, an API key or a session JWT, to its principal.
-    pub async fn resolve(&self, token: &str) -> Result<Principal, ApiError> {
+    pub async fn resolve(&self, token: &str) -> Result<Principal, AuthError> {
         if ApiKeySecret::looks_like_key(token) {
             self.resolve_key(token).await
         } else {
@@ -36,17 +29,17 @@ impl Authenticator {
         }
     }
 
-    async fn resolve_key(&self, token: &str) -> Result<Principal, ApiError> {
+    async fn resolve_key(&self, token: &str) -> Result<Principal, AuthError> {
         // A malformed key is refused before any database work.
-        let secret = ApiKeySecret::parse(token).map_err(|e| ApiError::unauthorized(format!("Invalid API key: {e}")))?;
+        let secret =
+            ApiKeySecret::parse(token).map_err(|e| AuthError::Unauthorized(format!("Invalid API key: {e}").into()))?;
         let found = self
             .store
             .api_key_by_hash(&secret.hash())
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::unauthorized("Invalid API key"))?;
+            .await?
+            .ok_or_else(|| AuthError::Unauthorized("Invalid API key".into()))?;
         let now = talon_domain::time::now();
-        found.key.check_usable(now).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        found.key.check_usable(now).map_err(|e| AuthError::Unauthorized(e.to_string().into()))?;
 
         if found.key.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
             let store = self.store.clone();
@@ -67,45 +60,19 @@ impl Authenticator {
     /// A session stands while its token verifies, it was not logged out, and its account has not signed
     /// out everywhere since it was issued. All of that is read in the one query that loads the account,
     /// so a revocation holds on every replica from the next request on.
-    async fn resolve_session(&self, token: &str) -> Result<Principal, ApiError> {
-        let session = self.jwt.verify(token).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    async fn resolve_session(&self, token: &str) -> Result<Principal, AuthError> {
+        let session = self.jwt.verify(token).map_err(|e| AuthError::Unauthorized(e.to_string().into()))?;
         let found = self
             .store
             .session_account(session.user, session.session_id)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::unauthorized("The session's account no longer exists"))?;
+            .await?
+            .ok_or_else(|| AuthError::Unauthorized("The session's account no longer exists".into()))?;
         if found.revoked || found.session_generation != session.generation {
-            return Err(ApiError::unauthorized("The session has been signed out; sign in again"));
+            return Err(AuthError::Unauthorized("The session has been signed out; sign in again".into()));
         }
         Ok(Principal {
             account: found.account,
             credential: Credential::Session { id: session.session_id, expires_at: session.expires_at },
         })
     }
-}
-
-/// Middleware: a request with an `Authorization` header must authenticate; one without passes on
-/// anonymous, and handlers that need a caller refuse it.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if let Some(header) = request.headers().get(AUTHORIZATION) {
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("The Authorization header must be `Bearer <token or API key>`"))?;
-        let principal = state.authenticator.resolve(token).await?;
-        let account = AuthenticatedAccount(principal.account.id);
-        request.extensions_mut().insert(principal);
-        let mut response = next.run(request).await;
-        response.extensions_mut().insert(account);
-        return Ok(response);
-    }
-    Ok(next.run(request).await)
 }

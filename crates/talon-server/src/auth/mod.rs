@@ -4,15 +4,22 @@ mod authenticator;
 pub mod jwt;
 pub mod password;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use talon_domain::{Account, AgentId, ApiKeyId, Scope};
 use uuid::Uuid;
 
-pub use authenticator::{Authenticator, authenticate};
+pub use authenticator::Authenticator;
 
-use crate::http::error::ApiError;
+/// Why a caller was not let in (401) or not let through (403), in words the caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Unauthorized(std::borrow::Cow<'static, str>),
+    #[error("{0}")]
+    Forbidden(std::borrow::Cow<'static, str>),
+    #[error("could not check the credential: {0}")]
+    Store(#[from] talon_store::StoreError),
+}
 
 #[derive(Debug, Clone)]
 pub enum Credential {
@@ -37,32 +44,32 @@ pub struct Principal {
 
 impl Principal {
     /// 403 naming the scope when an API key lacks it; a session holds every scope.
-    pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
+    pub fn require_scope(&self, scope: Scope) -> Result<(), AuthError> {
         match &self.credential {
             Credential::Session { .. } => Ok(()),
             Credential::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
             Credential::ApiKey { .. } => {
-                Err(ApiError::forbidden(format!("This API key is missing the required scope `{scope}`")))
+                Err(AuthError::Forbidden(format!("This API key is missing the required scope `{scope}`").into()))
             }
         }
     }
 
     /// Some operations (managing API keys) are for the account holder's own session only.
-    pub fn require_session(&self) -> Result<(), ApiError> {
+    pub fn require_session(&self) -> Result<(), AuthError> {
         match self.credential {
             Credential::Session { .. } => Ok(()),
             Credential::ApiKey { .. } => {
-                Err(ApiError::forbidden("API keys cannot manage API keys; sign in and use a session token"))
+                Err(AuthError::Forbidden("API keys cannot manage API keys; sign in and use a session token".into()))
             }
         }
     }
 
     /// The session this request was made with; an API key is refused, saying how keys are ended.
-    pub fn session(&self) -> Result<(Uuid, DateTime<Utc>), ApiError> {
+    pub fn session(&self) -> Result<(Uuid, DateTime<Utc>), AuthError> {
         match self.credential {
             Credential::Session { id, expires_at } => Ok((id, expires_at)),
-            Credential::ApiKey { .. } => Err(ApiError::forbidden(
-                "This ends a session, and an API key is not one; revoke the key with DELETE /api/api-keys/{id}",
+            Credential::ApiKey { .. } => Err(AuthError::Forbidden(
+                "This ends a session, and an API key is not one; revoke the key with DELETE /api/api-keys/{id}".into(),
             )),
         }
     }
@@ -86,18 +93,18 @@ impl Principal {
     }
 
     /// `require_scope`, then the caller for a service call.
-    pub fn with_scope(&self, scope: Scope) -> Result<crate::services::Caller, ApiError> {
+    pub fn with_scope(&self, scope: Scope) -> Result<crate::services::Caller, AuthError> {
         self.require_scope(scope)?;
         Ok(self.caller())
     }
 
     /// `with_scope`, for what spans the whole account or creates agents (webhooks, creating and forking
     /// agents): a key restricted to one agent is refused (403), since it may see and change only its agent.
-    pub fn with_account_scope(&self, scope: Scope) -> Result<crate::services::Caller, ApiError> {
+    pub fn with_account_scope(&self, scope: Scope) -> Result<crate::services::Caller, AuthError> {
         let caller = self.with_scope(scope)?;
         if caller.is_restricted() {
-            return Err(ApiError::forbidden(
-                "This API key is restricted to one agent; this needs a key for the whole account or a session",
+            return Err(AuthError::Forbidden(
+                "This API key is restricted to one agent; this needs a key for the whole account or a session".into(),
             ));
         }
         Ok(caller)
@@ -109,15 +116,5 @@ impl Principal {
             Credential::Session { .. } => format!("session:{}", self.account.id),
             Credential::ApiKey { id, .. } => format!("key:{id}"),
         }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
-            ApiError::unauthorized("Missing authentication: send `Authorization: Bearer <token or API key>`")
-        })
     }
 }

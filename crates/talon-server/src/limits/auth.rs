@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{RateLimiter, Window, now_ms};
-use crate::http::error::{ApiError, ErrorCode};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -57,6 +56,15 @@ impl AuthLimits {
 }
 
 /// Admits sign-ins and registrations, and hands out places to hash a password.
+/// Why a sign-in or registration was not admitted, and when to come back (whole seconds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{message}")]
+    RateLimited { message: &'static str, retry_after: u64 },
+    #[error("{message}")]
+    Busy { message: &'static str, retry_after: u64 },
+}
+
 pub struct AuthGuard {
     limiter: Arc<dyn RateLimiter>,
     limits: AuthLimits,
@@ -70,7 +78,7 @@ impl AuthGuard {
     }
 
     /// Counts a sign-in attempt against the client's address and the email (when given).
-    pub async fn admit_login(&self, client: IpAddr, email: Option<&str>) -> Result<(), ApiError> {
+    pub async fn admit_login(&self, client: IpAddr, email: Option<&str>) -> Result<(), Refusal> {
         let mut windows = vec![Window {
             key: format!("login:addr:{client}"),
             max: self.limits.login_per_address_per_minute,
@@ -87,7 +95,7 @@ impl AuthGuard {
     }
 
     /// Counts a registration against the client's address.
-    pub async fn admit_register(&self, client: IpAddr) -> Result<(), ApiError> {
+    pub async fn admit_register(&self, client: IpAddr) -> Result<(), Refusal> {
         let windows = [Window {
             key: format!("register:addr:{client}"),
             max: self.limits.register_per_address_per_hour,
@@ -96,12 +104,12 @@ impl AuthGuard {
         self.admit(&windows, "Too many registrations from this address; retry later").await
     }
 
-    async fn admit(&self, windows: &[Window], refusal: &'static str) -> Result<(), ApiError> {
+    async fn admit(&self, windows: &[Window], refusal: &'static str) -> Result<(), Refusal> {
         match self.limiter.admit(windows, now_ms()).await {
             Ok(admission) if admission.allowed => Ok(()),
             Ok(admission) => {
                 metrics::counter!("talon_auth_refused_total", "reason" => "rate_limited").increment(1);
-                Err(ApiError::new(ErrorCode::RateLimited, refusal).with_retry_after(admission.retry_after))
+                Err(Refusal::RateLimited { message: refusal, retry_after: admission.retry_after })
             }
             Err(e) => {
                 // The limiters fall back to in-process counting themselves; this is a last resort.
@@ -112,14 +120,16 @@ impl AuthGuard {
     }
 
     /// A place to hash one password, held until dropped; 503 if none frees up within the wait.
-    pub async fn hashing_place(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    pub async fn hashing_place(&self) -> Result<OwnedSemaphorePermit, Refusal> {
         let wait = Duration::from_millis(self.limits.password_hash_wait_ms);
         match tokio::time::timeout(wait, self.hashing.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 metrics::counter!("talon_auth_refused_total", "reason" => "hashing_busy").increment(1);
-                Err(ApiError::new(ErrorCode::Unavailable, "The server is busy signing others in; retry shortly")
-                    .with_retry_after(HASHING_RETRY_AFTER))
+                Err(Refusal::Busy {
+                    message: "The server is busy signing others in; retry shortly",
+                    retry_after: HASHING_RETRY_AFTER,
+                })
             }
         }
     }

@@ -3,12 +3,10 @@
 //! requests against a budget of K admit exactly K.
 
 pub mod auth;
-mod client;
 pub mod concurrency;
 mod failover;
 mod link;
 mod memory;
-mod middleware;
 mod plans;
 mod redis;
 mod redis_concurrency;
@@ -18,12 +16,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use auth::{AuthGuard, AuthLimits};
-pub use client::{ClientAddr, client_address};
 pub use concurrency::{Acquired, ConcurrencyLimiter, MemoryConcurrency, Permit, Slot};
 pub use failover::{DEFAULT_LIMITER_BUDGET, FailoverConcurrency, FailoverLimiter};
 pub use link::RedisLink;
 pub use memory::MemoryLimiter;
-pub use middleware::enforce_rate_limits;
 pub use plans::{Plan, Plans};
 pub use redis::RedisLimiter;
 pub use redis_concurrency::RedisConcurrency;

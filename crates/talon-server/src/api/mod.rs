@@ -1,0 +1,161 @@
+//! Everything HTTP: the router, extractors, the error type and its rendering, middleware, and the
+//! handlers (`rest` for `/api`, `chat` for the chat surfaces, `ops` for health and metrics).
+
+pub mod chat;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+mod openapi;
+pub mod ops;
+pub mod rest;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::state::AppState;
+use chat::{chat_api as bot_chat, openai};
+use error::{ApiError, ErrorCode};
+use middleware::{access_log, authenticate, enforce_rate_limits, idempotency, metrics, request_id};
+use rest::{agents, api_keys, auth, deployed_agents, tasks, usage, versions, webhooks};
+
+/// The whole application. Layers, outermost first: request log, request id, error envelope, metrics, panic
+/// catching, body limit; API routes add authentication, rate limits and idempotency.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::revoke_all_sessions))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(agents::list, agents::create))
+        .routes(routes!(agents::get, agents::update, agents::delete))
+        .routes(routes!(agents::fork))
+        .routes(routes!(agents::lineage))
+        .routes(routes!(agents::deploy))
+        .routes(routes!(agents::stop))
+        .routes(routes!(usage::usage))
+        .routes(routes!(versions::list, versions::create))
+        .routes(routes!(versions::compare))
+        .routes(routes!(versions::get))
+        .routes(routes!(versions::rollback))
+        .routes(routes!(deployed_agents::list))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::claim))
+        .routes(routes!(tasks::get, tasks::update))
+        .routes(routes!(tasks::cancel))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::test))
+        .split_for_parts();
+    let api = api.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(state.clone(), authenticate))
+            .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+            .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+    );
+    // The OpenAI surface: the same middleware, and every error in OpenAI's shape.
+    let (openai_routes, openai_doc) = OpenApiRouter::new()
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::models))
+        .routes(routes!(openai::model))
+        .split_for_parts();
+    // OpenAI's shape wraps the 405s too (a route's own fallback, which the global one leaves alone).
+    let openai_routes = openai_routes
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), authenticate))
+                .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+                .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+        )
+        .method_not_allowed_fallback(openai::method_not_allowed)
+        .layer(from_fn(openai::openai_errors));
+    let openai_unknown = Router::new().fallback(openai::unknown_url).layer(from_fn(openai::openai_errors));
+    // The chat API: its own codes, a 100 KB body limit checked before reading, CORS for browsers.
+    let (chat_routes, chat_doc) = OpenApiRouter::new()
+        .routes(routes!(bot_chat::bot_chat))
+        .routes(routes!(bot_chat::agent_chat))
+        .split_for_parts();
+    let chat_routes = chat_routes
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), authenticate))
+                .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+                .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
+        )
+        .layer(
+            ServiceBuilder::new()
+                .layer(
+                    CorsLayer::new()
+                        .allow_origin(Any)
+                        .allow_methods([Method::POST, Method::OPTIONS])
+                        .allow_headers([AUTHORIZATION, CONTENT_TYPE]),
+                )
+                .layer(from_fn(bot_chat::chat_errors))
+                .layer(DefaultBodyLimit::max(bot_chat::MAX_CHAT_BODY))
+                .layer(RequestBodyLimitLayer::new(bot_chat::MAX_CHAT_BODY)),
+        )
+        .with_state(state.clone());
+    let (ops_routes, ops_doc) = OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .split_for_parts();
+    let mut openapi = openapi;
+    openapi.merge(openai_doc);
+    openapi.merge(chat_doc);
+    openapi.merge(ops_doc);
+    openapi::add_shared_failures(&mut openapi);
+    let openapi = openapi::forbid_nul_in_bodies(&openapi);
+
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .merge(openai_routes)
+        .route_service("/v1/{*rest}", openai_unknown)
+        // Mounted as services, so CORS answers a preflight before any method routing.
+        .route_service("/api/v1/bot/{bot_id}/chat", chat_routes.clone())
+        .route_service("/api/v1/chat", chat_routes)
+        .merge(ops_routes)
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(access_log::log_request))
+                .layer(from_fn(request_id::request_id))
+                .layer(from_fn(middleware::envelope_framework_errors))
+                .layer(from_fn(metrics::observe))
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| panic_response()))
+                .layer(DefaultBodyLimit::max(max_body))
+                .layer(RequestBodyLimitLayer::new(max_body)),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "No such resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed on this path")
+}
+
+fn panic_response() -> Response {
+    ApiError::internal("a handler panicked").into_response()
+}

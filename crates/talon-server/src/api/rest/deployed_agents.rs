@@ -1,0 +1,82 @@
+//! `GET /api/v1/agents`: the account's deployed agents in the snake_case shape of the Agents API.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use talon_domain::Scope;
+use talon_domain::agent::Agent;
+use utoipa::ToSchema;
+
+use super::pagination::limit_and_offset;
+use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::auth::Principal;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelView {
+    primary: String,
+    fallback: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeployedAgent {
+    /// The agent's UUID.
+    agent_id: String,
+    name: String,
+    slug: String,
+    description: String,
+    /// `deployed`, `stopped` or `error`.
+    status: &'static str,
+    model: ModelView,
+    deployed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeployedAgentList {
+    agents: Vec<DeployedAgent>,
+    total: i64,
+    has_more: bool,
+}
+
+/// Agents that have been deployed (status deployed, stopped or error), oldest first. Readable with the
+/// `agents:read` or the `chat` scope.
+#[utoipa::path(get, path = "/api/v1/agents", operation_id = "listDeployedAgents",
+    tag = "agents", security(("bearer" = ["agents:read"]), ("bearer" = ["chat"])),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<i64>, Query, minimum = 0, maximum = 4611686018427387903_i64)),
+    responses((status = 200, body = DeployedAgentList), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<DeployedAgentList>, ApiError> {
+    // Its document has chat clients discover agents here before chatting: a `chat` key reads it too.
+    let caller = match principal.with_scope(Scope::AgentsRead) {
+        Ok(caller) => caller,
+        Err(missing) => principal.with_scope(Scope::Chat).map_err(|_| missing)?,
+    };
+    let (limit, offset) = limit_and_offset(&params)?;
+    let page = state.registry.list_agents(&caller, true, offset, limit).await?;
+    let mut agents = Vec::with_capacity(page.items.len());
+    for agent in page.items {
+        let served = state.registry.served_version(&agent).await?;
+        agents.push(view(agent, served.definition.model));
+    }
+    let has_more = offset + (agents.len() as i64) < page.total;
+    Ok(Json(DeployedAgentList { agents, total: page.total, has_more }))
+}
+
+fn view(agent: Agent, model: talon_domain::agent::ModelSpec) -> DeployedAgent {
+    DeployedAgent {
+        agent_id: agent.id.as_uuid().to_string(),
+        name: agent.metadata.name,
+        slug: agent.slug,
+        description: agent.metadata.description,
+        status: agent.status.as_str(),
+        model: ModelView { primary: model.primary, fallback: model.fallback },
+        deployed_at: agent.deployed_at,
+    }
+}

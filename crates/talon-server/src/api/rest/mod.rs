@@ -1,0 +1,13 @@
+//! The REST resources under `/api`, one module each. A handler takes a typed request, checks the
+//! caller's scope, calls a service and shapes the response; nothing else.
+
+mod agent_views;
+pub mod agents;
+pub mod api_keys;
+pub mod auth;
+pub mod deployed_agents;
+mod pagination;
+pub mod tasks;
+pub mod usage;
+pub mod versions;
+pub mod webhooks;

@@ -1,0 +1,242 @@
+//! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings. Webhooks span the
+//! account, so a key restricted to one agent is refused (403) on every one of these routes.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use talon_domain::Scope;
+use talon_domain::webhook::{Delivery, Webhook, WebhookSecret};
+use utoipa::ToSchema;
+
+use super::pagination::{Pagination, page_and_limit};
+use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::json::{ApiJson, JsonObject};
+use crate::auth::Principal;
+use crate::services::webhooks::WebhookInput;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    description: String,
+    active: bool,
+    disabled_reason: Option<String>,
+    /// Shown only when created or rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl WebhookView {
+    fn new(webhook: Webhook, secret: Option<WebhookSecret>) -> Self {
+        WebhookView {
+            id: webhook.id.to_string(),
+            url: webhook.url,
+            events: webhook.events,
+            description: webhook.description,
+            active: webhook.active,
+            disabled_reason: webhook.disabled_reason,
+            secret: secret.map(|s| s.expose().to_owned()),
+            created_at: webhook.created_at,
+            updated_at: webhook.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookList {
+    data: Vec<WebhookView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    id: String,
+    webhook_id: String,
+    event_id: String,
+    event: String,
+    status: &'static str,
+    attempts: i32,
+    /// When the next attempt is due (pending deliveries).
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_status_code: Option<i32>,
+    last_latency_ms: Option<i64>,
+    last_error: Option<String>,
+    /// The first 2 KB of the last response.
+    last_response_body: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        let pending = d.status == talon_domain::webhook::DeliveryStatus::Pending;
+        DeliveryView {
+            id: d.id.to_string(),
+            webhook_id: d.webhook_id.to_string(),
+            event_id: d.event_id.to_string(),
+            event: d.event_kind,
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            next_attempt_at: pending.then_some(d.next_attempt_at),
+            last_status_code: d.last_status_code,
+            last_latency_ms: d.last_latency_ms,
+            last_error: d.last_error,
+            last_response_body: d.last_response_body,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryList {
+    data: Vec<DeliveryView>,
+    pagination: Pagination,
+}
+
+fn input(mut body: JsonObject) -> WebhookInput {
+    WebhookInput {
+        url: body.remove("url"),
+        events: body.remove("events"),
+        description: body.remove("description"),
+        active: body.remove("active"),
+    }
+}
+
+/// Register an endpoint for events (`*` for all, each event at most once). The URL is stored as the
+/// delivery client parses it and must not name an internal address; an account has at most 50
+/// webhooks (409). The response holds the signing secret, shown once.
+#[utoipa::path(post, path = "/api/webhooks", operation_id = "createWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])), request_body = Object,
+    responses((status = 201, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
+    let (webhook, secret) = state.webhooks.create(&caller, input(body)).await?;
+    Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))))
+}
+
+/// The account's webhooks.
+#[utoipa::path(get, path = "/api/webhooks", operation_id = "listWebhooks",
+    tag = "webhooks", security(("bearer" = ["webhooks:read"])),
+    responses((status = 200, body = WebhookList)))]
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<WebhookList>, ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksRead)?;
+    let hooks = state.webhooks.list(&caller).await?;
+    Ok(Json(WebhookList { data: hooks.into_iter().map(|w| WebhookView::new(w, None)).collect() }))
+}
+
+#[utoipa::path(get, path = "/api/webhooks/{id}", operation_id = "getWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:read"])),
+    params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorEnvelope)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksRead)?;
+    Ok(Json(WebhookView::new(state.webhooks.get(&caller, &id).await?, None)))
+}
+
+/// Change `url`, `events`, `description` or `active` (re-activating clears a disabled state).
+#[utoipa::path(patch, path = "/api/webhooks/{id}", operation_id = "updateWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
+    params(("id" = String, Path)), request_body = Object,
+    responses((status = 200, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
+    Ok(Json(WebhookView::new(state.webhooks.update(&caller, &id, input(body)).await?, None)))
+}
+
+#[utoipa::path(delete, path = "/api/webhooks/{id}", operation_id = "deleteWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorEnvelope)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
+    state.webhooks.delete(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new signing secret, shown once; the old one keeps signing alongside it for 24 hours.
+#[utoipa::path(post, path = "/api/webhooks/{id}/rotate-secret", operation_id = "rotateWebhookSecret",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
+    params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorEnvelope)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
+    let (webhook, secret) = state.webhooks.rotate_secret(&caller, &id).await?;
+    Ok(Json(WebhookView::new(webhook, Some(secret))))
+}
+
+/// The delivery log, newest first.
+#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries",
+    tag = "webhooks", security(("bearer" = ["webhooks:read"])),
+    params(("id" = String, Path), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
+    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksRead)?;
+    let (page, limit, offset) = page_and_limit(&params)?;
+    let found = state.webhooks.deliveries(&caller, &id, offset, limit).await?;
+    Ok(Json(DeliveryList {
+        pagination: Pagination::new(page, limit, found.total),
+        data: found.items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Send a delivery again now.
+#[utoipa::path(post, path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliverWebhookDelivery",
+    tag = "webhooks",
+    security(("bearer" = ["webhooks:write"])), params(("id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 202, body = DeliveryView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
+    let delivery = state.webhooks.redeliver(&caller, &id, &delivery_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery.into())))
+}
+
+/// Send a `ping` event to this webhook.
+#[utoipa::path(post, path = "/api/webhooks/{id}/test", operation_id = "testWebhook",
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])),
+    params(("id" = String, Path)), responses((status = 202, body = DeliveryView), (status = 404, body = ErrorEnvelope)))]
+pub async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+    let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
+    let delivery = state.webhooks.ping(&caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery.into())))
+}

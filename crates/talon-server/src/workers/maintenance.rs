@@ -1,0 +1,37 @@
+//! Periodic housekeeping across the store.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::api::middleware::idempotency::RETENTION;
+use crate::state::AppState;
+
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+const LEASE_SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Periodic housekeeping: return lapsed task leases to the queue every second; forget idempotency
+/// records past their retention, and logged-out sessions whose tokens have expired, every hour.
+pub async fn run(state: AppState) {
+    let mut leases = tokio::time::interval(LEASE_SWEEP_EVERY);
+    let mut purge = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        tokio::select! {
+            _ = leases.tick() => {
+                if let Err(e) = state.tasks.expire_leases().await {
+                    tracing::warn!(error = %e, "could not expire task leases");
+                }
+            }
+            _ = purge.tick() => {
+                match state.store.purge_idempotency_keys(Utc::now() - RETENTION).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired idempotency records removed"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge idempotency records"),
+                }
+                if let Err(e) = state.store.purge_revoked_sessions(Utc::now()).await {
+                    tracing::warn!(error = %e, "could not purge revoked sessions");
+                }
+            }
+        }
+    }
+}

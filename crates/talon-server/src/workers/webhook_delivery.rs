@@ -1,0 +1,238 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::Rng;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use talon_domain::time::now;
+use talon_domain::webhook::{DISABLE_AFTER_FAILING, DeliveryStatus, RESPONSE_BODY_KEPT, next_delay};
+use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome};
+use tokio::sync::Semaphore;
+
+use crate::services::webhooks::client::check_before_sending;
+use crate::state::AppState;
+
+const BATCH: i64 = 64;
+/// Events fanned out per transaction. With at most `MAX_WEBHOOKS_PER_ACCOUNT` webhooks per account, one
+/// transaction writes a bounded number of rows, so it never holds the writer long.
+const FAN_OUT_BATCH: i64 = 32;
+
+/// Runs until the task is aborted: dispatches outbox events into deliveries and sends due deliveries.
+pub async fn run(state: AppState) {
+    let settings = state.webhooks.settings().clone();
+    let client = state.webhooks.client().clone();
+    let bounds = ClaimBounds {
+        per_webhook: settings.per_webhook_in_flight.max(1) as i64,
+        per_account: settings.per_account_in_flight.max(1) as i64,
+    };
+    let in_flight = Arc::new(Semaphore::new(settings.concurrency));
+    let wake = state.webhooks.wake_signal();
+    loop {
+        let woken = wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let mut busy = false;
+        match state.store.fan_out_events(FAN_OUT_BATCH, now()).await {
+            Ok(n) => busy |= n > 0,
+            Err(e) => tracing::warn!(error = %e, "could not dispatch events to webhooks"),
+        }
+        let free = in_flight.available_permits() as i64;
+        if free > 0 {
+            let at = now();
+            let hold = chrono::Duration::from_std(settings.timeout + Duration::from_secs(5)).unwrap_or_default();
+            match state.store.claim_deliveries(at, free.min(BATCH), at + hold, bounds).await {
+                Ok(jobs) => {
+                    busy |= !jobs.is_empty();
+                    for job in jobs {
+                        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+                        let (state, client) = (state.clone(), client.clone());
+                        tokio::spawn(async move {
+                            attempt(&state, &client, job).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries"),
+            }
+        }
+        if !busy {
+            let _ = tokio::time::timeout(settings.poll_every, woken).await;
+        }
+    }
+}
+
+/// One POST of one delivery, and the bookkeeping of its outcome. The webhook is the copy claimed with
+/// the delivery: only what the attempt learnt about the endpoint is written back to it.
+async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
+    let DeliveryJob { mut delivery, webhook } = job;
+    let settings = state.webhooks.settings();
+    let started = Instant::now();
+    let result = send(state, client, &webhook, &delivery).await;
+    let at = now();
+    delivery.attempts += 1;
+    delivery.updated_at = at;
+    delivery.last_latency_ms = Some(started.elapsed().as_millis() as i64);
+    let (outcome, retry_after) = match result {
+        Ok(response) => {
+            delivery.last_status_code = Some(i32::from(response.status));
+            delivery.last_response_body = Some(response.body);
+            delivery.last_error = None;
+            if (200..300).contains(&response.status) {
+                delivery.status = DeliveryStatus::Succeeded;
+                (EndpointOutcome::Delivered, None)
+            } else if response.status == 410 {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.last_error = Some("The endpoint answered 410 Gone; the webhook was disabled".into());
+                (EndpointOutcome::Gone { at, reason: "The endpoint answered 410 Gone".into() }, None)
+            } else {
+                delivery.last_error = Some(format!("The endpoint answered {}", response.status));
+                (failed(at), Some(response.retry_after))
+            }
+        }
+        Err(message) => {
+            delivery.last_status_code = None;
+            delivery.last_response_body = None;
+            delivery.last_error = Some(message);
+            (failed(at), Some(None))
+        }
+    };
+    if let Some(retry_after) = retry_after {
+        let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
+        match next_delay(&settings.retry_schedule, delivery.attempts as u32, retry_after, jitter) {
+            Some(delay) => {
+                delivery.status = DeliveryStatus::Pending;
+                delivery.next_attempt_at = at + chrono::Duration::from_std(delay).unwrap_or_default();
+            }
+            None => delivery.status = DeliveryStatus::Failed,
+        }
+    }
+    if delivery.status != DeliveryStatus::Succeeded {
+        // The cause only: never the secret, the URL (it may hold a token) or the receiver's body.
+        tracing::warn!(
+            webhook_id = %webhook.id,
+            delivery_id = %delivery.id,
+            event = %delivery.event_kind,
+            attempt = delivery.attempts,
+            status_code = delivery.last_status_code,
+            error = delivery.last_error.as_deref().unwrap_or_default(),
+            next = delivery.status.as_str(),
+            "webhook delivery attempt failed"
+        );
+    }
+    let recorded = state.store.record_endpoint_outcome(webhook.id, &webhook.url, &outcome).await;
+    if let Err(e) = recorded {
+        tracing::warn!(webhook_id = %webhook.id, error = %e, "could not record webhook state");
+    }
+    metrics::counter!("talon_webhook_attempts_total", "outcome" => delivery.status.as_str()).increment(1);
+    if let Err(e) = state.store.update_delivery(&delivery).await {
+        tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt");
+    }
+}
+
+/// A failed attempt: the failure streak runs on, and switches the webhook off once it is five days old.
+fn failed(at: chrono::DateTime<Utc>) -> EndpointOutcome {
+    EndpointOutcome::Failed {
+        at,
+        disable_if_failing_since: at - DISABLE_AFTER_FAILING,
+        reason: "Deliveries failed continuously for 5 days".into(),
+    }
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+    retry_after: Option<Duration>,
+}
+
+async fn send(
+    state: &AppState,
+    client: &reqwest::Client,
+    webhook: &talon_domain::webhook::Webhook,
+    delivery: &talon_domain::webhook::Delivery,
+) -> Result<Answer, String> {
+    // The connection is checked again once made (see `client`); this refuses early, with a clear reason.
+    check_before_sending(&webhook.url, state.webhooks.settings().allow_private)?;
+    let secrets = state.webhooks.signing_secrets(webhook).map_err(|e| e.to_string())?;
+    let body = delivery.payload.as_bytes();
+    let message_id = delivery.event_id.to_string();
+    let timestamp = Utc::now().timestamp();
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let header = |v: String| HeaderValue::from_str(&v).map_err(|e| e.to_string());
+    headers.insert("webhook-id", header(message_id.clone())?);
+    headers.insert("webhook-timestamp", header(timestamp.to_string())?);
+    let standard: Vec<String> = secrets.iter().map(|s| s.standard_signature(&message_id, timestamp, body)).collect();
+    headers.insert("webhook-signature", header(standard.join(" "))?);
+    let signature = secrets[0].talon_signature(body);
+    // The spec names the header `X-Clawmit-Signature`; both carry the same value.
+    headers.insert("x-clawmit-signature", header(signature.clone())?);
+    headers.insert("x-talon-signature", header(signature)?);
+    if let Some(previous) = secrets.get(1) {
+        headers.insert("x-talon-signature-previous", header(previous.talon_signature(body))?);
+    }
+    headers.insert("x-talon-event", header(delivery.event_kind.clone())?);
+
+    let mut response = client
+        .post(&webhook.url)
+        .headers(headers)
+        .body(delivery.payload.clone())
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let mut kept = Vec::new();
+    while kept.len() < RESPONSE_BODY_KEPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    kept.truncate(RESPONSE_BODY_KEPT);
+    Ok(Answer { status, body: String::from_utf8_lossy(&kept).into_owned(), retry_after })
+}
+
+/// Why a request failed, without its URL (which may carry a token).
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "The request timed out".into();
+    }
+    // The innermost cause says what happened ("connection refused", the guard's refusal, …).
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let detail = if std::ptr::addr_eq(cause, error) { error_without_url(error) } else { cause.to_string() };
+    if error.is_connect() { format!("Could not connect: {detail}") } else { format!("The request failed: {detail}") }
+}
+
+fn error_without_url(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message.replace(url.as_str(), "…");
+    }
+    message
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        let later = (Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let parsed = parse_retry_after(&later).unwrap();
+        assert!((85..=90).contains(&parsed.as_secs()));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

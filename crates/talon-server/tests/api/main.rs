@@ -1,0 +1,36 @@
+//! The server's integration tests: real HTTP on 127.0.0.1:0 against SQLite and PostgreSQL, one module
+//! per capability, all linked into one binary.
+
+#[macro_use]
+mod common;
+
+mod agent_health;
+mod api_keys;
+mod auth;
+mod auth_limits;
+mod bot_chat;
+mod chat_limits;
+mod chat_usage;
+mod connections;
+mod errors;
+mod idempotency;
+mod nul_characters;
+mod openai;
+mod openai_sdk;
+mod ops;
+mod private_files;
+mod rate_limits;
+mod redis_outage;
+mod registry_access;
+mod registry_agents;
+mod registry_inputs;
+mod registry_privacy;
+mod registry_slugs;
+mod registry_versions;
+mod request_log;
+mod restricted_keys;
+mod sessions;
+mod tasks;
+mod tasks_leases;
+mod tasks_runtime;
+mod webhooks;

@@ -1,0 +1,5 @@
+//! The `talon` binary end to end: its commands, the README's Quick Start, and crash recovery.
+
+mod cli;
+mod readme_quick_start;
+mod webhook_crash;
