@@ -145,6 +145,11 @@ impl ApiError {
         &self.message
     }
 
+    /// The bad fields of a validation error.
+    pub fn details(&self) -> &[FieldError] {
+        &self.details
+    }
+
     pub fn validation(errors: ValidationErrors) -> Self {
         Self { details: errors.into_fields(), ..Self::new(ErrorCode::ValidationError, "Invalid request data") }
     }

@@ -2,7 +2,11 @@
 
 pub mod client;
 pub mod json;
+mod patch;
 mod principal;
+pub mod query;
 
 pub use client::ClientAddr;
-pub use json::ApiJson;
+pub use json::{ApiJson, MaybeJson};
+pub use patch::Patch;
+pub use query::{ApiQuery, Bounded, Flag};

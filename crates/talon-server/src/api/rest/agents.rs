@@ -13,8 +13,9 @@ use talon_domain::agent::{DefinitionPatch, MetadataPatch};
 use utoipa::ToSchema;
 
 use super::agent_views::AgentView;
-use super::pagination::{Pagination, page_and_limit};
+use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::ApiQuery;
 use crate::api::extract::json::{ApiJson, JsonObject, optional_object};
 use crate::auth::Principal;
 use crate::services::registry::{AgentInput, ForkInput, ProfileInput};
@@ -43,15 +44,15 @@ fn metadata_patch(body: &mut JsonObject) -> MetadataPatch {
 /// List the account's agents, oldest first.
 #[utoipa::path(get, path = "/api/agents", operation_id = "listAgents",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
+    params(PageQuery),
     responses((status = 200, body = AgentList), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<AgentList>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    let (page, limit, offset) = page_and_limit(&params)?;
+    let (page, limit, offset) = query.resolve();
     let agents = state.registry.list_agents(&caller, false, offset, limit).await?;
     Ok(Json(AgentList {
         pagination: Pagination::new(page, limit, agents.total),

@@ -1,17 +1,16 @@
 //! `GET /api/v1/agents`: the account's deployed agents in the snake_case shape of the Agents API.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use talon_domain::Scope;
 use talon_domain::agent::Agent;
 use utoipa::ToSchema;
 
-use super::pagination::limit_and_offset;
+use super::pagination::LimitOffsetQuery;
 use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::ApiQuery;
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -45,20 +44,20 @@ pub struct DeployedAgentList {
 /// `agents:read` or the `chat` scope.
 #[utoipa::path(get, path = "/api/v1/agents", operation_id = "listDeployedAgents",
     tag = "agents", security(("bearer" = ["agents:read"]), ("bearer" = ["chat"])),
-    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<i64>, Query, minimum = 0, maximum = 4611686018427387903_i64)),
+    params(LimitOffsetQuery),
     responses((status = 200, body = DeployedAgentList), (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<LimitOffsetQuery>,
 ) -> Result<Json<DeployedAgentList>, ApiError> {
     // Its document has chat clients discover agents here before chatting: a `chat` key reads it too.
     let caller = match principal.with_scope(Scope::AgentsRead) {
         Ok(caller) => caller,
         Err(missing) => principal.with_scope(Scope::Chat).map_err(|_| missing)?,
     };
-    let (limit, offset) = limit_and_offset(&params)?;
+    let (limit, offset) = query.resolve();
     let page = state.registry.list_agents(&caller, true, offset, limit).await?;
     let mut agents = Vec::with_capacity(page.items.len());
     for agent in page.items {

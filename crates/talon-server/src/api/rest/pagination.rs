@@ -1,50 +1,51 @@
 //! Query-string pagination: `page`/`limit` on the registry surfaces, `limit`/`offset` on `/api/v1`.
 
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use serde::Serialize;
-use talon_domain::ValidationErrors;
-use utoipa::ToSchema;
-
-use crate::api::error::ApiError;
+use crate::api::extract::Bounded;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
-fn number(
-    params: &HashMap<String, String>,
-    name: &str,
-    min: i64,
-    max: i64,
-    default: i64,
-    errors: &mut ValidationErrors,
-) -> i64 {
-    match params.get(name) {
-        None => default,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => n,
-            _ => {
-                errors.add(name, format!("Must be an integer from {min} to {max}"));
-                default
-            }
-        },
+/// `?page=&limit=`: pages from 1, 1 to 100 items a page (20 unless asked).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The page, from 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647, default = 1)]
+    page: Option<Bounded<1, 2147483647>>,
+    /// Items a page, 1 to 100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
+    limit: Option<Bounded<1, MAX_LIMIT>>,
+}
+
+impl PageQuery {
+    /// `(page, limit, offset)`.
+    pub fn resolve(&self) -> (i64, i64, i64) {
+        let page = self.page.map_or(1, Bounded::get);
+        let limit = self.limit.map_or(DEFAULT_LIMIT, Bounded::get);
+        (page, limit, (page - 1) * limit)
     }
 }
 
-/// `page` (from 1) and `limit` (1 to 100); returns `(page, limit, offset)`.
-pub fn page_and_limit(params: &HashMap<String, String>) -> Result<(i64, i64, i64), ApiError> {
-    let mut errors = ValidationErrors::new();
-    let page = number(params, "page", 1, i64::from(i32::MAX), 1, &mut errors);
-    let limit = number(params, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &mut errors);
-    errors.finish((page, limit, (page - 1) * limit)).map_err(ApiError::validation)
+/// `?limit=&offset=`: 1 to 100 items (20 unless asked), skipping `offset` from 0.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitOffsetQuery {
+    /// Items to return, 1 to 100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
+    limit: Option<Bounded<1, MAX_LIMIT>>,
+    /// Items to skip, from 0.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4611686018427387903_i64, default = 0)]
+    offset: Option<Bounded<0, 4611686018427387903>>,
 }
 
-/// `limit` (1 to 100) and `offset` (from 0).
-pub fn limit_and_offset(params: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
-    let mut errors = ValidationErrors::new();
-    let limit = number(params, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &mut errors);
-    let offset = number(params, "offset", 0, i64::MAX / 2, 0, &mut errors);
-    errors.finish((limit, offset)).map_err(ApiError::validation)
+impl LimitOffsetQuery {
+    /// `(limit, offset)`.
+    pub fn resolve(&self) -> (i64, i64) {
+        (self.limit.map_or(DEFAULT_LIMIT, Bounded::get), self.offset.map_or(0, Bounded::get))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

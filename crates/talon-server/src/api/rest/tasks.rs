@@ -14,8 +14,9 @@ use talon_store::ListedTask;
 use utoipa::ToSchema;
 
 use super::agent_views::AgentRef;
-use super::pagination::{Pagination, page_and_limit};
+use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::ApiQuery;
 use crate::api::extract::json::{ApiJson, JsonObject, optional_string};
 use crate::auth::Principal;
 use crate::services::tasks::{ClaimRequest, DEFAULT_LEASE_SECONDS, TaskUpdate, parse_filter};
@@ -177,16 +178,17 @@ enum PriorityFilter {
 #[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks",
     tag = "tasks", security(("bearer" = ["tasks:read"])),
     params(("status" = inline(Option<StatusFilter>), Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
-        ("priority" = inline(Option<PriorityFilter>), Query), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
+        ("priority" = inline(Option<PriorityFilter>), Query), PageQuery),
     responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope, description = "No such agent in reach")))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(params): Query<HashMap<String, String>>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<TaskList>, ApiError> {
     let caller = principal.with_scope(Scope::TasksRead)?;
-    let (page, limit, offset) = page_and_limit(&params)?;
+    let (page, limit, offset) = page.resolve();
     let filter = parse_filter(&params).map_err(ApiError::validation)?;
     let agent = params.get("agentId").map(String::as_str);
     let tasks = state.tasks.list(&caller, filter, agent, offset, limit).await?;

@@ -12,8 +12,9 @@ use talon_domain::{Scope, ValidationErrors};
 use utoipa::ToSchema;
 
 use super::agent_views::{VersionView, VersionWithDiff};
-use super::pagination::{Pagination, page_and_limit};
+use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::ApiQuery;
 use crate::api::extract::json::{ApiJson, JsonObject, optional_string};
 use crate::auth::Principal;
 use crate::services::registry::{NewVersion, VersionInput};
@@ -50,16 +51,16 @@ fn created(new: NewVersion) -> (StatusCode, Json<VersionWithDiff>) {
 /// The agent's versions, newest first.
 #[utoipa::path(get, path = "/api/agents/{id}/versions", operation_id = "listAgentVersions",
     tag = "versions", security(("bearer" = ["agents:read"])),
-    params(("id" = String, Path), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
+    params(("id" = String, Path), PageQuery),
     responses((status = 200, body = VersionList), (status = 404, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<VersionList>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    let (page, limit, offset) = page_and_limit(&params)?;
+    let (page, limit, offset) = query.resolve();
     let versions = state.registry.list_versions(&caller, &id, offset, limit).await?;
     Ok(Json(VersionList {
         pagination: Pagination::new(page, limit, versions.total),

@@ -1,10 +1,8 @@
 //! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings. Webhooks span the
 //! account, so a key restricted to one agent is refused (403) on every one of these routes.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,8 +10,9 @@ use talon_domain::Scope;
 use talon_domain::webhook::{Delivery, Webhook, WebhookSecret};
 use utoipa::ToSchema;
 
-use super::pagination::{Pagination, page_and_limit};
+use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::ApiQuery;
 use crate::api::extract::json::{ApiJson, JsonObject};
 use crate::auth::Principal;
 use crate::services::webhooks::WebhookInput;
@@ -195,16 +194,16 @@ pub async fn rotate_secret(
 /// The delivery log, newest first.
 #[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries",
     tag = "webhooks", security(("bearer" = ["webhooks:read"])),
-    params(("id" = String, Path), ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20")),
+    params(("id" = String, Path), PageQuery),
     responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksRead)?;
-    let (page, limit, offset) = page_and_limit(&params)?;
+    let (page, limit, offset) = query.resolve();
     let found = state.webhooks.deliveries(&caller, &id, offset, limit).await?;
     Ok(Json(DeliveryList {
         pagination: Pagination::new(page, limit, found.total),
