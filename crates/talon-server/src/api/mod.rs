@@ -120,8 +120,7 @@ pub fn router(state: AppState) -> Router {
     openapi.merge(openai_doc);
     openapi.merge(chat_doc);
     openapi.merge(ops_doc);
-    openapi::add_shared_failures(&mut openapi);
-    let openapi = openapi::forbid_nul_in_bodies(&openapi);
+    let openapi = openapi::finish(openapi);
 
     let max_body = state.settings.max_body_bytes;
     Router::new()

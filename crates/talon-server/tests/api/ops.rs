@@ -138,6 +138,27 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
     assert_eq!(register["required"], serde_json::json!(["email", "password"]));
     assert_eq!(register["properties"]["password"]["minLength"], 8);
 
+    // Headers, the idempotency key and scopes are part of the contract too.
+    let create = &doc["paths"]["/api/agents"]["post"];
+    assert_eq!(create["x-required-scopes"], serde_json::json!(["agents:write"]));
+    assert!(create["description"].as_str().unwrap_or_default().contains("`agents:write`"), "{create}");
+    let parameters = create["parameters"].as_array().cloned().unwrap_or_default();
+    assert!(parameters.iter().any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey"), "{parameters:?}");
+    let created = &create["responses"]["201"]["headers"];
+    for header in
+        ["X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Idempotent-Replayed"]
+    {
+        assert_eq!(created[header]["$ref"], format!("#/components/headers/{header}"), "{header}");
+    }
+    assert_eq!(create["responses"]["429"]["headers"]["Retry-After"]["$ref"], "#/components/headers/Retry-After");
+    let chat = &doc["paths"]["/v1/chat/completions"]["post"]["responses"]["200"]["headers"];
+    assert_eq!(chat["X-Talon-Model"]["$ref"], "#/components/headers/X-Talon-Model");
+    assert_eq!(
+        doc["paths"]["/healthz"]["get"]["responses"]["200"]["headers"]["X-Request-Id"]["$ref"],
+        "#/components/headers/X-Request-Id"
+    );
+    assert_eq!(doc["servers"][0]["url"], "/");
+
     let mut validator = Command::new("python3")
         .args([
             "-c",
