@@ -19,6 +19,7 @@ mod openai;
 mod openai_sdk;
 mod ops;
 mod private_files;
+mod python_client;
 mod rate_limits;
 mod redis_outage;
 mod registry_access;

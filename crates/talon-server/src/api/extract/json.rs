@@ -150,7 +150,7 @@ impl FieldFault {
             "Unknown field".to_owned()
         } else if let Some(name) = quoted_after(&raw, "missing field `") {
             segments.push(Segment::Key(name));
-            "Required".to_owned()
+            "Required field missing".to_owned()
         } else {
             plain_message(&raw)
         };
@@ -164,7 +164,7 @@ impl FieldFault {
     /// False when there is nothing to take out.
     fn remove_from(&self, value: &mut serde_json::Value) -> bool {
         let mut segments = match self.message.as_str() {
-            "Required" => &self.segments[..self.segments.len().saturating_sub(1)],
+            "Required field missing" => &self.segments[..self.segments.len().saturating_sub(1)],
             _ => &self.segments[..],
         };
         while let Some((Segment::Index(_), rest)) = segments.split_last() {
@@ -381,15 +381,15 @@ mod tests {
 
     #[test]
     fn missing_fields_are_required_and_array_items_keep_their_index() {
-        assert_eq!(field_errors(json!({})), vec![("name".to_owned(), "Required".to_owned())]);
+        assert_eq!(field_errors(json!({})), vec![("name".to_owned(), "Required field missing".to_owned())]);
         let errors = field_errors(json!({"name": "x", "model": {"primary": "p", "fallback": ["a", 2, 3]}}));
         assert_eq!(errors, vec![("model.fallback[1]".to_owned(), "Must be a string".to_owned())]);
         let errors = field_errors(json!({"model": {"fallback": []}, "public": 1}));
         assert_eq!(
             errors,
             vec![
-                ("model.primary".to_owned(), "Required".to_owned()),
-                ("name".to_owned(), "Required".to_owned()),
+                ("model.primary".to_owned(), "Required field missing".to_owned()),
+                ("name".to_owned(), "Required field missing".to_owned()),
                 ("public".to_owned(), "Must be true or false".to_owned()),
             ]
         );

@@ -41,8 +41,11 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
                 });
                 let raw = err.into_inner().to_string();
                 let name = name.or_else(|| quoted(&raw, "missing field `")).unwrap_or_else(|| "query".to_owned());
-                let message =
-                    if raw.starts_with("missing field") { "Required".to_owned() } else { plain_message(&raw) };
+                let message = if raw.starts_with("missing field") {
+                    "Required field missing".to_owned()
+                } else {
+                    plain_message(&raw)
+                };
                 if !errors.fields().iter().any(|e| e.field == name) {
                     errors.add(name.clone(), message);
                 }

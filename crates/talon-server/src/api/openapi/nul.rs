@@ -36,7 +36,7 @@ pub fn forbid_nul_in_bodies(doc: &OpenApi) -> Value {
             forbid_nul(schema, &mut referenced);
         }
     }
-    value["components"]["schemas"]["JsonValue"] = json_value_schema();
+    add_json_value_schemas(&mut value["components"]["schemas"]);
     value
 }
 
@@ -77,18 +77,33 @@ fn forbid_nul(schema: &mut Value, referenced: &mut Vec<String>) {
     }
 }
 
-/// Any JSON value without a NUL character in a string or key.
-fn json_value_schema() -> Value {
-    let itself = json!({ "$ref": "#/components/schemas/JsonValue" });
-    json!({
-        "description": "Any JSON value without a NUL character in a string or key",
-        "anyOf": [
-            { "type": "null" },
-            { "type": "boolean" },
-            { "type": "number" },
-            { "type": "string", "pattern": NUL_FREE },
-            { "type": "array", "items": itself },
-            { "type": "object", "patternProperties": { NUL_FREE: itself }, "additionalProperties": false },
-        ]
-    })
+/// How many levels of arrays and objects the free-JSON schema spells out. Client generators cannot follow
+/// a recursive union, so the levels are written out; the server accepts deeper JSON than the document
+/// describes, never less.
+const JSON_DEPTH: usize = 4;
+
+/// Any JSON value without a NUL character in a string or key, as `JsonValue` (and the levels it is made
+/// of: `JsonScalar`, `JsonValue1` … `JsonValue3`).
+fn add_json_value_schemas(schemas: &mut Value) {
+    let scalars = json!([
+        { "type": "null" },
+        { "type": "boolean" },
+        { "type": "number" },
+        { "type": "string", "pattern": NUL_FREE },
+    ]);
+    schemas["JsonScalar"] = json!({ "description": "A JSON scalar without a NUL character", "anyOf": scalars });
+    let mut inner = "JsonScalar".to_owned();
+    for level in 1..=JSON_DEPTH {
+        let name = if level == JSON_DEPTH { "JsonValue".to_owned() } else { format!("JsonValue{level}") };
+        let item = json!({ "$ref": format!("#/components/schemas/{inner}") });
+        let mut choices = scalars.as_array().cloned().unwrap_or_default();
+        choices.push(json!({ "type": "array", "items": item }));
+        choices
+            .push(json!({ "type": "object", "patternProperties": { NUL_FREE: item }, "additionalProperties": false }));
+        schemas[&name] = json!({
+            "description": "Any JSON value without a NUL character in a string or key",
+            "anyOf": choices,
+        });
+        inner = name;
+    }
 }
