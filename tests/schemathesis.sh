@@ -5,6 +5,7 @@
 # Usage: tests/schemathesis.sh PATH/TO/talon [seconds]   (needs curl, jq and `st` from `pip install schemathesis`)
 set -euo pipefail
 talon=$(realpath "${1:?usage: tests/schemathesis.sh PATH/TO/talon [seconds]}")
+config=$(realpath "$(dirname "$0")/schemathesis.toml")
 budget=${2:-60}
 
 dir=$(mktemp -d)
@@ -45,7 +46,7 @@ key=$(curl -sf -X POST "$base/api/api-keys" -H "authorization: Bearer $token" -H
 status=0
 # Run inside the scratch dir: Schemathesis keeps its example database and replay cache in the working directory.
 cd "$dir"
-st run "$base/openapi.json" --checks all -H "Authorization: Bearer $key" \
+st --config-file "$config" run "$base/openapi.json" --checks all -H "Authorization: Bearer $key" \
   --max-time "$budget" --max-examples "${ST_MAX_EXAMPLES:-25}" --seed "${ST_SEED:-1}" || status=$?
 if [ "$status" -ne 0 ]; then tail -n 30 "$dir/server.log" >&2; fi
 exit "$status"
