@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::middleware::idempotency::RETENTION;
 use crate::state::AppState;
@@ -12,11 +13,12 @@ const LEASE_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Periodic housekeeping: return lapsed task leases to the queue every second; forget idempotency
 /// records past their retention, and logged-out sessions whose tokens have expired, every hour.
-pub async fn run(state: AppState) {
+pub async fn run(state: AppState, stop: CancellationToken) {
     let mut leases = tokio::time::interval(LEASE_SWEEP_EVERY);
     let mut purge = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
         tokio::select! {
+            () = stop.cancelled() => return,
             _ = leases.tick() => {
                 if let Err(e) = state.tasks.expire_leases().await {
                     tracing::warn!(error = %e, "could not expire task leases");

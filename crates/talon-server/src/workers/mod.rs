@@ -1,48 +1,50 @@
 //! The background loops of one server: Talon's runtime (tasks whose executor is `runtime`), webhook
-//! delivery, periodic maintenance, and the usage writer.
+//! delivery, periodic maintenance, and the usage writer. They start together and stop together: on
+//! shutdown each is told to stop (one cancellation token), claims nothing new and finishes what it holds,
+//! within a grace period after which what is left is dropped (leases lapse, deliveries are retried).
 
 pub mod maintenance;
 pub mod runtime;
 pub mod webhook_delivery;
 
-use tokio::task::JoinHandle;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
 
-/// The running workers, stopped together when the server shuts down.
+/// How long the workers get to finish what they hold once asked to stop (a rolling deploy's pod gets 30 s).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// The running workers.
 pub struct Workers {
-    maintenance: JoinHandle<()>,
-    deliveries: JoinHandle<()>,
-    runtime: JoinHandle<()>,
-    usage_writer: JoinHandle<()>,
-    stop_usage: tokio::sync::oneshot::Sender<()>,
+    stop: CancellationToken,
+    running: JoinSet<()>,
 }
 
 impl Workers {
     pub fn start(state: AppState) -> Self {
-        let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel::<()>();
+        let stop = CancellationToken::new();
+        let mut running = JoinSet::new();
+        running.spawn(maintenance::run(state.clone(), stop.clone()));
+        running.spawn(webhook_delivery::run(state.clone(), stop.clone()));
+        running.spawn(runtime::run(state.clone(), stop.clone()));
         let usage = state.usage.clone();
-        Self {
-            maintenance: tokio::spawn(maintenance::run(state.clone())),
-            deliveries: tokio::spawn(webhook_delivery::run(state.clone())),
-            runtime: tokio::spawn(runtime::run(state)),
-            usage_writer: tokio::spawn(async move {
-                usage
-                    .run(async {
-                        let _ = usage_stopped.await;
-                    })
-                    .await;
-            }),
-            stop_usage,
-        }
+        let usage_stop = stop.clone();
+        // Answers finished before the shutdown are written before it completes.
+        running.spawn(async move { usage.run(usage_stop.cancelled_owned()).await });
+        Self { stop, running }
     }
 
-    pub async fn stop(self) {
-        self.maintenance.abort();
-        self.deliveries.abort();
-        self.runtime.abort();
-        // Answers finished before the shutdown are written before it completes.
-        let _ = self.stop_usage.send(());
-        let _ = self.usage_writer.await;
+    /// Asks every worker to stop and waits for them, at most `SHUTDOWN_GRACE`.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        let drained =
+            tokio::time::timeout(SHUTDOWN_GRACE, async { while self.running.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "workers still busy after the shutdown grace; stopping them");
+            self.running.shutdown().await;
+        }
     }
 }

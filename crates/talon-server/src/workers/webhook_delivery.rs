@@ -1,3 +1,6 @@
+//! Webhook delivery: fans outbox events out into deliveries, signs and posts each due one, retrying on the
+//! schedule until a 2xx, and records every attempt.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +11,8 @@ use talon_domain::time::now;
 use talon_domain::webhook::{DISABLE_AFTER_FAILING, DeliveryStatus, RESPONSE_BODY_KEPT, next_delay};
 use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome};
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::services::webhooks::client::check_before_sending;
 use crate::state::AppState;
@@ -17,8 +22,9 @@ const BATCH: i64 = 64;
 /// transaction writes a bounded number of rows, so it never holds the writer long.
 const FAN_OUT_BATCH: i64 = 32;
 
-/// Runs until the task is aborted: dispatches outbox events into deliveries and sends due deliveries.
-pub async fn run(state: AppState) {
+/// Dispatches outbox events into deliveries and sends due deliveries until `stop` is cancelled, then
+/// waits for the attempts in flight.
+pub async fn run(state: AppState, stop: CancellationToken) {
     let settings = state.webhooks.settings().clone();
     let client = state.webhooks.client().clone();
     let bounds = ClaimBounds {
@@ -27,7 +33,8 @@ pub async fn run(state: AppState) {
     };
     let in_flight = Arc::new(Semaphore::new(settings.concurrency));
     let wake = state.webhooks.wake_signal();
-    loop {
+    let mut attempts = JoinSet::new();
+    while !stop.is_cancelled() {
         let woken = wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
@@ -44,9 +51,9 @@ pub async fn run(state: AppState) {
                 Ok(jobs) => {
                     busy |= !jobs.is_empty();
                     for job in jobs {
-                        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+                        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                         let (state, client) = (state.clone(), client.clone());
-                        tokio::spawn(async move {
+                        attempts.spawn(async move {
                             attempt(&state, &client, job).await;
                             drop(permit);
                         });
@@ -55,10 +62,15 @@ pub async fn run(state: AppState) {
                 Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries"),
             }
         }
+        while attempts.try_join_next().is_some() {}
         if !busy {
-            let _ = tokio::time::timeout(settings.poll_every, woken).await;
+            tokio::select! {
+                () = stop.cancelled() => {}
+                _ = tokio::time::timeout(settings.poll_every, woken) => {}
+            }
         }
     }
+    while attempts.join_next().await.is_some() {}
 }
 
 /// One POST of one delivery, and the bookkeeping of its outcome. The webhook is the copy claimed with

@@ -31,6 +31,7 @@ mod registry_versions;
 mod request_log;
 mod restricted_keys;
 mod sessions;
+mod shutdown;
 mod tasks;
 mod tasks_leases;
 mod tasks_runtime;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use talon_domain::task::Task;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
 
@@ -24,9 +25,9 @@ pub const LEASE: Duration = Duration::from_secs(300);
 /// (tasks queued on this server wake it at once).
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
 
-/// Runs until aborted. Aborting drops the answers in flight; their leases lapse and the tasks are
-/// retried.
-pub async fn run(state: AppState) {
+/// Runs until `stop` is cancelled, then claims nothing more and waits for the answers in flight. If the
+/// server goes before they finish, their leases lapse and the tasks are retried.
+pub async fn run(state: AppState, stop: CancellationToken) {
     let workers = state.settings.runtime_workers;
     if workers == 0 {
         return;
@@ -37,7 +38,13 @@ pub async fn run(state: AppState) {
     loop {
         // Wait for a free slot before claiming: a claimed task starts at once, never waits in line here
         // while its lease runs.
-        let Ok(first) = slots.clone().acquire_owned().await else { return };
+        let first = tokio::select! {
+            () = stop.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
         while answering.try_join_next().is_some() {}
         // Listen before looking, so a task queued in between still wakes the loop.
         let woken = queued.notified();
@@ -53,8 +60,10 @@ pub async fn run(state: AppState) {
         };
         if tasks.is_empty() {
             drop(first);
-            let _ = tokio::time::timeout(POLL_EVERY, woken).await;
-            continue;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tokio::time::timeout(POLL_EVERY, woken) => continue,
+            }
         }
         let mut permit = Some(first);
         for task in tasks {
@@ -63,12 +72,13 @@ pub async fn run(state: AppState) {
                 Some(slot) => slot,
                 None => match slots.clone().acquire_owned().await {
                     Ok(slot) => slot,
-                    Err(_) => return,
+                    Err(_) => break,
                 },
             };
             answering.spawn(work(state.clone(), task, slot));
         }
     }
+    while answering.join_next().await.is_some() {}
 }
 
 /// Answers one claimed task and records the outcome. Logs name the task, never its input or output.
