@@ -26,3 +26,8 @@ impl StoreError {
         }
     }
 }
+
+/// Maps a column that does not parse to `Corrupt`, naming the column.
+pub(crate) fn corrupt(what: &str) -> impl FnOnce(String) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}

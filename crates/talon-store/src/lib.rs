@@ -1,16 +1,16 @@
-//! Talon's persistence. Each aggregate has a store trait; `sqlite` and `postgres` implement every trait
-//! with their own SQL and migrations, and `tests/store/` runs one suite against both.
+//! Talon's persistence. Each aggregate (accounts, agents, api_keys, idempotency, tasks, usage,
+//! webhooks) is a module holding its store trait and public types, its rows (`rows`) and its SQL
+//! (`sql`), written once for SQLite and PostgreSQL and run on either by `db::run!`. `sqlite` and
+//! `postgres` hold the stores, their connections, their dialects and (beside the crate) their
+//! migrations; `tests/store/` runs one suite against both.
 
 mod accounts;
 mod agents;
 mod api_keys;
-mod bind;
+mod db;
 mod error;
 mod idempotency;
-mod portable;
 pub mod postgres;
-mod rows;
-mod sql;
 pub mod sqlite;
 mod tasks;
 #[cfg(feature = "testing")]

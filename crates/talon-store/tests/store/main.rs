@@ -1,4 +1,23 @@
 //! The store conformance suite: every test runs against SQLite and PostgreSQL.
 
-mod conformance;
+/// Runs each named `async fn(Backend)` of the module as one test per database.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Postgres).await } )*
+        }
+    };
+}
+
+mod common;
+
+mod accounts;
+mod agents;
+mod api_keys;
+mod idempotency;
+mod tasks;
+mod usage;
 mod webhooks;

@@ -7,18 +7,7 @@ use talon_domain::{Account, DeliveryId, EventId, UserId, WebhookId};
 use talon_store::testing::TestDatabase;
 use talon_store::{Backend, ClaimBounds, EndpointOutcome, Store};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(talon_store::Backend::Postgres).await } )*
-        }
-    };
-}
-
-on_both!(endpoint_outcomes_touch_only_their_fields, claims_are_bounded_and_take_turns);
+on_both_databases!(endpoint_outcomes_touch_only_their_fields, claims_are_bounded_and_take_turns);
 
 fn now() -> chrono::DateTime<Utc> {
     Utc::now().duration_trunc(Duration::microseconds(1)).unwrap()

@@ -1,8 +1,13 @@
+//! API keys, looked up by hash on every authenticated request.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::{Account, ApiKey, ApiKeyId, UserId};
 
 use crate::StoreError;
+
+mod rows;
+mod sql;
 
 /// A key found by its hash, with the account that owns it (one lookup per authenticated request).
 #[derive(Debug, Clone)]

@@ -1,3 +1,5 @@
+//! Agents, their versions and fork lineage, and the event outbox they read back.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::agent::lineage::LineageEntry;
@@ -6,6 +8,9 @@ use talon_domain::event::Event;
 use talon_domain::{AgentId, UserId, VersionId};
 
 use crate::StoreError;
+
+mod rows;
+mod sql;
 
 /// One page of a list, and how many rows the whole list has.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,12 @@
+//! Idempotency keys: one reservation per key, and the response that replays it.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::StoreError;
+
+mod rows;
+mod sql;
 
 /// The response a completed request produced, kept to answer replays.
 #[derive(Debug, Clone, PartialEq, Eq)]

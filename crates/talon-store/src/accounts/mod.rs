@@ -1,9 +1,14 @@
+//! Accounts and their sessions.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::{Account, UserId};
 use uuid::Uuid;
 
 use crate::StoreError;
+
+mod rows;
+mod sql;
 
 #[async_trait]
 pub trait AccountStore {

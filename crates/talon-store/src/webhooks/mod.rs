@@ -1,9 +1,17 @@
+//! Webhooks and their deliveries: fan-out from the outbox, fair claims, outcomes.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use talon_domain::webhook::{Delivery, Webhook, payload, subscribes};
+use talon_domain::webhook::{Delivery, Webhook};
 use talon_domain::{DeliveryId, UserId, WebhookId};
 
 use crate::{Page, StoreError};
+
+mod rows;
+mod sql;
+
+pub(crate) use rows::DELIVERY_COLUMNS;
+pub(crate) use sql::FAIR_DELIVERY_PICK;
 
 /// What one attempt says about its endpoint. Recording it touches only the fields deliveries own (the
 /// failure streak, and the switch-off with its reason), and only while the webhook still has the URL
@@ -83,23 +91,4 @@ pub trait WebhookStore {
 
     /// Records the outcome of an attempt (every mutable field of the delivery).
     async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
-}
-
-/// One new delivery per webhook of the event's account that subscribes to its kind.
-pub(crate) fn deliveries_for(
-    event: &crate::rows::PendingEventRow,
-    hooks: &[Webhook],
-    now: DateTime<Utc>,
-) -> Result<Vec<Delivery>, StoreError> {
-    let subscribed: Vec<&Webhook> = hooks.iter().filter(|h| subscribes(&h.events, &event.kind)).collect();
-    if subscribed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let data: serde_json::Value =
-        serde_json::from_str(&event.data).map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?;
-    let body = payload(&event.kind, event.created_at, &data);
-    Ok(subscribed
-        .into_iter()
-        .map(|hook| Delivery::pending(hook, talon_domain::EventId::from_uuid(event.id), &event.kind, body.clone(), now))
-        .collect())
 }

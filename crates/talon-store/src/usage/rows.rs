@@ -1,23 +1,6 @@
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use talon_domain::AgentId;
-use talon_domain::usage::{UsageRecord, VersionUsage};
+//! Usage rows and their conversion into domain types.
 
-use crate::StoreError;
-
-#[async_trait]
-pub trait UsageStore {
-    /// Writes a batch of records in one transaction.
-    async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError>;
-
-    /// The agent's usage in `[from, to)`, one row per version that answered, oldest version first.
-    async fn usage_by_version(
-        &self,
-        agent: AgentId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<VersionUsage>, StoreError>;
-}
+use talon_domain::usage::VersionUsage;
 
 /// One version's aggregates, as both databases return them (microseconds, cast to fixed types).
 #[derive(sqlx::FromRow)]

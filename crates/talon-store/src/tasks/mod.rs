@@ -1,3 +1,5 @@
+//! Tasks: the queue, its claims and leases.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::event::Event;
@@ -5,6 +7,11 @@ use talon_domain::task::{Executor, Lease, Priority, Task, TaskStatus};
 use talon_domain::{AgentId, TaskId, UserId};
 
 use crate::{Page, StoreError};
+
+mod rows;
+mod sql;
+
+pub(crate) use rows::TASK_COLUMNS;
 
 /// Which of an account's tasks a list shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

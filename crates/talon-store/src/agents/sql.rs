@@ -1,0 +1,306 @@
+//! `AgentStore` for every store, in SQL both databases run.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use talon_domain::agent::lineage::LineageEntry;
+use talon_domain::agent::{Agent, Version};
+use talon_domain::event::Event;
+use talon_domain::{AgentId, UserId, VersionId};
+
+use super::rows::{
+    AGENT_COLUMNS, AGENT_WITH_VERSION, AgentHeadRow, AgentRow, EventRow, LineageRow, ON_CURRENT_VERSION,
+    ON_SERVED_VERSION, VERSION_COLUMNS, VersionRow, bind_agent, bind_version, encode_capabilities,
+};
+use crate::db::{Portable, outbox, run};
+use crate::{
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoreError, StoredEvent,
+};
+
+const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
+     public, status, current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, \
+     parent_version_id, fork_type, created_at, updated_at, api_access) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+
+const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
+     definition, content_hash, commit_message, fork_type, created_by, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+const COUNT_FORK: &str = "UPDATE agents SET fork_count = fork_count + 1 WHERE id = $1";
+
+const UNCOUNT_FORK: &str =
+    "UPDATE agents SET fork_count = fork_count - 1 WHERE id = (SELECT parent_agent_id FROM agents WHERE id = $1)";
+
+const UPDATE_PROFILE: &str = "UPDATE agents SET name = $1, description = $2, capabilities = $3, \
+     public = $4, api_access = $5, updated_at = $6 WHERE id = $7";
+
+const UPDATE_DEPLOYMENT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
+     deployed_at = $3, updated_at = $4 WHERE id = $5";
+
+/// Moves the agent to its new version only if the expected parent is still current.
+const ADVANCE_CURRENT_VERSION: &str =
+    "UPDATE agents SET current_version_id = $1, updated_at = $2 WHERE id = $3 AND current_version_id = $4";
+
+const FORK_COUNT: &str = "SELECT fork_count FROM agents WHERE id = $1";
+
+const RUNNING_TASKS_OF_AGENT: &str = "SELECT COUNT(*) FROM tasks WHERE agent_id = $1 AND status = 'running'";
+
+const DELETE_AGENT: &str = "DELETE FROM agents WHERE id = $1";
+
+/// Up from the agent to its root, then down from the root to every descendant.
+const LINEAGE: &str = "WITH RECURSIVE
+    up (id, parent_agent_id) AS (
+        SELECT id, parent_agent_id FROM agents WHERE id = $1
+        UNION ALL
+        SELECT a.id, a.parent_agent_id FROM agents a JOIN up ON a.id = up.parent_agent_id
+    ),
+    down (id) AS (
+        SELECT id FROM up WHERE parent_agent_id IS NULL
+        UNION ALL
+        SELECT a.id FROM agents a JOIN down ON a.parent_agent_id = down.id
+    )
+    SELECT a.id, a.user_id, a.public, a.parent_agent_id, a.name, a.fork_type, a.parent_version_id, a.current_version_id, v.number
+    FROM down
+    JOIN agents a ON a.id = down.id
+    JOIN agent_versions v ON v.id = a.current_version_id";
+
+#[async_trait]
+impl<S: Portable> AgentStore for S {
+    async fn insert_agent(&self, agent: &Agent, first: &Version, events: &[Event]) -> Result<(), StoreError> {
+        let mut tx = self.db().begin().await?;
+        run!(tx.conn(), |c| bind_agent(sqlx::query(INSERT_AGENT), agent).execute(c).await.map(|_| ()))
+            .map_err(|e| StoreError::unique(e, "slug"))?;
+        run!(tx.conn(), |c| bind_version(sqlx::query(INSERT_VERSION), first).execute(c).await.map(|_| ()))?;
+        if let Some(parent) = agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
+            run!(tx.conn(), |c| sqlx::query(COUNT_FORK).bind(*parent.as_uuid()).execute(c).await.map(|_| ()))?;
+        }
+        outbox::record(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn agent(&self, id: AgentId) -> Result<Option<Agent>, StoreError> {
+        let statement = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1");
+        let row: Option<AgentRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_optional(e).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn agent_head(&self, id: AgentId) -> Result<Option<(Agent, Version)>, StoreError> {
+        let statement = format!("{AGENT_WITH_VERSION}{ON_CURRENT_VERSION} WHERE a.id = $1");
+        let row: Option<AgentHeadRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_optional(e).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn agent_serving(&self, agent: AgentLookup<'_>) -> Result<Option<(Agent, Version)>, StoreError> {
+        let select = format!("{AGENT_WITH_VERSION}{ON_SERVED_VERSION} WHERE ");
+        let row: Option<AgentHeadRow> = match agent {
+            AgentLookup::Id(id) => {
+                let statement = format!("{select}a.id = $1");
+                run!(self.db().reader(), |e| {
+                    sqlx::query_as(&statement).bind(*id.as_uuid()).fetch_optional(e).await
+                })?
+            }
+            AgentLookup::Slug { owner, slug } => {
+                let statement = format!("{select}a.user_id = $1 AND a.slug = $2");
+                run!(self.db().reader(), |e| {
+                    sqlx::query_as(&statement).bind(*owner.as_uuid()).bind(slug).fetch_optional(e).await
+                })?
+            }
+        };
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn agent_by_slug(&self, owner: UserId, slug: &str) -> Result<Option<Agent>, StoreError> {
+        let statement = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.user_id = $1 AND a.slug = $2");
+        let row: Option<AgentRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&statement).bind(owner.as_uuid()).bind(slug).fetch_optional(e).await
+        })?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn taken_slugs(&self, owner: UserId, base: &str) -> Result<Vec<String>, StoreError> {
+        let slugs: Vec<(String,)> = run!(self.db().reader(), |e| {
+            sqlx::query_as("SELECT slug FROM agents WHERE user_id = $1 AND (slug = $2 OR slug LIKE $3)")
+                .bind(owner.as_uuid())
+                .bind(base)
+                .bind(talon_domain::agent::numbered_slug_pattern(base))
+                .fetch_all(e)
+                .await
+        })?;
+        Ok(slugs.into_iter().map(|(slug,)| slug).collect())
+    }
+
+    async fn list_agents(
+        &self,
+        owner: UserId,
+        filter: AgentFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<Agent>, StoreError> {
+        let condition = "a.user_id = $1 AND ($2 = FALSE OR a.status <> 'idle') AND ($3 IS NULL OR a.id = $3)";
+        let only = filter.only.map(|a| *a.as_uuid());
+        let count = format!("SELECT COUNT(*) FROM agents a WHERE {condition}");
+        let (total,): (i64,) = run!(self.db().reader(), |e| {
+            sqlx::query_as(&count).bind(owner.as_uuid()).bind(filter.deployed_only).bind(only).fetch_one(e).await
+        })?;
+        let select = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE {condition} ORDER BY a.id LIMIT $4 OFFSET $5");
+        let rows: Vec<AgentRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&select)
+                .bind(owner.as_uuid())
+                .bind(filter.deployed_only)
+                .bind(only)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(e)
+                .await
+        })?;
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn update_agent_profile(&self, agent: &Agent, event: &Event) -> Result<(), StoreError> {
+        let mut tx = self.db().begin().await?;
+        let metadata = &agent.metadata;
+        run!(tx.conn(), |c| {
+            sqlx::query(UPDATE_PROFILE)
+                .bind(&metadata.name)
+                .bind(&metadata.description)
+                .bind(encode_capabilities(agent))
+                .bind(agent.public)
+                .bind(agent.api_access)
+                .bind(agent.updated_at)
+                .bind(agent.id.as_uuid())
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_deployment(
+        &self,
+        id: AgentId,
+        deployment: Deployment,
+        at: DateTime<Utc>,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db().begin().await?;
+        run!(tx.conn(), |c| {
+            sqlx::query(UPDATE_DEPLOYMENT)
+                .bind(deployment.status.as_str())
+                .bind(deployment.deployed_version_id.map(|v| *v.as_uuid()))
+                .bind(deployment.deployed_at)
+                .bind(at)
+                .bind(id.as_uuid())
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_agent(&self, id: AgentId, force: bool, event: &Event) -> Result<DeleteOutcome, StoreError> {
+        let mut tx = self.db().begin().await?;
+        let forks: Option<(i64,)> =
+            run!(tx.conn(), |c| sqlx::query_as(FORK_COUNT).bind(id.as_uuid()).fetch_optional(c).await)?;
+        let Some((forks,)) = forks else {
+            return Ok(DeleteOutcome::NotFound);
+        };
+        if forks > 0 && !force {
+            return Ok(DeleteOutcome::HasForks(forks));
+        }
+        let (running,): (i64,) =
+            run!(tx.conn(), |c| sqlx::query_as(RUNNING_TASKS_OF_AGENT).bind(id.as_uuid()).fetch_one(c).await)?;
+        if running > 0 && !force {
+            return Ok(DeleteOutcome::HasRunningTasks(running));
+        }
+        run!(tx.conn(), |c| sqlx::query(UNCOUNT_FORK).bind(id.as_uuid()).execute(c).await.map(|_| ()))?;
+        run!(tx.conn(), |c| sqlx::query(DELETE_AGENT).bind(id.as_uuid()).execute(c).await.map(|_| ()))?;
+        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+        tx.commit().await?;
+        Ok(DeleteOutcome::Deleted)
+    }
+
+    async fn append_version(&self, version: &Version, events: &[Event]) -> Result<AppendOutcome, StoreError> {
+        let Some(parent) = version.parent_version_id else {
+            return Ok(AppendOutcome::Stale);
+        };
+        let mut tx = self.db().begin().await?;
+        let advanced = run!(tx.conn(), |c| {
+            sqlx::query(ADVANCE_CURRENT_VERSION)
+                .bind(version.id.as_uuid())
+                .bind(version.created_at)
+                .bind(version.agent_id.as_uuid())
+                .bind(parent.as_uuid())
+                .execute(c)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        if advanced != 1 {
+            return Ok(AppendOutcome::Stale);
+        }
+        run!(tx.conn(), |c| bind_version(sqlx::query(INSERT_VERSION), version).execute(c).await.map(|_| ()))?;
+        outbox::record(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(AppendOutcome::Appended)
+    }
+
+    async fn version(&self, id: VersionId) -> Result<Option<Version>, StoreError> {
+        let statement = format!(
+            "SELECT {VERSION_COLUMNS} FROM agent_versions v JOIN users u ON u.id = v.created_by WHERE v.id = $1"
+        );
+        let row: Option<VersionRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_optional(e).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn version_by_number(&self, agent: AgentId, number: i64) -> Result<Option<Version>, StoreError> {
+        let statement = format!(
+            "SELECT {VERSION_COLUMNS} FROM agent_versions v JOIN users u ON u.id = v.created_by
+             WHERE v.agent_id = $1 AND v.number = $2"
+        );
+        let row: Option<VersionRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&statement).bind(agent.as_uuid()).bind(number).fetch_optional(e).await
+        })?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn list_versions(&self, agent: AgentId, offset: i64, limit: i64) -> Result<Page<Version>, StoreError> {
+        let (total,): (i64,) = run!(self.db().reader(), |e| {
+            sqlx::query_as("SELECT COUNT(*) FROM agent_versions WHERE agent_id = $1")
+                .bind(agent.as_uuid())
+                .fetch_one(e)
+                .await
+        })?;
+        let statement = format!(
+            "SELECT {VERSION_COLUMNS} FROM agent_versions v JOIN users u ON u.id = v.created_by
+             WHERE v.agent_id = $1 ORDER BY v.number DESC LIMIT $2 OFFSET $3"
+        );
+        let rows: Vec<VersionRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&statement).bind(agent.as_uuid()).bind(limit).bind(offset).fetch_all(e).await
+        })?;
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn lineage(&self, id: AgentId) -> Result<Vec<LineageEntry>, StoreError> {
+        let rows: Vec<LineageRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(LINEAGE).bind(id.as_uuid()).fetch_all(e).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn events_for(&self, account: UserId) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<EventRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as("SELECT id, kind, data, created_at FROM events WHERE user_id = $1 ORDER BY id")
+                .bind(account.as_uuid())
+                .fetch_all(e)
+                .await
+        })?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}

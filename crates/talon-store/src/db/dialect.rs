@@ -1,0 +1,23 @@
+//! What the portable statements cannot share: how each database claims rows under concurrency.
+
+/// The statements and choices that differ between the databases; `sqlite::DIALECT` and
+/// `postgres::DIALECT` fill it in.
+pub(crate) struct Dialect {
+    /// Claims queued tasks of one account (binds as `tasks::sql` documents); `RETURNING` follows.
+    pub claim_tasks: &'static str,
+    /// Claims runtime tasks of every account; `RETURNING` follows.
+    pub claim_runtime_tasks: &'static str,
+    /// Requeues or fails running tasks whose lease lapsed; `RETURNING` follows.
+    pub expire_leases: &'static str,
+    /// Reads undispatched outbox events inside the fan-out transaction.
+    pub pending_events: &'static str,
+    /// Whether the fair delivery pick runs on a reader before the claim (one claimer per database),
+    /// rather than inside the claim statement (`claim_deliveries`).
+    pub pick_on_reader: bool,
+    /// Picks and claims deliveries in one statement; `RETURNING` follows. Unused with `pick_on_reader`.
+    pub claim_deliveries: fn() -> String,
+    /// The task columns a claim returns.
+    pub task_returning: fn() -> String,
+    /// The delivery columns a claim returns.
+    pub delivery_returning: fn() -> String,
+}

@@ -1,0 +1,289 @@
+//! `WebhookStore` for every store, in SQL both databases run; the fan-out's event read and the
+//! delivery claim take their statements and strategy from the store's dialect.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use talon_domain::webhook::{Delivery, Webhook};
+use talon_domain::{DeliveryId, UserId, WebhookId};
+use uuid::Uuid;
+
+use super::rows::{
+    DELIVERY_COLUMNS, DeliveryRow, PendingEventRow, WEBHOOK_COLUMNS, WebhookRow, bind_delivery, bind_delivery_update,
+    bind_webhook, deliveries_for,
+};
+use crate::db::{Portable, Tx, run};
+use crate::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore};
+
+const INSERT_WEBHOOK: &str = "INSERT INTO webhooks (id, user_id, url, events, description, active, \
+     disabled_reason, secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET url = $3, events = $4, description = $5, active = $6, \
+     disabled_reason = $7, secret = $8, previous_secret = $9, previous_secret_expires_at = $10, \
+     failing_since = $11, updated_at = $13 WHERE id = $1 AND user_id = $2 AND created_at = $12";
+
+const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, webhook_id, user_id, event_id, \
+     event_kind, payload, status, attempts, next_attempt_at, last_status_code, last_error, last_latency_ms, \
+     last_response_body, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+     ON CONFLICT (webhook_id, event_id) DO NOTHING";
+
+const UPDATE_DELIVERY: &str = "UPDATE webhook_deliveries SET status = $2, attempts = $3, \
+     next_attempt_at = $4, locked_until = NULL, last_status_code = $5, last_error = $6, last_latency_ms = $7, \
+     last_response_body = $8, updated_at = $9 WHERE id = $1";
+
+const ACTIVE_WEBHOOKS_OF: &str = "SELECT id, user_id, url, events, description, active, disabled_reason, \
+     secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at \
+     FROM webhooks WHERE user_id = $1 AND active";
+
+const MARK_DISPATCHED: &str = "UPDATE events SET dispatched_at = $1 WHERE id = $2";
+
+/// Outcome updates name only the columns deliveries own, and apply only while the URL attempted is
+/// still the webhook's (`$2`).
+const WEBHOOK_DELIVERED: &str =
+    "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND url = $2 AND failing_since IS NOT NULL";
+
+/// A streak that began at or before `$4` switches the webhook off (unless it is off already).
+const WEBHOOK_FAILED: &str = "UPDATE webhooks SET failing_since = COALESCE(failing_since, $3), \
+     disabled_reason = CASE WHEN active AND failing_since <= $4 THEN $5 ELSE disabled_reason END, \
+     updated_at = CASE WHEN active AND failing_since <= $4 THEN $3 ELSE updated_at END, \
+     active = CASE WHEN failing_since <= $4 THEN FALSE ELSE active END \
+     WHERE id = $1 AND url = $2";
+
+const WEBHOOK_GONE: &str = "UPDATE webhooks SET active = FALSE, disabled_reason = $4, updated_at = $3 \
+     WHERE id = $1 AND url = $2 AND active";
+
+/// Claims picked deliveries (`WHERE id IN (…)` follows) that are still claimable at `$1`, until `$2`.
+const CLAIM_PICKED_DELIVERIES: &str = "UPDATE webhook_deliveries SET status = 'sending', \
+     locked_until = $2, updated_at = $1 \
+     WHERE ((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND locked_until < $1)) AND";
+
+/// The ids of up to `$2` deliveries to claim at `$1`, within `$3` in flight per webhook and `$4` per
+/// account (deliveries held until after `$1` count as in flight). Each webhook offers its oldest due
+/// deliveries; accounts then take turns by rank, so claims interleave accounts and webhooks. Every
+/// scan names `status IN ('pending', 'sending')` so it reads only the partial index of open deliveries,
+/// never the delivery history, and in-flight counts are grouped once rather than per candidate.
+pub(crate) const FAIR_DELIVERY_PICK: &str = "SELECT ranked.id FROM (
+         SELECT offered.id, offered.user_id, offered.next_attempt_at,
+                ROW_NUMBER() OVER (PARTITION BY offered.user_id
+                                   ORDER BY offered.hook_rank, offered.next_attempt_at, offered.id) AS account_rank
+         FROM (
+             SELECT d.id, d.user_id, d.webhook_id, d.next_attempt_at,
+                    ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS hook_rank
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.status IN ('pending', 'sending') AND w.active
+               AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
+                    OR (d.status = 'sending' AND d.locked_until < $1))
+         ) offered
+         LEFT JOIN (SELECT webhook_id, COUNT(*) AS held FROM webhook_deliveries
+                    WHERE status IN ('pending', 'sending') AND status = 'sending' AND locked_until >= $1
+                    GROUP BY webhook_id) hook_busy ON hook_busy.webhook_id = offered.webhook_id
+         WHERE offered.hook_rank + COALESCE(hook_busy.held, 0) <= $3
+     ) ranked
+     LEFT JOIN (SELECT user_id, COUNT(*) AS held FROM webhook_deliveries
+                WHERE status IN ('pending', 'sending') AND status = 'sending' AND locked_until >= $1
+                GROUP BY user_id) account_busy ON account_busy.user_id = ranked.user_id
+     WHERE ranked.account_rank + COALESCE(account_busy.held, 0) <= $4
+     ORDER BY ranked.account_rank, ranked.next_attempt_at, ranked.id
+     LIMIT $2";
+
+#[async_trait]
+impl<S: Portable> WebhookStore for S {
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        run!(self.db().writer(), |e| {
+            bind_webhook(sqlx::query(INSERT_WEBHOOK), webhook).execute(e).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    async fn webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        let statement = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
+        let row: Option<WebhookRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_optional(e).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn list_webhooks(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError> {
+        let statement = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE user_id = $1 ORDER BY id");
+        let rows: Vec<WebhookRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(owner.as_uuid()).fetch_all(e).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        run!(self.db().writer(), |e| {
+            bind_webhook(sqlx::query(UPDATE_WEBHOOK), webhook).execute(e).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    async fn record_endpoint_outcome(
+        &self,
+        id: WebhookId,
+        attempted_url: &str,
+        outcome: &EndpointOutcome,
+    ) -> Result<(), StoreError> {
+        run!(self.db().writer(), |e| {
+            match outcome {
+                EndpointOutcome::Delivered => sqlx::query(WEBHOOK_DELIVERED).bind(id.as_uuid()).bind(attempted_url),
+                EndpointOutcome::Failed { at, disable_if_failing_since, reason } => sqlx::query(WEBHOOK_FAILED)
+                    .bind(id.as_uuid())
+                    .bind(attempted_url)
+                    .bind(*at)
+                    .bind(*disable_if_failing_since)
+                    .bind(reason.as_str()),
+                EndpointOutcome::Gone { at, reason } => {
+                    sqlx::query(WEBHOOK_GONE).bind(id.as_uuid()).bind(attempted_url).bind(*at).bind(reason.as_str())
+                }
+            }
+            .execute(e)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError> {
+        let deleted = run!(self.db().writer(), |e| {
+            sqlx::query("DELETE FROM webhooks WHERE id = $1 AND user_id = $2")
+                .bind(id.as_uuid())
+                .bind(owner.as_uuid())
+                .execute(e)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
+    }
+
+    async fn fan_out_events(&self, limit: i64, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let pending_events = self.db().dialect().pending_events;
+        let mut tx = self.db().begin().await?;
+        let events: Vec<PendingEventRow> =
+            run!(tx.conn(), |c| sqlx::query_as(pending_events).bind(limit).fetch_all(c).await)?;
+        let mut hooks: HashMap<Uuid, Vec<Webhook>> = HashMap::new();
+        for event in &events {
+            if let Entry::Vacant(slot) = hooks.entry(event.user_id) {
+                let rows: Vec<WebhookRow> =
+                    run!(tx.conn(), |c| sqlx::query_as(ACTIVE_WEBHOOKS_OF).bind(event.user_id).fetch_all(c).await)?;
+                slot.insert(rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Webhook>, _>>()?);
+            }
+            for delivery in deliveries_for(event, hooks.get(&event.user_id).map_or(&[][..], Vec::as_slice), now)? {
+                insert_delivery(&mut tx, &delivery).await?;
+            }
+            run!(tx.conn(), |c| sqlx::query(MARK_DISPATCHED).bind(now).bind(event.id).execute(c).await.map(|_| ()))?;
+        }
+        tx.commit().await?;
+        Ok(events.len())
+    }
+
+    async fn insert_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        run!(self.db().writer(), |e| {
+            bind_delivery(sqlx::query(INSERT_DELIVERY), delivery).execute(e).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        let statement = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1");
+        let row: Option<DeliveryRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_optional(e).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn list_deliveries(&self, webhook: WebhookId, offset: i64, limit: i64) -> Result<Page<Delivery>, StoreError> {
+        let (total,): (i64,) = run!(self.db().reader(), |e| {
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1")
+                .bind(webhook.as_uuid())
+                .fetch_one(e)
+                .await
+        })?;
+        let statement = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+        );
+        let rows: Vec<DeliveryRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&statement).bind(webhook.as_uuid()).bind(limit).bind(offset).fetch_all(e).await
+        })?;
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        locked_until: DateTime<Utc>,
+        bounds: ClaimBounds,
+    ) -> Result<Vec<DeliveryJob>, StoreError> {
+        let dialect = self.db().dialect();
+        let mut tx;
+        let rows: Vec<DeliveryRow> = if dialect.pick_on_reader {
+            let picked: Vec<(Uuid,)> = run!(self.db().reader(), |e| {
+                sqlx::query_as(FAIR_DELIVERY_PICK)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(bounds.per_webhook)
+                    .bind(bounds.per_account)
+                    .fetch_all(e)
+                    .await
+            })?;
+            if picked.is_empty() {
+                return Ok(Vec::new());
+            }
+            let placeholders: Vec<String> = (0..picked.len()).map(|i| format!("${}", i + 3)).collect();
+            let statement = format!(
+                "{CLAIM_PICKED_DELIVERIES} id IN ({}) RETURNING {}",
+                placeholders.join(", "),
+                (dialect.delivery_returning)()
+            );
+            tx = self.db().begin().await?;
+            run!(tx.conn(), |c| {
+                let mut claim = sqlx::query_as(&statement).bind(now).bind(locked_until);
+                for (id,) in &picked {
+                    claim = claim.bind(*id);
+                }
+                claim.fetch_all(c).await
+            })?
+        } else {
+            let statement = format!("{} RETURNING {}", (dialect.claim_deliveries)(), (dialect.delivery_returning)());
+            tx = self.db().begin().await?;
+            run!(tx.conn(), |c| {
+                sqlx::query_as(&statement)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(bounds.per_webhook)
+                    .bind(bounds.per_account)
+                    .bind(locked_until)
+                    .fetch_all(c)
+                    .await
+            })?
+        };
+        let mut jobs = Vec::with_capacity(rows.len());
+        let mut hooks: HashMap<Uuid, Webhook> = HashMap::new();
+        let webhook_by_id = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
+        for row in rows {
+            if let Entry::Vacant(slot) = hooks.entry(row.webhook_id) {
+                let hook: WebhookRow =
+                    run!(tx.conn(), |c| sqlx::query_as(&webhook_by_id).bind(row.webhook_id).fetch_one(c).await)?;
+                slot.insert(hook.try_into()?);
+            }
+            let webhook = hooks[&row.webhook_id].clone();
+            jobs.push(DeliveryJob { delivery: row.try_into()?, webhook });
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        run!(self.db().writer(), |e| {
+            bind_delivery_update(sqlx::query(UPDATE_DELIVERY), delivery).execute(e).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+}
+
+async fn insert_delivery(tx: &mut Tx, delivery: &Delivery) -> Result<(), sqlx::Error> {
+    run!(tx.conn(), |c| bind_delivery(sqlx::query(INSERT_DELIVERY), delivery).execute(c).await.map(|_| ()))
+}

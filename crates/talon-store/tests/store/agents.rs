@@ -1,0 +1,155 @@
+//! Agents, versions, forks and lineage.
+
+use talon_store::{Backend, StoreError};
+
+use crate::common::agent_fixtures::{agent, event, fork_of};
+use crate::common::{account, db, now};
+
+on_both_databases!(
+    agents_insert_read_and_list,
+    taken_slugs_are_the_numbered_variants_of_one_owner,
+    append_version_is_compare_and_swap,
+    an_agent_is_read_with_the_version_it_serves,
+    forks_count_lineage_and_delete,
+);
+
+async fn agents_insert_read_and_list(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v, &[event(&alice)]).await.unwrap();
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap(), a);
+    assert_eq!(db.store.agent_by_slug(alice.id, "one").await.unwrap().unwrap().id, a.id);
+    assert_eq!(db.store.version(v.id).await.unwrap().unwrap(), v);
+    assert_eq!(db.store.version_by_number(a.id, 1).await.unwrap().unwrap().id, v.id);
+
+    let (dup, dup_v) = agent(&alice, "one", None);
+    let err = db.store.insert_agent(&dup, &dup_v, &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("slug")), "{err:?}");
+    assert!(db.store.agent(dup.id).await.unwrap().is_none(), "nothing of a failed insert remains");
+
+    let (b, bv) = agent(&alice, "two", None);
+    db.store.insert_agent(&b, &bv, &[]).await.unwrap();
+    let page = db.store.list_agents(alice.id, Default::default(), 0, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+    let deployed = talon_store::AgentFilter { deployed_only: true, only: None };
+    assert_eq!(db.store.list_agents(alice.id, deployed, 0, 10).await.unwrap().total, 0);
+    let only_b = talon_store::AgentFilter { deployed_only: false, only: Some(b.id) };
+    assert_eq!(db.store.list_agents(alice.id, only_b, 0, 10).await.unwrap().items[0].id, b.id);
+
+    let events = db.store.events_for(alice.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "agent.created");
+}
+
+async fn taken_slugs_are_the_numbered_variants_of_one_owner(backend: Backend) {
+    let db = db(backend).await;
+    let (alice, bob) = (account("alice@example.com"), account("bob@example.com"));
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let long = "a".repeat(64);
+    let long_2 = talon_domain::agent::numbered_slug(&long, 2);
+    for slug in ["bot", "bot-2", "bot-10", "bots", "robot", "bot-x", long.as_str(), long_2.as_str()] {
+        let (a, v) = agent(&alice, slug, None);
+        db.store.insert_agent(&a, &v, &[]).await.unwrap();
+    }
+    let (b, bv) = agent(&bob, "bot-3", None);
+    db.store.insert_agent(&b, &bv, &[]).await.unwrap();
+
+    let mut taken = db.store.taken_slugs(alice.id, "bot").await.unwrap();
+    taken.sort();
+    // `bot-x` matches the pattern but is no numbered variant: harmless, it is simply never chosen.
+    assert_eq!(taken, ["bot", "bot-10", "bot-2", "bot-x"]);
+    assert!(db.store.taken_slugs(alice.id, "nothing").await.unwrap().is_empty());
+    let mut taken = db.store.taken_slugs(alice.id, &long).await.unwrap();
+    taken.sort();
+    assert_eq!(taken, [long_2, long.clone()]);
+}
+
+async fn append_version_is_compare_and_swap(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v1) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v1, &[]).await.unwrap();
+    let next = |parent: &talon_domain::agent::Version, number: i64| {
+        let mut v = parent.clone();
+        v.id = talon_domain::VersionId::new();
+        v.number = number;
+        v.parent_version_id = Some(parent.id);
+        v
+    };
+    let v2 = next(&v1, 2);
+    assert_eq!(db.store.append_version(&v2, &[event(&alice)]).await.unwrap(), talon_store::AppendOutcome::Appended);
+    let stale = next(&v1, 2);
+    assert_eq!(db.store.append_version(&stale, &[event(&alice)]).await.unwrap(), talon_store::AppendOutcome::Stale);
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap().current_version_id, v2.id);
+    let page = db.store.list_versions(a.id, 0, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items.iter().map(|v| v.number).collect::<Vec<_>>(), [2, 1], "newest first");
+    assert_eq!(db.store.events_for(alice.id).await.unwrap().len(), 1, "a stale append records nothing");
+}
+
+async fn forks_count_lineage_and_delete(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (root, rv) = agent(&alice, "root", None);
+    db.store.insert_agent(&root, &rv, &[]).await.unwrap();
+    let (child, cv) = agent(&alice, "child", fork_of(&root));
+    db.store.insert_agent(&child, &cv, &[]).await.unwrap();
+    let (grandchild, gv) = agent(&alice, "grandchild", fork_of(&child));
+    db.store.insert_agent(&grandchild, &gv, &[]).await.unwrap();
+    assert_eq!(db.store.agent(root.id).await.unwrap().unwrap().fork_count, 1);
+
+    for from in [root.id, child.id, grandchild.id] {
+        let mut entries = db.store.lineage(from).await.unwrap();
+        entries.sort_by_key(|e| e.id);
+        assert_eq!(entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["root", "child", "grandchild"]);
+        assert_eq!(entries[2].parent, Some(child.id));
+        assert_eq!(entries[1].forked_from_version_id, Some(rv.id));
+    }
+
+    let e = event(&alice);
+    assert_eq!(db.store.delete_agent(child.id, false, &e).await.unwrap(), talon_store::DeleteOutcome::HasForks(1));
+    assert_eq!(db.store.delete_agent(child.id, true, &e).await.unwrap(), talon_store::DeleteOutcome::Deleted);
+    assert_eq!(db.store.agent(root.id).await.unwrap().unwrap().fork_count, 0);
+    let orphan = db.store.agent(grandchild.id).await.unwrap().unwrap();
+    let origin = orphan.fork_origin.unwrap();
+    assert_eq!((origin.parent_agent_id, origin.parent_version_id), (None, None), "the fork now stands alone");
+    assert!(db.store.version(cv.id).await.unwrap().is_none());
+    assert_eq!(db.store.lineage(grandchild.id).await.unwrap().len(), 1);
+    assert_eq!(db.store.delete_agent(child.id, true, &e).await.unwrap(), talon_store::DeleteOutcome::NotFound);
+}
+
+async fn an_agent_is_read_with_the_version_it_serves(backend: Backend) {
+    use talon_store::{AgentLookup, Deployment};
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    let bob = account("bob@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let (a, v1) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v1, &[]).await.unwrap();
+    let mut v2 = v1.clone();
+    v2.id = talon_domain::VersionId::new();
+    v2.number = 2;
+    v2.parent_version_id = Some(v1.id);
+    assert_eq!(db.store.append_version(&v2, &[]).await.unwrap(), talon_store::AppendOutcome::Appended);
+    let by_slug = AgentLookup::Slug { owner: alice.id, slug: "one" };
+    let (agent, served) = db.store.agent_serving(by_slug).await.unwrap().unwrap();
+    assert_eq!((agent.id, served.id), (a.id, v2.id), "undeployed: the current version");
+    assert_eq!(served.created_by.email, "alice@example.com");
+    let pinned = Deployment {
+        status: talon_domain::agent::AgentStatus::Deployed,
+        deployed_version_id: Some(v1.id),
+        deployed_at: Some(now()),
+    };
+    db.store.set_deployment(a.id, pinned, now(), &event(&alice)).await.unwrap();
+    let (agent, served) = db.store.agent_serving(AgentLookup::Id(a.id)).await.unwrap().unwrap();
+    assert_eq!((agent.deployed_version_id, served.id), (Some(v1.id), v1.id), "deployed: the deployed version");
+    assert!(db.store.agent_serving(AgentLookup::Slug { owner: bob.id, slug: "one" }).await.unwrap().is_none());
+    assert!(db.store.agent_serving(AgentLookup::Id(talon_domain::AgentId::new())).await.unwrap().is_none());
+}
