@@ -33,4 +33,5 @@ mod sessions;
 mod tasks;
 mod tasks_leases;
 mod tasks_runtime;
+mod typed_requests;
 mod webhooks;
