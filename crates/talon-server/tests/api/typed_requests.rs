@@ -14,6 +14,7 @@ on_both_databases!(
     webhook_description_patch_has_three_states,
     api_key_and_credential_bodies_refuse_unknown_fields,
     usage_period_is_checked,
+    the_document_describes_each_request,
 );
 
 /// The fields named in a 400 VALIDATION_ERROR, each with its message, in field order (the bodies are
@@ -202,4 +203,47 @@ async fn usage_period_is_checked(backend: Backend) {
         (longest["from"].as_str(), longest["total"]["requests"].as_i64()),
         (Some("2025-01-01T00:00:00Z"), Some(0))
     );
+}
+
+async fn the_document_describes_each_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app.request(Method::GET, "/openapi.json", None).send().await.unwrap().json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (path, method, schema) in [
+        ("/api/tasks", "post", "CreateTaskRequest"),
+        ("/api/tasks/{id}", "patch", "UpdateTaskRequest"),
+        ("/api/tasks/claim", "post", "ClaimTasksRequest"),
+        ("/api/webhooks", "post", "CreateWebhookRequest"),
+        ("/api/webhooks/{id}", "patch", "UpdateWebhookRequest"),
+        ("/api/api-keys", "post", "CreateApiKeyRequest"),
+        ("/api/auth/register", "post", "NewCredentials"),
+        ("/api/auth/login", "post", "Credentials"),
+    ] {
+        let body = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["$ref"], format!("#/components/schemas/{schema}"), "{method} {path}: {body}");
+        assert!(schemas[schema]["example"].is_object(), "{schema} has an example");
+        let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+        assert!(responses.contains_key("400"), "{method} {path} declares its 400");
+    }
+    let values = |name: &str| -> Vec<String> {
+        schemas[name]["enum"].as_array().unwrap_or_else(|| panic!("{name}")).iter().map(|v| v.to_string()).collect()
+    };
+    assert_eq!(values("TaskStatus").len(), 5);
+    assert_eq!(values("TaskPriority").len(), 4);
+    assert_eq!(values("TaskExecutor").len(), 2);
+    assert!(values("WebhookEvent").contains(&"\"task.completed\"".to_owned()));
+    assert!(values("ApiKeyScope").contains(&"\"tasks:write\"".to_owned()));
+
+    let params = doc["paths"]["/api/tasks"]["get"]["parameters"].as_array().unwrap();
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}")).clone();
+    assert_eq!(param("status")["schema"]["enum"].as_array().map(Vec::len), Some(5), "{params:?}");
+    assert_eq!(
+        (param("limit")["schema"]["minimum"].as_i64(), param("limit")["schema"]["maximum"].as_i64()),
+        (Some(1), Some(100))
+    );
+    assert!(param("agentId")["in"] == "query");
+    let usage = doc["paths"]["/api/agents/{id}/usage"]["get"]["parameters"].as_array().unwrap();
+    let from = usage.iter().find(|p| p["name"] == "from").unwrap();
+    assert!(from["description"].as_str().unwrap().contains("366 days"), "{from}");
+    assert_eq!(from["schema"]["format"], "date-time");
 }
