@@ -161,18 +161,18 @@ fn agent_filter(raw: Option<String>) -> Result<Option<AgentReference>, ApiError>
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(mut body): ApiJson<CreateTaskRequest>,
+    ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
+    let (draft, target) = body.split();
     let mut errors = ValidationErrors::new();
-    let new = NewTask::new(body.draft())
-        .map_err(|e| e.into_fields().into_iter().for_each(|f| errors.add(f.field, f.message)))
-        .ok();
-    let agent = AgentReference::parse(&body.agent_id);
+    let new =
+        NewTask::new(draft).map_err(|e| e.into_fields().into_iter().for_each(|f| errors.add(f.field, f.message))).ok();
+    let agent = AgentReference::parse(&target.agent_id);
     if agent.is_none() {
         errors.add("agentId", "No such agent in this account");
     }
-    let version = match body.version_id.as_deref().map(VersionId::parse).transpose() {
+    let version = match target.version_id.as_deref().map(VersionId::parse).transpose() {
         Ok(version) => version,
         Err(_) => {
             errors.add("versionId", "Not a version of this agent");
@@ -185,7 +185,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let request = CreateTask { agent, version, executor: body.executor.map(Into::into), task };
+    let request = CreateTask { agent, version, executor: target.executor.map(Into::into), task };
     let (task, created) = state.tasks.create(&caller, request).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(task.into())))

@@ -108,23 +108,32 @@ pub struct CreateTaskRequest {
     pub dedupe_key: Option<String>,
 }
 
+/// Where a new task goes: the agent, the version and the executor as the request names them.
+#[derive(Debug)]
+pub struct TaskTarget {
+    pub agent_id: String,
+    pub version_id: Option<String>,
+    pub executor: Option<TaskExecutor>,
+}
+
 impl CreateTaskRequest {
-    /// The task's own fields, for the domain to check.
-    pub fn draft(&mut self) -> TaskDraft {
-        let input = match std::mem::take(&mut self.input) {
+    /// The task's own fields (for the domain to check) and where it goes (for the service to resolve).
+    pub fn split(self) -> (TaskDraft, TaskTarget) {
+        let input = match self.input {
             Patch::Absent => None,
             Patch::Null => Some(Value::Null),
             Patch::Value(input) => Some(input),
         };
-        TaskDraft {
-            title: std::mem::take(&mut self.title),
-            description: self.description.take(),
+        let draft = TaskDraft {
+            title: self.title,
+            description: self.description,
             priority: self.priority.map(Into::into),
             input,
             max_attempts: self.max_attempts,
-            run_at: self.run_at.take(),
-            dedupe_key: self.dedupe_key.take(),
-        }
+            run_at: self.run_at,
+            dedupe_key: self.dedupe_key,
+        };
+        (draft, TaskTarget { agent_id: self.agent_id, version_id: self.version_id, executor: self.executor })
     }
 }
 
@@ -220,8 +229,9 @@ mod tests {
 
     #[test]
     fn null_input_and_output_are_kept_as_null() {
-        let mut create = parse::<CreateTaskRequest>(br#"{"agentId": "a", "title": "t", "input": null}"#).unwrap();
-        assert_eq!(create.draft().input, Some(Value::Null));
+        let create = parse::<CreateTaskRequest>(br#"{"agentId": "a", "title": "t", "input": null}"#).unwrap();
+        let (draft, target) = create.split();
+        assert_eq!((draft.input, target.agent_id.as_str()), (Some(Value::Null), "a"));
         let update = parse::<UpdateTaskRequest>(br#"{"output": null}"#).unwrap();
         assert_eq!(update.output, Patch::Null);
     }
