@@ -276,6 +276,19 @@ impl Task {
     }
 }
 
+/// A new task's fields as the caller sent them, typed but not yet checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskDraft {
+    pub title: String,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub input: Option<Value>,
+    pub max_attempts: Option<i64>,
+    /// RFC 3339; checked here so that the message says what a timestamp must look like.
+    pub run_at: Option<String>,
+    pub dedupe_key: Option<String>,
+}
+
 /// A new task's fields, validated (the agent and version are resolved by the service).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {
@@ -289,77 +302,51 @@ pub struct NewTask {
 }
 
 impl NewTask {
-    pub fn parse(body: &serde_json::Map<String, Value>) -> Result<NewTask, ValidationErrors> {
+    /// Checks every field and reports every bad one at once.
+    pub fn new(draft: TaskDraft) -> Result<NewTask, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let title = match body.get("title") {
-            Some(Value::String(t)) if !t.trim().is_empty() && t.chars().count() <= TITLE_MAX_CHARS => {
-                t.trim().to_owned()
-            }
-            None => {
-                errors.add("title", "Required field missing");
-                String::new()
-            }
-            Some(_) => {
-                errors.add("title", "Must be a string of 1 to 200 characters");
-                String::new()
-            }
-        };
-        let description = match body.get("description") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(d)) if d.chars().count() <= DESCRIPTION_MAX_CHARS => d.clone(),
-            Some(_) => {
-                errors.add("description", "Must be a string of at most 10000 characters");
-                String::new()
-            }
-        };
-        let priority = match body.get("priority") {
-            None | Some(Value::Null) => Priority::Normal,
-            Some(Value::String(p)) => p.parse().unwrap_or_else(|e: String| {
-                errors.add("priority", e);
-                Priority::Normal
-            }),
-            Some(_) => {
-                errors.add("priority", "Must be one of low, normal, high, urgent");
-                Priority::Normal
-            }
-        };
-        let input = body.get("input").cloned().unwrap_or(Value::Object(Default::default()));
+        let title = draft.title.trim();
+        if title.is_empty() || title.chars().count() > TITLE_MAX_CHARS {
+            errors.add("title", "Must be a string of 1 to 200 characters");
+        }
+        let description = draft.description.unwrap_or_default();
+        if description.chars().count() > DESCRIPTION_MAX_CHARS {
+            errors.add("description", "Must be a string of at most 10000 characters");
+        }
+        let input = draft.input.unwrap_or(Value::Object(Default::default()));
         if serde_json::to_vec(&input).map_or(true, |bytes| bytes.len() > INPUT_MAX_BYTES) {
             errors.add("input", "Must be at most 1 MB of JSON");
         }
-        let max_attempts = match body.get("maxAttempts") {
-            None | Some(Value::Null) => DEFAULT_MAX_ATTEMPTS,
-            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| (1..=i64::from(MAX_ATTEMPTS_LIMIT)).contains(&n)) => {
-                n.as_i64().map_or(DEFAULT_MAX_ATTEMPTS, |n| n as i32)
-            }
-            Some(_) => {
-                errors.add("maxAttempts", "Must be an integer from 1 to 100");
-                DEFAULT_MAX_ATTEMPTS
-            }
-        };
-        let run_at = match body.get("runAt") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(at)) => match DateTime::parse_from_rfc3339(at) {
-                Ok(at) => Some(at.with_timezone(&Utc)),
-                Err(_) => {
-                    errors.add("runAt", "Must be an RFC 3339 timestamp");
-                    None
+        let max_attempts = match draft.max_attempts {
+            None => DEFAULT_MAX_ATTEMPTS,
+            Some(n) => match i32::try_from(n) {
+                Ok(n) if (1..=MAX_ATTEMPTS_LIMIT).contains(&n) => n,
+                _ => {
+                    errors.add("maxAttempts", "Must be an integer from 1 to 100");
+                    DEFAULT_MAX_ATTEMPTS
                 }
             },
-            Some(_) => {
+        };
+        let run_at = draft.run_at.and_then(|at| match DateTime::parse_from_rfc3339(&at) {
+            Ok(at) => Some(at.with_timezone(&Utc)),
+            Err(_) => {
                 errors.add("runAt", "Must be an RFC 3339 timestamp");
                 None
             }
-        };
-        let dedupe_key = match body.get("dedupeKey") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(k)) if !k.is_empty() && k.chars().count() <= DEDUPE_KEY_MAX_CHARS => Some(k.clone()),
-            Some(_) => {
-                errors.add("dedupeKey", "Must be a string of 1 to 255 characters");
-                None
-            }
-        };
-        errors.finish(NewTask { title, description, priority, input, max_attempts, run_at, dedupe_key })
+        });
+        let dedupe_key = draft.dedupe_key;
+        if dedupe_key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > DEDUPE_KEY_MAX_CHARS) {
+            errors.add("dedupeKey", "Must be a string of 1 to 255 characters");
+        }
+        errors.finish(NewTask {
+            title: title.to_owned(),
+            description,
+            priority: draft.priority.unwrap_or(Priority::Normal),
+            input,
+            max_attempts,
+            run_at,
+            dedupe_key,
+        })
     }
 }
 
@@ -470,19 +457,31 @@ mod tests {
 
     #[test]
     fn new_task_validation_reports_each_field() {
-        let body = serde_json::json!({"priority": "critical", "maxAttempts": 0, "runAt": "tomorrow", "dedupeKey": ""});
-        let errors = NewTask::parse(body.as_object().unwrap()).unwrap_err();
+        let draft = TaskDraft {
+            title: "  ".into(),
+            max_attempts: Some(0),
+            run_at: Some("tomorrow".into()),
+            dedupe_key: Some(String::new()),
+            ..Default::default()
+        };
+        let errors = NewTask::new(draft).unwrap_err();
         let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["title", "priority", "maxAttempts", "runAt", "dedupeKey"]);
+        assert_eq!(fields, ["title", "maxAttempts", "runAt", "dedupeKey"]);
+        let huge = TaskDraft { title: "t".into(), max_attempts: Some(i64::from(i32::MAX) + 1), ..Default::default() };
+        assert_eq!(NewTask::new(huge).unwrap_err().fields()[0].field, "maxAttempts");
     }
 
     #[test]
     fn input_is_limited_to_1_mb() {
         let big = "x".repeat(INPUT_MAX_BYTES);
-        let body = serde_json::json!({"title": "t", "input": {"blob": big}});
-        assert_eq!(NewTask::parse(body.as_object().unwrap()).unwrap_err().fields()[0].field, "input");
-        let ok = serde_json::json!({"title": "t", "input": {"pr_number": 42}});
-        let task = NewTask::parse(ok.as_object().unwrap()).unwrap();
-        assert_eq!((task.priority, task.max_attempts), (Priority::Normal, DEFAULT_MAX_ATTEMPTS));
+        let draft = TaskDraft { title: "t".into(), input: Some(json!({"blob": big})), ..Default::default() };
+        assert_eq!(NewTask::new(draft).unwrap_err().fields()[0].field, "input");
+        let ok = TaskDraft { title: " t ".into(), input: Some(json!({"pr_number": 42})), ..Default::default() };
+        let task = NewTask::new(ok).unwrap();
+        assert_eq!(
+            (task.priority, task.max_attempts, task.title.as_str()),
+            (Priority::Normal, DEFAULT_MAX_ATTEMPTS, "t")
+        );
+        assert_eq!(task.input, json!({"pr_number": 42}));
     }
 }

@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use talon_domain::time::now;
 use talon_domain::{ApiKey, ApiKeyId, ApiKeySecret, NewApiKey, UserId, ValidationErrors};
 use talon_store::Store;
@@ -11,23 +10,14 @@ pub struct ApiKeyService {
     store: Arc<dyn Store>,
 }
 
-/// The request for a new key, as the caller sent it.
-pub struct CreateKey<'a> {
-    pub name: Option<&'a str>,
-    pub scopes: Option<&'a [String]>,
-    pub agent_id: Option<&'a str>,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 impl ApiKeyService {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self { store }
     }
 
     /// Creates a key; the secret is returned this once and only its hash is kept.
-    pub async fn create(&self, owner: UserId, request: CreateKey<'_>) -> Result<(ApiKey, ApiKeySecret), ServiceError> {
+    pub async fn create(&self, owner: UserId, new: NewApiKey) -> Result<(ApiKey, ApiKeySecret), ServiceError> {
         let now = now();
-        let new = NewApiKey::parse(request.name, request.scopes, request.agent_id, request.expires_at, now)?;
         if let Some(agent) = new.agent_id {
             let owned = self.store.agent(agent).await?.is_some_and(|a| a.owner == owner);
             if !owned {
@@ -56,8 +46,7 @@ impl ApiKeyService {
     }
 
     /// Revokes at once: the next request with the key is refused. Another account's key is "not found".
-    pub async fn revoke(&self, owner: UserId, id: &str) -> Result<(), ServiceError> {
-        let id = ApiKeyId::parse(id).map_err(|_| ServiceError::NotFound("API key"))?;
+    pub async fn revoke(&self, owner: UserId, id: ApiKeyId) -> Result<(), ServiceError> {
         if self.store.revoke_api_key(owner, id, now()).await? { Ok(()) } else { Err(ServiceError::NotFound("API key")) }
     }
 }

@@ -11,6 +11,7 @@ use talon_store::Store;
 use tokio::sync::mpsc;
 
 use super::registry::RegistryService;
+use super::tasks::AgentReference;
 use super::{Caller, ServiceError};
 
 /// Records waiting to be written; past this the newest are dropped (and counted) rather than
@@ -94,8 +95,13 @@ impl UsageService {
     }
 
     /// The caller's agent's usage over `range`, per version that answered.
-    pub async fn summary(&self, caller: &Caller, agent: &str, range: UsageRange) -> Result<UsageSummary, ServiceError> {
-        let agent = self.registry.owned(caller, agent).await?;
+    pub async fn summary(
+        &self,
+        caller: &Caller,
+        agent: &AgentReference,
+        range: UsageRange,
+    ) -> Result<UsageSummary, ServiceError> {
+        let agent = self.registry.owned(caller, &agent.to_string()).await?;
         let versions = self.store.usage_by_version(agent.id, range.from, range.to).await?;
         let total = VersionUsage::total(&versions);
         Ok(UsageSummary { agent, range, versions, total })

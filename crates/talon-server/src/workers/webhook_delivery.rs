@@ -39,15 +39,14 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         tokio::pin!(woken);
         woken.as_mut().enable();
         let mut busy = false;
-        match state.store.fan_out_events(FAN_OUT_BATCH, now()).await {
+        match state.webhooks.fan_out(FAN_OUT_BATCH).await {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::warn!(error = %e, "could not dispatch events to webhooks"),
         }
         let free = in_flight.available_permits() as i64;
         if free > 0 {
-            let at = now();
             let hold = chrono::Duration::from_std(settings.timeout + Duration::from_secs(5)).unwrap_or_default();
-            match state.store.claim_deliveries(at, free.min(BATCH), at + hold, bounds).await {
+            match state.webhooks.claim_due(free.min(BATCH), hold, bounds).await {
                 Ok(jobs) => {
                     busy |= !jobs.is_empty();
                     for job in jobs {
@@ -131,14 +130,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
             "webhook delivery attempt failed"
         );
     }
-    let recorded = state.store.record_endpoint_outcome(webhook.id, &webhook.url, &outcome).await;
-    if let Err(e) = recorded {
-        tracing::warn!(webhook_id = %webhook.id, error = %e, "could not record webhook state");
-    }
-    metrics::counter!("talon_webhook_attempts_total", "outcome" => delivery.status.as_str()).increment(1);
-    if let Err(e) = state.store.update_delivery(&delivery).await {
-        tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt");
-    }
+    state.webhooks.record_attempt(&webhook, &delivery, &outcome).await;
 }
 
 /// A failed attempt: the failure streak runs on, and switches the webhook off once it is five days old.

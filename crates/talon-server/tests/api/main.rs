@@ -35,4 +35,5 @@ mod shutdown;
 mod tasks;
 mod tasks_leases;
 mod tasks_runtime;
+mod typed_requests;
 mod webhooks;

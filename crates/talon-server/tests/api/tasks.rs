@@ -106,9 +106,10 @@ async fn spec_create_list_get_update(backend: Backend) {
         .post("/api/tasks", Some(&user.token), json!({"agentId": agent, "priority": "asap", "input": "x".repeat(10)}))
         .await;
     let body = assert_error(bad, 400, "VALIDATION_ERROR").await;
-    let fields: Vec<&str> =
+    let mut fields: Vec<&str> =
         body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["title", "priority"]);
+    fields.sort_unstable();
+    assert_eq!(fields, ["priority", "title"]);
     let big = app
         .post(
             "/api/tasks",

@@ -3,24 +3,59 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use talon_domain::{ApiKey, Scope};
+use talon_domain::time::now;
+use talon_domain::{ApiKey, ApiKeyId, NewApiKey, Scope};
 use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::json::ApiJson;
 use crate::auth::Principal;
-use crate::services::api_keys::CreateKey;
 use crate::state::AppState;
 
+// Never built: scopes are read as text so that a bad one is reported next to every other bad field;
+// this states the values they accept. A unit test keeps it in step with `Scope`.
+/// A permission an API key carries.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum ApiKeyScope {
+    #[schema(rename = "agents:read")]
+    AgentsRead,
+    #[schema(rename = "agents:write")]
+    AgentsWrite,
+    #[schema(rename = "tasks:read")]
+    TasksRead,
+    #[schema(rename = "tasks:write")]
+    TasksWrite,
+    #[schema(rename = "webhooks:read")]
+    WebhooksRead,
+    #[schema(rename = "webhooks:write")]
+    WebhooksWrite,
+    #[schema(rename = "chat")]
+    Chat,
+    #[schema(rename = "marketplace:read")]
+    MarketplaceRead,
+    #[schema(rename = "marketplace:write")]
+    MarketplaceWrite,
+}
+
+/// `POST /api/api-keys`.
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+// `name` and `scopes` are optional in Rust so that a missing one is reported with every other bad field;
+// both are required.
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "name": "Production API Key", "scopes": ["agents:read", "agents:write", "tasks:read", "tasks:write"]
+}))]
 pub struct CreateApiKeyRequest {
-    #[schema(example = "Production API Key")]
+    /// 1 to 100 characters (trimmed).
+    #[schema(example = "Production API Key", required = true, value_type = String, min_length = 1, max_length = 100)]
     name: Option<String>,
-    #[schema(example = json!(["agents:read", "agents:write", "tasks:read", "tasks:write"]))]
+    /// What the key may do; at least one scope (a repeated one counts once).
+    #[schema(required = true, value_type = Vec<ApiKeyScope>, min_items = 1)]
     scopes: Option<Vec<String>>,
-    /// Restrict the key to one agent.
+    /// Restrict the key to this agent (`agent_…` or UUID) of the account.
     agent_id: Option<String>,
+    /// When the key stops working; must be in the future. Never, when absent.
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -70,7 +105,7 @@ pub struct ApiKeyList {
 #[utoipa::path(post, path = "/api/api-keys", operation_id = "createApiKey", tag = "api-keys", security(("bearer" = [])),
     request_body = CreateApiKeyRequest, responses(
     (status = 201, body = CreatedApiKeyView),
-    (status = 400, body = ErrorEnvelope),
+    (status = 400, body = ErrorEnvelope, description = "Unknown or invalid fields, or an agent not in this account"),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "Called with an API key"),
 ))]
@@ -80,13 +115,15 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKeyView>), ApiError> {
     principal.require_session()?;
-    let request = CreateKey {
-        name: body.name.as_deref(),
-        scopes: body.scopes.as_deref(),
-        agent_id: body.agent_id.as_deref(),
-        expires_at: body.expires_at,
-    };
-    let (key, secret) = state.api_keys.create(principal.account.id, request).await?;
+    let new = NewApiKey::parse(
+        body.name.as_deref(),
+        body.scopes.as_deref(),
+        body.agent_id.as_deref(),
+        body.expires_at,
+        now(),
+    )
+    .map_err(ApiError::validation)?;
+    let (key, secret) = state.api_keys.create(principal.account.id, new).await?;
     let view = CreatedApiKeyView { key: secret.expose().to_owned(), details: key.into() };
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -95,6 +132,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/api-keys", operation_id = "listApiKeys",
     tag = "api-keys", security(("bearer" = [])), responses(
     (status = 200, body = ApiKeyList),
+    (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "Called with an API key"),
 ))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<ApiKeyList>, ApiError> {
@@ -108,6 +146,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
     tag = "api-keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "The key's id")), responses(
     (status = 204, description = "Revoked"),
+    (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "Called with an API key"),
     (status = 404, body = ErrorEnvelope),
 ))]
@@ -117,6 +156,32 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_session()?;
-    state.api_keys.revoke(principal.account.id, &id).await?;
+    let id = ApiKeyId::parse(&id).map_err(|_| ApiError::not_found("API key"))?;
+    state.api_keys.revoke(principal.account.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+    use crate::api::extract::json::parse;
+
+    #[test]
+    fn the_documented_scopes_are_the_ones_keys_carry() {
+        let schema = serde_json::to_value(ApiKeyScope::schema()).unwrap();
+        let documented: Vec<&str> = schema["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(documented, known);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = parse::<CreateApiKeyRequest>(br#"{"name": "k", "scopes": ["chat"], "scope": "chat", "ttl": 5}"#)
+            .err()
+            .unwrap();
+        let fields: Vec<_> = err.details().iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["scope", "ttl"]);
+    }
 }

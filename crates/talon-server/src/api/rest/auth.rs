@@ -13,17 +13,24 @@ use crate::auth::Principal;
 use crate::services::accounts::Session;
 use crate::state::AppState;
 
+/// An email and password, to register or to sign in.
 #[derive(Deserialize, ToSchema)]
-// Optional in Rust so a missing field is answered in the envelope; both are required.
+// Optional in Rust so that a missing one is reported with the other's faults; both are required.
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "you@example.com", "password": "your-secure-password"}))]
 pub struct Credentials {
+    /// The account's email address (compared trimmed and lower-cased).
     #[schema(example = "you@example.com", required = true, value_type = String, min_length = 1)]
     email: Option<String>,
+    /// The account's password.
     #[schema(example = "your-secure-password", required = true, value_type = String)]
     password: Option<String>,
 }
 
 // Never built: registration reads `Credentials`; this states the rules it applies to them.
+/// A new account's email and password. Unknown fields are refused.
 #[derive(ToSchema)]
+#[schema(example = json!({"email": "you@example.com", "password": "your-secure-password"}))]
 #[allow(dead_code)]
 struct NewCredentials {
     /// Trimmed and lowercased: one `@`, a dot inside the domain, no whitespace or control characters.
@@ -95,7 +102,7 @@ impl From<Account> for AccountView {
 #[utoipa::path(post, path = "/api/auth/register", operation_id = "register",
     tag = "auth", request_body = NewCredentials, responses(
     (status = 202, body = RegistrationView, description = "Registered, unless the email already had an account"),
-    (status = 400, body = ErrorEnvelope, description = "Invalid email or weak password"),
+    (status = 400, body = ErrorEnvelope, description = "Invalid email, weak password or unknown fields"),
     (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address (see Retry-After)"),
     (status = 503, body = ErrorEnvelope, description = "Too many passwords being hashed; retry shortly"),
 ))]
@@ -115,6 +122,7 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "login",
     tag = "auth", request_body = Credentials, responses(
     (status = 200, body = SessionView),
+    (status = 400, body = ErrorEnvelope, description = "A missing field, a wrong type or unknown fields"),
     (status = 401, body = ErrorEnvelope, description = "Wrong email or password"),
     (status = 429, body = ErrorEnvelope, description = "Too many attempts for this email or from this address (see Retry-After)"),
     (status = 503, body = ErrorEnvelope, description = "Too many passwords being hashed; retry shortly"),

@@ -1,18 +1,31 @@
 //! `GET /api/agents/:id/usage`: what an agent's versions served over a period.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use serde::Serialize;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
 use talon_domain::Scope;
 use talon_domain::time::now;
 use talon_domain::usage::{UsageRange, VersionUsage};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::ApiQuery;
 use crate::auth::Principal;
+use crate::services::tasks::AgentReference;
 use crate::state::AppState;
+
+/// `?from=&to=`: the half-open period `[from, to)`, at most 366 days long. Both are RFC 3339 timestamps.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// The start (inclusive); 30 days before `to` when absent. Must be before `to`, and at most 366 days
+    /// before it: a longer period is refused (400, naming `from`).
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-01T00:00:00Z")]
+    from: Option<String>,
+    /// The end (exclusive); now when absent.
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
+    to: Option<String>,
+}
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -66,22 +79,24 @@ impl UsageFigures {
 }
 
 /// Chat usage per version over `[from, to)` (RFC 3339; default: the 30 days before `to`, which
-/// defaults to now). Records reach the summary within moments of each answer's end.
+/// defaults to now; at most 366 days). Records reach the summary within moments of each answer's end.
 #[utoipa::path(get, path = "/api/agents/{id}/usage", operation_id = "getAgentUsage",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(("id" = String, Path), ("from" = Option<String>, Query, format = DateTime), ("to" = Option<String>, Query, format = DateTime)),
-    responses((status = 200, body = UsageReport), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug"), UsageQuery),
+    responses((status = 200, body = UsageReport),
+        (status = 400, body = ErrorEnvelope, description = "A timestamp that is not RFC 3339, `from` not before `to`, or a period over 366 days"),
+        (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:read scope"),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn usage(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageReport>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    let range = UsageRange::parse(params.get("from").map(String::as_str), params.get("to").map(String::as_str), now())
-        .map_err(ApiError::validation)?;
-    let summary = state.usage.summary(&caller, &id, range).await?;
+    let range = UsageRange::parse(query.from.as_deref(), query.to.as_deref(), now()).map_err(ApiError::validation)?;
+    let agent = AgentReference::parse(&id).ok_or_else(|| ApiError::not_found("Agent"))?;
+    let summary = state.usage.summary(&caller, &agent, range).await?;
     Ok(Json(UsageReport {
         agent_id: summary.agent.id.to_string(),
         from: summary.range.from,

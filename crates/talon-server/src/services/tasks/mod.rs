@@ -1,6 +1,7 @@
 //! Tasks: creation (pinned to an agent version, deduplicated), the lifecycle state machine, and leased
 //! claims for external workers and for Talon's runtime (`runtime`).
 
+mod reference;
 mod runtime;
 
 use std::sync::Arc;
@@ -11,10 +12,11 @@ use talon_domain::agent::AgentStatus;
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
-use talon_domain::{TaskId, ValidationErrors};
+use talon_domain::{TaskId, ValidationErrors, VersionId};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 use tokio::sync::Notify;
 
+pub use reference::AgentReference;
 pub use runtime::RuntimeFailure;
 
 use super::registry::RegistryService;
@@ -49,11 +51,29 @@ pub struct Updated {
     pub lease_token: Option<String>,
 }
 
+/// A new task: its checked fields, and the agent (and optionally the version) it is for.
+#[derive(Debug, Clone)]
+pub struct CreateTask {
+    pub agent: AgentReference,
+    /// Pins the task to this version of the agent; the agent's current version when absent.
+    pub version: Option<VersionId>,
+    /// Who works it; when absent, the agent's deployment decides.
+    pub executor: Option<Executor>,
+    pub task: NewTask,
+}
+
+/// Which of the caller's tasks a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TaskListFilter {
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Priority>,
+    pub agent: Option<AgentReference>,
+}
+
 /// A claim request.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    /// An agent id (either form) or slug.
-    pub agent: Option<String>,
+    pub agent: Option<AgentReference>,
     pub limit: i64,
     pub lease_seconds: i64,
     /// Long-poll: when nothing is claimable, wait up to this long for a task to arrive.
@@ -70,61 +90,18 @@ impl TaskService {
     }
 
     /// Creates a task (201) or, when its dedupe key is held by a queued or running task, returns that one.
-    pub async fn create(
-        &self,
-        caller: &Caller,
-        body: &serde_json::Map<String, Value>,
-    ) -> Result<(Task, bool), ServiceError> {
-        let mut errors = ValidationErrors::new();
-        let new = NewTask::parse(body).map_err(|e| {
-            for f in e.fields() {
-                errors.add(f.field.clone(), f.message.clone());
-            }
-        });
-        let agent_ref = match body.get("agentId") {
-            Some(Value::String(id)) => Some(id.clone()),
-            None | Some(Value::Null) => {
-                errors.add("agentId", "Required field missing");
-                None
-            }
-            Some(_) => {
-                errors.add("agentId", "Must be a string");
-                None
-            }
-        };
-        // Absent, the agent's deployment decides it (below). An explicit `runtime` for an agent that is
-        // not deployed is accepted: it may be deployed before the task runs, and if it is not, the runtime
-        // fails the task saying so.
-        let executor = match body.get("executor") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(e)) => e.parse().map_err(|m: String| errors.add("executor", m)).ok(),
-            Some(_) => {
-                errors.add("executor", "Must be external or runtime");
-                None
-            }
-        };
-        let version_ref = match body.get("versionId") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(v)) => Some(v.clone()),
-            Some(_) => {
-                errors.add("versionId", "Must be a string");
-                None
-            }
-        };
-        let (Ok(new), Some(agent_ref)) = (new, agent_ref) else {
-            return Err(errors.into());
-        };
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
+    pub async fn create(&self, caller: &Caller, request: CreateTask) -> Result<(Task, bool), ServiceError> {
+        let CreateTask { agent, version, executor, task: new } = request;
         let agent =
-            self.registry.owned(caller, &agent_ref).await.map_err(|_| {
+            self.registry.owned(caller, &agent.to_string()).await.map_err(|_| {
                 ServiceError::Invalid(ValidationErrors::single("agentId", "No such agent in this account"))
             })?;
-        let version_id = match version_ref {
-            Some(v) => self.registry.version(caller, &agent.id.to_string(), &v).await.map(|v| v.id).map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"))
-            })?,
+        let version_id = match version {
+            Some(v) => {
+                self.registry.version(caller, &agent.id.to_string(), &v.to_string()).await.map(|v| v.id).map_err(
+                    |_| ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent")),
+                )?
+            }
             None => agent.current_version_id,
         };
         let at = now();
@@ -137,6 +114,8 @@ impl TaskService {
             description: new.description,
             priority: new.priority,
             status: TaskStatus::Queued,
+            // An explicit `runtime` for an agent that is not deployed is accepted: it may be deployed before
+            // the task runs, and if it is not, the runtime fails the task saying so.
             executor: executor.unwrap_or(Executor::default_for(agent.status == AgentStatus::Deployed)),
             input: new.input,
             output: None,
@@ -168,8 +147,7 @@ impl TaskService {
         }
     }
 
-    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Task, ServiceError> {
-        let id = TaskId::parse(id).map_err(|_| ServiceError::NotFound("Task"))?;
+    pub async fn get(&self, caller: &Caller, id: TaskId) -> Result<Task, ServiceError> {
         self.store
             .task(id)
             .await?
@@ -177,20 +155,20 @@ impl TaskService {
             .ok_or(ServiceError::NotFound("Task"))
     }
 
-    /// The caller's tasks; `agent` (id in either form, or slug) narrows them to an agent the caller reaches,
-    /// and any other agent is "not found" as elsewhere.
+    /// The caller's tasks; `filter.agent` narrows them to an agent the caller reaches, and any other agent
+    /// is "not found" as elsewhere.
     pub async fn list(
         &self,
         caller: &Caller,
-        mut filter: TaskFilter,
-        agent: Option<&str>,
+        filter: TaskListFilter,
         offset: i64,
         limit: i64,
     ) -> Result<Page<ListedTask>, ServiceError> {
-        filter.agent = match agent {
-            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+        let agent = match filter.agent {
+            Some(reference) => Some(self.registry.owned(caller, &reference.to_string()).await?.id),
             None => caller.only_agent,
         };
+        let filter = TaskFilter { status: filter.status, agent, priority: filter.priority };
         Ok(self.store.list_tasks(caller.account.id, filter, offset, limit).await?)
     }
 
@@ -198,7 +176,7 @@ impl TaskService {
     /// (409 when it is missing or stale), which extends the lease. A queued task PATCHed to `running` is
     /// leased like a claimed one: the new token is returned with it, so a running task always has a lease
     /// and its `maxAttempts` apply.
-    pub async fn update(&self, caller: &Caller, id: &str, update: TaskUpdate) -> Result<Updated, ServiceError> {
+    pub async fn update(&self, caller: &Caller, id: TaskId, update: TaskUpdate) -> Result<Updated, ServiceError> {
         let current = self.get(caller, id).await?;
         let held = current.lease.as_ref().map(|l| l.token.clone());
         match (held.as_deref(), update.lease_token.as_deref()) {
@@ -259,7 +237,7 @@ impl TaskService {
 
     /// The owner's cancel: no lease token needed, since it is the account stopping its own work rather
     /// than a worker reporting; the worker's next update with its token is then refused.
-    pub async fn cancel(&self, caller: &Caller, id: &str) -> Result<Task, ServiceError> {
+    pub async fn cancel(&self, caller: &Caller, id: TaskId) -> Result<Task, ServiceError> {
         let current = self.get(caller, id).await?;
         let status =
             current.status.transition(TaskStatus::Cancelled).map_err(|e| ServiceError::Conflict(e.to_string()))?;
@@ -287,8 +265,8 @@ impl TaskService {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let agent = match request.agent.as_deref() {
-            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+        let agent = match &request.agent {
+            Some(reference) => Some(self.registry.owned(caller, &reference.to_string()).await?.id),
             None => caller.only_agent,
         };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
@@ -351,14 +329,4 @@ impl TaskService {
 
 fn lease_token() -> String {
     format!("lease_{}", uuid::Uuid::now_v7().simple())
-}
-
-/// Parses the list filters of `GET /api/tasks`.
-pub fn parse_filter(params: &std::collections::HashMap<String, String>) -> Result<TaskFilter, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let status = params.get("status").and_then(|s| s.parse::<TaskStatus>().map_err(|m| errors.add("status", m)).ok());
-    let priority =
-        params.get("priority").and_then(|p| p.parse::<Priority>().map_err(|m| errors.add("priority", m)).ok());
-    // `agentId` (an id or a slug) is resolved by `TaskService::list`.
-    errors.finish(TaskFilter { status, agent: None, priority })
 }

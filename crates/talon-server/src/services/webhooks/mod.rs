@@ -9,14 +9,14 @@ pub use settings::WebhookSettings;
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use talon_domain::time::now;
 use talon_domain::webhook::{
     Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Webhook, WebhookSecret, payload,
     validate_description, validate_events, validate_url,
 };
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
-use talon_store::{Page, Store};
+use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, Store, StoreError};
 
 use super::{Caller, OutboxSignal, ServiceError};
 use client::{ClientError, check_target};
@@ -35,13 +35,39 @@ pub struct WebhookService {
     wake: OutboxSignal,
 }
 
-/// The editable fields of a webhook, as the request sends them.
-#[derive(Debug, Default)]
-pub struct WebhookInput {
-    pub url: Option<Value>,
-    pub events: Option<Value>,
-    pub description: Option<Value>,
-    pub active: Option<Value>,
+/// A new webhook's fields, typed but not yet checked.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Changes to a webhook; `None` leaves a field as it is. `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub active: Option<bool>,
+}
+
+impl WebhookChanges {
+    fn is_empty(&self) -> bool {
+        self.url.is_none() && self.events.is_none() && self.description.is_none() && self.active.is_none()
+    }
+}
+
+impl From<NewWebhook> for WebhookChanges {
+    fn from(new: NewWebhook) -> Self {
+        WebhookChanges {
+            url: Some(new.url),
+            events: Some(new.events),
+            description: new.description.map(Some),
+            active: new.active,
+        }
+    }
 }
 
 impl WebhookService {
@@ -79,61 +105,41 @@ impl WebhookService {
         Ok(secrets)
     }
 
-    async fn parse(&self, input: &WebhookInput, base: &mut Webhook, creating: bool) -> Result<(), ServiceError> {
+    /// Checks `changes` and applies them to `base`, reporting every bad field at once.
+    async fn apply(&self, changes: WebhookChanges, base: &mut Webhook) -> Result<(), ServiceError> {
         let mut errors = ValidationErrors::new();
-        match &input.url {
-            Some(Value::String(raw)) => {
-                if let Some(url) = validate_url(raw, &mut errors) {
-                    if check_target(&url, self.settings.allow_private).await.is_err() {
-                        errors.add("url", FORBIDDEN_TARGET);
-                    }
-                    // Stored as the delivery client reads it, so what is shown is what is called.
-                    base.url = url.into();
-                }
+        if let Some(raw) = changes.url
+            && let Some(url) = validate_url(&raw, &mut errors)
+        {
+            if check_target(&url, self.settings.allow_private).await.is_err() {
+                errors.add("url", FORBIDDEN_TARGET);
             }
-            None if creating => errors.add("url", "Required field missing"),
-            None => {}
-            Some(_) => errors.add("url", "Must be a string"),
+            // Stored as the delivery client reads it, so what is shown is what is called.
+            base.url = url.into();
         }
-        match &input.events {
-            Some(Value::Array(items)) => {
-                let events: Option<Vec<String>> = items.iter().map(|e| e.as_str().map(str::to_owned)).collect();
-                match events {
-                    Some(events) => {
-                        validate_events(&events, &mut errors);
-                        base.events = events;
-                    }
-                    None => errors.add("events", "Must be an array of event names"),
-                }
-            }
-            None if creating => errors.add("events", "Required field missing"),
-            None => {}
-            Some(_) => errors.add("events", "Must be an array of event names"),
+        if let Some(events) = changes.events {
+            validate_events(&events, &mut errors);
+            base.events = events;
         }
-        match &input.description {
+        match changes.description {
             None => {}
-            Some(Value::Null) => base.description.clear(),
-            Some(Value::String(d)) => {
-                validate_description(d, &mut errors);
-                base.description = d.clone();
+            Some(None) => base.description.clear(),
+            Some(Some(description)) => {
+                validate_description(&description, &mut errors);
+                base.description = description;
             }
-            Some(_) => errors.add("description", "Must be a string"),
         }
-        match &input.active {
-            None => {}
-            Some(Value::Bool(active)) => {
-                if *active && !base.active {
-                    base.disabled_reason = None;
-                    base.failing_since = None;
-                }
-                base.active = *active;
+        if let Some(active) = changes.active {
+            if active && !base.active {
+                base.disabled_reason = None;
+                base.failing_since = None;
             }
-            Some(_) => errors.add("active", "Must be true or false"),
+            base.active = active;
         }
         errors.finish(()).map_err(Into::into)
     }
 
-    pub async fn create(&self, caller: &Caller, input: WebhookInput) -> Result<(Webhook, WebhookSecret), ServiceError> {
+    pub async fn create(&self, caller: &Caller, new: NewWebhook) -> Result<(Webhook, WebhookSecret), ServiceError> {
         let secret = WebhookSecret::generate();
         let at = now();
         let mut webhook = Webhook {
@@ -150,7 +156,7 @@ impl WebhookService {
             created_at: at,
             updated_at: at,
         };
-        self.parse(&input, &mut webhook, true).await?;
+        self.apply(new.into(), &mut webhook).await?;
         if self.store.list_webhooks(caller.account.id).await?.len() >= MAX_WEBHOOKS_PER_ACCOUNT {
             return Err(ServiceError::Conflict(format!(
                 "An account may have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks; delete one first"
@@ -164,8 +170,7 @@ impl WebhookService {
         self.sealer.seal(secret.expose()).map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
-    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Webhook, ServiceError> {
-        let id = WebhookId::parse(id).map_err(|_| ServiceError::NotFound("Webhook"))?;
+    pub async fn get(&self, caller: &Caller, id: WebhookId) -> Result<Webhook, ServiceError> {
         self.store.webhook(id).await?.filter(|w| w.owner == caller.account.id).ok_or(ServiceError::NotFound("Webhook"))
     }
 
@@ -173,20 +178,25 @@ impl WebhookService {
         Ok(self.store.list_webhooks(caller.account.id).await?)
     }
 
-    pub async fn update(&self, caller: &Caller, id: &str, input: WebhookInput) -> Result<Webhook, ServiceError> {
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: WebhookId,
+        changes: WebhookChanges,
+    ) -> Result<Webhook, ServiceError> {
         let mut webhook = self.get(caller, id).await?;
-        if input.url.is_none() && input.events.is_none() && input.description.is_none() && input.active.is_none() {
+        if changes.is_empty() {
             return Err(
                 ValidationErrors::single("body", "Nothing to change: send url, events, description or active").into()
             );
         }
-        self.parse(&input, &mut webhook, false).await?;
+        self.apply(changes, &mut webhook).await?;
         webhook.updated_at = now();
         self.store.update_webhook(&webhook).await?;
         Ok(webhook)
     }
 
-    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete(&self, caller: &Caller, id: WebhookId) -> Result<(), ServiceError> {
         let webhook = self.get(caller, id).await?;
         if self.store.delete_webhook(caller.account.id, webhook.id).await? {
             Ok(())
@@ -196,7 +206,11 @@ impl WebhookService {
     }
 
     /// A new secret; the old one keeps signing (alongside) for 24 hours.
-    pub async fn rotate_secret(&self, caller: &Caller, id: &str) -> Result<(Webhook, WebhookSecret), ServiceError> {
+    pub async fn rotate_secret(
+        &self,
+        caller: &Caller,
+        id: WebhookId,
+    ) -> Result<(Webhook, WebhookSecret), ServiceError> {
         let mut webhook = self.get(caller, id).await?;
         let secret = WebhookSecret::generate();
         let at = now();
@@ -210,7 +224,7 @@ impl WebhookService {
     pub async fn deliveries(
         &self,
         caller: &Caller,
-        id: &str,
+        id: WebhookId,
         offset: i64,
         limit: i64,
     ) -> Result<Page<Delivery>, ServiceError> {
@@ -219,9 +233,13 @@ impl WebhookService {
     }
 
     /// Sends a delivery again now, with a fresh retry schedule, under the same `webhook-id`.
-    pub async fn redeliver(&self, caller: &Caller, id: &str, delivery: &str) -> Result<Delivery, ServiceError> {
+    pub async fn redeliver(
+        &self,
+        caller: &Caller,
+        id: WebhookId,
+        delivery_id: DeliveryId,
+    ) -> Result<Delivery, ServiceError> {
         let webhook = self.get(caller, id).await?;
-        let delivery_id = DeliveryId::parse(delivery).map_err(|_| ServiceError::NotFound("Delivery"))?;
         let mut delivery = self
             .store
             .delivery(delivery_id)
@@ -242,7 +260,7 @@ impl WebhookService {
     }
 
     /// Sends a `ping` event to this webhook only (whatever it subscribes to).
-    pub async fn ping(&self, caller: &Caller, id: &str) -> Result<Delivery, ServiceError> {
+    pub async fn ping(&self, caller: &Caller, id: WebhookId) -> Result<Delivery, ServiceError> {
         let webhook = self.get(caller, id).await?;
         let at = now();
         let body = payload(PING, at, &json!({"webhookId": webhook.id.to_string()}));
@@ -250,5 +268,34 @@ impl WebhookService {
         self.store.insert_delivery(&delivery).await?;
         self.wake.written();
         Ok(delivery)
+    }
+
+    /// Turns up to `limit` outbox events into deliveries; how many events were dispatched.
+    pub async fn fan_out(&self, limit: i64) -> Result<usize, StoreError> {
+        self.store.fan_out_events(limit, now()).await
+    }
+
+    /// Takes up to `limit` due deliveries to send, each held for `hold` (then another sender may take it).
+    pub async fn claim_due(
+        &self,
+        limit: i64,
+        hold: chrono::Duration,
+        bounds: ClaimBounds,
+    ) -> Result<Vec<DeliveryJob>, StoreError> {
+        let at = now();
+        self.store.claim_deliveries(at, limit, at + hold, bounds).await
+    }
+
+    /// Records one attempt: what it taught about the endpoint (written to the webhook only if its URL is
+    /// still `webhook.url`), then the delivery's new state. Both are tried even if the first fails.
+    pub async fn record_attempt(&self, webhook: &Webhook, delivery: &Delivery, outcome: &EndpointOutcome) {
+        let recorded = self.store.record_endpoint_outcome(webhook.id, &webhook.url, outcome).await;
+        if let Err(e) = recorded {
+            tracing::warn!(webhook_id = %webhook.id, error = %e, "could not record webhook state");
+        }
+        metrics::counter!("talon_webhook_attempts_total", "outcome" => delivery.status.as_str()).increment(1);
+        if let Err(e) = self.store.update_delivery(delivery).await {
+            tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt");
+        }
     }
 }

@@ -1,26 +1,32 @@
 //! `/api/tasks`: work routed to agent versions, and the claim queue for external workers.
 
-use std::collections::HashMap;
+mod requests;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use talon_domain::task::{Lease, Task, TaskStatus};
-use talon_domain::{Scope, ValidationErrors};
+use talon_domain::task::{Lease, NewTask, Task};
+use talon_domain::{Scope, TaskId, ValidationErrors, VersionId};
 use talon_store::ListedTask;
 use utoipa::ToSchema;
 
 use super::agent_views::AgentRef;
-use super::pagination::{PageQuery, Pagination};
+use super::pagination::Pagination;
 use crate::api::error::{ApiError, ErrorEnvelope};
-use crate::api::extract::ApiQuery;
-use crate::api::extract::json::{ApiJson, JsonObject, optional_string};
+use crate::api::extract::json::ApiJson;
+use crate::api::extract::{ApiQuery, Bounded, Patch};
 use crate::auth::Principal;
-use crate::services::tasks::{ClaimRequest, DEFAULT_LEASE_SECONDS, TaskUpdate, parse_filter};
+use crate::services::tasks::{
+    AgentReference, ClaimRequest, CreateTask, DEFAULT_LEASE_SECONDS, TaskListFilter, TaskUpdate,
+};
+
 use crate::state::AppState;
+pub use requests::{
+    ClaimTasksRequest, CreateTaskRequest, ListTasksQuery, TaskExecutor, TaskPriority, TaskStatus, UpdateTaskRequest,
+};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -134,64 +140,76 @@ pub struct ClaimedTasks {
     data: Vec<ClaimedTask>,
 }
 
+/// A task id from the path; one that cannot name a task is "not found", as an unknown one is.
+fn task_id(raw: &str) -> Result<TaskId, ApiError> {
+    TaskId::parse(raw).map_err(|_| ApiError::not_found("Task"))
+}
+
+/// An agent named by a filter or a claim; a name no agent can have is "not found", as an unknown one is.
+fn agent_filter(raw: Option<String>) -> Result<Option<AgentReference>, ApiError> {
+    raw.map(|raw| AgentReference::parse(&raw).ok_or_else(|| ApiError::not_found("Agent"))).transpose()
+}
+
 /// Queue a task for an agent, pinned to `versionId` or the agent's current version. `executor` defaults
 /// to `runtime` (Talon answers it) when the agent is deployed, else `external` (workers claim it).
 #[utoipa::path(post, path = "/api/tasks", operation_id = "createTask",
-    tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = Object,
+    tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = CreateTaskRequest,
     responses((status = 201, body = TaskView), (status = 200, body = TaskView, description = "Deduplicated"),
-        (status = 400, body = ErrorEnvelope)))]
+        (status = 400, body = ErrorEnvelope, description = "Unknown or invalid fields, or an agent or version not in this account"),
+        (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the tasks:write scope"),
+        (status = 409, body = ErrorEnvelope, description = "The dedupe key's task kept changing; try again")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(body): ApiJson<JsonObject>,
+    ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
-    let (task, created) = state.tasks.create(&caller, &body).await?;
+    let (draft, target) = body.split();
+    let mut errors = ValidationErrors::new();
+    let new =
+        NewTask::new(draft).map_err(|e| e.into_fields().into_iter().for_each(|f| errors.add(f.field, f.message))).ok();
+    let agent = AgentReference::parse(&target.agent_id);
+    if agent.is_none() {
+        errors.add("agentId", "No such agent in this account");
+    }
+    let version = match target.version_id.as_deref().map(VersionId::parse).transpose() {
+        Ok(version) => version,
+        Err(_) => {
+            errors.add("versionId", "Not a version of this agent");
+            None
+        }
+    };
+    let (Some(task), Some(agent)) = (new, agent) else {
+        return Err(ApiError::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let request = CreateTask { agent, version, executor: target.executor.map(Into::into), task };
+    let (task, created) = state.tasks.create(&caller, request).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(task.into())))
 }
 
-// Never built: the `status` and `priority` filters parse into the domain's types; these give the
-// document the values those accept.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum StatusFilter {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum PriorityFilter {
-    Low,
-    Normal,
-    High,
-    Urgent,
-}
-
 /// The account's tasks, newest first; filter by `status`, `agentId` (id or slug), `priority`.
 #[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks",
-    tag = "tasks", security(("bearer" = ["tasks:read"])),
-    params(("status" = inline(Option<StatusFilter>), Query), ("agentId" = Option<String>, Query, description = "Agent id (agent_… or UUID) or slug"),
-        ("priority" = inline(Option<PriorityFilter>), Query), PageQuery),
-    responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope),
+    tag = "tasks", security(("bearer" = ["tasks:read"])), params(ListTasksQuery),
+    responses((status = 200, body = TaskList), (status = 400, body = ErrorEnvelope, description = "A filter or page out of range"),
+        (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the tasks:read scope"),
         (status = 404, body = ErrorEnvelope, description = "No such agent in reach")))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<HashMap<String, String>>,
-    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<ListTasksQuery>,
 ) -> Result<Json<TaskList>, ApiError> {
     let caller = principal.with_scope(Scope::TasksRead)?;
-    let (page, limit, offset) = page.resolve();
-    let filter = parse_filter(&params).map_err(ApiError::validation)?;
-    let agent = params.get("agentId").map(String::as_str);
-    let tasks = state.tasks.list(&caller, filter, agent, offset, limit).await?;
+    let (page, limit, offset) = query.page();
+    let filter = TaskListFilter {
+        status: query.status.map(Into::into),
+        priority: query.priority.map(Into::into),
+        agent: agent_filter(query.agent_id)?,
+    };
+    let tasks = state.tasks.list(&caller, filter, offset, limit).await?;
     Ok(Json(TaskList {
         pagination: Pagination::new(page, limit, tasks.total),
         data: tasks.items.into_iter().map(Into::into).collect(),
@@ -201,14 +219,16 @@ pub async fn list(
 /// One task with its input, output, attempts and timestamps.
 #[utoipa::path(get, path = "/api/tasks/{id}", operation_id = "getTask",
     tag = "tasks", security(("bearer" = ["tasks:read"])),
-    params(("id" = String, Path)), responses((status = 200, body = TaskView), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the tasks:read scope"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<TaskView>, ApiError> {
     let caller = principal.with_scope(Scope::TasksRead)?;
-    Ok(Json(state.tasks.get(&caller, &id).await?.into()))
+    Ok(Json(state.tasks.get(&caller, task_id(&id)?).await?.into()))
 }
 
 /// Report progress or a result: `status`, `output`, `error`. A leased task (running) changes only with
@@ -216,85 +236,68 @@ pub async fn get(
 /// and returns the new `leaseToken` once.
 #[utoipa::path(patch, path = "/api/tasks/{id}", operation_id = "updateTask",
     tag = "tasks", security(("bearer" = ["tasks:write"])),
-    params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, body = UpdatedTask), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+    params(("id" = String, Path, description = "The task's id")), request_body = UpdateTaskRequest,
+    responses((status = 200, body = UpdatedTask), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the tasks:write scope"), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "Illegal transition, or a missing or stale lease token")))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<JsonObject>,
+    ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Json<UpdatedTask>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
-    let mut errors = ValidationErrors::new();
-    let status = match optional_string(&body, "status")? {
-        Some(s) => s.parse::<TaskStatus>().map_err(|m| errors.add("status", m)).ok(),
-        None => None,
-    };
-    let lease_seconds = match body.get("leaseSeconds") {
-        None | Some(Value::Null) => None,
-        Some(v) => v.as_i64().or_else(|| {
-            errors.add("leaseSeconds", "Must be an integer");
-            None
-        }),
-    };
     let update = TaskUpdate {
-        status,
-        output: body.get("output").cloned(),
-        error: optional_string(&body, "error")?,
-        lease_token: optional_string(&body, "leaseToken")?,
-        lease_seconds,
+        status: body.status.map(Into::into),
+        output: match body.output {
+            Patch::Absent => None,
+            Patch::Null => Some(Value::Null),
+            Patch::Value(output) => Some(output),
+        },
+        error: body.error,
+        lease_token: body.lease_token,
+        lease_seconds: body.lease_seconds.map(Bounded::get),
     };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let updated = state.tasks.update(&caller, &id, update).await?;
+    let updated = state.tasks.update(&caller, task_id(&id)?, update).await?;
     Ok(Json(UpdatedTask { task: updated.task.into(), lease_token: updated.lease_token }))
 }
 
 /// Cancel a queued or running task. The account's own cancel: no lease token needed.
 #[utoipa::path(post, path = "/api/tasks/{id}/cancel", operation_id = "cancelTask",
     tag = "tasks", security(("bearer" = ["tasks:write"])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = TaskView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the tasks:write scope"), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "The task has already finished")))]
 pub async fn cancel(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<TaskView>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
-    Ok(Json(state.tasks.cancel(&caller, &id).await?.into()))
+    Ok(Json(state.tasks.cancel(&caller, task_id(&id)?).await?.into()))
 }
 
 /// Claim up to `limit` runnable tasks (highest priority, then oldest), each leased for `leaseSeconds`.
 /// With `waitSeconds` (up to 30), an empty queue holds the request until a task arrives. `agentId` (id or
 /// slug) narrows the claim to one agent; an agent out of reach is 404.
 #[utoipa::path(post, path = "/api/tasks/claim", operation_id = "claimTasks",
-    tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = Object,
-    responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope)))]
+    tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = ClaimTasksRequest,
+    responses((status = 200, body = ClaimedTasks), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the tasks:write scope"),
+        (status = 404, body = ErrorEnvelope, description = "No such agent in reach")))]
 pub async fn claim(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(body): ApiJson<JsonObject>,
+    ApiJson(body): ApiJson<ClaimTasksRequest>,
 ) -> Result<Json<ClaimedTasks>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
-    let mut errors = ValidationErrors::new();
-    let agent = optional_string(&body, "agentId")?;
-    let number = |field: &str, default: i64, errors: &mut ValidationErrors| match body.get(field) {
-        None | Some(Value::Null) => default,
-        Some(v) => v.as_i64().unwrap_or_else(|| {
-            errors.add(field, "Must be an integer");
-            default
-        }),
+    let request = ClaimRequest {
+        agent: agent_filter(body.agent_id)?,
+        limit: body.limit.map_or(1, Bounded::get),
+        lease_seconds: body.lease_seconds.map_or(DEFAULT_LEASE_SECONDS, Bounded::get),
+        wait_seconds: body.wait_seconds.map_or(0, Bounded::get),
     };
-    let limit = number("limit", 1, &mut errors);
-    let lease_seconds = number("leaseSeconds", DEFAULT_LEASE_SECONDS, &mut errors);
-    let wait_seconds = number("waitSeconds", 0, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let request = ClaimRequest { agent, limit, lease_seconds, wait_seconds };
     let (tasks, lease) = state.tasks.claim(&caller, request).await?;
     Ok(Json(ClaimedTasks { data: tasks.into_iter().map(|t| claimed(t, &lease)).collect() }))
 }

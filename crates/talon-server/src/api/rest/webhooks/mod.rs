@@ -1,22 +1,25 @@
 //! `/api/webhooks`: endpoints, secrets, the delivery log, redelivery and test pings. Webhooks span the
 //! account, so a key restricted to one agent is refused (403) on every one of these routes.
 
+mod requests;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use talon_domain::Scope;
 use talon_domain::webhook::{Delivery, Webhook, WebhookSecret};
+use talon_domain::{DeliveryId, Scope, WebhookId};
 use utoipa::ToSchema;
 
 use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::ApiQuery;
-use crate::api::extract::json::{ApiJson, JsonObject};
+use crate::api::extract::json::ApiJson;
 use crate::auth::Principal;
-use crate::services::webhooks::WebhookInput;
 use crate::state::AppState;
+
+pub use requests::{CreateWebhookRequest, UpdateWebhookRequest, WebhookEvent};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -102,35 +105,39 @@ pub struct DeliveryList {
     pagination: Pagination,
 }
 
-fn input(mut body: JsonObject) -> WebhookInput {
-    WebhookInput {
-        url: body.remove("url"),
-        events: body.remove("events"),
-        description: body.remove("description"),
-        active: body.remove("active"),
-    }
+/// A webhook id from the path; one that cannot name a webhook is "not found", as an unknown one is.
+fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
+    WebhookId::parse(raw).map_err(|_| ApiError::not_found("Webhook"))
+}
+
+fn delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
+    DeliveryId::parse(raw).map_err(|_| ApiError::not_found("Delivery"))
 }
 
 /// Register an endpoint for events (`*` for all, each event at most once). The URL is stored as the
 /// delivery client parses it and must not name an internal address; an account has at most 50
 /// webhooks (409). The response holds the signing secret, shown once.
 #[utoipa::path(post, path = "/api/webhooks", operation_id = "createWebhook",
-    tag = "webhooks", security(("bearer" = ["webhooks:write"])), request_body = Object,
-    responses((status = 201, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    tag = "webhooks", security(("bearer" = ["webhooks:write"])), request_body = CreateWebhookRequest,
+    responses((status = 201, body = WebhookView), (status = 400, body = ErrorEnvelope, description = "Unknown or invalid fields"),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the webhooks:write scope, or a key restricted to one agent"),
+        (status = 409, body = ErrorEnvelope, description = "The account already has 50 webhooks")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(body): ApiJson<JsonObject>,
+    ApiJson(body): ApiJson<CreateWebhookRequest>,
 ) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
-    let (webhook, secret) = state.webhooks.create(&caller, input(body)).await?;
+    let (webhook, secret) = state.webhooks.create(&caller, body.into()).await?;
     Ok((StatusCode::CREATED, Json(WebhookView::new(webhook, Some(secret)))))
 }
 
 /// The account's webhooks.
 #[utoipa::path(get, path = "/api/webhooks", operation_id = "listWebhooks",
     tag = "webhooks", security(("bearer" = ["webhooks:read"])),
-    responses((status = 200, body = WebhookList)))]
+    responses((status = 200, body = WebhookList), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the webhooks:read scope, or a key restricted to one agent")))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<WebhookList>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksRead)?;
     let hooks = state.webhooks.list(&caller).await?;
@@ -139,55 +146,59 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 
 #[utoipa::path(get, path = "/api/webhooks/{id}", operation_id = "getWebhook",
     tag = "webhooks", security(("bearer" = ["webhooks:read"])),
-    params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksRead)?;
-    Ok(Json(WebhookView::new(state.webhooks.get(&caller, &id).await?, None)))
+    Ok(Json(WebhookView::new(state.webhooks.get(&caller, webhook_id(&id)?).await?, None)))
 }
 
-/// Change `url`, `events`, `description` or `active` (re-activating clears a disabled state).
+/// Change `url`, `events`, `description` or `active` (re-activating clears a disabled state);
+/// `description: null` clears the description.
 #[utoipa::path(patch, path = "/api/webhooks/{id}", operation_id = "updateWebhook",
     tag = "webhooks", security(("bearer" = ["webhooks:write"])),
-    params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, body = WebhookView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), request_body = UpdateWebhookRequest,
+    responses((status = 200, body = WebhookView), (status = 400, body = ErrorEnvelope, description = "Unknown or invalid fields, or nothing to change"),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "Missing the webhooks:write scope, or a key restricted to one agent"),
+        (status = 404, body = ErrorEnvelope)))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<JsonObject>,
+    ApiJson(body): ApiJson<UpdateWebhookRequest>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
-    Ok(Json(WebhookView::new(state.webhooks.update(&caller, &id, input(body)).await?, None)))
+    Ok(Json(WebhookView::new(state.webhooks.update(&caller, webhook_id(&id)?, body.into()).await?, None)))
 }
 
 #[utoipa::path(delete, path = "/api/webhooks/{id}", operation_id = "deleteWebhook",
     tag = "webhooks", security(("bearer" = ["webhooks:write"])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 204), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
-    state.webhooks.delete(&caller, &id).await?;
+    state.webhooks.delete(&caller, webhook_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A new signing secret, shown once; the old one keeps signing alongside it for 24 hours.
 #[utoipa::path(post, path = "/api/webhooks/{id}/rotate-secret", operation_id = "rotateWebhookSecret",
     tag = "webhooks", security(("bearer" = ["webhooks:write"])),
-    params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 200, body = WebhookView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
-    let (webhook, secret) = state.webhooks.rotate_secret(&caller, &id).await?;
+    let (webhook, secret) = state.webhooks.rotate_secret(&caller, webhook_id(&id)?).await?;
     Ok(Json(WebhookView::new(webhook, Some(secret))))
 }
 
@@ -195,7 +206,7 @@ pub async fn rotate_secret(
 #[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries",
     tag = "webhooks", security(("bearer" = ["webhooks:read"])),
     params(("id" = String, Path), PageQuery),
-    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorEnvelope, description = "A page out of range"), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     principal: Principal,
@@ -204,7 +215,7 @@ pub async fn deliveries(
 ) -> Result<Json<DeliveryList>, ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksRead)?;
     let (page, limit, offset) = query.resolve();
-    let found = state.webhooks.deliveries(&caller, &id, offset, limit).await?;
+    let found = state.webhooks.deliveries(&caller, webhook_id(&id)?, offset, limit).await?;
     Ok(Json(DeliveryList {
         pagination: Pagination::new(page, limit, found.total),
         data: found.items.into_iter().map(Into::into).collect(),
@@ -215,27 +226,28 @@ pub async fn deliveries(
 #[utoipa::path(post, path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliverWebhookDelivery",
     tag = "webhooks",
     security(("bearer" = ["webhooks:write"])), params(("id" = String, Path), ("delivery_id" = String, Path)),
-    responses((status = 202, body = DeliveryView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 202, body = DeliveryView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "The delivery is being sent right now")))]
 pub async fn redeliver(
     State(state): State<AppState>,
     principal: Principal,
-    Path((id, delivery_id)): Path<(String, String)>,
+    Path((id, delivery)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
-    let delivery = state.webhooks.redeliver(&caller, &id, &delivery_id).await?;
+    let delivery = state.webhooks.redeliver(&caller, webhook_id(&id)?, delivery_id(&delivery)?).await?;
     Ok((StatusCode::ACCEPTED, Json(delivery.into())))
 }
 
 /// Send a `ping` event to this webhook.
 #[utoipa::path(post, path = "/api/webhooks/{id}/test", operation_id = "testWebhook",
     tag = "webhooks", security(("bearer" = ["webhooks:write"])),
-    params(("id" = String, Path)), responses((status = 202, body = DeliveryView), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 202, body = DeliveryView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn test(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
     let caller = principal.with_account_scope(Scope::WebhooksWrite)?;
-    let delivery = state.webhooks.ping(&caller, &id).await?;
+    let delivery = state.webhooks.ping(&caller, webhook_id(&id)?).await?;
     Ok((StatusCode::ACCEPTED, Json(delivery.into())))
 }
