@@ -7,32 +7,14 @@ use utoipa::openapi::{
 
 use serde_json::{Value, json};
 
-use super::error::ErrorEnvelope;
-
-// Never built: `openai_errors` writes this shape as JSON; the type only describes it in the document.
-/// An error on the OpenAI surface (`/v1/…`), in OpenAI's shape.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct OpenAiError {
-    error: OpenAiErrorBody,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct OpenAiErrorBody {
-    message: String,
-    /// `authentication_error`, `permission_error`, `rate_limit_error`, `invalid_request_error` or `api_error`.
-    #[schema(rename = "type")]
-    kind: String,
-    param: Option<String>,
-    code: Option<String>,
-}
+use super::error::{ChatApiError, ErrorEnvelope, OpenAiError};
 
 /// The document's frame; every route adds its own operation from its `#[utoipa::path]`.
 pub fn base() -> OpenApi {
     let mut schemas = Vec::new();
     ErrorEnvelope::schemas(&mut schemas);
     OpenAiError::schemas(&mut schemas);
+    ChatApiError::schemas(&mut schemas);
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -45,6 +27,7 @@ pub fn base() -> OpenApi {
             ComponentsBuilder::new()
                 .schema_from::<ErrorEnvelope>()
                 .schema_from::<OpenAiError>()
+                .schema_from::<ChatApiError>()
                 .schemas_from_iter(schemas)
                 .security_scheme(
                     "bearer",

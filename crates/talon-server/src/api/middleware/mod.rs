@@ -3,12 +3,12 @@
 
 pub mod access_log;
 mod authenticate;
-mod envelope;
+mod error_surface;
 pub mod idempotency;
 pub mod metrics;
 mod rate_limits;
 pub mod request_id;
 
 pub use authenticate::authenticate;
-pub(crate) use envelope::envelope_framework_errors;
+pub use error_surface::render_errors;
 pub use rate_limits::enforce_rate_limits;
