@@ -140,7 +140,11 @@ fn with_api_middleware(routes: Router<AppState>, state: &AppState, surface: Erro
 
 /// What a surface's routes (and fallbacks) sit in, outermost first: its error rendering, panic catching
 /// and the body limit, checked by Content-Length before reading and again while reading.
-fn on_surface<S: Clone + Send + Sync + 'static>(router: Router<S>, surface: ErrorSurface, max_body: usize) -> Router<S> {
+fn on_surface<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    surface: ErrorSurface,
+    max_body: usize,
+) -> Router<S> {
     router.layer(
         ServiceBuilder::new()
             .layer(from_fn_with_state(surface, render_errors))

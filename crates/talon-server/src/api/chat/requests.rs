@@ -220,7 +220,10 @@ mod tests {
     fn openai_checks_are_reported_together() {
         let body = json!({"model": "", "messages": [], "temperature": 3, "n": 2, "stream_options": {}});
         let request: ChatCompletionRequest = parse(body.to_string().as_bytes()).unwrap();
-        assert_eq!(fields(request.into_parts().unwrap_err()), ["model", "messages", "temperature", "n", "stream_options"]);
+        assert_eq!(
+            fields(request.into_parts().unwrap_err()),
+            ["model", "messages", "temperature", "n", "stream_options"]
+        );
     }
 
     #[test]

@@ -17,9 +17,9 @@ use talon_gateway::{ChunkStream, Gateway, GatewayError};
 use talon_store::Store;
 
 pub use self::health::DEFAULT_ERROR_AFTER;
-pub use self::role::Role;
 use self::health::{AgentHealth, Deployed};
 use self::metered::{Meter, Metered};
+pub use self::role::Role;
 use super::registry::RegistryService;
 use super::usage::UsageService;
 use super::{Caller, ServiceError};
@@ -61,7 +61,13 @@ impl Asker {
     /// A caller of the chat surfaces, whose request arrived at `arrived`. A JSON answer is waited for
     /// whole, so it must be complete within the chat timeout; a stream shows progress and has no
     /// overall deadline. Either must start within the chat timeout.
-    pub fn chat(account: Account, key: Option<ApiKeyId>, arrived: Instant, stream: bool, chat_timeout: Duration) -> Self {
+    pub fn chat(
+        account: Account,
+        key: Option<ApiKeyId>,
+        arrived: Instant,
+        stream: bool,
+        chat_timeout: Duration,
+    ) -> Self {
         Asker {
             account,
             key,
