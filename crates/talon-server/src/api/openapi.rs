@@ -50,8 +50,15 @@ pub fn base() -> OpenApi {
 /// a body gets the envelope. Call it on the merged document, after every surface has added its paths.
 pub fn add_shared_failures(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        // The OpenAI surface answers in OpenAI's error shape; everything else in the envelope.
-        let schema = if path.starts_with("/v1/") { "OpenAiError" } else { "ErrorEnvelope" };
+        // The OpenAI surface answers in OpenAI's error shape, the chat API under its own codes;
+        // everything else in the envelope.
+        let schema = if path.starts_with("/v1/") {
+            "OpenAiError"
+        } else if path == "/api/v1/chat" || path.starts_with("/api/v1/bot/") {
+            "ChatApiError"
+        } else {
+            "ErrorEnvelope"
+        };
         let operations = [
             &mut item.get,
             &mut item.put,

@@ -15,6 +15,7 @@ on_both_databases!(
     idempotent_replays_keep_the_surface_shape,
     unknown_fields_on_the_chat_api_are_invalid_request,
     openai_ignores_parameters_it_does_not_use,
+    the_document_states_each_surface_shape,
 );
 
 /// A deployed agent with API access, and a key with the `chat` scope.
@@ -244,4 +245,38 @@ async fn openai_ignores_parameters_it_does_not_use(backend: Backend) {
     let body = assert_openai_error(response, 400, "invalid_request_error").await;
     assert_eq!(body["error"]["code"], "validation_error");
     assert!(["messages[0].role", "temperature"].contains(&body["error"]["param"].as_str().unwrap()), "{body}");
+}
+
+/// The document states each surface's request body and error shape.
+async fn the_document_states_each_surface_shape(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app.request(Method::GET, "/openapi.json", None).send().await.unwrap().json().await.unwrap();
+    let operation = |path: &str| doc["paths"][path]["post"].clone();
+    let schema_of = |operation: &Value, status: &str| {
+        operation["responses"][status]["content"]["application/json"]["schema"]["$ref"].as_str().map(str::to_owned)
+    };
+    let request_of = |operation: &Value| {
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str().map(str::to_owned)
+    };
+    let completions = operation("/v1/chat/completions");
+    assert_eq!(request_of(&completions).as_deref(), Some("#/components/schemas/ChatCompletionRequest"));
+    for status in ["400", "401", "403", "404", "429", "500", "502", "504"] {
+        assert_eq!(schema_of(&completions, status).as_deref(), Some("#/components/schemas/OpenAiError"), "{status}");
+    }
+    for (path, request) in [("/api/v1/bot/{bot_id}/chat", "BotChatRequest"), ("/api/v1/chat", "AgentChatRequest")] {
+        let chat = operation(path);
+        assert_eq!(request_of(&chat), Some(format!("#/components/schemas/{request}")));
+        for status in ["400", "401", "403", "404", "413", "429", "500", "503", "504"] {
+            assert_eq!(
+                schema_of(&chat, status).as_deref(),
+                Some("#/components/schemas/ChatApiError"),
+                "{path} {status}"
+            );
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["ChatApiMessage"]["properties"]["role"]["enum"], json!(["user", "assistant", "system"]));
+    assert_eq!(schemas["Role"]["enum"], json!(["system", "user", "assistant", "tool"]));
+    assert!(schemas["OpenAiError"]["properties"]["error"].is_object());
+    assert!(schemas["ChatApiErrorBody"]["properties"]["retry_after"].is_object());
 }
