@@ -165,3 +165,53 @@ async fn method_not_allowed() -> ApiError {
 fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
     ApiError::internal("a handler panicked").into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    /// What a surface answers for `path` on a router whose `/boom` panics and whose `/plain` answers
+    /// a bare 400 as the framework's rejections do.
+    async fn answer(surface: ErrorSurface, path: &str) -> (StatusCode, Value) {
+        let routes: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/plain", get(|| async { (StatusCode::BAD_REQUEST, "Failed to deserialize the path") }))
+            .route("/fine", get(|| async { "fine" }));
+        let response =
+            on_surface(routes, surface, 1024).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn panics_and_bare_rejections_come_in_the_surface_shape() {
+        let cases = [
+            ("/boom", 500, "INTERNAL_ERROR", "api_error", "internal_error"),
+            ("/plain", 400, "BAD_REQUEST", "invalid_request_error", "invalid_request"),
+        ];
+        for (path, status, rest_code, openai_type, chat_code) in cases {
+            let (got, rest) = answer(ErrorSurface::Rest, path).await;
+            assert_eq!((got.as_u16(), &rest["error"]["code"]), (status, &Value::from(rest_code)), "{rest}");
+            assert!(rest["error"]["requestId"].is_string() && rest["error"]["details"].is_array(), "{rest}");
+            let (got, openai) = answer(ErrorSurface::OpenAi, path).await;
+            assert_eq!((got.as_u16(), &openai["error"]["type"]), (status, &Value::from(openai_type)), "{openai}");
+            assert!(openai["error"].get("requestId").is_none(), "{openai}");
+            let (got, chat) = answer(ErrorSurface::ChatApi, path).await;
+            assert_eq!((got.as_u16(), &chat["error"]["code"]), (status, &Value::from(chat_code)), "{chat}");
+        }
+        let (status, body) = answer(ErrorSurface::OpenAi, "/fine").await;
+        assert_eq!((status, body), (StatusCode::OK, Value::Null), "a success passes untouched");
+    }
+}

@@ -1,5 +1,6 @@
-//! What every request passes through (request id, access log, metrics) and what every API request
-//! passes through after it (authenticate → rate limits → idempotency, stacked once by `api_stack`).
+//! What every request passes through (request id, access log, metrics), what puts a route's errors in
+//! its surface's shape (`render_errors`), and what every API request passes through after it
+//! (authenticate → rate limits → idempotency).
 
 pub mod access_log;
 mod authenticate;
