@@ -1,18 +1,20 @@
 //! The one error type of the HTTP layer. Each variant of `ErrorCode` is a stable string that clients
-//! match on and maps to exactly one status; every error body is the same envelope:
-//! `{"error": {"code", "message", "details", "requestId"}}`.
+//! match on and maps to exactly one status. An `ApiError` is rendered by the surface of the route it
+//! happened on (`surface`): the REST envelope `{"error": {"code", "message", "details", "requestId"}}`,
+//! OpenAI's shape on `/v1`, or the chat API's codes.
+
+mod surface;
 
 use std::borrow::Cow;
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use talon_domain::{FieldError, ValidationErrors};
-use utoipa::ToSchema;
 
-use super::middleware::access_log::FailureCause;
-use super::middleware::request_id::current_request_id;
+pub use surface::{
+    ChatApiError, ChatApiErrorBody, ErrorBody, ErrorEnvelope, ErrorSurface, OpenAiError, OpenAiErrorBody,
+    RenderedError, chat_api_unauthorized_code,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -95,7 +97,7 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     code: ErrorCode,
     /// A surface's own name for the error (the chat API's `bot_not_found`, …), shown instead of `code`.
@@ -145,9 +147,45 @@ impl ApiError {
         &self.message
     }
 
+    /// The surface's own code, when one was given.
+    pub fn surface_code(&self) -> Option<&'static str> {
+        self.public_code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
     /// The bad fields of a validation error.
     pub fn details(&self) -> &[FieldError] {
         &self.details
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// What the request log reports behind a 5xx: the cause, else the message.
+    pub fn failure_cause(&self) -> Option<String> {
+        match &self.internal {
+            Some(cause) => Some(cause.clone()),
+            None if self.status().is_server_error() => Some(self.message.to_string()),
+            None => None,
+        }
+    }
+
+    /// An error the framework answered without a body of Talon's (an unknown route, a wrong method, a
+    /// body over the limit, a rejected path), by its status.
+    pub fn for_status(status: StatusCode) -> Self {
+        let code = ErrorCode::for_status(status);
+        let message: Cow<'static, str> = match code {
+            ErrorCode::NotFound => "No such resource".into(),
+            ErrorCode::MethodNotAllowed => "Method not allowed on this path".into(),
+            ErrorCode::PayloadTooLarge => "Request body is too large".into(),
+            ErrorCode::Internal => "Internal server error".into(),
+            _ => status.canonical_reason().unwrap_or("Request failed").into(),
+        };
+        Self::new(code, message)
     }
 
     pub fn validation(errors: ValidationErrors) -> Self {
@@ -183,48 +221,10 @@ impl ApiError {
     }
 }
 
-/// The documented error body, for the OpenAPI document and for rendering.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// A stable machine-readable code such as `VALIDATION_ERROR`.
-    pub code: &'static str,
-    pub message: String,
-    #[schema(value_type = Vec<Object>)]
-    pub details: Vec<FieldError>,
-    #[serde(rename = "requestId")]
-    pub request_id: String,
-}
-
 impl IntoResponse for ApiError {
+    /// The REST envelope; a route of another surface re-renders the error in its own shape.
     fn into_response(self) -> Response {
-        let request_id = current_request_id();
-        // The request log line reports a 5xx's cause with its request id; the body never shows it.
-        let cause = match self.internal {
-            Some(cause) => Some(cause),
-            None if self.code.status().is_server_error() => Some(self.message.to_string()),
-            None => None,
-        };
-        let body = ErrorEnvelope {
-            error: ErrorBody {
-                code: self.public_code.unwrap_or(self.code.as_str()),
-                message: self.message.into_owned(),
-                details: self.details,
-                request_id,
-            },
-        };
-        let mut response = (self.code.status(), Json(body)).into_response();
-        if let Some(cause) = cause {
-            response.extensions_mut().insert(FailureCause(cause));
-        }
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
-        }
-        response
+        ErrorSurface::Rest.render(self)
     }
 }
 

@@ -25,13 +25,17 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
 use chat::{chat_api as bot_chat, openai};
-use error::{ApiError, ErrorCode};
-use middleware::{access_log, authenticate, enforce_rate_limits, idempotency, metrics, request_id};
+use error::{ApiError, ErrorCode, ErrorSurface};
+use middleware::{access_log, authenticate, enforce_rate_limits, idempotency, metrics, render_errors, request_id};
 use rest::{agents, api_keys, auth, deployed_agents, tasks, usage, versions, webhooks};
 
-/// The whole application. Layers, outermost first: request log, request id, error envelope, metrics, panic
-/// catching, body limit; API routes add authentication, rate limits and idempotency.
+/// The whole application. Every request passes the request log, the request id and metrics; each
+/// surface's routes then sit in that surface's error rendering, panic catching and body limits, so that
+/// whatever fails on a route (a handler, a rejection, an unknown path, a wrong method, a body over the
+/// limit, a panic) answers in the route's shape. API routes add authentication, rate limits and
+/// idempotency.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
@@ -63,52 +67,29 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::test))
         .split_for_parts();
-    let api = api.route_layer(
-        ServiceBuilder::new()
-            .layer(from_fn_with_state(state.clone(), authenticate))
-            .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
-            .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
-    );
-    // The OpenAI surface: the same middleware, and every error in OpenAI's shape.
+    let api = with_api_middleware(api, &state, ErrorSurface::Rest);
+    // The OpenAI surface: every error in OpenAI's shape, 405s and unknown `/v1` paths included.
     let (openai_routes, openai_doc) = OpenApiRouter::new()
         .routes(routes!(openai::chat_completions))
         .routes(routes!(openai::models))
         .routes(routes!(openai::model))
         .split_for_parts();
-    // OpenAI's shape wraps the 405s too (a route's own fallback, which the global one leaves alone).
-    let openai_routes = openai_routes
-        .route_layer(
-            ServiceBuilder::new()
-                .layer(from_fn_with_state(state.clone(), authenticate))
-                .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
-                .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
-        )
-        .method_not_allowed_fallback(openai::method_not_allowed)
-        .layer(from_fn(openai::openai_errors));
-    let openai_unknown = Router::new().fallback(openai::unknown_url).layer(from_fn(openai::openai_errors));
+    let openai_routes = with_api_middleware(openai_routes, &state, ErrorSurface::OpenAi)
+        .method_not_allowed_fallback(openai::method_not_allowed);
+    let openai_routes = on_surface(openai_routes, ErrorSurface::OpenAi, max_body);
+    let openai_unknown = on_surface(Router::new().fallback(openai::unknown_url), ErrorSurface::OpenAi, max_body);
     // The chat API: its own codes, a 100 KB body limit checked before reading, CORS for browsers.
     let (chat_routes, chat_doc) = OpenApiRouter::new()
         .routes(routes!(bot_chat::bot_chat))
         .routes(routes!(bot_chat::agent_chat))
         .split_for_parts();
-    let chat_routes = chat_routes
-        .route_layer(
-            ServiceBuilder::new()
-                .layer(from_fn_with_state(state.clone(), authenticate))
-                .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
-                .layer(from_fn_with_state(state.clone(), idempotency::idempotency)),
-        )
+    let chat_routes = with_api_middleware(chat_routes, &state, ErrorSurface::ChatApi);
+    let chat_routes = on_surface(chat_routes, ErrorSurface::ChatApi, max_body.min(bot_chat::MAX_CHAT_BODY))
         .layer(
-            ServiceBuilder::new()
-                .layer(
-                    CorsLayer::new()
-                        .allow_origin(Any)
-                        .allow_methods([Method::POST, Method::OPTIONS])
-                        .allow_headers([AUTHORIZATION, CONTENT_TYPE]),
-                )
-                .layer(from_fn(bot_chat::chat_errors))
-                .layer(DefaultBodyLimit::max(bot_chat::MAX_CHAT_BODY))
-                .layer(RequestBodyLimitLayer::new(bot_chat::MAX_CHAT_BODY)),
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::POST, Method::OPTIONS])
+                .allow_headers([AUTHORIZATION, CONTENT_TYPE]),
         )
         .with_state(state.clone());
     let (ops_routes, ops_doc) = OpenApiRouter::new()
@@ -122,29 +103,54 @@ pub fn router(state: AppState) -> Router {
     openapi.merge(ops_doc);
     let openapi = openapi::finish(openapi);
 
-    let max_body = state.settings.max_body_bytes;
-    Router::new()
+    let rest = Router::new()
         .merge(api)
+        .merge(ops_routes)
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    on_surface(rest, ErrorSurface::Rest, max_body)
         .merge(openai_routes)
         .route_service("/v1/{*rest}", openai_unknown)
         // Mounted as services, so CORS answers a preflight before any method routing.
         .route_service("/api/v1/bot/{bot_id}/chat", chat_routes.clone())
         .route_service("/api/v1/chat", chat_routes)
-        .merge(ops_routes)
-        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(access_log::log_request))
                 .layer(from_fn(request_id::request_id))
-                .layer(from_fn(middleware::envelope_framework_errors))
-                .layer(from_fn(metrics::observe))
-                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| panic_response()))
-                .layer(DefaultBodyLimit::max(max_body))
-                .layer(RequestBodyLimitLayer::new(max_body)),
+                .layer(from_fn(metrics::observe)),
         )
         .with_state(state)
+}
+
+/// Authentication, rate limits and idempotency in front of every handler of `routes`. The handler's
+/// errors are put in the surface's shape before idempotency records them, so that a replay answers in
+/// the same shape.
+fn with_api_middleware(routes: Router<AppState>, state: &AppState, surface: ErrorSurface) -> Router<AppState> {
+    routes.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(state.clone(), authenticate))
+            .layer(from_fn_with_state(state.clone(), enforce_rate_limits))
+            .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+            .layer(from_fn_with_state(surface, render_errors)),
+    )
+}
+
+/// What a surface's routes (and fallbacks) sit in, outermost first: its error rendering, panic catching
+/// and the body limit, checked by Content-Length before reading and again while reading.
+fn on_surface<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    surface: ErrorSurface,
+    max_body: usize,
+) -> Router<S> {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(surface, render_errors))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(DefaultBodyLimit::max(max_body))
+            .layer(RequestBodyLimitLayer::new(max_body)),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -155,6 +161,56 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed on this path")
 }
 
-fn panic_response() -> Response {
+fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
     ApiError::internal("a handler panicked").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    /// What a surface answers for `path` on a router whose `/boom` panics and whose `/plain` answers
+    /// a bare 400 as the framework's rejections do.
+    async fn answer(surface: ErrorSurface, path: &str) -> (StatusCode, Value) {
+        let routes: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/plain", get(|| async { (StatusCode::BAD_REQUEST, "Failed to deserialize the path") }))
+            .route("/fine", get(|| async { "fine" }));
+        let response =
+            on_surface(routes, surface, 1024).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn panics_and_bare_rejections_come_in_the_surface_shape() {
+        let cases = [
+            ("/boom", 500, "INTERNAL_ERROR", "api_error", "internal_error"),
+            ("/plain", 400, "BAD_REQUEST", "invalid_request_error", "invalid_request"),
+        ];
+        for (path, status, rest_code, openai_type, chat_code) in cases {
+            let (got, rest) = answer(ErrorSurface::Rest, path).await;
+            assert_eq!((got.as_u16(), &rest["error"]["code"]), (status, &Value::from(rest_code)), "{rest}");
+            assert!(rest["error"]["requestId"].is_string() && rest["error"]["details"].is_array(), "{rest}");
+            let (got, openai) = answer(ErrorSurface::OpenAi, path).await;
+            assert_eq!((got.as_u16(), &openai["error"]["type"]), (status, &Value::from(openai_type)), "{openai}");
+            assert!(openai["error"].get("requestId").is_none(), "{openai}");
+            let (got, chat) = answer(ErrorSurface::ChatApi, path).await;
+            assert_eq!((got.as_u16(), &chat["error"]["code"]), (status, &Value::from(chat_code)), "{chat}");
+        }
+        let (status, body) = answer(ErrorSurface::OpenAi, "/fine").await;
+        assert_eq!((status, body), (StatusCode::OK, Value::Null), "a success passes untouched");
+    }
 }

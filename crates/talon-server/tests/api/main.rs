@@ -12,6 +12,7 @@ mod bot_chat;
 mod chat_limits;
 mod chat_usage;
 mod connections;
+mod error_surfaces;
 mod errors;
 mod idempotency;
 mod nul_characters;

@@ -90,8 +90,15 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
             if operation["tags"].as_array().is_none_or(Vec::is_empty) {
                 problems.push(format!("{here}: no tag"));
             }
-            // The OpenAI surface answers errors in OpenAI's shape; the rest in the envelope.
-            let envelope = if path.starts_with("/v1/") { "OpenAiError" } else { "ErrorEnvelope" };
+            // The OpenAI surface answers errors in OpenAI's shape, the chat API under its codes; the rest
+            // in the envelope.
+            let envelope = if path.starts_with("/v1/") {
+                "OpenAiError"
+            } else if path == "/api/v1/chat" || path.starts_with("/api/v1/bot/") {
+                "ChatApiError"
+            } else {
+                "ErrorEnvelope"
+            };
             let scoped = operation["security"].as_array().is_some_and(|requirements| {
                 requirements.iter().any(|r| r["bearer"].as_array().is_some_and(|scopes| !scopes.is_empty()))
             });

@@ -26,7 +26,8 @@ async fn a_runtime_answer_in_flight_at_shutdown_is_recorded(backend: Backend) {
         app.create_agent(&user.token, json!({"name": "Slow", "prompt": "p", "model": {"primary": "up/slow"}})).await;
     let id = agent["id"].as_str().unwrap();
     assert_eq!(app.post(&format!("/api/agents/{id}/deploy"), Some(&user.token), json!({})).await.status(), 200);
-    let task = app.create_task(&user.token, json!({"agentId": id, "title": "Drain", "input": {"prompt": "hello"}})).await;
+    let task =
+        app.create_task(&user.token, json!({"agentId": id, "title": "Drain", "input": {"prompt": "hello"}})).await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     app.wait_for_task_status(&path, &user.token, "running").await;
 

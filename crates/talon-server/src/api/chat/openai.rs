@@ -1,91 +1,25 @@
 //! `/v1/chat/completions` and `/v1/models`: the OpenAI API, where `model` names an agent (`support-bot`,
 //! or `support-bot@7` to pin version 7), so every OpenAI SDK works with a base URL and a key.
 
-use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, Method, Uri};
-use axum::middleware::Next;
+use axum::extract::{Path, State};
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Serialize;
-use serde_json::{Value, json};
+use talon_domain::Scope;
 use talon_domain::agent::AgentStatus;
-use talon_domain::usage::Source;
-use talon_domain::{Scope, ValidationErrors};
 use talon_gateway::ProviderError;
-use talon_gateway::types::ChatMessage;
 use utoipa::ToSchema;
 
-use super::answer::{Reply, StreamOptions, log_upstream_failure, reply};
-use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::json::{ApiJson, JsonObject, optional_bool};
+use super::answer::{Reply, log_upstream_failure, reply};
+use super::asker;
+use super::requests::ChatCompletionRequest;
+use crate::api::error::{ApiError, ErrorCode, OpenAiError};
+use crate::api::extract::json::ApiJson;
 use crate::api::middleware::metrics::RequestStart;
-use crate::auth::{Credential, Principal};
-use crate::services::chat::{Asker, ChatError, ChatInput, Limit};
+use crate::auth::Principal;
+use crate::services::chat::{ChatError, Limit};
 use crate::state::AppState;
-
-const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
-
-/// The OpenAI request, validated field by field.
-fn parse(body: &JsonObject) -> Result<(String, ChatInput, Option<StreamOptions>), ApiError> {
-    let mut errors = ValidationErrors::new();
-    let model = match body.get("model") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        _ => {
-            errors.add("model", "Required: the agent's slug, e.g. support-bot (or support-bot@7)");
-            String::new()
-        }
-    };
-    let mut messages = Vec::new();
-    match body.get("messages") {
-        Some(Value::Array(items)) if !items.is_empty() => {
-            for (i, item) in items.iter().enumerate() {
-                match serde_json::from_value::<ChatMessage>(item.clone()) {
-                    Ok(m) if ROLES.contains(&m.role.as_str()) => messages.push(m),
-                    Ok(_) => errors.add(format!("messages[{i}].role"), "Must be system, user, assistant or tool"),
-                    Err(e) => errors.add(format!("messages[{i}]"), e.to_string()),
-                }
-            }
-        }
-        _ => errors.add("messages", "Must be a non-empty array of messages"),
-    }
-    let stream = optional_bool(body, "stream", &mut errors).unwrap_or(false);
-    let temperature = body.get("temperature").and_then(Value::as_f64);
-    if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
-        errors.add("temperature", "Must be from 0 to 2");
-    }
-    let max_tokens = body.get("max_tokens").or_else(|| body.get("max_completion_tokens")).and_then(Value::as_u64);
-    let user = body.get("user").and_then(Value::as_str).map(str::to_owned);
-    // One choice per answer: a request for several must not be answered with one.
-    match body.get("n") {
-        None | Some(Value::Null) => {}
-        Some(n) if n.as_u64() == Some(1) => {}
-        Some(_) => errors.add("n", "Only n = 1 is supported"),
-    }
-    let include_usage = match body.get("stream_options") {
-        None | Some(Value::Null) => false,
-        Some(_) if !stream => {
-            errors.add("stream_options", "Only allowed when stream is true");
-            false
-        }
-        Some(Value::Object(options)) => match options.get("include_usage") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(include)) => *include,
-            Some(_) => {
-                errors.add("stream_options.include_usage", "Must be a boolean");
-                false
-            }
-        },
-        Some(_) => {
-            errors.add("stream_options", "Must be an object");
-            false
-        }
-    };
-    let input = ChatInput { messages, model: None, temperature, max_tokens, user };
-    let stream = stream.then_some(StreamOptions { include_usage });
-    errors.finish((model, input, stream)).map_err(ApiError::validation)
-}
 
 fn chat_error(error: ChatError) -> ApiError {
     match error {
@@ -156,40 +90,32 @@ pub(super) fn timed_out() -> ApiError {
     ApiError::new(ErrorCode::UpstreamTimeout, "The upstream request timed out").with_code("timeout")
 }
 
-/// Who asks, for the chat service: the account whose limits apply, the key, and when the request
-/// arrived; JSON answers get the chat timeout as their deadline, and every answer must start within it.
-pub(super) fn asker(
-    state: &AppState,
-    principal: &Principal,
-    start: Option<Extension<RequestStart>>,
-    stream: bool,
-) -> Asker {
-    Asker {
-        account: principal.account.clone(),
-        key: match &principal.credential {
-            Credential::ApiKey { id, .. } => Some(*id),
-            Credential::Session { .. } => None,
-        },
-        source: Source::Chat,
-        arrived: start.map_or_else(std::time::Instant::now, |Extension(RequestStart(at))| at),
-        timeout: (!stream).then_some(state.settings.chat_timeout),
-        start_timeout: Some(state.settings.chat_timeout),
-    }
-}
-
 /// Create a chat completion (JSON or `stream: true` for server-sent events).
+///
+/// `model` names a deployed agent (`support-bot`, or `support-bot@7` for its version 7). Parameters
+/// Talon does not use (`top_p`, `frequency_penalty`, `presence_penalty`, `seed`, `logit_bias`, …) are
+/// accepted and ignored, as every OpenAI SDK sends some of them; those it uses are checked. Errors come
+/// in OpenAI's shape.
 #[utoipa::path(post, path = "/v1/chat/completions", operation_id = "createChatCompletion",
-    tag = "openai", security(("bearer" = ["chat"])), request_body = Object,
+    tag = "openai", security(("bearer" = ["chat"])), request_body = ChatCompletionRequest,
     responses((status = 200, description = "chat.completion, or a text/event-stream of chat.completion.chunk"),
-        (status = 400), (status = 401), (status = 404), (status = 429), (status = 502), (status = 504)))]
+        (status = 400, body = OpenAiError, description = "Malformed or invalid request; `param` names the first field at fault"),
+        (status = 401, body = OpenAiError, description = "Missing or invalid API key"),
+        (status = 403, body = OpenAiError, description = "The key lacks the `chat` scope"),
+        (status = 404, body = OpenAiError, description = "No such model (agent or version), or the agent is not deployed"),
+        (status = 413, body = OpenAiError, description = "Request body is too large"),
+        (status = 429, body = OpenAiError, description = "Rate or concurrency limit reached; Retry-After says when to retry"),
+        (status = 500, body = OpenAiError, description = "Unexpected server-side error"),
+        (status = 502, body = OpenAiError, description = "The upstream model failed, or the agent is in an error state"),
+        (status = 504, body = OpenAiError, description = "The upstream model timed out")))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     principal: Principal,
     start: Option<Extension<RequestStart>>,
-    ApiJson(body): ApiJson<JsonObject>,
+    ApiJson(request): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
-    let (model, input, stream) = parse(&body)?;
+    let (model, input, stream) = request.into_parts()?;
     let target = state.chat.target(&caller, &model).await.map_err(chat_error)?;
     let asker = asker(&state, &principal, start, stream.is_some());
     let version = target.version.number;
@@ -238,7 +164,8 @@ pub async fn models(State(state): State<AppState>, principal: Principal) -> Resu
 #[utoipa::path(get, path = "/v1/models/{model}", operation_id = "retrieveModel",
     tag = "openai", security(("bearer" = ["chat"])),
     params(("model" = String, Path, description = "The agent's slug, optionally @N")),
-    responses((status = 200, body = ModelObject, description = "A model object"), (status = 404, description = "No such model")))]
+    responses((status = 200, body = ModelObject, description = "A model object"),
+        (status = 404, body = OpenAiError, description = "No such model")))]
 pub async fn model(
     State(state): State<AppState>,
     principal: Principal,
@@ -259,42 +186,4 @@ pub async fn unknown_url(method: Method, uri: Uri) -> ApiError {
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(ErrorCode::MethodNotAllowed, format!("Method {method} is not allowed on {}", uri.path()))
-}
-
-/// Renders every error on the OpenAI surface in OpenAI's shape:
-/// `{"error": {"message", "type", "param", "code"}}`.
-pub async fn openai_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let envelope: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let error = &envelope["error"];
-    let kind = match status.as_u16() {
-        400 | 404 | 405 | 409 | 413 | 415 | 422 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        429 => "rate_limit_error",
-        _ => "api_error",
-    };
-    // Like OpenAI, an unknown URL or method has no code; the rest keep theirs, in lower case.
-    let code = match error["code"].as_str() {
-        Some("NOT_FOUND" | "METHOD_NOT_ALLOWED") => Value::Null,
-        Some(code) => json!(code.to_ascii_lowercase()),
-        None => json!(kind),
-    };
-    let body = json!({"error": {
-        "message": error["message"].as_str().unwrap_or("Request failed"),
-        "type": kind,
-        "param": error["details"][0]["field"],
-        "code": code,
-    }});
-    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Response::from_parts(parts, Body::from(body.to_string()))
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
 
-use super::error::ErrorEnvelope;
+use super::error::{ChatApiError, ErrorEnvelope, OpenAiError};
 
 /// The served document: `doc` (every surface merged) with what every operation shares added.
 pub fn finish(mut doc: OpenApi) -> Value {
@@ -20,29 +20,16 @@ pub fn finish(mut doc: OpenApi) -> Value {
     value
 }
 
-// Never built: `openai_errors` writes this shape as JSON; the type only describes it in the document.
-/// An error on the OpenAI surface (`/v1/…`), in OpenAI's shape.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct OpenAiError {
-    error: OpenAiErrorBody,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct OpenAiErrorBody {
-    message: String,
-    /// `authentication_error`, `permission_error`, `rate_limit_error`, `invalid_request_error` or `api_error`.
-    #[schema(rename = "type")]
-    kind: String,
-    param: Option<String>,
-    code: Option<String>,
-}
-
 /// The error body schema of the surface `path` belongs to: the OpenAI surface (`/v1/…`) answers in
-/// OpenAI's shape, everything else in the envelope.
+/// OpenAI's shape, the chat API under its own codes, everything else in the envelope.
 fn error_schema_for(path: &str) -> &'static str {
-    if path.starts_with("/v1/") { "OpenAiError" } else { "ErrorEnvelope" }
+    if path.starts_with("/v1/") {
+        "OpenAiError"
+    } else if path == "/api/v1/chat" || path.starts_with("/api/v1/bot/") {
+        "ChatApiError"
+    } else {
+        "ErrorEnvelope"
+    }
 }
 
 /// The document's frame; every route adds its own operation from its `#[utoipa::path]`.
@@ -50,6 +37,7 @@ pub fn base() -> OpenApi {
     let mut schemas = Vec::new();
     ErrorEnvelope::schemas(&mut schemas);
     OpenAiError::schemas(&mut schemas);
+    ChatApiError::schemas(&mut schemas);
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -62,6 +50,7 @@ pub fn base() -> OpenApi {
             ComponentsBuilder::new()
                 .schema_from::<ErrorEnvelope>()
                 .schema_from::<OpenAiError>()
+                .schema_from::<ChatApiError>()
                 .schemas_from_iter(schemas)
                 .security_scheme(
                     "bearer",

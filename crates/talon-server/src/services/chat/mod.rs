@@ -3,6 +3,7 @@
 
 mod health;
 mod metered;
+mod role;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use talon_store::Store;
 pub use self::health::DEFAULT_ERROR_AFTER;
 use self::health::{AgentHealth, Deployed};
 use self::metered::{Meter, Metered};
+pub use self::role::Role;
 use super::registry::RegistryService;
 use super::usage::UsageService;
 use super::{Caller, ServiceError};
@@ -55,6 +57,28 @@ pub struct Asker {
     pub start_timeout: Option<Duration>,
 }
 
+impl Asker {
+    /// A caller of the chat surfaces, whose request arrived at `arrived`. A JSON answer is waited for
+    /// whole, so it must be complete within the chat timeout; a stream shows progress and has no
+    /// overall deadline. Either must start within the chat timeout.
+    pub fn chat(
+        account: Account,
+        key: Option<ApiKeyId>,
+        arrived: Instant,
+        stream: bool,
+        chat_timeout: Duration,
+    ) -> Self {
+        Asker {
+            account,
+            key,
+            source: Source::Chat,
+            arrived,
+            timeout: (!stream).then_some(chat_timeout),
+            start_timeout: Some(chat_timeout),
+        }
+    }
+}
+
 /// The answer as it streams: every chunk, the first included, ending in an error if the upstream
 /// fails part-way or the deadline passes.
 pub struct Answer {
@@ -81,9 +105,20 @@ pub struct Target {
     pub version: Version,
 }
 
+impl Target {
+    /// The target, if its agent answers: only a deployed agent does.
+    pub fn serving(self) -> Result<Self, ChatError> {
+        match self.agent.status {
+            AgentStatus::Deployed => Ok(self),
+            status => Err(ChatError::NotServing(status)),
+        }
+    }
+}
+
 /// What the caller sent, beyond the agent.
 #[derive(Debug, Default)]
 pub struct ChatInput {
+    /// The conversation, each role one of `Role`'s.
     pub messages: Vec<ChatMessage>,
     /// Replaces the version's primary model for this request.
     pub model: Option<String>,
@@ -126,11 +161,7 @@ impl ChatService {
     /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
     /// caller's and the version that answers.
     pub async fn target(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {
-        let target = self.agent(caller, reference).await?;
-        if target.agent.status != AgentStatus::Deployed {
-            return Err(ChatError::NotServing(target.agent.status));
-        }
-        Ok(target)
+        self.agent(caller, reference).await?.serving()
     }
 
     /// The caller's agent named by `reference`, whatever its status, with the version that would
@@ -326,7 +357,7 @@ pub fn build_request(version: &Version, input: ChatInput) -> ChatRequest {
     let definition = &version.definition;
     let mut messages = Vec::with_capacity(input.messages.len() + 1);
     if !definition.prompt.is_empty() {
-        messages.push(ChatMessage::text("system", &definition.prompt));
+        messages.push(ChatMessage::text(Role::System.as_str(), &definition.prompt));
     }
     messages.extend(input.messages);
     let tools: Vec<Value> = definition

@@ -10,7 +10,7 @@
 use serde_json::Value;
 use talon_gateway::types::ChatMessage;
 
-const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
+use crate::services::chat::Role;
 
 /// The messages `input` maps to, or why it cannot be sent (a `messages` field that is not a non-empty
 /// array of messages).
@@ -24,7 +24,7 @@ pub fn messages(input: &Value) -> Result<Vec<ChatMessage>, String> {
         (None, Value::String(text)) => text.clone(),
         (None, other) => other.to_string(),
     };
-    Ok(vec![ChatMessage::text("user", &text)])
+    Ok(vec![ChatMessage::text(Role::User.as_str(), &text)])
 }
 
 fn listed(messages: &Value) -> Result<Vec<ChatMessage>, String> {
@@ -36,8 +36,9 @@ fn listed(messages: &Value) -> Result<Vec<ChatMessage>, String> {
         .iter()
         .enumerate()
         .map(|(i, item)| match serde_json::from_value::<ChatMessage>(item.clone()) {
-            Ok(m) if ROLES.contains(&m.role.as_str()) => Ok(m),
-            Ok(_) => Err(format!("input.messages[{i}].role must be system, user, assistant or tool")),
+            // The runtime takes every role, as OpenAI's API does.
+            Ok(m) if m.role.parse::<Role>().is_ok() => Ok(m),
+            Ok(_) => Err(format!("input.messages[{i}].role must be {}", Role::listed(&Role::ALL))),
             Err(e) => Err(format!("input.messages[{i}] is not a message: {e}")),
         })
         .collect()
