@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use talon_domain::agent::Agent;
+use talon_domain::agent::{Agent, AgentRef};
 use talon_domain::usage::{UsageRange, UsageRecord, VersionUsage};
 use talon_store::Store;
 use tokio::sync::mpsc;
@@ -95,7 +95,8 @@ impl UsageService {
 
     /// The caller's agent's usage over `range`, per version that answered.
     pub async fn summary(&self, caller: &Caller, agent: &str, range: UsageRange) -> Result<UsageSummary, ServiceError> {
-        let agent = self.registry.owned(caller, agent).await?;
+        let agent = AgentRef::parse(agent).ok_or(ServiceError::NotFound("Agent"))?;
+        let agent = self.registry.owned(caller, &agent).await?;
         let versions = self.store.usage_by_version(agent.id, range.from, range.to).await?;
         let total = VersionUsage::total(&versions);
         Ok(UsageSummary { agent, range, versions, total })

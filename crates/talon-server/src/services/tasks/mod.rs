@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::Value;
-use talon_domain::agent::AgentStatus;
+use talon_domain::agent::{AgentRef, AgentStatus, VersionRef};
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
@@ -117,14 +117,17 @@ impl TaskService {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let agent =
-            self.registry.owned(caller, &agent_ref).await.map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("agentId", "No such agent in this account"))
-            })?;
+        let no_such_agent =
+            || ServiceError::Invalid(ValidationErrors::single("agentId", "No such agent in this account"));
+        let agent_ref = AgentRef::parse(&agent_ref).ok_or_else(no_such_agent)?;
+        let agent = self.registry.owned(caller, &agent_ref).await.map_err(|_| no_such_agent())?;
+        let not_a_version =
+            || ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"));
         let version_id = match version_ref {
-            Some(v) => self.registry.version(caller, &agent.id.to_string(), &v).await.map(|v| v.id).map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"))
-            })?,
+            Some(v) => {
+                let v = VersionRef::parse(&v).ok_or_else(not_a_version)?;
+                self.registry.version(caller, &agent.id.into(), v).await.map(|v| v.id).map_err(|_| not_a_version())?
+            }
             None => agent.current_version_id,
         };
         let at = now();
@@ -188,7 +191,10 @@ impl TaskService {
         limit: i64,
     ) -> Result<Page<ListedTask>, ServiceError> {
         filter.agent = match agent {
-            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+            Some(reference) => {
+                let reference = AgentRef::parse(reference).ok_or(ServiceError::NotFound("Agent"))?;
+                Some(self.registry.owned(caller, &reference).await?.id)
+            }
             None => caller.only_agent,
         };
         Ok(self.store.list_tasks(caller.account.id, filter, offset, limit).await?)
@@ -288,7 +294,10 @@ impl TaskService {
             return Err(errors.into());
         }
         let agent = match request.agent.as_deref() {
-            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
+            Some(reference) => {
+                let reference = AgentRef::parse(reference).ok_or(ServiceError::NotFound("Agent"))?;
+                Some(self.registry.owned(caller, &reference).await?.id)
+            }
             None => caller.only_agent,
         };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
