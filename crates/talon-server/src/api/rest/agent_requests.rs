@@ -3,10 +3,12 @@
 //! names, unique tool names) are the domain's.
 
 use serde::Deserialize;
+use talon_domain::ValidationErrors;
 use talon_domain::agent::{DefinitionChange, MetadataChange};
 use utoipa::{IntoParams, ToSchema};
 
 use super::agent_inputs::{Config, ForkKind, ModelRequest, ToolRequest, VersionNumber, VersionSelector, tool_inputs};
+use crate::api::error::ApiError;
 use crate::api::extract::{Flag, Patch};
 use crate::services::registry::{NewAgent, ProfileChange, VersionRequest};
 
@@ -228,14 +230,31 @@ pub struct RollbackRequest {
     pub(super) version: Option<VersionNumber>,
 }
 
-/// `?from=&to=`: version ids or numbers.
+/// `?from=&to=`: version ids or numbers, both required.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CompareQuery {
     /// A version id (of this agent or of an agent of its fork tree), or a number of this agent.
-    #[param(example = "1")]
-    pub(super) from: String,
+    // Optional to the parser so that a request missing both hears of both at once.
+    #[param(required = true, value_type = String, example = "1")]
+    from: Option<String>,
     /// A version id (of this agent or of an agent of its fork tree), or a number of this agent.
-    #[param(example = "2")]
-    pub(super) to: String,
+    #[param(required = true, value_type = String, example = "2")]
+    to: Option<String>,
+}
+
+impl CompareQuery {
+    /// `(from, to)`; each that is missing is reported.
+    pub(super) fn versions(self) -> Result<(String, String), ApiError> {
+        let mut errors = ValidationErrors::new();
+        for (field, value) in [("from", &self.from), ("to", &self.to)] {
+            if value.is_none() {
+                errors.add(field, "Required");
+            }
+        }
+        match (self.from, self.to) {
+            (Some(from), Some(to)) => Ok((from, to)),
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
 }

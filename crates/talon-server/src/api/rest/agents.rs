@@ -163,7 +163,7 @@ pub async fn lineage(
 #[utoipa::path(post, path = "/api/agents/{id}/deploy", operation_id = "deployAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
-    request_body(content = DeployAgentRequest, description = "Optional: the version to pin"),
+    request_body(content = DeployAgentRequest, description = "The version to pin. The body may be left out (an empty body is `{}`)"),
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "Not deployable from its status")))]
 pub async fn deploy(

@@ -108,7 +108,8 @@ pub async fn compare(
 ) -> Result<Json<Comparison>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
     let agent = agent_ref(&id)?;
-    let (from, to) = (version_ref(&query.from)?, version_ref(&query.to)?);
+    let (from, to) = query.versions()?;
+    let (from, to) = (version_ref(&from)?, version_ref(&to)?);
     let (from, to, diff) = state.registry.compare(&caller, &agent, from, to).await?;
     Ok(Json(Comparison {
         from: VersionRef { id: from.id.to_string(), version_number: from.number },
