@@ -3,14 +3,16 @@
 //! names, unique tool names) are the domain's.
 
 use serde::Deserialize;
-use talon_domain::ValidationErrors;
 use talon_domain::agent::{DefinitionChange, MetadataChange};
+use talon_domain::{ValidationErrors, VersionId};
 use utoipa::{IntoParams, ToSchema};
 
-use super::agent_inputs::{Config, ForkKind, ModelRequest, ToolRequest, VersionNumber, VersionSelector, tool_inputs};
+use super::agent_inputs::{
+    Config, ForkKind, ModelRequest, ToolRequest, VersionNumber, VersionSelector, selected_version, tool_inputs,
+};
 use crate::api::error::ApiError;
 use crate::api::extract::{Flag, Patch};
-use crate::services::registry::{NewAgent, ProfileChange, VersionRequest};
+use crate::services::registry::{ForkRequest, NewAgent, ProfileChange, VersionRequest};
 
 /// A new agent and its version 1.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,11 +115,12 @@ impl From<UpdateAgentRequest> for ProfileChange {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"forkType": "prompt_mutation", "prompt": "Eres un asistente de soporte.", "name": "Support Bot (ES)"}))]
 pub struct ForkAgentRequest {
-    pub(super) fork_type: ForkKind,
+    /// What the fork changes; checked against what it actually changes.
+    fork_type: ForkKind,
     /// The version to fork from (an id, or a number of the source); its current version when left out.
-    pub(super) version_id: Option<VersionSelector>,
+    version_id: Option<VersionSelector>,
     /// The version number to fork from (instead of `versionId`).
-    pub(super) version: Option<VersionNumber>,
+    version: Option<VersionNumber>,
     /// "<source name> (fork)" when left out.
     #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
@@ -141,20 +144,25 @@ pub struct ForkAgentRequest {
 }
 
 impl ForkAgentRequest {
-    /// Metadata, definition change and commit message.
-    pub(super) fn into_parts(self) -> (MetadataChange, DefinitionChange, Option<String>) {
-        let metadata = MetadataChange {
-            name: self.name,
-            description: self.description.into_change(),
-            capabilities: self.capabilities,
-        };
-        let definition = DefinitionChange {
-            prompt: self.prompt,
-            tools: tool_inputs(self.tools),
-            config: self.config,
-            model: self.model.map(Into::into),
-        };
-        (metadata, definition, self.commit_message)
+    /// The service's input; a `versionId` that can name no version is 404.
+    pub(super) fn into_request(self) -> Result<ForkRequest, ApiError> {
+        let version = selected_version(self.version_id, self.version, || ApiError::not_found("Version"))?;
+        Ok(ForkRequest {
+            fork_type: self.fork_type.into(),
+            version,
+            metadata: MetadataChange {
+                name: self.name,
+                description: self.description.into_change(),
+                capabilities: self.capabilities,
+            },
+            definition: DefinitionChange {
+                prompt: self.prompt,
+                tools: tool_inputs(self.tools),
+                config: self.config,
+                model: self.model.map(Into::into),
+            },
+            commit_message: self.commit_message,
+        })
     }
 }
 
@@ -202,13 +210,19 @@ pub struct CreateVersionRequest {
     commit_message: Option<String>,
     /// Refuse (409) unless this is still the current version; `If-Match` says the same.
     #[schema(example = "ver_0193a4c1e5d27c3e8f1a2b3c4d5e6f70")]
-    pub(super) expected_version_id: Option<String>,
+    expected_version_id: Option<String>,
 }
 
 impl CreateVersionRequest {
-    /// The service's input, with the expected version the edge parsed.
-    pub(super) fn into_request(self, expected_version_id: Option<talon_domain::VersionId>) -> VersionRequest {
-        VersionRequest {
+    /// The service's input; `if_match` names the expected version when the body does not.
+    pub(super) fn into_request(self, if_match: Option<String>) -> Result<VersionRequest, ApiError> {
+        let expected_version_id = match self.expected_version_id.or(if_match) {
+            Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
+                ApiError::validation(ValidationErrors::single("expectedVersionId", "Must be a version id"))
+            })?),
+            None => None,
+        };
+        Ok(VersionRequest {
             definition: DefinitionChange {
                 prompt: self.prompt,
                 tools: tool_inputs(self.tools),
@@ -217,7 +231,7 @@ impl CreateVersionRequest {
             },
             commit_message: self.commit_message,
             expected_version_id,
-        }
+        })
     }
 }
 

@@ -17,7 +17,6 @@ use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{ApiJson, ApiQuery, MaybeJson};
 use crate::auth::Principal;
-use crate::services::registry::ForkRequest;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -130,16 +129,11 @@ pub async fn fork(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    ApiJson(mut request): ApiJson<ForkAgentRequest>,
+    ApiJson(request): ApiJson<ForkAgentRequest>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
     let caller = principal.with_account_scope(Scope::AgentsWrite)?;
     let source = agent_ref(&id)?;
-    let fork_type = request.fork_type.into();
-    let version =
-        selected_version(request.version_id.take(), request.version.take(), || ApiError::not_found("Version"))?;
-    let (metadata, definition, commit_message) = request.into_parts();
-    let input = ForkRequest { fork_type, version, metadata, definition, commit_message };
-    let fork = state.registry.fork(&caller, &source, input).await?;
+    let fork = state.registry.fork(&caller, &source, request.into_request()?).await?;
     let view = AgentView::new(fork.agent, Some(fork.version), Some(&fork.parent));
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use talon_domain::agent::diff::DefinitionDiff;
-use talon_domain::{Scope, ValidationErrors, VersionId};
+use talon_domain::{Scope, ValidationErrors};
 use utoipa::ToSchema;
 
 use super::agent_inputs::{agent_ref, selected_version, version_ref};
@@ -80,18 +80,12 @@ pub async fn create(
     principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ApiJson(mut request): ApiJson<CreateVersionRequest>,
+    ApiJson(request): ApiJson<CreateVersionRequest>,
 ) -> Result<(StatusCode, Json<VersionWithDiff>), ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
     let if_match = headers.get("if-match").and_then(|v| v.to_str().ok()).map(|v| v.trim().trim_matches('"').to_owned());
-    let expected = match request.expected_version_id.take().or(if_match) {
-        Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
-            ApiError::validation(ValidationErrors::single("expectedVersionId", "Must be a version id"))
-        })?),
-        None => None,
-    };
-    let agent = agent_ref(&id)?;
-    Ok(created(state.registry.create_version(&caller, &agent, request.into_request(expected)).await?))
+    let input = request.into_request(if_match)?;
+    Ok(created(state.registry.create_version(&caller, &agent_ref(&id)?, input).await?))
 }
 
 /// The difference between two versions of the agent, or of the agent and an agent of its fork tree.
