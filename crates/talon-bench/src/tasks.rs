@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use talon_domain::agent::{Agent, AgentMetadata, AgentStatus, Author, Definition, ModelSpec, Version};
+use talon_domain::agent::{Agent, AgentMetadata, Author, Definition, ModelSpec, Version};
 use talon_domain::task::{Executor, Lease, Priority, Task, TaskStatus};
 use talon_domain::time::now;
-use talon_domain::{Account, AgentId, TaskId, UserId, VersionId};
+use talon_domain::{Account, AgentId, TaskId, UserId};
 
 use crate::report;
 
@@ -99,35 +99,11 @@ pub async fn through_store(database_url: &str, concurrency: usize, duration: Dur
     store.create_account(&account, "unused").await?;
     let definition =
         Definition { prompt: "p".into(), tools: vec![], config: Default::default(), model: ModelSpec::default() };
-    let version = Version {
-        id: VersionId::new(),
-        agent_id: AgentId::new(),
-        number: 1,
-        parent_version_id: None,
-        content_hash: definition.content_hash(),
-        definition,
-        commit_message: "bench".into(),
-        fork_type: None,
-        created_by: Author { id: account.id, email: account.email.clone() },
-        created_at: at,
-    };
-    let agent = Agent {
-        id: version.agent_id,
-        owner: account.id,
-        slug: format!("bench-{}", version.id.as_uuid().simple()),
-        metadata: AgentMetadata { name: "bench".into(), ..Default::default() },
-        public: false,
-        api_access: false,
-        status: AgentStatus::Idle,
-        current_version_id: version.id,
-        deployed_version_id: None,
-        deployed_at: None,
-        fork_count: 0,
-        depth: 0,
-        fork_origin: None,
-        created_at: at,
-        updated_at: at,
-    };
+    let author = Author { id: account.id, email: account.email.clone() };
+    let version = Version::first(AgentId::new(), definition, "bench".into(), author, at);
+    let slug = format!("bench-{}", version.id.as_uuid().simple());
+    let metadata = AgentMetadata { name: "bench".into(), ..Default::default() };
+    let agent = Agent::new(account.id, slug, metadata, &version);
     store.insert_agent(&agent, &version, &[]).await?;
     let (owner, agent_id, version_id) = (account.id, agent.id, version.id);
     let cycle = move || {

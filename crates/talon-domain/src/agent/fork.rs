@@ -4,7 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::definition::{Definition, DefinitionPatch};
+use super::change::DefinitionChange;
+use super::definition::Definition;
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,7 +50,7 @@ impl FromStr for ForkType {
 pub fn fork_definition(
     fork_type: ForkType,
     source: &Definition,
-    patch: &DefinitionPatch,
+    patch: &DefinitionChange,
 ) -> Result<Definition, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let refuse = |errors: &mut ValidationErrors, field: &str, present: bool| {
@@ -98,6 +99,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::agent::ToolInput;
 
     fn source() -> Definition {
         serde_json::from_value(json!({
@@ -109,8 +111,17 @@ mod tests {
         .unwrap()
     }
 
-    fn patch(value: Value) -> DefinitionPatch {
-        DefinitionPatch::take_from(&mut value.as_object().cloned().unwrap_or_default())
+    /// The change a request body states (only the parts these tests use).
+    fn patch(value: Value) -> DefinitionChange {
+        DefinitionChange {
+            prompt: value.get("prompt").and_then(Value::as_str).map(str::to_owned),
+            tools: value
+                .get("tools")
+                .and_then(Value::as_array)
+                .map(|tools| tools.iter().filter_map(|t| t["name"].as_str()).map(ToolInput::native).collect()),
+            config: value.get("config").and_then(Value::as_object).cloned(),
+            model: None,
+        }
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! An agent's metadata: name, description, capabilities. Changing it does not make a new version.
 
-use serde_json::Value;
-
 use crate::validation::ValidationErrors;
 
 const NAME_MAX_CHARS: usize = 100;
@@ -17,57 +15,49 @@ pub struct AgentMetadata {
     pub capabilities: Vec<String>,
 }
 
-/// Metadata fields as a request sends them; absent fields are left as they are.
-#[derive(Debug, Clone, Default)]
-pub struct MetadataPatch {
-    pub name: Option<Value>,
-    pub description: Option<Value>,
-    pub capabilities: Option<Value>,
+/// A metadata change as a request states it: absent fields are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataChange {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub capabilities: Option<Vec<String>>,
 }
 
-impl MetadataPatch {
+impl MetadataChange {
     pub fn is_empty(&self) -> bool {
         self.name.is_none() && self.description.is_none() && self.capabilities.is_none()
     }
 
     pub fn apply(&self, base: &AgentMetadata, errors: &mut ValidationErrors) -> AgentMetadata {
         let mut next = base.clone();
-        if let Some(name) = &self.name {
-            match name.as_str().map(str::trim) {
-                Some("") => errors.add("name", "Must not be empty"),
-                Some(n) if n.chars().count() > NAME_MAX_CHARS => errors.add("name", "Must be at most 100 characters"),
-                Some(n) => next.name = n.to_owned(),
-                None => errors.add("name", "Must be a string"),
+        if let Some(name) = self.name.as_deref().map(str::trim) {
+            match name {
+                "" => errors.add("name", "Must not be empty"),
+                n if n.chars().count() > NAME_MAX_CHARS => errors.add("name", "Must be at most 100 characters"),
+                n => next.name = n.to_owned(),
             }
         }
-        if let Some(description) = &self.description {
-            match description {
-                Value::Null => next.description = String::new(),
-                Value::String(d) if d.chars().count() <= DESCRIPTION_MAX_CHARS => next.description = d.clone(),
-                Value::String(_) => errors.add("description", "Must be at most 2000 characters"),
-                _ => errors.add("description", "Must be a string"),
-            }
+        match &self.description {
+            None => {}
+            Some(None) => next.description = String::new(),
+            Some(Some(d)) if d.chars().count() <= DESCRIPTION_MAX_CHARS => next.description = d.clone(),
+            Some(Some(_)) => errors.add("description", "Must be at most 2000 characters"),
         }
         if let Some(capabilities) = &self.capabilities {
-            match capabilities {
-                Value::Array(items) if items.len() > CAPABILITIES_MAX => {
-                    errors.add("capabilities", "Must have at most 50 entries")
-                }
-                Value::Array(items) => {
-                    let mut parsed = Vec::with_capacity(items.len());
-                    for (i, item) in items.iter().enumerate() {
-                        match item.as_str().map(str::trim) {
-                            Some(c) if !c.is_empty() && c.chars().count() <= CAPABILITY_MAX_CHARS => {
-                                if !parsed.iter().any(|p: &String| p == c) {
-                                    parsed.push(c.to_owned());
-                                }
-                            }
-                            _ => errors.add(format!("capabilities[{i}]"), "Must be a string of 1 to 64 characters"),
-                        }
+            if capabilities.len() > CAPABILITIES_MAX {
+                errors.add("capabilities", "Must have at most 50 entries");
+            } else {
+                let mut parsed: Vec<String> = Vec::with_capacity(capabilities.len());
+                for (i, capability) in capabilities.iter().enumerate() {
+                    let c = capability.trim();
+                    if c.is_empty() || c.chars().count() > CAPABILITY_MAX_CHARS {
+                        errors.add(format!("capabilities[{i}]"), "Must be a string of 1 to 64 characters");
+                    } else if !parsed.iter().any(|p| p == c) {
+                        parsed.push(c.to_owned());
                     }
-                    next.capabilities = parsed;
                 }
-                _ => errors.add("capabilities", "Must be an array of strings"),
+                next.capabilities = parsed;
             }
         }
         next
@@ -148,8 +138,6 @@ pub fn validate_slug(slug: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
@@ -200,21 +188,35 @@ mod tests {
 
     #[test]
     fn metadata_validation_reports_each_field() {
-        let patch = MetadataPatch {
-            name: Some(json!("")),
-            description: Some(json!(5)),
-            capabilities: Some(json!(["ok", 3, ""])),
+        let change = MetadataChange {
+            name: Some(" ".into()),
+            description: Some(Some("d".repeat(2001))),
+            capabilities: Some(vec!["ok".into(), "c".repeat(65), "".into(), " ok ".into()]),
         };
         let mut errors = ValidationErrors::new();
-        patch.apply(&AgentMetadata::default(), &mut errors);
+        let next = change.apply(&AgentMetadata::default(), &mut errors);
         let fields: Vec<_> = errors.fields().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "description", "capabilities[1]", "capabilities[2]"]);
+        assert_eq!(next.capabilities, ["ok"], "trimmed and deduplicated");
+    }
+
+    #[test]
+    fn a_description_is_kept_cleared_or_set() {
+        let base = AgentMetadata { name: "n".into(), description: "old".into(), capabilities: vec![] };
+        let mut errors = ValidationErrors::new();
+        let apply = |description, errors: &mut ValidationErrors| {
+            MetadataChange { description, ..Default::default() }.apply(&base, errors).description
+        };
+        assert_eq!(apply(None, &mut errors), "old");
+        assert_eq!(apply(Some(None), &mut errors), "");
+        assert_eq!(apply(Some(Some("new".into())), &mut errors), "new");
+        assert!(errors.is_empty());
     }
 
     #[test]
     fn a_new_agent_needs_a_name() {
         let mut errors = ValidationErrors::new();
-        MetadataPatch::default().into_new(&mut errors);
+        MetadataChange::default().into_new(&mut errors);
         assert_eq!(errors.fields()[0].field, "name");
     }
 }

@@ -5,13 +5,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use talon_domain::agent::Agent;
+use talon_domain::agent::{Agent, AgentRef};
 use talon_domain::usage::{UsageRange, UsageRecord, VersionUsage};
 use talon_store::Store;
 use tokio::sync::mpsc;
 
 use super::registry::RegistryService;
-use super::tasks::AgentReference;
 use super::{Caller, ServiceError};
 
 /// Records waiting to be written; past this the newest are dropped (and counted) rather than
@@ -98,10 +97,10 @@ impl UsageService {
     pub async fn summary(
         &self,
         caller: &Caller,
-        agent: &AgentReference,
+        agent: &AgentRef,
         range: UsageRange,
     ) -> Result<UsageSummary, ServiceError> {
-        let agent = self.registry.owned(caller, &agent.to_string()).await?;
+        let agent = self.registry.owned(caller, agent).await?;
         let versions = self.store.usage_by_version(agent.id, range.from, range.to).await?;
         let total = VersionUsage::total(&versions);
         Ok(UsageSummary { agent, range, versions, total })

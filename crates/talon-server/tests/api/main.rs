@@ -27,6 +27,7 @@ mod registry_access;
 mod registry_agents;
 mod registry_inputs;
 mod registry_privacy;
+mod registry_requests;
 mod registry_slugs;
 mod registry_versions;
 mod request_log;

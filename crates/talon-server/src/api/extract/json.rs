@@ -290,35 +290,6 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// A JSON object body, kept loose so that handlers can report every bad field at once.
-pub type JsonObject = serde_json::Map<String, serde_json::Value>;
-
-/// An optional JSON object body: empty means `{}`.
-pub fn optional_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) { Ok(JsonObject::new()) } else { parse(bytes) }
-}
-
-/// An optional string field: absent or null is `None`, anything but a string is a validation error.
-pub fn optional_string(body: &JsonObject, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::validation(ValidationErrors::single(field, "Must be a string"))),
-    }
-}
-
-/// An optional boolean field: absent or null is `None`; anything but a boolean is reported in `errors`.
-pub fn optional_bool(body: &JsonObject, field: &str, errors: &mut ValidationErrors) -> Option<bool> {
-    match body.get(field) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            errors.add(field, "Must be true or false");
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -404,9 +375,9 @@ mod tests {
 
     #[test]
     fn a_body_with_an_escaped_nul_is_a_validation_error() {
-        let err = parse::<JsonObject>(br#"{"prompt": "a\u0000b"}"#).unwrap_err();
+        let err = parse::<serde_json::Map<String, serde_json::Value>>(br#"{"prompt": "a\u0000b"}"#).unwrap_err();
         assert_eq!(err.code(), ErrorCode::ValidationError);
         // An escaped backslash followed by "u0000" is harmless text.
-        assert!(parse::<JsonObject>(br#"{"prompt": "a\\u0000b"}"#).is_ok());
+        assert!(parse::<serde_json::Map<String, serde_json::Value>>(br#"{"prompt": "a\\u0000b"}"#).is_ok());
     }
 }

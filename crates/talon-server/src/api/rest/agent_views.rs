@@ -8,7 +8,8 @@ use talon_domain::agent::{Agent, ModelSpec, Tool, Version};
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
-pub struct AgentRef {
+/// An agent named in another resource: its id and name.
+pub struct AgentSummary {
     pub id: String,
     pub name: String,
 }
@@ -94,7 +95,7 @@ pub struct AgentView {
     pub fork_count: i64,
     /// The agent this one was forked from; null when it is not a fork, the parent was deleted, or the
     /// reader may not see the parent (another account's private agent).
-    pub parent_agent: Option<AgentRef>,
+    pub parent_agent: Option<AgentSummary>,
     pub fork_type: Option<&'static str>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -116,7 +117,7 @@ impl AgentView {
             deployed_version_id: agent.deployed_version_id.map(|v| v.to_string()),
             deployed_at: agent.deployed_at,
             fork_count: agent.fork_count,
-            parent_agent: parent.map(|p| AgentRef { id: p.id.to_string(), name: p.metadata.name.clone() }),
+            parent_agent: parent.map(|p| AgentSummary { id: p.id.to_string(), name: p.metadata.name.clone() }),
             fork_type: agent.fork_origin.map(|o| o.fork_type.as_str()),
             created_at: agent.created_at,
             updated_at: agent.updated_at,

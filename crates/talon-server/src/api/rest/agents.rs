@@ -1,24 +1,22 @@
 //! `/api/agents`: the registry's agents, their deployment, forks and lineage.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use talon_domain::Scope;
 use talon_domain::agent::lineage::LineageNode;
-use talon_domain::agent::{DefinitionPatch, MetadataPatch};
+use talon_domain::{Scope, ValidationErrors};
 use utoipa::ToSchema;
 
+use super::agent_inputs::{agent_ref, selected_version};
+use super::agent_requests::{
+    CreateAgentRequest, DeleteAgentQuery, DeployAgentRequest, ForkAgentRequest, UpdateAgentRequest,
+};
 use super::agent_views::AgentView;
 use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
-use crate::api::extract::ApiQuery;
-use crate::api::extract::json::{ApiJson, JsonObject, optional_object};
+use crate::api::extract::{ApiJson, ApiQuery, MaybeJson};
 use crate::auth::Principal;
-use crate::services::registry::{AgentInput, ForkInput, ProfileInput};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -31,14 +29,6 @@ pub struct AgentList {
 pub struct Lineage {
     #[schema(value_type = Object)]
     root: LineageNode,
-}
-
-fn metadata_patch(body: &mut JsonObject) -> MetadataPatch {
-    MetadataPatch {
-        name: body.remove("name"),
-        description: body.remove("description"),
-        capabilities: body.remove("capabilities"),
-    }
 }
 
 /// List the account's agents, oldest first.
@@ -65,22 +55,16 @@ pub async fn list(
 /// `{primary, fallback}` or `"provider/model"`. A key restricted to one agent may not (403).
 #[utoipa::path(post, path = "/api/agents", operation_id = "createAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
-    request_body = Object,
-    responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    request_body = CreateAgentRequest,
+    responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "The slug is taken")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(mut body): ApiJson<JsonObject>,
+    ApiJson(request): ApiJson<CreateAgentRequest>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
     let caller = principal.with_account_scope(Scope::AgentsWrite)?;
-    let input = AgentInput {
-        metadata: metadata_patch(&mut body),
-        slug: body.remove("slug"),
-        public: body.remove("public"),
-        definition: DefinitionPatch::take_from(&mut body),
-        commit_message: body.remove("commitMessage"),
-    };
-    let (agent, version) = state.registry.create_agent(&caller, input).await?;
+    let (agent, version) = state.registry.create_agent(&caller, request.into()).await?;
     Ok((StatusCode::CREATED, Json(AgentView::new(agent, Some(version), None))))
 }
 
@@ -95,7 +79,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    let (agent, current) = state.registry.agent(&caller, &id).await?;
+    let (agent, current) = state.registry.agent(&caller, &agent_ref(&id)?).await?;
     let parent = state.registry.parent_of(&caller, &agent).await?;
     Ok(Json(AgentView::new(agent, Some(current), parent.as_ref())))
 }
@@ -104,44 +88,33 @@ pub async fn get(
 /// Not a new version.
 #[utoipa::path(patch, path = "/api/agents/{id}", operation_id = "updateAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
-    params(("id" = String, Path)), request_body = Object,
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")), request_body = UpdateAgentRequest,
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    ApiJson(mut body): ApiJson<JsonObject>,
+    ApiJson(request): ApiJson<UpdateAgentRequest>,
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let input = ProfileInput {
-        metadata: metadata_patch(&mut body),
-        public: body.remove("public"),
-        api_access: body.remove("apiAccess"),
-    };
-    let agent = state.registry.update_profile(&caller, &id, input).await?;
+    let agent = state.registry.update_profile(&caller, &agent_ref(&id)?, request.into()).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }
 
 /// Delete an agent. Refused with 409 while it has forks, unless `?force=true`.
 #[utoipa::path(delete, path = "/api/agents/{id}", operation_id = "deleteAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
-    params(("id" = String, Path), ("force" = Option<bool>, Query)),
-    responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug"), DeleteAgentQuery),
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "It has forks or running tasks and `force` is not true")))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<DeleteAgentQuery>,
 ) -> Result<StatusCode, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let force = match params.get("force").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::validation(talon_domain::ValidationErrors::single("force", "Must be true or false")));
-        }
-    };
-    state.registry.delete_agent(&caller, &id, force).await?;
+    state.registry.delete_agent(&caller, &agent_ref(&id)?, query.force()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -149,23 +122,18 @@ pub async fn delete(
 /// agent may not (403).
 #[utoipa::path(post, path = "/api/agents/{id}/fork", operation_id = "forkAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
-    params(("id" = String, Path)), request_body = Object,
-    responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")), request_body = ForkAgentRequest,
+    responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The lineage is too deep")))]
 pub async fn fork(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    ApiJson(mut body): ApiJson<JsonObject>,
+    ApiJson(request): ApiJson<ForkAgentRequest>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
     let caller = principal.with_account_scope(Scope::AgentsWrite)?;
-    let input = ForkInput {
-        fork_type: body.remove("forkType"),
-        version_id: super::versions::version_reference(&body)?,
-        metadata: metadata_patch(&mut body),
-        definition: DefinitionPatch::take_from(&mut body),
-        commit_message: body.remove("commitMessage"),
-    };
-    let fork = state.registry.fork(&caller, &id, input).await?;
+    let source = agent_ref(&id)?;
+    let fork = state.registry.fork(&caller, &source, request.into_request()?).await?;
     let view = AgentView::new(fork.agent, Some(fork.version), Some(&fork.parent));
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -173,46 +141,52 @@ pub async fn fork(
 /// The whole fork tree, from the root ancestor; the same tree from any of its agents.
 #[utoipa::path(get, path = "/api/agents/{id}/lineage", operation_id = "getAgentLineage",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(("id" = String, Path)), responses((status = 200, body = Lineage), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
+    responses((status = 200, body = Lineage), (status = 404, body = ErrorEnvelope)))]
 pub async fn lineage(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Lineage>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    Ok(Json(Lineage { root: state.registry.lineage(&caller, &id).await? }))
+    Ok(Json(Lineage { root: state.registry.lineage(&caller, &agent_ref(&id)?).await? }))
 }
 
 /// Deploy the agent: serve `versionId` (an id or number) or `version` (a number) if given (pinned), else
 /// its current version.
 #[utoipa::path(post, path = "/api/agents/{id}/deploy", operation_id = "deployAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
-    params(("id" = String, Path)), request_body(content = Object, description = "Optional {\"versionId\"}"),
-    responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
+    request_body(content = DeployAgentRequest, description = "The version to pin. The body may be left out (an empty body is `{}`)"),
+    responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "Not deployable from its status")))]
 pub async fn deploy(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: Bytes,
+    MaybeJson(request): MaybeJson<DeployAgentRequest>,
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let body = optional_object(&body)?;
-    let version = super::versions::version_reference(&body)?;
-    let agent = state.registry.deploy(&caller, &id, version.as_deref()).await?;
+    let agent_ref = agent_ref(&id)?;
+    let version = selected_version(request.version_id, request.version, || {
+        ApiError::validation(ValidationErrors::single("versionId", "Not a version of this agent"))
+    })?;
+    let agent = state.registry.deploy(&caller, &agent_ref, version).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }
 
 /// Stop serving the agent.
 #[utoipa::path(post, path = "/api/agents/{id}/stop", operation_id = "stopAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = AgentView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
+    responses((status = 200, body = AgentView), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "Not deployed")))]
 pub async fn stop(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let agent = state.registry.stop(&caller, &id).await?;
+    let agent = state.registry.stop(&caller, &agent_ref(&id)?).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }

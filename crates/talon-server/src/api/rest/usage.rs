@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::ApiQuery;
 use crate::auth::Principal;
-use crate::services::tasks::AgentReference;
 use crate::state::AppState;
+use talon_domain::agent::AgentRef;
 
 /// `?from=&to=`: the half-open period `[from, to)`, at most 366 days long. Both are RFC 3339 timestamps.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -95,7 +95,7 @@ pub async fn usage(
 ) -> Result<Json<UsageReport>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
     let range = UsageRange::parse(query.from.as_deref(), query.to.as_deref(), now()).map_err(ApiError::validation)?;
-    let agent = AgentReference::parse(&id).ok_or_else(|| ApiError::not_found("Agent"))?;
+    let agent = AgentRef::parse(&id).ok_or_else(|| ApiError::not_found("Agent"))?;
     let summary = state.usage.summary(&caller, &agent, range).await?;
     Ok(Json(UsageReport {
         agent_id: summary.agent.id.to_string(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use talon_domain::agent::{Agent, AgentStatus, Version};
+use talon_domain::agent::{Agent, AgentRef, AgentStatus, Version};
 use talon_domain::usage::{Outcome, Source, UsageRecord};
 use talon_domain::{Account, AgentId, ApiKeyId, VersionId};
 use talon_gateway::types::{ChatMessage, ChatRequest, estimate_tokens};
@@ -171,7 +171,8 @@ impl ChatService {
             Some((agent, n)) => (agent, Some(n.parse::<i64>().map_err(|_| ChatError::NotFound)?)),
             None => (reference, None),
         };
-        let (agent, served) = self.registry.owned_serving(caller, agent_ref).await.map_err(|e| match e {
+        let agent_ref = AgentRef::parse(agent_ref).ok_or(ChatError::NotFound)?;
+        let (agent, served) = self.registry.owned_serving(caller, &agent_ref).await.map_err(|e| match e {
             ServiceError::NotFound(_) => ChatError::NotFound,
             e => ChatError::Service(e),
         })?;

@@ -3,12 +3,12 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use talon_domain::agent::lineage::{LineageNode, build_tree};
 use talon_domain::agent::{
-    Agent, AgentStatus, Author, DefinitionPatch, MetadataPatch, Version, default_commit_message, free_slug,
-    slug_from_name, validate_slug,
+    Agent, AgentRef, Author, DefinitionChange, MetadataChange, Version, VersionRef, commit_message,
+    default_commit_message, free_slug, slug_from_name, validate_slug,
 };
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
-use talon_domain::{AgentId, ValidationErrors, VersionId};
+use talon_domain::{AgentId, ValidationErrors};
 use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError};
 
 use super::{Caller, RegistryService, ServiceError};
@@ -16,43 +16,35 @@ use super::{Caller, RegistryService, ServiceError};
 /// How many times a derived slug is chosen afresh after losing a race for it before giving up.
 const SLUG_ATTEMPTS: usize = 8;
 
-/// A new agent as the request sends it.
+/// A new agent: its metadata and its first version's definition.
 #[derive(Debug, Default)]
-pub struct AgentInput {
-    pub metadata: MetadataPatch,
-    pub slug: Option<Value>,
-    pub public: Option<Value>,
-    pub definition: DefinitionPatch,
-    pub commit_message: Option<Value>,
+pub struct NewAgent {
+    pub metadata: MetadataChange,
+    /// Derived from the name when not given.
+    pub slug: Option<String>,
+    pub public: bool,
+    pub definition: DefinitionChange,
+    pub commit_message: Option<String>,
 }
 
-/// A metadata change as the request sends it.
+/// A change to an agent's metadata, visibility or chat API access; absent fields are left as they are.
 #[derive(Debug, Default)]
-pub struct ProfileInput {
-    pub metadata: MetadataPatch,
-    pub public: Option<Value>,
-    pub api_access: Option<Value>,
+pub struct ProfileChange {
+    pub metadata: MetadataChange,
+    pub public: Option<bool>,
+    pub api_access: Option<bool>,
 }
 
-pub(super) fn parse_flag(field: &str, value: Option<&Value>, errors: &mut ValidationErrors) -> Option<bool> {
-    match value {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            errors.add(field, "Must be true or false");
-            None
-        }
+/// Adds every error of `more` to `errors`.
+fn absorb(errors: &mut ValidationErrors, more: ValidationErrors) {
+    for e in more.into_fields() {
+        errors.add(e.field, e.message);
     }
 }
 
-pub(super) fn parse_commit_message(value: Option<&Value>, errors: &mut ValidationErrors) -> Option<String> {
-    match value {
-        None | Some(Value::Null) => None,
-        Some(Value::String(m)) if m.chars().count() <= 1000 => Some(m.trim().to_owned()).filter(|m| !m.is_empty()),
-        Some(_) => {
-            errors.add("commitMessage", "Must be a string of at most 1000 characters");
-            None
-        }
+impl RegistryService {
+    pub(super) fn author(caller: &Caller) -> Author {
+        Author { id: caller.account.id, email: caller.account.email.clone() }
     }
 }
 
@@ -77,77 +69,34 @@ pub(super) fn version_event_data(version: &Version) -> Value {
 }
 
 impl RegistryService {
-    pub async fn create_agent(&self, caller: &Caller, input: AgentInput) -> Result<(Agent, Version), ServiceError> {
+    pub async fn create_agent(&self, caller: &Caller, input: NewAgent) -> Result<(Agent, Version), ServiceError> {
         let mut errors = ValidationErrors::new();
         let metadata = input.metadata.into_new(&mut errors);
-        let explicit_slug = match &input.slug {
-            None | Some(Value::Null) => None,
-            Some(Value::String(slug)) => {
-                if let Err(message) = validate_slug(slug) {
-                    errors.add("slug", message);
-                }
-                Some(slug.clone())
-            }
-            Some(_) => {
-                errors.add("slug", "Must be a string");
-                None
-            }
-        };
-        let public = parse_flag("public", input.public.as_ref(), &mut errors).unwrap_or(false);
-        let commit_message = parse_commit_message(input.commit_message.as_ref(), &mut errors);
+        if let Some(Err(message)) = input.slug.as_deref().map(validate_slug) {
+            errors.add("slug", message);
+        }
+        let message = commit_message(input.commit_message.as_deref(), &mut errors);
         let primary_field = input.definition.primary_model_field();
         let definition = match input.definition.into_new_definition() {
             Ok(definition) => Some(definition),
             Err(more) => {
-                for e in more.into_fields() {
-                    errors.add(e.field, e.message);
-                }
+                absorb(&mut errors, more);
                 None
             }
         };
         if let Some(Err(more)) = definition.as_ref().map(|d| self.check_models(d, primary_field)) {
-            for e in more.into_fields() {
-                errors.add(e.field, e.message);
-            }
+            absorb(&mut errors, more);
         }
         let definition = match (errors.is_empty(), definition) {
             (true, Some(definition)) => definition,
             _ => return Err(errors.into()),
         };
 
-        let at = now();
-        let agent_id = AgentId::new();
-        let version = Version {
-            id: VersionId::new(),
-            agent_id,
-            number: 1,
-            parent_version_id: None,
-            content_hash: definition.content_hash(),
-            definition,
-            commit_message: commit_message.unwrap_or_else(|| default_commit_message(&[])),
-            fork_type: None,
-            created_by: Author { id: caller.account.id, email: caller.account.email.clone() },
-            created_at: at,
-        };
-        let base_slug = explicit_slug.clone().unwrap_or_else(|| slug_from_name(&metadata.name));
-        let mut agent = Agent {
-            id: agent_id,
-            owner: caller.account.id,
-            slug: base_slug.clone(),
-            metadata,
-            public,
-            api_access: false,
-            status: AgentStatus::Idle,
-            current_version_id: version.id,
-            deployed_version_id: None,
-            deployed_at: None,
-            fork_count: 0,
-            depth: 0,
-            fork_origin: None,
-            created_at: at,
-            updated_at: at,
-        };
-        self.insert_with_free_slug(&mut agent, &version, explicit_slug.is_some(), |agent| {
+        let message = message.unwrap_or_else(|| default_commit_message(&[]));
+        let version = Version::first(AgentId::new(), definition, message, Self::author(caller), now());
+        let base_slug = input.slug.clone().unwrap_or_else(|| slug_from_name(&metadata.name));
+        let mut agent = Agent { public: input.public, ..Agent::new(caller.account.id, base_slug, metadata, &version) };
+        self.insert_with_free_slug(&mut agent, &version, input.slug.is_some(), |agent| {
             vec![
                 Event::new(agent.owner, event::AGENT_CREATED, agent_event_data(agent)),
                 Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version)),
@@ -192,7 +141,7 @@ impl RegistryService {
     }
 
     /// An agent the caller may read, with its current version.
-    pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
+    pub async fn agent(&self, caller: &Caller, reference: &AgentRef) -> Result<(Agent, Version), ServiceError> {
         let (agent, current) = self
             .find_head(caller, reference)
             .await?
@@ -225,8 +174,8 @@ impl RegistryService {
     pub async fn update_profile(
         &self,
         caller: &Caller,
-        reference: &str,
-        input: ProfileInput,
+        reference: &AgentRef,
+        input: ProfileChange,
     ) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         let mut errors = ValidationErrors::new();
@@ -234,8 +183,8 @@ impl RegistryService {
             errors.add("body", "Nothing to change: send name, description, capabilities, public or apiAccess");
         }
         let metadata = input.metadata.apply(&agent.metadata, &mut errors);
-        let public = parse_flag("public", input.public.as_ref(), &mut errors).unwrap_or(agent.public);
-        let api_access = parse_flag("apiAccess", input.api_access.as_ref(), &mut errors).unwrap_or(agent.api_access);
+        let public = input.public.unwrap_or(agent.public);
+        let api_access = input.api_access.unwrap_or(agent.api_access);
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -266,7 +215,7 @@ impl RegistryService {
         Ok(agent)
     }
 
-    pub async fn delete_agent(&self, caller: &Caller, reference: &str, force: bool) -> Result<(), ServiceError> {
+    pub async fn delete_agent(&self, caller: &Caller, reference: &AgentRef, force: bool) -> Result<(), ServiceError> {
         let agent = self.owned(caller, reference).await?;
         let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent));
         match self.store.delete_agent(agent.id, force, &event).await? {
@@ -285,7 +234,12 @@ impl RegistryService {
     }
 
     /// Deploys the agent, serving `version` if given (pinned) or else whatever version is current.
-    pub async fn deploy(&self, caller: &Caller, reference: &str, version: Option<&str>) -> Result<Agent, ServiceError> {
+    pub async fn deploy(
+        &self,
+        caller: &Caller,
+        reference: &AgentRef,
+        version: Option<VersionRef>,
+    ) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         let pinned = match version {
             Some(v) => Some(self.version_of(&agent, v).await.map_err(|_| {
@@ -312,7 +266,7 @@ impl RegistryService {
         Ok(agent)
     }
 
-    pub async fn stop(&self, caller: &Caller, reference: &str) -> Result<Agent, ServiceError> {
+    pub async fn stop(&self, caller: &Caller, reference: &AgentRef) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         agent.status = agent.status.stop().map_err(|e| ServiceError::Conflict(e.to_string()))?;
         agent.updated_at = now();
@@ -329,7 +283,7 @@ impl RegistryService {
 
     /// The fork tree the agent belongs to, from its topmost ancestor the caller may see. Agents of other
     /// accounts that are not public are left out, with their forks.
-    pub async fn lineage(&self, caller: &Caller, reference: &str) -> Result<LineageNode, ServiceError> {
+    pub async fn lineage(&self, caller: &Caller, reference: &AgentRef) -> Result<LineageNode, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let entries = self.store.lineage(agent.id).await?;
         // A key restricted to one agent sees that agent's node alone: its parent and siblings are out of reach.

@@ -6,13 +6,13 @@ mod versions;
 
 use std::sync::Arc;
 
-use talon_domain::agent::{Agent, Version, validate_slug};
-use talon_domain::{AgentId, ValidationErrors, VersionId};
+use talon_domain::agent::{Agent, AgentRef, Version, VersionRef};
+use talon_domain::{AgentId, ValidationErrors};
 use talon_store::{AgentLookup, Store};
 
-pub use agents::{AgentInput, ProfileInput};
-pub use forks::{Fork, ForkInput};
-pub use versions::{NewVersion, VersionInput};
+pub use agents::{NewAgent, ProfileChange};
+pub use forks::{Fork, ForkRequest};
+pub use versions::{NewVersion, VersionRequest};
 
 use super::{Caller, OutboxSignal, ServiceError};
 
@@ -22,11 +22,6 @@ const APPEND_ATTEMPTS: usize = 64;
 /// writers on one replica wait their turn instead of racing and retrying. The store's compare-and-swap
 /// still decides between replicas.
 const APPEND_LOCKS: usize = 64;
-
-/// A version number (`1`, `2`, …) as a path or query names one; anything else is not a number.
-fn version_number(reference: &str) -> Option<i64> {
-    reference.parse::<i64>().ok().filter(|n| *n >= 1 && reference.bytes().all(|b| b.is_ascii_digit()))
-}
 
 pub struct RegistryService {
     store: Arc<dyn Store>,
@@ -75,36 +70,30 @@ impl RegistryService {
         &self.append_locks[usize::from(bytes[15]) % APPEND_LOCKS]
     }
 
-    /// How `reference` names an agent: an id (either form) or one of the caller's slugs. `None` when it
-    /// can be neither, so that no malformed text (a NUL, say) ever reaches a query.
-    fn lookup<'a>(caller: &Caller, reference: &'a str) -> Option<AgentLookup<'a>> {
-        match AgentId::parse(reference) {
-            Ok(id) => Some(AgentLookup::Id(id)),
-            Err(_) if validate_slug(reference).is_ok() => {
-                Some(AgentLookup::Slug { owner: caller.account.id, slug: reference })
-            }
-            Err(_) => None,
+    /// The store's lookup for `reference`: a slug is one of the caller's.
+    fn lookup<'a>(caller: &Caller, reference: &'a AgentRef) -> AgentLookup<'a> {
+        match reference {
+            AgentRef::Id(id) => AgentLookup::Id(*id),
+            AgentRef::Slug(slug) => AgentLookup::Slug { owner: caller.account.id, slug },
         }
     }
 
     /// Finds an agent by id (either form) or by the caller's slug.
-    async fn find(&self, caller: &Caller, reference: &str) -> Result<Option<Agent>, ServiceError> {
+    async fn find(&self, caller: &Caller, reference: &AgentRef) -> Result<Option<Agent>, ServiceError> {
         match Self::lookup(caller, reference) {
-            Some(AgentLookup::Id(id)) => Ok(self.store.agent(id).await?),
-            Some(AgentLookup::Slug { owner, slug }) => Ok(self.store.agent_by_slug(owner, slug).await?),
-            None => Ok(None),
+            AgentLookup::Id(id) => Ok(self.store.agent(id).await?),
+            AgentLookup::Slug { owner, slug } => Ok(self.store.agent_by_slug(owner, slug).await?),
         }
     }
 
     /// Like `find`, with the agent's current version read in the same query.
-    async fn find_head(&self, caller: &Caller, reference: &str) -> Result<Option<(Agent, Version)>, ServiceError> {
+    async fn find_head(&self, caller: &Caller, reference: &AgentRef) -> Result<Option<(Agent, Version)>, ServiceError> {
         let id = match Self::lookup(caller, reference) {
-            Some(AgentLookup::Id(id)) => id,
-            Some(AgentLookup::Slug { owner, slug }) => match self.store.agent_by_slug(owner, slug).await? {
+            AgentLookup::Id(id) => id,
+            AgentLookup::Slug { owner, slug } => match self.store.agent_by_slug(owner, slug).await? {
                 Some(agent) => agent.id,
                 None => return Ok(None),
             },
-            None => return Ok(None),
         };
         Ok(self.store.agent_head(id).await?)
     }
@@ -115,7 +104,7 @@ impl RegistryService {
     }
 
     /// An agent the caller owns; any other agent is "not found", whether or not it exists.
-    pub async fn owned(&self, caller: &Caller, reference: &str) -> Result<Agent, ServiceError> {
+    pub async fn owned(&self, caller: &Caller, reference: &AgentRef) -> Result<Agent, ServiceError> {
         self.find(caller, reference)
             .await?
             .filter(|a| a.owner == caller.account.id && caller.reaches(a.id))
@@ -123,30 +112,27 @@ impl RegistryService {
     }
 
     /// An agent the caller owns with the version it serves (deployed, else current), in one query.
-    pub async fn owned_serving(&self, caller: &Caller, reference: &str) -> Result<(Agent, Version), ServiceError> {
-        let Some(lookup) = Self::lookup(caller, reference) else {
-            return Err(ServiceError::NotFound("Agent"));
-        };
+    pub async fn owned_serving(&self, caller: &Caller, reference: &AgentRef) -> Result<(Agent, Version), ServiceError> {
         self.store
-            .agent_serving(lookup)
+            .agent_serving(Self::lookup(caller, reference))
             .await?
             .filter(|(a, _)| a.owner == caller.account.id && caller.reaches(a.id))
             .ok_or(ServiceError::NotFound("Agent"))
     }
 
     /// An agent the caller owns, or another account's public agent (read-only uses, and forking).
-    pub async fn readable(&self, caller: &Caller, reference: &str) -> Result<Agent, ServiceError> {
+    pub async fn readable(&self, caller: &Caller, reference: &AgentRef) -> Result<Agent, ServiceError> {
         self.find(caller, reference).await?.filter(|a| Self::may_read(caller, a)).ok_or(ServiceError::NotFound("Agent"))
     }
 
     /// A version of `agent`, named by its id or by its number (`3`); a version of any other agent is
     /// "not found".
-    async fn version_of(&self, agent: &Agent, reference: &str) -> Result<Version, ServiceError> {
-        if let Some(number) = version_number(reference) {
-            return self.store.version_by_number(agent.id, number).await?.ok_or(ServiceError::NotFound("Version"));
-        }
-        let id = VersionId::parse(reference).map_err(|_| ServiceError::NotFound("Version"))?;
-        self.store.version(id).await?.filter(|v| v.agent_id == agent.id).ok_or(ServiceError::NotFound("Version"))
+    async fn version_of(&self, agent: &Agent, reference: VersionRef) -> Result<Version, ServiceError> {
+        let version = match reference {
+            VersionRef::Number(number) => self.store.version_by_number(agent.id, number).await?,
+            VersionRef::Id(id) => self.store.version(id).await?.filter(|v| v.agent_id == agent.id),
+        };
+        version.ok_or(ServiceError::NotFound("Version"))
     }
 
     /// Versions as `caller` may see them. Another account's email is never shown: versions of a public
@@ -189,19 +175,5 @@ impl RegistryService {
             .version(agent.current_version_id)
             .await?
             .ok_or_else(|| ServiceError::Internal(format!("agent {} has no current version", agent.id)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_number;
-
-    #[test]
-    fn version_numbers_are_positive_decimal_integers() {
-        assert_eq!(version_number("1"), Some(1));
-        assert_eq!(version_number("42"), Some(42));
-        for not_a_number in ["0", "-1", "+2", " 2", "2.0", "ver_0190", "", "99999999999999999999"] {
-            assert_eq!(version_number(not_a_number), None, "{not_a_number}");
-        }
     }
 }

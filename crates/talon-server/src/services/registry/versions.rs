@@ -1,21 +1,22 @@
-use serde_json::Value;
 use talon_domain::agent::diff::{DefinitionDiff, diff};
-use talon_domain::agent::{Agent, Author, Definition, DefinitionPatch, Version, default_commit_message};
+use talon_domain::agent::{
+    Agent, AgentRef, Definition, DefinitionChange, Version, VersionRef, commit_message, default_commit_message,
+};
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
 use talon_domain::{ValidationErrors, VersionId};
 use talon_store::{AppendOutcome, Page};
 
-use super::agents::{parse_commit_message, version_event_data};
+use super::agents::version_event_data;
 use super::{APPEND_ATTEMPTS, Caller, RegistryService, ServiceError};
 
-/// A new version as the request sends it: any subset of the definition's parts.
+/// A new version: any subset of the definition's parts; the rest carries over.
 #[derive(Debug, Default)]
-pub struct VersionInput {
-    pub definition: DefinitionPatch,
-    pub commit_message: Option<Value>,
+pub struct VersionRequest {
+    pub definition: DefinitionChange,
+    pub commit_message: Option<String>,
     /// Optimistic concurrency: refuse unless this is still the current version.
-    pub expected_version_id: Option<String>,
+    pub expected_version_id: Option<VersionId>,
 }
 
 /// The outcome of a version request: a new version, or the current one when nothing would change.
@@ -29,26 +30,20 @@ impl RegistryService {
     pub async fn create_version(
         &self,
         caller: &Caller,
-        reference: &str,
-        input: VersionInput,
+        reference: &AgentRef,
+        input: VersionRequest,
     ) -> Result<NewVersion, ServiceError> {
         let mut errors = ValidationErrors::new();
-        let message = parse_commit_message(input.commit_message.as_ref(), &mut errors);
+        let message = commit_message(input.commit_message.as_deref(), &mut errors);
         if input.definition.is_empty() {
             errors.add("body", "Send at least one of prompt, tools, config or model");
         }
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let expected = match input.expected_version_id.as_deref() {
-            Some(raw) => Some(VersionId::parse(raw).map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("expectedVersionId", "Must be a version id"))
-            })?),
-            None => None,
-        };
         let agent = self.owned(caller, reference).await?;
         let primary_field = input.definition.primary_model_field();
-        self.append(caller, &agent, expected, primary_field, |current| {
+        self.append(caller, &agent, input.expected_version_id, primary_field, |current| {
             let next = input.definition.apply(&current.definition)?;
             Ok((next, message.clone()))
         })
@@ -59,11 +54,9 @@ impl RegistryService {
     pub async fn rollback(
         &self,
         caller: &Caller,
-        reference: &str,
-        target: Option<&str>,
+        reference: &AgentRef,
+        target: VersionRef,
     ) -> Result<NewVersion, ServiceError> {
-        let target = target
-            .ok_or_else(|| ServiceError::Invalid(ValidationErrors::single("versionId", "Required field missing")))?;
         let agent = self.owned(caller, reference).await?;
         let target = self.version_of(&agent, target).await?;
         let message = format!("Rollback to version {}", target.number);
@@ -96,18 +89,8 @@ impl RegistryService {
                 return Ok(NewVersion { version: current, diff_from_parent, created: false });
             }
             let diff_from_parent = diff(&current.definition, &definition);
-            let version = Version {
-                id: VersionId::new(),
-                agent_id: agent.id,
-                number: current.number + 1,
-                parent_version_id: Some(current.id),
-                content_hash,
-                commit_message: message.unwrap_or_else(|| default_commit_message(&diff_from_parent.changed_parts())),
-                definition,
-                fork_type: None,
-                created_by: Author { id: caller.account.id, email: caller.account.email.clone() },
-                created_at: now(),
-            };
+            let message = message.unwrap_or_else(|| default_commit_message(&diff_from_parent.changed_parts()));
+            let version = Version::next(&current, definition, message, Self::author(caller), now());
             let events = [Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version))];
             match self.store.append_version(&version, &events).await? {
                 AppendOutcome::Appended => {
@@ -137,7 +120,7 @@ impl RegistryService {
     pub async fn list_versions(
         &self,
         caller: &Caller,
-        reference: &str,
+        reference: &AgentRef,
         offset: i64,
         limit: i64,
     ) -> Result<Page<Version>, ServiceError> {
@@ -147,7 +130,12 @@ impl RegistryService {
         Ok(page)
     }
 
-    pub async fn version(&self, caller: &Caller, reference: &str, version: &str) -> Result<Version, ServiceError> {
+    pub async fn version(
+        &self,
+        caller: &Caller,
+        reference: &AgentRef,
+        version: VersionRef,
+    ) -> Result<Version, ServiceError> {
         let agent = self.readable(caller, reference).await?;
         let version = self.version_of(&agent, version).await?;
         self.presented_one(caller, &agent, version).await
@@ -159,20 +147,10 @@ impl RegistryService {
     pub async fn compare(
         &self,
         caller: &Caller,
-        reference: &str,
-        from: Option<&str>,
-        to: Option<&str>,
+        reference: &AgentRef,
+        from: VersionRef,
+        to: VersionRef,
     ) -> Result<(Version, Version, DefinitionDiff), ServiceError> {
-        let mut errors = ValidationErrors::new();
-        if from.is_none() {
-            errors.add("from", "Required query parameter missing");
-        }
-        if to.is_none() {
-            errors.add("to", "Required query parameter missing");
-        }
-        let (Some(from), Some(to)) = (from, to) else {
-            return Err(errors.into());
-        };
         let agent = self.readable(caller, reference).await?;
         let from = self.version_in_tree(caller, &agent, from).await?;
         let to = self.version_in_tree(caller, &agent, to).await?;
@@ -181,11 +159,16 @@ impl RegistryService {
     }
 
     /// A version number names a version of `agent`; an id may name one of any agent of its tree.
-    async fn version_in_tree(&self, caller: &Caller, agent: &Agent, reference: &str) -> Result<Version, ServiceError> {
-        if reference.bytes().all(|b| b.is_ascii_digit()) {
-            return self.version_of(agent, reference).await;
-        }
-        let id = VersionId::parse(reference).map_err(|_| ServiceError::NotFound("Version"))?;
+    async fn version_in_tree(
+        &self,
+        caller: &Caller,
+        agent: &Agent,
+        reference: VersionRef,
+    ) -> Result<Version, ServiceError> {
+        let id = match reference {
+            VersionRef::Number(_) => return self.version_of(agent, reference).await,
+            VersionRef::Id(id) => id,
+        };
         let version = self.store.version(id).await?.ok_or(ServiceError::NotFound("Version"))?;
         if version.agent_id == agent.id {
             return Ok(version);

@@ -1,14 +1,13 @@
 //! Tasks: creation (pinned to an agent version, deduplicated), the lifecycle state machine, and leased
 //! claims for external workers and for Talon's runtime (`runtime`).
 
-mod reference;
 mod runtime;
 
 use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::Value;
-use talon_domain::agent::AgentStatus;
+use talon_domain::agent::{AgentRef, AgentStatus, VersionRef};
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
@@ -16,7 +15,6 @@ use talon_domain::{TaskId, ValidationErrors, VersionId};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 use tokio::sync::Notify;
 
-pub use reference::AgentReference;
 pub use runtime::RuntimeFailure;
 
 use super::registry::RegistryService;
@@ -54,7 +52,7 @@ pub struct Updated {
 /// A new task: its checked fields, and the agent (and optionally the version) it is for.
 #[derive(Debug, Clone)]
 pub struct CreateTask {
-    pub agent: AgentReference,
+    pub agent: AgentRef,
     /// Pins the task to this version of the agent; the agent's current version when absent.
     pub version: Option<VersionId>,
     /// Who works it; when absent, the agent's deployment decides.
@@ -67,13 +65,13 @@ pub struct CreateTask {
 pub struct TaskListFilter {
     pub status: Option<TaskStatus>,
     pub priority: Option<Priority>,
-    pub agent: Option<AgentReference>,
+    pub agent: Option<AgentRef>,
 }
 
 /// A claim request.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    pub agent: Option<AgentReference>,
+    pub agent: Option<AgentRef>,
     pub limit: i64,
     pub lease_seconds: i64,
     /// Long-poll: when nothing is claimable, wait up to this long for a task to arrive.
@@ -93,15 +91,13 @@ impl TaskService {
     pub async fn create(&self, caller: &Caller, request: CreateTask) -> Result<(Task, bool), ServiceError> {
         let CreateTask { agent, version, executor, task: new } = request;
         let agent =
-            self.registry.owned(caller, &agent.to_string()).await.map_err(|_| {
+            self.registry.owned(caller, &agent).await.map_err(|_| {
                 ServiceError::Invalid(ValidationErrors::single("agentId", "No such agent in this account"))
             })?;
         let version_id = match version {
-            Some(v) => {
-                self.registry.version(caller, &agent.id.to_string(), &v.to_string()).await.map(|v| v.id).map_err(
-                    |_| ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent")),
-                )?
-            }
+            Some(v) => self.registry.version(caller, &agent.id.into(), VersionRef::Id(v)).await.map(|v| v.id).map_err(
+                |_| ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent")),
+            )?,
             None => agent.current_version_id,
         };
         let at = now();
@@ -165,7 +161,7 @@ impl TaskService {
         limit: i64,
     ) -> Result<Page<ListedTask>, ServiceError> {
         let agent = match filter.agent {
-            Some(reference) => Some(self.registry.owned(caller, &reference.to_string()).await?.id),
+            Some(reference) => Some(self.registry.owned(caller, &reference).await?.id),
             None => caller.only_agent,
         };
         let filter = TaskFilter { status: filter.status, agent, priority: filter.priority };
@@ -266,7 +262,7 @@ impl TaskService {
             return Err(errors.into());
         }
         let agent = match &request.agent {
-            Some(reference) => Some(self.registry.owned(caller, &reference.to_string()).await?.id),
+            Some(reference) => Some(self.registry.owned(caller, reference).await?.id),
             None => caller.only_agent,
         };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);

@@ -13,15 +13,14 @@ use talon_domain::{Scope, TaskId, ValidationErrors, VersionId};
 use talon_store::ListedTask;
 use utoipa::ToSchema;
 
-use super::agent_views::AgentRef;
+use super::agent_views::AgentSummary;
 use super::pagination::Pagination;
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::json::ApiJson;
 use crate::api::extract::{ApiQuery, Bounded, Patch};
 use crate::auth::Principal;
-use crate::services::tasks::{
-    AgentReference, ClaimRequest, CreateTask, DEFAULT_LEASE_SECONDS, TaskListFilter, TaskUpdate,
-};
+use crate::services::tasks::{ClaimRequest, CreateTask, DEFAULT_LEASE_SECONDS, TaskListFilter, TaskUpdate};
+use talon_domain::agent::AgentRef;
 
 use crate::state::AppState;
 pub use requests::{
@@ -92,7 +91,7 @@ pub struct TaskSummary {
     started_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
-    agent: AgentRef,
+    agent: AgentSummary,
 }
 
 impl From<ListedTask> for TaskSummary {
@@ -106,7 +105,7 @@ impl From<ListedTask> for TaskSummary {
             started_at: t.started_at,
             completed_at: t.completed_at,
             created_at: t.created_at,
-            agent: AgentRef { id: t.agent_id.to_string(), name: listed.agent_name },
+            agent: AgentSummary { id: t.agent_id.to_string(), name: listed.agent_name },
         }
     }
 }
@@ -146,8 +145,8 @@ fn task_id(raw: &str) -> Result<TaskId, ApiError> {
 }
 
 /// An agent named by a filter or a claim; a name no agent can have is "not found", as an unknown one is.
-fn agent_filter(raw: Option<String>) -> Result<Option<AgentReference>, ApiError> {
-    raw.map(|raw| AgentReference::parse(&raw).ok_or_else(|| ApiError::not_found("Agent"))).transpose()
+fn agent_filter(raw: Option<String>) -> Result<Option<AgentRef>, ApiError> {
+    raw.map(|raw| AgentRef::parse(&raw).ok_or_else(|| ApiError::not_found("Agent"))).transpose()
 }
 
 /// Queue a task for an agent, pinned to `versionId` or the agent's current version. `executor` defaults
@@ -168,7 +167,7 @@ pub async fn create(
     let mut errors = ValidationErrors::new();
     let new =
         NewTask::new(draft).map_err(|e| e.into_fields().into_iter().for_each(|f| errors.add(f.field, f.message))).ok();
-    let agent = AgentReference::parse(&target.agent_id);
+    let agent = AgentRef::parse(&target.agent_id);
     if agent.is_none() {
         errors.add("agentId", "No such agent in this account");
     }
