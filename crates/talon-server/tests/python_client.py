@@ -7,6 +7,7 @@ server fails here.
 """
 
 import importlib
+import json
 import sys
 import typing
 
@@ -40,12 +41,13 @@ second = call("versions", "create_agent_version", 201, agent_id, body={
     "prompt": "You answer at length.",
     "commitMessage": "longer answers",
 })
-assert second["version"]["versionNumber"] == 2, second
-comparison = call("versions", "compare_agent_versions", 200, agent_id, from_=first, to=second["version"]["id"])
-assert any(change["field"] == "prompt" for change in comparison["diff"]["changes"]), comparison
+assert second["versionNumber"] == 2, second
+comparison = call("versions", "compare_agent_versions", 200, agent_id, from_=first, to=second["id"])
+assert "prompt" in json.dumps(comparison["diff"]), comparison
 
 task = call("tasks", "create_task", 201, body={
     "agentId": agent_id,
+    "title": "Summarise the thread",
     "input": {"messages": [{"role": "user", "content": "hello"}]},
     "executor": "external",
 })

@@ -97,8 +97,10 @@ impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX>
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
                 Self::check(i64::try_from(n).ok())
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Self::check(None)
+            // JSON does not tell 3 from 3.0, and JSON Schema counts both as integers.
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                let whole = n.fract() == 0.0 && n >= i64::MIN as f64 && n <= i64::MAX as f64;
+                Self::check(whole.then_some(n as i64))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
                 Self::check(s.parse().ok())
@@ -173,5 +175,9 @@ mod tests {
             ]
         );
         assert_eq!(errors("limit=101"), vec![("limit".to_owned(), "Must be an integer from 1 to 100".to_owned())]);
+        assert_eq!(errors("limit=2.5"), vec![("limit".to_owned(), "Must be an integer from 1 to 100".to_owned())]);
+        let whole: Bounded<1, 100> = serde_json::from_str("94.0").unwrap();
+        assert_eq!(whole.get(), 94);
+        assert!(serde_json::from_str::<Bounded<1, 100>>("94.5").is_err());
     }
 }

@@ -38,9 +38,9 @@ pub struct TaskView {
     status: &'static str,
     priority: &'static str,
     executor: &'static str,
-    #[schema(value_type = Object)]
+    /// Free JSON, as the task was created with.
     input: Value,
-    #[schema(value_type = Object)]
+    /// Free JSON: the worker's (or Talon's runtime's) answer; null until the task completes.
     output: Option<Value>,
     error: Option<String>,
     attempts: i32,
