@@ -11,7 +11,7 @@ use crate::limits::{
     AuthGuard, ConcurrencyLimiter, FailoverConcurrency, FailoverLimiter, LimiterError, MemoryConcurrency,
     MemoryLimiter, Plans, RateLimiter, RedisConcurrency, RedisLimiter, RedisLink,
 };
-use crate::services::OutboxSignal;
+use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
 use crate::services::chat::{ChatLimits, ChatService};
@@ -98,7 +98,7 @@ impl AppState {
         };
         let auth_guard = Arc::new(AuthGuard::new(limiter.clone(), config.auth_limits));
         let plans = Arc::new(config.plans);
-        let outbox = OutboxSignal::default();
+        let outbox = Signal::default();
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
             .chain(config.providers.iter().map(|p| p.name.clone()))
             .collect();

@@ -5,9 +5,12 @@ pub mod accounts;
 pub mod api_keys;
 pub mod chat;
 pub mod registry;
+mod signal;
 pub mod tasks;
 pub mod usage;
 pub mod webhooks;
+
+pub use signal::{Listener, Signal};
 
 use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;
@@ -46,22 +49,6 @@ impl Caller {
     /// to one agent may not.
     pub fn is_restricted(&self) -> bool {
         self.only_agent.is_some()
-    }
-}
-
-/// Rings when a change has written events to the outbox, so the webhook dispatcher runs at once
-/// instead of at its next poll. (Other replicas' dispatchers still find the events by polling.)
-#[derive(Debug, Clone, Default)]
-pub struct OutboxSignal(std::sync::Arc<tokio::sync::Notify>);
-
-impl OutboxSignal {
-    pub fn written(&self) {
-        // `notify_one` keeps a permit when the dispatcher is busy, so no ring is lost.
-        self.0.notify_one();
-    }
-
-    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
-        self.0.notified()
     }
 }
 

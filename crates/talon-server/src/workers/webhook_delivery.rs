@@ -35,9 +35,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     let wake = state.webhooks.wake_signal();
     let mut attempts = JoinSet::new();
     while !stop.is_cancelled() {
-        let woken = wake.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
+        let woken = wake.listen();
         let mut busy = false;
         match state.webhooks.fan_out(FAN_OUT_BATCH).await {
             Ok(n) => busy |= n > 0,
@@ -65,7 +63,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         if !busy {
             tokio::select! {
                 () = stop.cancelled() => {}
-                _ = tokio::time::timeout(settings.poll_every, woken) => {}
+                _ = woken.wait(settings.poll_every) => {}
             }
         }
     }

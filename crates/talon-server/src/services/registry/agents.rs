@@ -127,7 +127,7 @@ impl RegistryService {
             }
             match self.store.insert_agent(agent, version, &events(agent)).await {
                 Ok(()) => {
-                    self.outbox.written();
+                    self.outbox.ring();
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) if slug_was_chosen => {
@@ -211,7 +211,7 @@ impl RegistryService {
         data["changed"] = json!(changed);
         let event = Event::new(agent.owner, event::AGENT_UPDATED, data);
         self.store.update_agent_profile(&agent, &event).await?;
-        self.outbox.written();
+        self.outbox.ring();
         Ok(agent)
     }
 
@@ -220,7 +220,7 @@ impl RegistryService {
         let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent));
         match self.store.delete_agent(agent.id, force, &event).await? {
             DeleteOutcome::Deleted => {
-                self.outbox.written();
+                self.outbox.ring();
                 Ok(())
             }
             DeleteOutcome::NotFound => Err(ServiceError::NotFound("Agent")),
@@ -262,7 +262,7 @@ impl RegistryService {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, at, &event).await?;
-        self.outbox.written();
+        self.outbox.ring();
         Ok(agent)
     }
 
@@ -277,7 +277,7 @@ impl RegistryService {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, agent.updated_at, &event).await?;
-        self.outbox.written();
+        self.outbox.ring();
         Ok(agent)
     }
 

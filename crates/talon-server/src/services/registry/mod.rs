@@ -14,7 +14,7 @@ pub use agents::{NewAgent, ProfileChange};
 pub use forks::{Fork, ForkRequest};
 pub use versions::{NewVersion, VersionRequest};
 
-use super::{Caller, OutboxSignal, ServiceError};
+use super::{Caller, ServiceError, Signal};
 
 /// Optimistic appends retry when another writer got there first; beyond this, give up with 409.
 const APPEND_ATTEMPTS: usize = 64;
@@ -26,13 +26,13 @@ const APPEND_LOCKS: usize = 64;
 pub struct RegistryService {
     store: Arc<dyn Store>,
     append_locks: Vec<tokio::sync::Mutex<()>>,
-    outbox: OutboxSignal,
+    outbox: Signal,
     /// Names a version's models may start with (`<provider>/<model>`).
     providers: Vec<String>,
 }
 
 impl RegistryService {
-    pub fn new(store: Arc<dyn Store>, outbox: OutboxSignal, providers: Vec<String>) -> Self {
+    pub fn new(store: Arc<dyn Store>, outbox: Signal, providers: Vec<String>) -> Self {
         let append_locks = (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         Self { store, append_locks, outbox, providers }
     }

@@ -94,7 +94,7 @@ impl RegistryService {
             let events = [Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version))];
             match self.store.append_version(&version, &events).await? {
                 AppendOutcome::Appended => {
-                    self.outbox.written();
+                    self.outbox.ring();
                     return Ok(NewVersion { version, diff_from_parent, created: true });
                 }
                 AppendOutcome::Stale if expected.is_some() => {

@@ -13,12 +13,11 @@ use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
 use talon_domain::{TaskId, ValidationErrors, VersionId};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
-use tokio::sync::Notify;
 
 pub use runtime::RuntimeFailure;
 
 use super::registry::RegistryService;
-use super::{Caller, OutboxSignal, ServiceError};
+use super::{Caller, ServiceError, Signal};
 
 pub const DEFAULT_LEASE_SECONDS: i64 = 60;
 const MAX_LEASE_SECONDS: i64 = 3600;
@@ -28,8 +27,8 @@ pub struct TaskService {
     store: Arc<dyn Store>,
     registry: Arc<RegistryService>,
     /// Woken whenever a task becomes claimable, so idle workers need not poll.
-    queued: Arc<Notify>,
-    outbox: OutboxSignal,
+    queued: Signal,
+    outbox: Signal,
 }
 
 /// A task update as the request sends it.
@@ -83,8 +82,8 @@ const MAX_WAIT_SECONDS: i64 = 30;
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl TaskService {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>, outbox: OutboxSignal) -> Self {
-        Self { store, registry, queued: Arc::new(Notify::new()), outbox }
+    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>, outbox: Signal) -> Self {
+        Self { store, registry, queued: Signal::default(), outbox }
     }
 
     /// Creates a task (201) or, when its dedupe key is held by a queued or running task, returns that one.
@@ -135,8 +134,8 @@ impl TaskService {
         })?;
         match outcome {
             InsertOutcome::Created => {
-                self.queued.notify_waiters();
-                self.outbox.written();
+                self.queued.ring();
+                self.outbox.ring();
                 Ok((task, true))
             }
             InsertOutcome::Existing(existing) => Ok((*existing, false)),
@@ -268,22 +267,19 @@ impl TaskService {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(request.wait_seconds as u64);
         let token = lease_token();
         loop {
-            // Listen before looking, so a task queued in between still wakes this claim.
-            let queued = self.queued.notified();
-            tokio::pin!(queued);
-            queued.as_mut().enable();
+            let queued = self.queued.listen();
             let at = now();
             let lease = Lease { token: token.clone(), expires_at: at + Duration::seconds(request.lease_seconds) };
             let tasks =
                 self.store.claim_tasks(caller.account.id, agent, Executor::External, request.limit, &lease, at).await?;
             if !tasks.is_empty() {
-                self.outbox.written();
+                self.outbox.ring();
             }
             let now_instant = tokio::time::Instant::now();
             if !tasks.is_empty() || now_instant >= deadline {
                 return Ok((tasks, lease));
             }
-            let _ = tokio::time::timeout((deadline - now_instant).min(POLL_EVERY), queued).await;
+            queued.wait((deadline - now_instant).min(POLL_EVERY)).await;
         }
     }
 
@@ -291,10 +287,10 @@ impl TaskService {
     pub async fn expire_leases(&self) -> Result<usize, ServiceError> {
         let changed = self.store.expire_leases(now(), 1000).await?;
         if changed.iter().any(|t| t.status == TaskStatus::Failed) {
-            self.outbox.written();
+            self.outbox.ring();
         }
         if changed.iter().any(|t| t.status == TaskStatus::Queued) {
-            self.queued.notify_waiters();
+            self.queued.ring();
         }
         Ok(changed.len())
     }
@@ -314,10 +310,10 @@ impl TaskService {
             return Ok(false);
         }
         if !events.is_empty() {
-            self.outbox.written();
+            self.outbox.ring();
         }
         if next.status == TaskStatus::Queued && expected != TaskStatus::Queued {
-            self.queued.notify_waiters();
+            self.queued.ring();
         }
         Ok(true)
     }

@@ -1,16 +1,14 @@
 //! The task transitions Talon's runtime makes: claiming runtime tasks of every account, and completing,
 //! failing or retrying them. They go through the same compare-and-swap and events as a worker's PATCH.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use talon_domain::task::{Lease, Task};
 use talon_domain::time::now;
-use tokio::sync::Notify;
 
 use super::{TaskService, lease_token};
-use crate::services::ServiceError;
+use crate::services::{ServiceError, Signal};
 
 /// Why the runtime could not answer a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +33,7 @@ impl RuntimeFailure {
 
 impl TaskService {
     /// Rings whenever a task becomes claimable in this process (created, or returned to the queue).
-    pub fn queued_signal(&self) -> Arc<Notify> {
+    pub fn queued_signal(&self) -> Signal {
         self.queued.clone()
     }
 
@@ -46,7 +44,7 @@ impl TaskService {
         let lease = Lease { token: lease_token(), expires_at: at + lease_for };
         let tasks = self.store.claim_runtime_tasks(limit, &lease, at).await?;
         if !tasks.is_empty() {
-            self.outbox.written();
+            self.outbox.ring();
         }
         Ok(tasks)
     }

@@ -18,7 +18,7 @@ use talon_domain::webhook::{
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
 use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, Store, StoreError};
 
-use super::{Caller, OutboxSignal, ServiceError};
+use super::{Caller, ServiceError, Signal};
 use client::{ClientError, check_target};
 use sealing::{SealError, SecretBox};
 
@@ -32,7 +32,7 @@ pub struct WebhookService {
     /// The guarded client deliveries go out through.
     client: reqwest::Client,
     /// Wakes the sender when events or deliveries are due now.
-    wake: OutboxSignal,
+    wake: Signal,
 }
 
 /// A new webhook's fields, typed but not yet checked.
@@ -75,7 +75,7 @@ impl WebhookService {
         store: Arc<dyn Store>,
         key: &[u8; 32],
         settings: WebhookSettings,
-        wake: OutboxSignal,
+        wake: Signal,
     ) -> Result<Self, ClientError> {
         let client = client::build(settings.timeout, settings.allow_private)?;
         Ok(Self { store, sealer: SecretBox::new(key), settings, client, wake })
@@ -89,7 +89,7 @@ impl WebhookService {
         &self.client
     }
 
-    pub fn wake_signal(&self) -> OutboxSignal {
+    pub fn wake_signal(&self) -> Signal {
         self.wake.clone()
     }
 
@@ -255,7 +255,7 @@ impl WebhookService {
         delivery.next_attempt_at = at;
         delivery.updated_at = at;
         self.store.update_delivery(&delivery).await?;
-        self.wake.written();
+        self.wake.ring();
         Ok(delivery)
     }
 
@@ -266,7 +266,7 @@ impl WebhookService {
         let body = payload(PING, at, &json!({"webhookId": webhook.id.to_string()}));
         let delivery = Delivery::pending(&webhook, EventId::new(), PING, body, at);
         self.store.insert_delivery(&delivery).await?;
-        self.wake.written();
+        self.wake.ring();
         Ok(delivery)
     }
 

@@ -46,10 +46,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             },
         };
         while answering.try_join_next().is_some() {}
-        // Listen before looking, so a task queued in between still wakes the loop.
-        let woken = queued.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
+        let woken = queued.listen();
         let free = 1 + slots.available_permits() as i64;
         let tasks = match state.tasks.claim_runtime(free, LEASE).await {
             Ok(tasks) => tasks,
@@ -62,7 +59,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             drop(first);
             tokio::select! {
                 () = stop.cancelled() => break,
-                _ = tokio::time::timeout(POLL_EVERY, woken) => continue,
+                _ = woken.wait(POLL_EVERY) => continue,
             }
         }
         let mut permit = Some(first);
