@@ -9,6 +9,7 @@ use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
 pub struct Health {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +45,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", operation_id = "getMetrics",
-    tag = "operations", responses((status = 200, content_type = "text/plain")))]
+    tag = "operations", responses((status = 200, content_type = "text/plain",
+        example = "# TYPE talon_http_requests_total counter\ntalon_http_requests_total{method=\"GET\",route=\"/api/agents\",status=\"200\"} 42\n")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

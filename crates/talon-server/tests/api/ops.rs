@@ -146,6 +146,36 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
     assert_eq!(register["required"], serde_json::json!(["email", "password"]));
     assert_eq!(register["properties"]["password"]["minLength"], 8);
 
+    // Every operation shows at least one example: of its body, of a parameter, or of a success response
+    // (or, when success has no body, of any response).
+    let schemas = doc["components"]["schemas"].clone();
+    let shows_example = |media: &Value| -> bool {
+        if media.get("example").is_some() || media.get("examples").is_some() {
+            return true;
+        }
+        let schema = &media["schema"];
+        let named = schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/"));
+        let schema = named.map_or(schema, |name| &schemas[name]);
+        schema.get("example").is_some() || schema.get("examples").is_some()
+    };
+    let mut without_example = vec![];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let body = operation["requestBody"]["content"].as_object().into_iter().flat_map(|c| c.values());
+            let all = operation["responses"].as_object().unwrap();
+            let success_has_body = all.iter().any(|(s, r)| s.starts_with('2') && r.get("content").is_some());
+            let responses = all.iter().filter(|(s, _)| s.starts_with('2') || !success_has_body);
+            let bodies = responses.flat_map(|(_, r)| r["content"].as_object().into_iter().flat_map(|c| c.values()));
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            let shown =
+                body.chain(bodies).any(shows_example) || parameters.into_iter().any(|p| p.get("example").is_some());
+            if !shown {
+                without_example.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(without_example.is_empty(), "operations without an example: {without_example:?}");
+
     // Headers, the idempotency key and scopes are part of the contract too.
     let create = &doc["paths"]["/api/agents"]["post"];
     assert_eq!(create["x-required-scopes"], serde_json::json!(["agents:write"]));

@@ -144,6 +144,8 @@ impl ModelObject {
 
 /// OpenAI's model list.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"object": "list", "data": [{"id": "support-bot", "object": "model", "created": 1796018527,
+    "owned_by": "talon"}]}))]
 pub struct ModelList {
     /// Always `list`.
     object: &'static str,

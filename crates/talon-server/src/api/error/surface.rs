@@ -55,6 +55,8 @@ impl ErrorSurface {
 
 /// The REST error body.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "VALIDATION_ERROR", "message": "Invalid request data",
+    "details": [{"field": "commitMesage", "message": "Unknown field"}], "requestId": "req_01a22b0bdd4f7a2c8b1e3d5f7a9c0e2b"}}))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }

@@ -66,6 +66,17 @@ fn describe_operation(path: &str, method: &str, operation: &mut Map<String, Valu
             list.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }));
         }
     }
+    if let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
+        for parameter in parameters.iter_mut().filter_map(Value::as_object_mut) {
+            let is_path = parameter.get("in").and_then(Value::as_str) == Some("path");
+            let name = parameter.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if is_path && !parameter.contains_key("example") {
+                if let Some(example) = path_parameter_example(path, &name) {
+                    parameter.insert("example".to_owned(), json!(example));
+                }
+            }
+        }
+    }
     let has_body = operation.contains_key("requestBody");
     let has_path_parameters = path.contains('{');
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
@@ -113,6 +124,21 @@ fn describe_operation(path: &str, method: &str, operation: &mut Map<String, Valu
             refer("X-Talon-Agent-Version");
         }
     }
+}
+
+/// An example for a path parameter, by what it names: an id of the resource the path is about.
+fn path_parameter_example(path: &str, name: &str) -> Option<&'static str> {
+    let example = match name {
+        "version_id" => "2",
+        "delivery_id" => "dlv_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f",
+        "bot_id" | "model" => "support-bot",
+        "id" if path.starts_with("/api/agents") => "agent_01a22b0bdc6474ea95769740ef285ef0",
+        "id" if path.starts_with("/api/tasks") => "task_01a22b0bdc94772c913c45ad7657ac3e",
+        "id" if path.starts_with("/api/webhooks") => "hook_01a22b0bdca3761396aa517a86af8cea",
+        "id" if path.starts_with("/api/api-keys") => "key_01a22b0bdcb3711495b60b9ce692fa53",
+        _ => return None,
+    };
+    Some(example)
 }
 
 /// The scopes named by the operation's security requirements, in order, once each.

@@ -19,7 +19,14 @@ use crate::api::extract::{ApiJson, ApiQuery, MaybeJson};
 use crate::auth::Principal;
 use crate::state::AppState;
 
+/// A page of the account's agents.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "agent_01a22b0bdc6474ea95769740ef285ef0", "name": "Support Bot", "slug": "support-bot",
+    "description": "", "capabilities": [], "status": "deployed", "public": false, "apiAccess": false,
+    "currentVersionId": "ver_01a22b0bdc6474ea9576974139241b8f", "deployedVersionId": null,
+    "deployedAt": "2026-11-30T06:02:07.360677Z", "forkCount": 0, "parentAgent": null, "forkType": null,
+    "createdAt": "2026-11-30T06:02:07.332655Z", "updatedAt": "2026-11-30T06:02:07.360677Z"}],
+    "pagination": {"page": 1, "limit": 20, "total": 1, "totalPages": 1}}))]
 pub struct AgentList {
     data: Vec<AgentView>,
     pagination: Pagination,

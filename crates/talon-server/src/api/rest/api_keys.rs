@@ -96,7 +96,11 @@ pub struct CreatedApiKeyView {
     details: ApiKeyView,
 }
 
+/// The account's API keys (never their secrets).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "key_01a22b0bdcb3711495b60b9ce692fa53", "keyPrefix": "tln_3krOky1L", "name": "ci",
+    "scopes": ["agents:read"], "agentId": null, "expiresAt": null, "lastUsedAt": null,
+    "createdAt": "2026-11-30T06:02:07.411396Z"}]}))]
 pub struct ApiKeyList {
     data: Vec<ApiKeyView>,
 }

@@ -76,7 +76,10 @@ pub struct RegistrationView {
     message: &'static str,
 }
 
+/// The signed-in account.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "user_01a22b0bdc0576358ca0307875d257d5", "email": "you@example.com", "plan": "default",
+    "createdAt": "2026-11-30T06:02:07.237964Z"}))]
 pub struct AccountView {
     id: String,
     email: String,

@@ -33,7 +33,11 @@ pub struct DeployedAgent {
     deployed_at: Option<DateTime<Utc>>,
 }
 
+/// Deployed agents, snake_case, as the deployed-agents API lists them.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"agents": [{"agent_id": "01a22b0b-dc64-74ea-9576-9740ef285ef0", "name": "Support Bot",
+    "slug": "support-bot", "description": "", "status": "deployed", "model": {"primary": "test/echo", "fallback": null},
+    "deployed_at": "2026-11-30T06:02:07.360677Z"}], "total": 1, "has_more": false}))]
 pub struct DeployedAgentList {
     agents: Vec<DeployedAgent>,
     total: i64,

@@ -110,7 +110,12 @@ impl From<ListedTask> for TaskSummary {
     }
 }
 
+/// A page of the account's tasks, newest first.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "task_01a22b0bdc94772c913c45ad7657ac3e", "title": "Review PR #42", "status": "queued",
+    "priority": "normal", "startedAt": null, "completedAt": null, "createdAt": "2026-11-30T06:02:07.380958Z",
+    "agent": {"id": "agent_01a22b0bdc6474ea95769740ef285ef0", "name": "Support Bot"}}],
+    "pagination": {"page": 1, "limit": 20, "total": 1, "totalPages": 1}}))]
 pub struct TaskList {
     data: Vec<TaskSummary>,
     pagination: Pagination,

@@ -53,7 +53,11 @@ impl WebhookView {
     }
 }
 
+/// The account's webhook endpoints (never their secrets).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "hook_01a22b0bdca3761396aa517a86af8cea", "url": "https://hooks.example.com/talon",
+    "events": ["task.completed"], "description": "", "active": true, "disabledReason": null,
+    "createdAt": "2026-11-30T06:02:07.395746Z", "updatedAt": "2026-11-30T06:02:07.395746Z"}]}))]
 pub struct WebhookList {
     data: Vec<WebhookView>,
 }
