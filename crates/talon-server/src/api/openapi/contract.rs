@@ -70,10 +70,9 @@ fn describe_operation(path: &str, method: &str, operation: &mut Map<String, Valu
         for parameter in parameters.iter_mut().filter_map(Value::as_object_mut) {
             let is_path = parameter.get("in").and_then(Value::as_str) == Some("path");
             let name = parameter.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            if is_path && !parameter.contains_key("example") {
-                if let Some(example) = path_parameter_example(path, &name) {
-                    parameter.insert("example".to_owned(), json!(example));
-                }
+            let example = path_parameter_example(path, &name).filter(|_| is_path);
+            if let (Some(example), false) = (example, parameter.contains_key("example")) {
+                parameter.insert("example".to_owned(), json!(example));
             }
         }
     }
