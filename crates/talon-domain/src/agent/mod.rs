@@ -17,7 +17,7 @@ pub use fork::ForkType;
 pub use metadata::{
     AgentMetadata, MetadataChange, free_slug, numbered_slug, numbered_slug_pattern, slug_from_name, validate_slug,
 };
-pub use refs::{AgentRef, VersionRef};
+pub use refs::{AgentRef, ServedRef, VersionRef};
 pub use status::{AgentStatus, IllegalTransition};
 
 use crate::id::{AgentId, UserId, VersionId};

@@ -51,6 +51,24 @@ impl VersionRef {
     }
 }
 
+/// A deployed agent as a chat model names it: `support-bot`, or `support-bot@7` to pin its version 7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedRef {
+    pub agent: AgentRef,
+    pub pinned: Option<i64>,
+}
+
+impl ServedRef {
+    /// `None` for a name that can name no agent, or a pin that is not a version number.
+    pub fn parse(name: &str) -> Option<Self> {
+        let (agent, pinned) = match name.rsplit_once('@') {
+            Some((agent, number)) => (agent, Some(version_number(number)?)),
+            None => (name, None),
+        };
+        Some(ServedRef { agent: AgentRef::parse(agent)?, pinned })
+    }
+}
+
 /// A version number (`1`, `2`, …): plain decimal digits, from 1.
 fn version_number(reference: &str) -> Option<i64> {
     reference.parse::<i64>().ok().filter(|n| *n >= 1 && reference.bytes().all(|b| b.is_ascii_digit()))
@@ -71,6 +89,16 @@ mod tests {
         assert_eq!(VersionRef::parse(&id.to_string()), Some(VersionRef::Id(id)));
         assert_eq!(VersionRef::parse(&id.as_uuid().to_string()), Some(VersionRef::Id(id)));
         assert_eq!(VersionRef::number(0), None);
+    }
+
+    #[test]
+    fn a_served_agent_is_a_reference_and_maybe_a_pinned_version() {
+        let slug = AgentRef::Slug("support-bot".into());
+        assert_eq!(ServedRef::parse("support-bot"), Some(ServedRef { agent: slug.clone(), pinned: None }));
+        assert_eq!(ServedRef::parse("support-bot@7"), Some(ServedRef { agent: slug, pinned: Some(7) }));
+        for unservable in ["support-bot@", "support-bot@x", "support-bot@0", "@3", "no such thing!"] {
+            assert_eq!(ServedRef::parse(unservable), None, "{unservable}");
+        }
     }
 
     #[test]

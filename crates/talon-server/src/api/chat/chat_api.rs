@@ -6,7 +6,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use talon_domain::Scope;
-use talon_domain::agent::AgentStatus;
+use talon_domain::agent::{AgentStatus, ServedRef};
 use talon_gateway::ProviderError;
 
 use super::answer::{Reply, StreamOptions, log_upstream_failure, reply};
@@ -136,7 +136,8 @@ pub async fn bot_chat(
     let bot_id = params.get("bot_id").cloned().unwrap_or_default();
     let caller = principal.with_scope(Scope::Chat).map_err(|e| ApiError::from(e).with_code("insufficient_scope"))?;
     let (input, stream) = request.into_input()?;
-    let target = state.chat.agent(&caller, &bot_id).await.map_err(bot_error)?;
+    let bot = ServedRef::parse(&bot_id).ok_or_else(|| bot_error(ChatError::NotFound))?;
+    let target = state.chat.agent(&caller, &bot).await.map_err(bot_error)?;
     if !target.agent.api_access {
         return Err(ApiError::forbidden("API access is turned off for this bot").with_code("api_not_enabled"));
     }
@@ -168,6 +169,7 @@ pub async fn agent_chat(
 ) -> Result<Response, ApiError> {
     let caller = principal.with_scope(Scope::Chat).map_err(|e| ApiError::from(e).with_code("insufficient_scope"))?;
     let (reference, input, stream) = request.into_parts()?;
-    let target = state.chat.agent(&caller, &reference).await.map_err(agents_error)?;
+    let agent = ServedRef::parse(&reference).ok_or_else(|| agents_error(ChatError::NotFound))?;
+    let target = state.chat.agent(&caller, &agent).await.map_err(agents_error)?;
     answer(&state, &principal, start, Route::Agents, target, input, stream).await
 }

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Serialize;
 use talon_domain::Scope;
-use talon_domain::agent::AgentStatus;
+use talon_domain::agent::{AgentStatus, ServedRef};
 use talon_gateway::ProviderError;
 use utoipa::ToSchema;
 
@@ -116,7 +116,8 @@ pub async fn chat_completions(
 ) -> Result<Response, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
     let (model, input, stream) = request.into_parts()?;
-    let target = state.chat.target(&caller, &model).await.map_err(chat_error)?;
+    let served = ServedRef::parse(&model).ok_or_else(|| chat_error(ChatError::NotFound))?;
+    let target = state.chat.target(&caller, &served).await.map_err(chat_error)?;
     let asker = asker(&state, &principal, start, stream.is_some());
     let version = target.version.number;
     let chat = state.chat.clone();
@@ -174,7 +175,8 @@ pub async fn model(
     Path(model): Path<String>,
 ) -> Result<Json<ModelObject>, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
-    let target = state.chat.target(&caller, &model).await.map_err(|e| match e {
+    let served = ServedRef::parse(&model).ok_or_else(model_not_found)?;
+    let target = state.chat.target(&caller, &served).await.map_err(|e| match e {
         ChatError::NotFound | ChatError::NotServing(_) => model_not_found(),
         e => chat_error(e),
     })?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use talon_domain::agent::{Agent, AgentRef, AgentStatus, Version};
+use talon_domain::agent::{Agent, AgentStatus, ServedRef, Version};
 use talon_domain::usage::{Outcome, Source, UsageRecord};
 use talon_domain::{Account, AgentId, ApiKeyId, VersionId};
 use talon_gateway::types::{ChatMessage, ChatRequest, estimate_tokens};
@@ -158,25 +158,20 @@ impl ChatService {
         Self { store, registry, gateway, limits, usage, health }
     }
 
-    /// Resolves `reference` (slug or id, optionally `@N` to pin version N) to a deployed agent of the
-    /// caller's and the version that answers.
-    pub async fn target(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {
-        self.agent(caller, reference).await?.serving()
+    /// Resolves `model` (slug or id, maybe pinning a version) to a deployed agent of the caller's and
+    /// the version that answers.
+    pub async fn target(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
+        self.agent(caller, model).await?.serving()
     }
 
     /// The caller's agent named by `reference`, whatever its status, with the version that would
     /// answer: the pinned one, else the deployed one, else the current one.
-    pub async fn agent(&self, caller: &Caller, reference: &str) -> Result<Target, ChatError> {
-        let (agent_ref, pinned) = match reference.rsplit_once('@') {
-            Some((agent, n)) => (agent, Some(n.parse::<i64>().map_err(|_| ChatError::NotFound)?)),
-            None => (reference, None),
-        };
-        let agent_ref = AgentRef::parse(agent_ref).ok_or(ChatError::NotFound)?;
-        let (agent, served) = self.registry.owned_serving(caller, &agent_ref).await.map_err(|e| match e {
+    pub async fn agent(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
+        let (agent, served) = self.registry.owned_serving(caller, &model.agent).await.map_err(|e| match e {
             ServiceError::NotFound(_) => ChatError::NotFound,
             e => ChatError::Service(e),
         })?;
-        let version = match pinned {
+        let version = match model.pinned {
             None => served,
             Some(n) => self
                 .store
