@@ -52,6 +52,9 @@ fn chat_error(route: Route, error: ChatError) -> ApiError {
         ChatError::UnknownModel(model) => {
             ApiError::new(ErrorCode::BadRequest, format!("Unknown model `{model}`")).with_code("invalid_request")
         }
+        ChatError::ApiAccessOff => {
+            ApiError::forbidden("API access is turned off for this bot").with_code("api_not_enabled")
+        }
         ChatError::Limited(limit) => limited(limit),
         ChatError::Timeout(_) => timed_out(),
         // Nothing came from any model before its first-token timeout: the upstream timed out.
@@ -137,10 +140,7 @@ pub async fn bot_chat(
     let caller = principal.with_scope(Scope::Chat).map_err(|e| ApiError::from(e).with_code("insufficient_scope"))?;
     let (input, stream) = request.into_input()?;
     let bot = ServedRef::parse(&bot_id).ok_or_else(|| bot_error(ChatError::NotFound))?;
-    let target = state.chat.agent(&caller, &bot).await.map_err(bot_error)?;
-    if !target.agent.api_access {
-        return Err(ApiError::forbidden("API access is turned off for this bot").with_code("api_not_enabled"));
-    }
+    let target = state.chat.bot(&caller, &bot).await.map_err(bot_error)?;
     answer(&state, &principal, start, Route::Bot, target, input, stream).await
 }
 

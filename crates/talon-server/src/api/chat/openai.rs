@@ -34,6 +34,7 @@ fn chat_error(error: ChatError) -> ApiError {
         ChatError::UnknownModel(model) => {
             ApiError::new(ErrorCode::BadRequest, format!("The agent's model `{model}` names no configured provider"))
         }
+        ChatError::ApiAccessOff => ApiError::forbidden("API access is turned off for this agent"),
         ChatError::Limited(limit) => limited(limit),
         ChatError::Timeout(_) => timed_out(),
         ChatError::Upstream(e) => {

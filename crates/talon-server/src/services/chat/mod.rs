@@ -135,6 +135,9 @@ pub enum ChatError {
     NotServing(AgentStatus),
     #[error("unknown model `{0}`")]
     UnknownModel(String),
+    /// The per-agent chat API is off for this agent (its `apiAccess`).
+    #[error("the agent's chat API access is turned off")]
+    ApiAccessOff,
     #[error("a chat limit was reached: {0:?}")]
     Limited(Limit),
     #[error("the answer took longer than {0:?}")]
@@ -162,6 +165,16 @@ impl ChatService {
     /// the version that answers.
     pub async fn target(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
         self.agent(caller, model).await?.serving()
+    }
+
+    /// The agent as the per-agent chat API serves it: like `agent`, and refused unless its owner turned
+    /// API access on.
+    pub async fn bot(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
+        let target = self.agent(caller, model).await?;
+        if !target.agent.api_access {
+            return Err(ChatError::ApiAccessOff);
+        }
+        Ok(target)
     }
 
     /// The caller's agent named by `reference`, whatever its status, with the version that would

@@ -63,6 +63,8 @@ fn chat_failure(error: ChatError) -> RuntimeFailure {
         ChatError::UnknownModel(model) => {
             RuntimeFailure::permanent(format!("The version's model `{model}` names no configured provider"))
         }
+        // The runtime answers through the agent, never the per-agent chat API, so this does not arise.
+        ChatError::ApiAccessOff => RuntimeFailure::permanent("The agent's chat API access is turned off"),
         ChatError::Upstream(e) => gateway_failure(&e),
         ChatError::Timeout(_) => timed_out(),
         // Tasks are not held to the chat limits; should one refuse anyway, the task waits its turn.
