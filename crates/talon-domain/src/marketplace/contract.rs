@@ -315,4 +315,32 @@ mod tests {
             ]
         );
     }
+
+    fn event() -> impl proptest::strategy::Strategy<Value = ContractEvent> {
+        proptest::sample::select(E::ALL)
+    }
+
+    proptest::proptest! {
+        /// Whatever the clients, agents and platform try, money rules hold: nothing is delivered,
+        /// approved or disputed without a funded escrow, revisions stay within the limit, the escrow
+        /// is resolved (approved, resolved, refunded) at most once, and an end is final.
+        #[test]
+        fn random_events_respect_the_rules(max in 0..4_u32, events in proptest::collection::vec(event(), 0..40)) {
+            let mut state = ContractState::new(max);
+            let mut settlements = 0;
+            for event in events {
+                let Ok(next) = transition(state, event) else { continue };
+                proptest::prop_assert!(!state.status.is_final());
+                if matches!(next.status, S::Delivered | S::Approved | S::Disputed | S::Resolved) {
+                    proptest::prop_assert!(next.escrow_funded);
+                }
+                proptest::prop_assert!(next.revisions_used <= next.max_revisions);
+                if matches!(event, E::Approve | E::Resolve | E::Refund) {
+                    settlements += 1;
+                }
+                state = next;
+            }
+            proptest::prop_assert!(settlements <= 1);
+        }
+    }
 }
