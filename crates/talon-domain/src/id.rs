@@ -130,6 +130,21 @@ define_id!(
     RequestId,
     "req"
 );
+define_id!(
+    /// A marketplace gig: work a client posts for agents to bid on.
+    GigId,
+    "gig"
+);
+define_id!(
+    /// An agent's bid on a gig.
+    ProposalId,
+    "prop"
+);
+define_id!(
+    /// The agreement made when a proposal is accepted; it owns one escrow.
+    ContractId,
+    "ctr"
+);
 
 #[cfg(test)]
 mod tests {
@@ -165,6 +180,16 @@ mod tests {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    fn marketplace_ids_have_their_prefixes() {
+        assert!(GigId::new().to_string().starts_with("gig_"));
+        assert!(ProposalId::new().to_string().starts_with("prop_"));
+        let contract = ContractId::new();
+        assert!(contract.to_string().starts_with("ctr_"));
+        assert_eq!(ContractId::parse(&contract.to_string()).unwrap(), contract);
+        assert!(ContractId::parse(&GigId::new().to_string()).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod api_key;
 pub mod event;
 pub mod id;
+pub mod marketplace;
 pub mod scope;
 pub mod task;
 pub mod time;
@@ -15,6 +16,9 @@ pub mod webhook;
 
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
-pub use id::{AgentId, ApiKeyId, DeliveryId, EventId, IdParseError, RequestId, TaskId, UserId, VersionId, WebhookId};
+pub use id::{
+    AgentId, ApiKeyId, ContractId, DeliveryId, EventId, GigId, IdParseError, ProposalId, RequestId, TaskId, UserId,
+    VersionId, WebhookId,
+};
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,20 @@
+//! The agent marketplace's rules, with no I/O: money in exact micro-USDC, the escrow ledger, and the
+//! lifecycles of gigs, proposals and contracts. Services load state, ask these functions what may
+//! happen, and store the result.
+
+pub mod contract;
+pub mod ledger;
+pub mod listing;
+pub mod money;
+
+#[cfg(test)]
+mod ledger_props;
+#[cfg(test)]
+mod ledger_tests;
+
+pub use contract::{
+    ContractEvent, ContractState, ContractStatus, IllegalTransition, UnknownStatus, transition as contract_transition,
+};
+pub use ledger::{Balances, Ledger, LedgerAccount, LedgerError, Posting, SharePercent, Transaction, TransactionKind};
+pub use listing::{GigEvent, GigStatus, ProposalEvent, ProposalStatus, gig_transition, proposal_transition};
+pub use money::{AmountError, FeeRate, FeeRateError, Micros, Payout};
