@@ -22,7 +22,7 @@ use crate::services::registry::{ForkRequest, NewAgent, ProfileChange, VersionReq
     "prompt": "You are a helpful support assistant.",
     "tools": [{"name": "search", "description": "Search the docs", "parameters": {"type": "object"}}],
     "config": {"temperature": 0.7, "maxTokens": 2000},
-    "model": {"primary": "openai/gpt-4o", "fallback": null},
+    "model": {"primary": "test/echo", "fallback": null},
     "commitMessage": "First version"
 }))]
 pub struct CreateAgentRequest {
@@ -216,9 +216,10 @@ pub struct CreateVersionRequest {
 impl CreateVersionRequest {
     /// The service's input; `if_match` names the expected version when the body does not.
     pub(super) fn into_request(self, if_match: Option<String>) -> Result<VersionRequest, ApiError> {
+        // Text that is no version id cannot be the current version's: the same 409 as a stale id.
         let expected_version_id = match self.expected_version_id.or(if_match) {
             Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
-                ApiError::validation(ValidationErrors::single("expectedVersionId", "Must be a version id"))
+                ApiError::conflict(format!("`{raw}` is not the current version (not a version id)"))
             })?),
             None => None,
         };

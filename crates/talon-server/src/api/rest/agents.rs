@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use talon_domain::agent::lineage::LineageNode;
-use talon_domain::{Scope, ValidationErrors};
+use talon_domain::Scope;
 use utoipa::ToSchema;
 
 use super::agent_inputs::{agent_ref, selected_version};
@@ -168,9 +168,7 @@ pub async fn deploy(
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
     let agent_ref = agent_ref(&id)?;
-    let version = selected_version(request.version_id, request.version, || {
-        ApiError::validation(ValidationErrors::single("versionId", "Not a version of this agent"))
-    })?;
+    let version = selected_version(request.version_id, request.version, || ApiError::not_found("Version"))?;
     let agent = state.registry.deploy(&caller, &agent_ref, version).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }

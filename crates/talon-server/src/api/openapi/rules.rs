@@ -1,0 +1,113 @@
+//! Rules of the request bodies that `utoipa`'s attributes cannot state, written into the component
+//! schemas by name: fields that exclude each other, lists whose items must differ, and model names,
+//! which must name a provider this server is configured with.
+
+use serde_json::{Value, json};
+
+/// What the document states that depends on this server's configuration.
+pub struct ServerFacts<'a> {
+    /// The providers a model name (`<provider>/<model>`) may start with.
+    pub providers: &'a [String],
+}
+
+/// Fields a body may not both send with a value (`null` counts as leaving one out).
+const EXCLUSIVE: [(&str, [&str; 2]); 3] = [
+    ("DeployAgentRequest", ["versionId", "version"]),
+    ("ForkAgentRequest", ["versionId", "version"]),
+    ("RollbackRequest", ["versionId", "version"]),
+];
+
+/// Lists that may not hold the same item twice.
+const UNIQUE_ITEMS: [(&str, &str); 2] = [("CreateWebhookRequest", "events"), ("UpdateWebhookRequest", "events")];
+
+/// URL fields (their pattern and length are on the field; `format` is one `utoipa` does not offer).
+const URLS: [&str; 2] = ["/CreateWebhookRequest/properties/url", "/UpdateWebhookRequest/properties/url"];
+
+/// Where a request names a model of a configured provider (JSON pointers under the component schemas).
+const MODEL_NAMES: [&str; 5] = [
+    "/ModelRequest/oneOf/0",
+    "/ModelSpecRequest/properties/primary",
+    "/ModelSpecRequest/properties/fallback",
+    "/AgentChatRequest/properties/model",
+    "/BotChatRequest/properties/model",
+];
+
+pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
+    for (name, [first, second]) in EXCLUSIVE {
+        let Some(schema) = schemas.get_mut(name) else { continue };
+        let non_null = json!({ "not": { "type": "null" } });
+        schema["not"] = json!({
+            "required": [first, second],
+            "properties": { first: non_null, second: non_null },
+        });
+        append_description(schema, &format!("Send `{first}` or `{second}`, not both."));
+    }
+    for (name, property) in UNIQUE_ITEMS {
+        if let Some(list) = schemas.pointer_mut(&format!("/{name}/properties/{property}")) {
+            list["uniqueItems"] = json!(true);
+        }
+    }
+    for pointer in URLS {
+        if let Some(url) = schemas.pointer_mut(pointer) {
+            url["format"] = json!("uri");
+        }
+    }
+    let pattern = model_pattern(facts.providers);
+    let listed = facts.providers.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+    for pointer in MODEL_NAMES {
+        let Some(field) = schemas.pointer_mut(pointer) else { continue };
+        field["pattern"] = json!(pattern);
+        append_description(field, &format!("`<provider>/<model>`, where this server's providers are {listed}."));
+    }
+}
+
+/// `<provider>/<model>` with one of `providers` and a model name without NUL characters.
+fn model_pattern(providers: &[String]) -> String {
+    let escaped: Vec<String> = providers.iter().map(|p| regex_literal(p)).collect();
+    format!("^(?:{})/[^\\x00]+$", escaped.join("|"))
+}
+
+fn regex_literal(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c.to_string() } else { format!("\\{c}") })
+        .collect()
+}
+
+fn append_description(schema: &mut Value, sentence: &str) {
+    let Some(object) = schema.as_object_mut() else { return };
+    let text = match object.get("description").and_then(Value::as_str) {
+        Some(text) if !text.is_empty() => format!("{text} {sentence}"),
+        _ => sentence.to_owned(),
+    };
+    object.insert("description".to_owned(), Value::String(text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_must_start_with_a_provider() {
+        for pointer in URLS {
+        if let Some(url) = schemas.pointer_mut(pointer) {
+            url["format"] = json!("uri");
+        }
+    }
+    let pattern = model_pattern(&["test".to_owned(), "my.ai".to_owned()]);
+        assert_eq!(pattern, "^(?:test|my\\.ai)/[^\\x00]+$");
+    }
+
+    #[test]
+    fn exclusive_fields_and_unique_items_are_stated() {
+        let mut schemas = json!({
+            "DeployAgentRequest": { "type": "object", "properties": {} },
+            "CreateWebhookRequest": { "type": "object", "properties": { "events": { "type": "array" } } },
+            "ModelSpecRequest": { "type": "object", "properties": { "primary": { "type": "string" } } },
+        });
+        state_rules(&mut schemas, &ServerFacts { providers: &["test".to_owned()] });
+        assert_eq!(schemas["DeployAgentRequest"]["not"]["required"], json!(["versionId", "version"]));
+        assert_eq!(schemas["CreateWebhookRequest"]["properties"]["events"]["uniqueItems"], json!(true));
+        assert_eq!(schemas["ModelSpecRequest"]["properties"]["primary"]["pattern"], "^(?:test)/[^\\x00]+$");
+        assert!(schemas.get("RollbackRequest").is_none(), "only schemas the document has are touched");
+    }
+}
