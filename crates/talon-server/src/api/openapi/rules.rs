@@ -20,9 +20,6 @@ const EXCLUSIVE: [(&str, [&str; 2]); 3] = [
 /// Lists that may not hold the same item twice.
 const UNIQUE_ITEMS: [(&str, &str); 2] = [("CreateWebhookRequest", "events"), ("UpdateWebhookRequest", "events")];
 
-/// URL fields (their pattern and length are on the field; `format` is one `utoipa` does not offer).
-const URLS: [&str; 2] = ["/CreateWebhookRequest/properties/url", "/UpdateWebhookRequest/properties/url"];
-
 /// Where a request names a model of a configured provider (JSON pointers under the component schemas).
 const MODEL_NAMES: [&str; 5] = [
     "/ModelRequest/oneOf/0",
@@ -45,11 +42,6 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
     for (name, property) in UNIQUE_ITEMS {
         if let Some(list) = schemas.pointer_mut(&format!("/{name}/properties/{property}")) {
             list["uniqueItems"] = json!(true);
-        }
-    }
-    for pointer in URLS {
-        if let Some(url) = schemas.pointer_mut(pointer) {
-            url["format"] = json!("uri");
         }
     }
     let pattern = model_pattern(facts.providers);
@@ -88,12 +80,7 @@ mod tests {
 
     #[test]
     fn model_names_must_start_with_a_provider() {
-        for pointer in URLS {
-        if let Some(url) = schemas.pointer_mut(pointer) {
-            url["format"] = json!("uri");
-        }
-    }
-    let pattern = model_pattern(&["test".to_owned(), "my.ai".to_owned()]);
+        let pattern = model_pattern(&["test".to_owned(), "my.ai".to_owned()]);
         assert_eq!(pattern, "^(?:test|my\\.ai)/[^\\x00]+$");
     }
 

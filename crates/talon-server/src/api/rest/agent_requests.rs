@@ -217,12 +217,13 @@ impl CreateVersionRequest {
     /// The service's input; `if_match` names the expected version when the body does not.
     pub(super) fn into_request(self, if_match: Option<String>) -> Result<VersionRequest, ApiError> {
         // Text that is no version id cannot be the current version's: the same 409 as a stale id.
-        let expected_version_id = match self.expected_version_id.or(if_match) {
-            Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
-                ApiError::conflict(format!("`{raw}` is not the current version (not a version id)"))
-            })?),
-            None => None,
-        };
+        let expected_version_id =
+            match self.expected_version_id.or(if_match) {
+                Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
+                    ApiError::conflict(format!("`{raw}` is not the current version (not a version id)"))
+                })?),
+                None => None,
+            };
         Ok(VersionRequest {
             definition: DefinitionChange {
                 prompt: self.prompt,

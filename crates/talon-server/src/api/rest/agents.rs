@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use talon_domain::agent::lineage::LineageNode;
 use talon_domain::Scope;
+use talon_domain::agent::lineage::LineageNode;
 use utoipa::ToSchema;
 
 use super::agent_inputs::{agent_ref, selected_version};

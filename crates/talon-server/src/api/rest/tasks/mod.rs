@@ -173,12 +173,8 @@ pub async fn create(
     };
     // A reference that can name nothing names a resource that does not exist: 404, like a missing one.
     let agent = AgentRef::parse(&target.agent_id).ok_or_else(|| ApiError::not_found("Agent"))?;
-    let version = target
-        .version_id
-        .as_deref()
-        .map(VersionId::parse)
-        .transpose()
-        .map_err(|_| ApiError::not_found("Version"))?;
+    let version =
+        target.version_id.as_deref().map(VersionId::parse).transpose().map_err(|_| ApiError::not_found("Version"))?;
     let request = CreateTask { agent, version, executor: target.executor.map(Into::into), task };
     let (task, created) = state.tasks.create(&caller, request).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
