@@ -17,6 +17,27 @@ const EXCLUSIVE: [(&str, [&str; 2]); 3] = [
     ("RollbackRequest", ["versionId", "version"]),
 ];
 
+/// Bodies that must give one of these fields a value.
+const ONE_REQUIRED: [(&str, [&str; 2]); 1] = [("RollbackRequest", ["versionId", "version"])];
+
+/// A fork's kind decides which definition fields it must, may and must not send (`null` is leaving one out):
+/// the kind, the fields it needs (all of them, or any one with `any`), and the fields it refuses.
+const FORK_KINDS: [(&str, &[&str], bool, &[&str]); 3] = [
+    ("exact_clone", &[], false, &["prompt", "tools", "config", "model"]),
+    ("prompt_mutation", &["prompt"], false, &["tools", "config"]),
+    ("tool_mutation", &["tools", "config"], true, &["prompt"]),
+];
+
+/// Capability lists (each entry is trimmed and must keep 1 to 64 characters; at most 50 entries).
+const CAPABILITIES: [&str; 3] = [
+    "/CreateAgentRequest/properties/capabilities",
+    "/UpdateAgentRequest/properties/capabilities",
+    "/ForkAgentRequest/properties/capabilities",
+];
+
+/// A string with something besides whitespace (the server trims such fields) and no NUL.
+const NOT_BLANK: &str = "^[^\\x00]*[^\\s\\x00][^\\x00]*$";
+
 /// Lists that may not hold the same item twice.
 const UNIQUE_ITEMS: [(&str, &str); 2] = [("CreateWebhookRequest", "events"), ("UpdateWebhookRequest", "events")];
 
@@ -39,6 +60,20 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
         });
         append_description(schema, &format!("Send `{first}` or `{second}`, not both."));
     }
+    for (name, [first, second]) in ONE_REQUIRED {
+        let Some(schema) = schemas.get_mut(name) else { continue };
+        schema["anyOf"] = json!([given(first), given(second)]);
+        append_description(schema, &format!("Send `{first}` or `{second}`."));
+    }
+    if let Some(fork) = schemas.get_mut("ForkAgentRequest") {
+        fork["oneOf"] = FORK_KINDS.iter().map(|(kind, needs, any, refuses)| fork_kind(kind, needs, *any, refuses)).collect();
+    }
+    for pointer in CAPABILITIES {
+        if let Some(list) = schemas.pointer_mut(pointer) {
+            list["maxItems"] = json!(50);
+            list["items"] = json!({ "type": "string", "minLength": 1, "maxLength": 64, "pattern": NOT_BLANK });
+        }
+    }
     for (name, property) in UNIQUE_ITEMS {
         if let Some(list) = schemas.pointer_mut(&format!("/{name}/properties/{property}")) {
             list["uniqueItems"] = json!(true);
@@ -51,6 +86,24 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
         field["pattern"] = json!(pattern);
         append_description(field, &format!("`<provider>/<model>`, where this server's providers are {listed}."));
     }
+}
+
+/// `field` is sent with a value other than `null`.
+fn given(field: &str) -> Value {
+    json!({ "required": [field], "properties": { field: { "not": { "type": "null" } } } })
+}
+
+/// The fields a fork of `kind` needs and refuses.
+fn fork_kind(kind: &str, needs: &[&str], any: bool, refuses: &[&str]) -> Value {
+    let mut all_of = vec![json!({ "properties": { "forkType": { "const": kind } } })];
+    let needed: Vec<Value> = needs.iter().map(|f| given(f)).collect();
+    match (any, needed.is_empty()) {
+        (_, true) => {}
+        (true, false) => all_of.push(json!({ "anyOf": needed })),
+        (false, false) => all_of.extend(needed),
+    }
+    all_of.extend(refuses.iter().map(|f| json!({ "not": given(f) })));
+    json!({ "allOf": all_of })
 }
 
 /// `<provider>/<model>` with one of `providers` and a model name without NUL characters.

@@ -81,7 +81,7 @@ pub struct FunctionRequest {
 pub struct OpenAiToolRequest {
     /// Always `function`.
     #[serde(rename = "type")]
-    #[schema(required = true, value_type = String, example = "function")]
+    #[schema(required = true, value_type = String, pattern = "^function$", example = "function")]
     kind: Option<String>,
     #[schema(required = true, value_type = FunctionRequest)]
     function: Option<FunctionRequest>,

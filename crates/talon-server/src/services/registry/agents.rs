@@ -239,9 +239,7 @@ impl RegistryService {
     ) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         let pinned = match version {
-            Some(v) => Some(self.version_of(&agent, v).await.map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"))
-            })?),
+            Some(v) => Some(self.version_of(&agent, v).await?),
             None => None,
         };
         agent.status = agent.status.deploy().map_err(|e| ServiceError::Conflict(e.to_string()))?;
