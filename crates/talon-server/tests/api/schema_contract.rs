@@ -13,7 +13,24 @@ on_both_databases!(
     an_empty_if_match_is_no_precondition,
     integers_may_carry_a_zero_fraction,
     the_document_states_cross_field_rules,
+    a_fork_that_changes_nothing_its_kind_names_conflicts,
 );
+
+async fn a_fork_that_changes_nothing_its_kind_names_conflicts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("forker@example.com").await;
+    let agent = app.create_agent(&user.token, json!({"name": "Source", "prompt": "Be brief.", "model": "test/echo"})).await;
+    let fork = format!("/api/agents/{}/fork", agent["id"].as_str().unwrap());
+    let same = app.post(&fork, Some(&user.token), json!({"forkType": "prompt_mutation", "prompt": "Be brief."})).await;
+    let body = assert_error(same, 409, "CONFLICT").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("must differ"), "{body}");
+    let no_change = json!({"forkType": "tool_mutation", "tools": []});
+    assert_error(app.post(&fork, Some(&user.token), no_change).await, 409, "CONFLICT").await;
+    let list = app.get_json("/api/agents", &user.token).await;
+    assert_eq!(list["pagination"]["total"], 1, "no fork was made");
+    let changed = app.post(&fork, Some(&user.token), json!({"forkType": "prompt_mutation", "prompt": "Be long."})).await;
+    assert_eq!(changed.status(), 201);
+}
 
 async fn empty_patches_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -109,7 +126,19 @@ async fn the_document_states_cross_field_rules(backend: Backend) {
     let chat = &schemas["AgentChatRequest"]["properties"];
     assert_eq!((chat["messages"]["minItems"].as_i64(), chat["agent"]["minLength"].as_i64()), (Some(1), Some(1)));
 
+    let fork = schemas["ForkAgentRequest"]["oneOf"].as_array().unwrap();
+    assert_eq!(fork.len(), 3, "one alternative per fork kind");
+    assert_eq!(schemas["RollbackRequest"]["anyOf"].as_array().map(Vec::len), Some(2));
+    let capabilities = &schemas["CreateAgentRequest"]["properties"]["capabilities"];
+    assert_eq!((capabilities["maxItems"].as_i64(), capabilities["items"]["maxLength"].as_i64()), (Some(50), Some(64)));
+
     let (user, agent) = app.user_with_agent().await;
+    let missing = json!({"versionId": "ver_00000000000000000000000000000000"});
+    let response = app.post(&format!("/api/agents/{agent}/deploy"), Some(&user.token), missing).await;
+    assert_error(response, 404, "NOT_FOUND").await;
+    let blank = app.patch(&format!("/api/agents/{agent}"), &user.token, json!({"capabilities": [" "]})).await;
+    let body = assert_error(blank, 400, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"][0]["field"], "capabilities[0]", "the schema's pattern refuses it too");
     let both = app
         .post(&format!("/api/agents/{agent}/deploy"), Some(&user.token), json!({"versionId": 1, "version": 1}))
         .await;

@@ -124,7 +124,7 @@ pub async fn delete(
     tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")), request_body = ForkAgentRequest,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The lineage is too deep")))]
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The lineage is too deep, or the fork would not change what its kind names (the prompt; the tools or config) from the version being forked")))]
 pub async fn fork(
     State(state): State<AppState>,
     principal: Principal,
