@@ -83,8 +83,8 @@ pub struct CreateTaskRequest {
     pub agent_id: String,
     /// A version of that agent to pin the task to; the agent's current version when absent.
     pub version_id: Option<String>,
-    /// 1 to 200 characters (trimmed).
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1 to 200 characters (trimmed), not only whitespace.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     pub title: String,
     /// At most 10000 characters.
     #[schema(max_length = 10000)]
