@@ -19,7 +19,8 @@ on_both_databases!(
 async fn a_fork_that_changes_nothing_its_kind_names_conflicts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user = app.register("forker@example.com").await;
-    let agent = app.create_agent(&user.token, json!({"name": "Source", "prompt": "Be brief.", "model": "test/echo"})).await;
+    let agent =
+        app.create_agent(&user.token, json!({"name": "Source", "prompt": "Be brief.", "model": "test/echo"})).await;
     let fork = format!("/api/agents/{}/fork", agent["id"].as_str().unwrap());
     let same = app.post(&fork, Some(&user.token), json!({"forkType": "prompt_mutation", "prompt": "Be brief."})).await;
     let body = assert_error(same, 409, "CONFLICT").await;
@@ -28,7 +29,8 @@ async fn a_fork_that_changes_nothing_its_kind_names_conflicts(backend: Backend) 
     assert_error(app.post(&fork, Some(&user.token), no_change).await, 409, "CONFLICT").await;
     let list = app.get_json("/api/agents", &user.token).await;
     assert_eq!(list["pagination"]["total"], 1, "no fork was made");
-    let changed = app.post(&fork, Some(&user.token), json!({"forkType": "prompt_mutation", "prompt": "Be long."})).await;
+    let changed =
+        app.post(&fork, Some(&user.token), json!({"forkType": "prompt_mutation", "prompt": "Be long."})).await;
     assert_eq!(changed.status(), 201);
 }
 

@@ -66,7 +66,8 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
         append_description(schema, &format!("Send `{first}` or `{second}`."));
     }
     if let Some(fork) = schemas.get_mut("ForkAgentRequest") {
-        fork["oneOf"] = FORK_KINDS.iter().map(|(kind, needs, any, refuses)| fork_kind(kind, needs, *any, refuses)).collect();
+        fork["oneOf"] =
+            FORK_KINDS.iter().map(|(kind, needs, any, refuses)| fork_kind(kind, needs, *any, refuses)).collect();
     }
     for pointer in CAPABILITIES {
         if let Some(list) = schemas.pointer_mut(pointer) {

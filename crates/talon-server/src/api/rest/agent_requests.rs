@@ -82,7 +82,12 @@ impl From<CreateAgentRequest> for NewAgent {
 #[schema(example = json!({"description": null, "public": true}))]
 pub struct UpdateAgentRequest {
     /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$", example = "Support Bot (EU)")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        example = "Support Bot (EU)"
+    )]
     name: Option<String>,
     /// `null` clears the description.
     #[serde(default)]
