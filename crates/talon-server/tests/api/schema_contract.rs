@@ -128,6 +128,8 @@ async fn the_document_states_cross_field_rules(backend: Backend) {
     let chat = &schemas["AgentChatRequest"]["properties"];
     assert_eq!((chat["messages"]["minItems"].as_i64(), chat["agent"]["minLength"].as_i64()), (Some(1), Some(1)));
 
+    let completion = &schemas["ChatCompletionRequest"]["anyOf"];
+    assert_eq!(completion[1]["properties"]["stream"]["const"], true, "stream_options needs stream: {completion}");
     let fork = schemas["ForkAgentRequest"]["oneOf"].as_array().unwrap();
     assert_eq!(fork.len(), 3, "one alternative per fork kind");
     assert_eq!(schemas["RollbackRequest"]["anyOf"].as_array().map(Vec::len), Some(2));

@@ -20,6 +20,9 @@ const EXCLUSIVE: [(&str, [&str; 2]); 3] = [
 /// Bodies that must give one of these fields a value.
 const ONE_REQUIRED: [(&str, [&str; 2]); 1] = [("RollbackRequest", ["versionId", "version"])];
 
+/// A field that may only be sent (with a value) when another field has a given value.
+const ONLY_WITH: [(&str, &str, &str, bool); 1] = [("ChatCompletionRequest", "stream_options", "stream", true)];
+
 /// A fork's kind decides which definition fields it must, may and must not send (`null` is leaving one out):
 /// the kind, the fields it needs (all of them, or any one with `any`), and the fields it refuses.
 const FORK_KINDS: [(&str, &[&str], bool, &[&str]); 3] = [
@@ -64,6 +67,12 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
         let Some(schema) = schemas.get_mut(name) else { continue };
         schema["anyOf"] = json!([given(first), given(second)]);
         append_description(schema, &format!("Send `{first}` or `{second}`."));
+    }
+    for (name, field, other, value) in ONLY_WITH {
+        let Some(schema) = schemas.get_mut(name) else { continue };
+        let other_set = json!({ "required": [other], "properties": { other: { "const": value } } });
+        schema["anyOf"] = json!([{ "not": given(field) }, other_set]);
+        append_description(schema, &format!("`{field}` only with `{other}: {value}`."));
     }
     if let Some(fork) = schemas.get_mut("ForkAgentRequest") {
         fork["oneOf"] =
