@@ -154,11 +154,11 @@ async fn patch_keeps_clears_or_sets_the_description(backend: Backend) {
     assert_eq!(set["description"], "New");
     assert_eq!(app.get_json(&path, &user.token).await["description"], "New");
 
-    // A description of the wrong type is refused and changes nothing; so is an empty change.
+    // A description of the wrong type is refused and changes nothing; an empty change is a no-op.
     let response = app.patch(&path, &user.token, json!({"description": 5})).await;
     assert_eq!(field_errors(response).await, [("description".to_owned(), "Must be a string".to_owned())]);
     let response = app.patch(&path, &user.token, json!({})).await;
-    assert_eq!(field_errors(response).await[0].0, "body");
+    assert_eq!(response.status(), 200);
     assert_eq!(app.get_json(&path, &user.token).await["description"], "New");
 }
 

@@ -151,8 +151,8 @@ async fn webhook_description_patch_has_three_states(backend: Backend) {
     assert_eq!(cleared["description"], "");
     assert_eq!(app.get_json(&path, token).await["description"], "");
 
-    let nothing = refused(app.patch(&path, token, json!({})).await).await;
-    assert_eq!(nothing[0].0, "body");
+    let nothing = app.patch(&path, token, json!({})).await;
+    assert_eq!(nothing.status(), 200, "an empty change is a no-op");
     let too_long = refused(app.patch(&path, token, json!({"description": "x".repeat(501)})).await).await;
     assert_eq!(too_long[0].0, "description");
     assert_eq!(app.get_json(&path, token).await["description"], "", "a refused change changes nothing");
