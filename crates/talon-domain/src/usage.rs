@@ -11,8 +11,6 @@ use crate::validation::ValidationErrors;
 
 /// A summary without `from` covers this many days before `to`.
 pub const DEFAULT_RANGE_DAYS: i64 = 30;
-/// The longest period one summary may cover.
-pub const MAX_RANGE_DAYS: i64 = 366;
 
 /// How an answer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,7 +155,8 @@ impl VersionUsage {
     }
 }
 
-/// The half-open period `[from, to)` a usage summary covers.
+/// The half-open period `[from, to)` a usage summary covers. Any length is fine (a summary has one row per
+/// version, however long the period), and a `from` at or after `to` is an empty period that covers nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UsageRange {
     pub from: DateTime<Utc>,
@@ -181,13 +180,6 @@ impl UsageRange {
         let parsed_to = timestamp("to", to);
         let to = parsed_to.unwrap_or(now);
         let from = parsed_from.unwrap_or(to - Duration::days(DEFAULT_RANGE_DAYS));
-        if errors.is_empty() {
-            if from >= to {
-                errors.add("from", "Must be before `to`");
-            } else if to - from > Duration::days(MAX_RANGE_DAYS) {
-                errors.add("from", format!("The period may span at most {MAX_RANGE_DAYS} days"));
-            }
-        }
         errors.finish(UsageRange { from, to })
     }
 }
@@ -216,8 +208,16 @@ mod tests {
             UsageRange::parse(from, to, now).unwrap_err().fields().iter().map(|f| f.field.clone()).collect::<Vec<_>>()
         };
         assert_eq!(fields(Some("yesterday"), Some("soon")), ["from", "to"]);
-        assert_eq!(fields(Some("2026-11-24T12:00:00Z"), Some("2026-11-24T12:00:00Z")), ["from"]);
-        assert_eq!(fields(Some("2024-01-01T00:00:00Z"), None), ["from"]);
+        assert_eq!(fields(Some("2026-11-24"), None), ["from"]);
+    }
+
+    #[test]
+    fn any_period_is_accepted() {
+        let now = at("2026-11-24T12:00:00Z");
+        let long = UsageRange::parse(Some("1193-07-26T00:00:00Z"), None, now).unwrap();
+        assert_eq!((long.from, long.to), (at("1193-07-26T00:00:00Z"), now));
+        let inverted = UsageRange::parse(Some("2030-01-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"), now).unwrap();
+        assert!(inverted.from > inverted.to);
     }
 
     #[test]

@@ -82,15 +82,21 @@ pub fn fork_definition(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let forked = patch.apply(source)?;
+    patch.apply(source)
+}
+
+/// Why `forked` is not the change a fork of `fork_type` from `source` names, when it is not: a prompt
+/// mutation must change the prompt, a tool mutation the tools or config. Whether it does depends on the
+/// version being forked, so it is a conflict with that version rather than a malformed request.
+pub fn unchanged(fork_type: ForkType, source: &Definition, forked: &Definition) -> Option<&'static str> {
     match fork_type {
         ForkType::PromptMutation if forked.prompt == source.prompt => {
-            Err(ValidationErrors::single("prompt", "Must differ from the prompt of the version being forked"))
+            Some("The prompt must differ from the prompt of the version being forked")
         }
         ForkType::ToolMutation if forked.tools == source.tools && forked.config == source.config => {
-            Err(ValidationErrors::single("tools", "Tools or config must differ from the version being forked"))
+            Some("Tools or config must differ from the version being forked")
         }
-        _ => Ok(forked),
+        _ => None,
     }
 }
 
@@ -139,7 +145,8 @@ mod tests {
         assert_eq!(forked.prompt, "Eres un asistente.");
         assert!(fork_definition(ForkType::PromptMutation, &source(), &patch(json!({}))).is_err());
         let same = patch(json!({"prompt": "You are a support assistant."}));
-        assert!(fork_definition(ForkType::PromptMutation, &source(), &same).is_err());
+        let forked = fork_definition(ForkType::PromptMutation, &source(), &same).unwrap();
+        assert!(unchanged(ForkType::PromptMutation, &source(), &forked).is_some());
         let tools = patch(json!({"prompt": "x", "tools": []}));
         assert_eq!(
             fork_definition(ForkType::PromptMutation, &source(), &tools).unwrap_err().fields()[0].field,
@@ -153,8 +160,11 @@ mod tests {
         assert_eq!(fork_definition(ForkType::ToolMutation, &source(), &tools).unwrap().tools.len(), 1);
         let config = patch(json!({"config": {"temperature": 0.2}}));
         assert!(fork_definition(ForkType::ToolMutation, &source(), &config).is_ok());
-        let unchanged = patch(json!({"config": {"temperature": 0.7}, "tools": []}));
-        assert!(fork_definition(ForkType::ToolMutation, &source(), &unchanged).is_err());
+        let same = patch(json!({"config": {"temperature": 0.7}, "tools": []}));
+        let forked = fork_definition(ForkType::ToolMutation, &source(), &same).unwrap();
+        assert!(unchanged(ForkType::ToolMutation, &source(), &forked).is_some());
+        let changed = fork_definition(ForkType::ToolMutation, &source(), &config).unwrap();
+        assert_eq!(unchanged(ForkType::ToolMutation, &source(), &changed), None);
         assert!(fork_definition(ForkType::ToolMutation, &source(), &patch(json!({}))).is_err());
         assert!(
             fork_definition(ForkType::ToolMutation, &source(), &patch(json!({"prompt": "x", "tools": []}))).is_err()

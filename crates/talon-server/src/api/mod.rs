@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
     openapi.merge(openai_doc);
     openapi.merge(chat_doc);
     openapi.merge(ops_doc);
-    let openapi = openapi::finish(openapi);
+    let openapi = openapi::finish(openapi, &openapi::ServerFacts { providers: state.registry.providers() });
 
     let rest = Router::new()
         .merge(api)

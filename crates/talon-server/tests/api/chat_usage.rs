@@ -108,7 +108,7 @@ async fn usage_is_the_owners_alone(backend: Backend) {
     let reversed = app
         .get(&format!("/api/agents/{id}/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z"), &user.token)
         .await;
-    assert_error(reversed, 400, "VALIDATION_ERROR").await;
+    assert_eq!(reversed.status(), 200, "a `from` after `to` is an empty period");
     let none = app.get_json(&format!("/api/agents/{id}/usage"), &user.token).await;
     assert_eq!(none["versions"], json!([]));
     assert_eq!(none["total"]["requests"], 0);

@@ -32,6 +32,7 @@ mod registry_slugs;
 mod registry_versions;
 mod request_log;
 mod restricted_keys;
+mod schema_contract;
 mod sessions;
 mod shutdown;
 mod tasks;

@@ -264,12 +264,13 @@ async fn one_choice_and_usage_in_its_own_chunk(backend: Backend) {
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         complete(&app, &key, body)
     };
-    for n in [json!(2), json!(0), json!("1")] {
+    for n in [json!(2), json!(0), json!(1.5)] {
         let response = ask(json!({"n": n})).await;
         assert_eq!(response.status(), 400);
         assert_eq!(response.json::<Value>().await.unwrap()["error"]["param"], "n");
     }
     assert_eq!(ask(json!({"n": 1})).await.status(), 200);
+    assert_eq!(ask(json!({"n": 1.0})).await.status(), 200, "1.0 is the integer 1");
     let without_stream = ask(json!({"stream_options": {"include_usage": true}})).await;
     assert_eq!(without_stream.status(), 400);
 

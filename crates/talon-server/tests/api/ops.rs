@@ -139,7 +139,8 @@ async fn openapi_document_is_valid_for_client_generators(backend: Backend) {
     assert_eq!(param("/api/tasks", "priority")["enum"], serde_json::json!(["low", "normal", "high", "urgent"]));
     // A NUL character is refused anywhere in a body, so no body schema lets a string or a key hold one.
     let create_agent = &doc["components"]["schemas"]["CreateAgentRequest"]["properties"];
-    assert_eq!(create_agent["prompt"]["pattern"], "^[^\\x00]*$", "{create_agent}");
+    assert_eq!(create_agent["description"]["pattern"], "^[^\\x00]*$", "{create_agent}");
+    assert_eq!(create_agent["prompt"]["pattern"], "^[^\\x00]*[^\\s\\x00][^\\x00]*$", "not blank: {create_agent}");
     assert_eq!(create_agent["config"]["additionalProperties"], false);
     assert!(create_agent["config"]["patternProperties"]["^[^\\x00]*$"].is_object(), "{create_agent}");
     let register = &doc["components"]["schemas"]["NewCredentials"];

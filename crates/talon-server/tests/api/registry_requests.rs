@@ -154,11 +154,11 @@ async fn patch_keeps_clears_or_sets_the_description(backend: Backend) {
     assert_eq!(set["description"], "New");
     assert_eq!(app.get_json(&path, &user.token).await["description"], "New");
 
-    // A description of the wrong type is refused and changes nothing; so is an empty change.
+    // A description of the wrong type is refused and changes nothing; an empty change is a no-op.
     let response = app.patch(&path, &user.token, json!({"description": 5})).await;
     assert_eq!(field_errors(response).await, [("description".to_owned(), "Must be a string".to_owned())]);
     let response = app.patch(&path, &user.token, json!({})).await;
-    assert_eq!(field_errors(response).await[0].0, "body");
+    assert_eq!(response.status(), 200);
     assert_eq!(app.get_json(&path, &user.token).await["description"], "New");
 }
 
@@ -277,7 +277,7 @@ async fn a_deploy_body_may_be_left_out_or_name_a_version(backend: Backend) {
 
     app.post(&format!("/api/agents/{id}/stop"), Some(&user.token), json!({})).await;
     let response = app.post(&deploy, Some(&user.token), json!({"versionId": "ver_nope"})).await;
-    assert_eq!(field_errors(response).await, [("versionId".to_owned(), "Not a version of this agent".to_owned())]);
+    assert_eq!(response.status(), 404, "text that can name no version names a missing one");
     let response = app.post(&deploy, Some(&user.token), json!({"versionId": true})).await;
     assert_eq!(field_errors(response).await, [("versionId".to_owned(), "Must be a version id or number".to_owned())]);
 }

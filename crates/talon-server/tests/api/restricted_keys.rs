@@ -151,7 +151,7 @@ async fn restricted_key_reaches_no_other_agents_tasks_or_usage(backend: Backend)
 
     // Tasks: creating, listing, reading, changing and claiming another agent's work all miss.
     let refused = app.post("/api/tasks", Some(&key), task(other_id, "sneaky")).await;
-    assert_error(refused, 400, "VALIDATION_ERROR").await;
+    assert_error(refused, 404, "NOT_FOUND").await;
     let list = app.get_json("/api/tasks", &key).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(list["data"][0]["id"], my_task["id"]);

@@ -254,8 +254,7 @@ async fn tasks_pin_the_version_they_were_created_for(backend: Backend) {
             json!({"agentId": agent, "versionId": other["currentVersionId"], "title": "t"}),
         )
         .await;
-    let body = assert_error(wrong, 400, "VALIDATION_ERROR").await;
-    assert_eq!(body["error"]["details"][0]["field"], "versionId");
+    assert_error(wrong, 404, "NOT_FOUND").await;
 }
 
 async fn future_tasks_are_not_claimable_yet(backend: Backend) {
@@ -359,7 +358,7 @@ async fn another_accounts_task_is_404_and_scopes_are_enforced(backend: Backend) 
     assert_eq!(app.get_json("/api/tasks", &bob.token).await["data"], json!([]));
     assert!(claim(&app, &bob.token, json!({"limit": 10})).await.is_empty(), "Bob cannot claim Alice's work");
     let into_alices_agent = app.post("/api/tasks", Some(&bob.token), json!({"agentId": agent, "title": "t"})).await;
-    assert_error(into_alices_agent, 400, "VALIDATION_ERROR").await;
+    assert_error(into_alices_agent, 404, "NOT_FOUND").await;
     assert_eq!(app.get_json(&path, &alice.token).await["status"], "queued", "unchanged");
 
     let read_only = app.api_key(&alice, &["tasks:read"]).await;

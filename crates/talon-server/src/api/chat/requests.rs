@@ -12,6 +12,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::answer::StreamOptions;
 use crate::api::error::ApiError;
+use crate::api::extract::Bounded;
 use crate::services::chat::{ChatInput, Role};
 
 const NON_EMPTY: &str = "Must be a non-empty array of messages";
@@ -22,8 +23,10 @@ const NON_EMPTY: &str = "Must be a non-empty array of messages";
     "stream": false, "temperature": 0.7}))]
 pub struct ChatCompletionRequest {
     /// The agent's slug, or `slug@N` for its version N.
+    #[schema(min_length = 1)]
     pub model: String,
     /// The conversation; the agent's prompt goes before it as the system message.
+    #[schema(min_items = 1)]
     pub messages: Vec<ChatCompletionMessage>,
     /// Answer as server-sent events of `chat.completion.chunk`, ending in `data: [DONE]`.
     pub stream: Option<bool>,
@@ -33,14 +36,16 @@ pub struct ChatCompletionRequest {
     #[schema(minimum = 0, maximum = 2)]
     pub temperature: Option<f64>,
     /// The most tokens to answer with; the agent's configured `maxTokens` when left out.
-    pub max_tokens: Option<u64>,
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub max_tokens: Option<Bounded<0, { i64::MAX }>>,
     /// The newer name of `max_tokens`, read when `max_tokens` is left out.
-    pub max_completion_tokens: Option<u64>,
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub max_completion_tokens: Option<Bounded<0, { i64::MAX }>>,
     /// An identifier of the end user, passed upstream.
     pub user: Option<String>,
     /// How many choices to answer with: only 1 is supported.
-    #[schema(minimum = 1, maximum = 1)]
-    pub n: Option<u64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1)]
+    pub n: Option<Bounded<1, 1>>,
 }
 
 /// One message of an OpenAI conversation.
@@ -79,10 +84,6 @@ impl ChatCompletionRequest {
         if self.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
             errors.add("temperature", "Must be from 0 to 2");
         }
-        // One choice per answer: a request for several must not be answered with one.
-        if self.n.is_some_and(|n| n != 1) {
-            errors.add("n", "Only n = 1 is supported");
-        }
         let stream = self.stream.unwrap_or(false);
         if self.stream_options.is_some() && !stream {
             errors.add("stream_options", "Only allowed when stream is true");
@@ -103,7 +104,7 @@ impl ChatCompletionRequest {
             messages,
             model: None,
             temperature: self.temperature,
-            max_tokens: self.max_tokens.or(self.max_completion_tokens),
+            max_tokens: self.max_tokens.or(self.max_completion_tokens).and_then(|n| u64::try_from(n.get()).ok()),
             user: self.user,
         };
         let stream = stream.then_some(StreamOptions { include_usage });
@@ -115,9 +116,10 @@ impl ChatCompletionRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"messages": [{"role": "user", "content": "Hello, what can you do?"}],
-    "stream": false, "model": "anthropic/claude-sonnet-4-6", "user": "customer-123"}))]
+    "stream": false, "model": "test/echo", "user": "customer-123"}))]
 pub struct BotChatRequest {
     /// A non-empty conversation.
+    #[schema(min_items = 1)]
     pub messages: Vec<ChatApiMessage>,
     /// Answer as server-sent events, ending in `data: [DONE]`. Defaults to false.
     pub stream: Option<bool>,
@@ -133,8 +135,10 @@ pub struct BotChatRequest {
 #[schema(example = json!({"agent": "support-bot", "messages": [{"role": "user", "content": "Hello!"}]}))]
 pub struct AgentChatRequest {
     /// The agent's slug or id.
+    #[schema(min_length = 1)]
     pub agent: String,
     /// A non-empty conversation.
+    #[schema(min_items = 1)]
     pub messages: Vec<ChatApiMessage>,
     /// Answer as server-sent events, ending in `data: [DONE]`. Defaults to false.
     pub stream: Option<bool>,
@@ -218,12 +222,11 @@ mod tests {
 
     #[test]
     fn openai_checks_are_reported_together() {
-        let body = json!({"model": "", "messages": [], "temperature": 3, "n": 2, "stream_options": {}});
+        let body = json!({"model": "", "messages": [], "temperature": 3, "stream_options": {}});
         let request: ChatCompletionRequest = parse(body.to_string().as_bytes()).unwrap();
-        assert_eq!(
-            fields(request.into_parts().unwrap_err()),
-            ["model", "messages", "temperature", "n", "stream_options"]
-        );
+        assert_eq!(fields(request.into_parts().unwrap_err()), ["model", "messages", "temperature", "stream_options"]);
+        let several = json!({"model": "bot", "messages": [], "n": 2});
+        assert_eq!(fields(parse::<ChatCompletionRequest>(several.to_string().as_bytes()).unwrap_err()), ["n"]);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 mod contract;
 mod failures;
 mod nul;
+mod rules;
+
+pub use rules::ServerFacts;
 
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,9 +16,10 @@ use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
 use super::error::{ChatApiError, ErrorEnvelope, OpenAiError};
 
 /// The served document: `doc` (every surface merged) with what every operation shares added.
-pub fn finish(mut doc: OpenApi) -> Value {
+pub fn finish(mut doc: OpenApi, facts: &ServerFacts) -> Value {
     failures::add_shared_failures(&mut doc);
     let mut value = nul::forbid_nul_in_bodies(&doc);
+    rules::state_rules(&mut value["components"]["schemas"], facts);
     contract::describe(&mut value);
     value
 }

@@ -18,9 +18,9 @@ use crate::api::error::ApiError;
 /// `"provider/model"` (a primary model without fallback) or `{primary, fallback}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged, expecting = "Must be a model name (provider/model) or an object with primary and fallback")]
-#[schema(example = json!({"primary": "openai/gpt-4o", "fallback": "anthropic/claude-sonnet-4"}))]
+#[schema(example = json!({"primary": "test/echo", "fallback": null}))]
 pub enum ModelRequest {
-    #[schema(example = "openai/gpt-4o")]
+    #[schema(example = "test/echo")]
     Name(String),
     Spec(ModelSpecRequest),
 }
@@ -30,10 +30,10 @@ pub enum ModelRequest {
 #[serde(deny_unknown_fields)]
 pub struct ModelSpecRequest {
     /// Required: the model that answers, e.g. `openai/gpt-4o`.
-    #[schema(required = true, value_type = String, max_length = 200, example = "openai/gpt-4o")]
+    #[schema(required = true, value_type = String, max_length = 200, example = "test/echo")]
     primary: Option<String>,
     /// Tried when the primary fails.
-    #[schema(max_length = 200, example = "anthropic/claude-sonnet-4")]
+    #[schema(max_length = 200, example = "test/echo")]
     fallback: Option<String>,
 }
 
@@ -81,7 +81,7 @@ pub struct FunctionRequest {
 pub struct OpenAiToolRequest {
     /// Always `function`.
     #[serde(rename = "type")]
-    #[schema(required = true, value_type = String, example = "function")]
+    #[schema(required = true, value_type = String, pattern = "^function$", example = "function")]
     kind: Option<String>,
     #[schema(required = true, value_type = FunctionRequest)]
     function: Option<FunctionRequest>,
@@ -171,8 +171,13 @@ impl<'de> Deserialize<'de> for VersionNumber {
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<VersionNumber, E> {
                 self.visit_i64(i64::try_from(n).unwrap_or(0))
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<VersionNumber, E> {
-                Err(E::custom("Must be a version number"))
+            // JSON Schema counts 2.0 as an integer, so it names version 2.
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<VersionNumber, E> {
+                if n.fract() == 0.0 && n >= 1.0 && n <= i64::MAX as f64 {
+                    self.visit_i64(n as i64)
+                } else {
+                    Err(E::custom("Must be a version number"))
+                }
             }
             fn visit_str<E: de::Error>(self, _: &str) -> Result<VersionNumber, E> {
                 Err(E::custom("Must be a version number"))

@@ -22,12 +22,12 @@ use crate::services::registry::{ForkRequest, NewAgent, ProfileChange, VersionReq
     "prompt": "You are a helpful support assistant.",
     "tools": [{"name": "search", "description": "Search the docs", "parameters": {"type": "object"}}],
     "config": {"temperature": 0.7, "maxTokens": 2000},
-    "model": {"primary": "openai/gpt-4o", "fallback": null},
+    "model": {"primary": "test/echo", "fallback": null},
     "commitMessage": "First version"
 }))]
 pub struct CreateAgentRequest {
     /// 1 to 100 characters.
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     name: Option<String>,
     /// Unique among your agents; derived from the name (`support-bot`, `support-bot-2`, …) when left out.
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64, example = "support-bot")]
@@ -40,7 +40,7 @@ pub struct CreateAgentRequest {
     /// Whether other accounts may read and fork it (default false).
     public: Option<bool>,
     /// The system prompt, at most 100 KB.
-    #[schema(required = true, value_type = String, min_length = 1)]
+    #[schema(required = true, value_type = String, min_length = 1, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     prompt: Option<String>,
     /// At most 128 tools, in either shape.
     tools: Option<Vec<ToolRequest>>,
@@ -82,7 +82,12 @@ impl From<CreateAgentRequest> for NewAgent {
 #[schema(example = json!({"description": null, "public": true}))]
 pub struct UpdateAgentRequest {
     /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, example = "Support Bot (EU)")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        example = "Support Bot (EU)"
+    )]
     name: Option<String>,
     /// `null` clears the description.
     #[serde(default)]
@@ -122,7 +127,7 @@ pub struct ForkAgentRequest {
     /// The version number to fork from (instead of `versionId`).
     version: Option<VersionNumber>,
     /// "<source name> (fork)" when left out.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     name: Option<String>,
     /// The source's description when left out; `null` clears it.
     #[serde(default)]
@@ -131,6 +136,7 @@ pub struct ForkAgentRequest {
     /// The source's capabilities when left out.
     capabilities: Option<Vec<String>>,
     /// Required for `prompt_mutation`, refused otherwise.
+    #[schema(min_length = 1, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     prompt: Option<String>,
     /// For `tool_mutation` only.
     tools: Option<Vec<ToolRequest>>,
@@ -197,7 +203,7 @@ impl DeleteAgentQuery {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"prompt": "You are a concise support assistant.", "commitMessage": "Shorter answers"}))]
 pub struct CreateVersionRequest {
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     prompt: Option<String>,
     /// Replaces the tools.
     tools: Option<Vec<ToolRequest>>,
@@ -216,12 +222,14 @@ pub struct CreateVersionRequest {
 impl CreateVersionRequest {
     /// The service's input; `if_match` names the expected version when the body does not.
     pub(super) fn into_request(self, if_match: Option<String>) -> Result<VersionRequest, ApiError> {
-        let expected_version_id = match self.expected_version_id.or(if_match) {
-            Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
-                ApiError::validation(ValidationErrors::single("expectedVersionId", "Must be a version id"))
-            })?),
-            None => None,
-        };
+        // Text that is no version id cannot be the current version's: the same 409 as a stale id.
+        let expected_version_id =
+            match self.expected_version_id.or(if_match) {
+                Some(raw) => Some(VersionId::parse(&raw).map_err(|_| {
+                    ApiError::conflict(format!("`{raw}` is not the current version (not a version id)"))
+                })?),
+                None => None,
+            };
         Ok(VersionRequest {
             definition: DefinitionChange {
                 prompt: self.prompt,

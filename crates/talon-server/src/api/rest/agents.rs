@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
+use talon_domain::Scope;
 use talon_domain::agent::lineage::LineageNode;
-use talon_domain::{Scope, ValidationErrors};
 use utoipa::ToSchema;
 
 use super::agent_inputs::{agent_ref, selected_version};
@@ -131,7 +131,7 @@ pub async fn delete(
     tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")), request_body = ForkAgentRequest,
     responses((status = 201, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The lineage is too deep")))]
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The lineage is too deep, or the fork would not change what its kind names (the prompt; the tools or config) from the version being forked")))]
 pub async fn fork(
     State(state): State<AppState>,
     principal: Principal,
@@ -175,9 +175,7 @@ pub async fn deploy(
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
     let agent_ref = agent_ref(&id)?;
-    let version = selected_version(request.version_id, request.version, || {
-        ApiError::validation(ValidationErrors::single("versionId", "Not a version of this agent"))
-    })?;
+    let version = selected_version(request.version_id, request.version, || ApiError::not_found("Version"))?;
     let agent = state.registry.deploy(&caller, &agent_ref, version).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }

@@ -29,7 +29,8 @@ pub struct Credentials {
 
 // Never built: registration reads `Credentials`; this states the rules it applies to them.
 /// A new account's email and password. Unknown fields are refused.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "you@example.com", "password": "your-secure-password"}))]
 #[allow(dead_code)]
 struct NewCredentials {

@@ -14,12 +14,13 @@ use crate::auth::Principal;
 use crate::state::AppState;
 use talon_domain::agent::AgentRef;
 
-/// `?from=&to=`: the half-open period `[from, to)`, at most 366 days long. Both are RFC 3339 timestamps.
+/// `?from=&to=`: the half-open period `[from, to)`, of any length. Both are RFC 3339 timestamps.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// The start (inclusive); 30 days before `to` when absent. Must be before `to`, and at most 366 days
-    /// before it: a longer period is refused (400, naming `from`).
+    /// The start (inclusive); 30 days before `to` when absent. The period may be of any length (the answer
+    /// has one row per version that answered in it); a `from` at or after `to` is an empty period, answered
+    /// with no usage.
     #[param(value_type = Option<String>, format = DateTime, example = "2026-11-01T00:00:00Z")]
     from: Option<String>,
     /// The end (exclusive); now when absent.
@@ -79,12 +80,12 @@ impl UsageFigures {
 }
 
 /// Chat usage per version over `[from, to)` (RFC 3339; default: the 30 days before `to`, which
-/// defaults to now; at most 366 days). Records reach the summary within moments of each answer's end.
+/// defaults to now; any length, and an empty period when `from` is not before `to`). Records reach the summary within moments of each answer's end.
 #[utoipa::path(get, path = "/api/agents/{id}/usage", operation_id = "getAgentUsage",
     tag = "agents", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug"), UsageQuery),
     responses((status = 200, body = UsageReport),
-        (status = 400, body = ErrorEnvelope, description = "A timestamp that is not RFC 3339, `from` not before `to`, or a period over 366 days"),
+        (status = 400, body = ErrorEnvelope, description = "A timestamp that is not RFC 3339"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:read scope"),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn usage(

@@ -83,7 +83,12 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateVersionRequest>,
 ) -> Result<(StatusCode, Json<VersionWithDiff>), ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
-    let if_match = headers.get("if-match").and_then(|v| v.to_str().ok()).map(|v| v.trim().trim_matches('"').to_owned());
+    // An empty If-Match names no version: the same as leaving the header out.
+    let if_match = headers
+        .get("if-match")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty());
     let input = request.into_request(if_match)?;
     Ok(created(state.registry.create_version(&caller, &agent_ref(&id)?, input).await?))
 }

@@ -179,9 +179,6 @@ impl RegistryService {
     ) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         let mut errors = ValidationErrors::new();
-        if input.metadata.is_empty() && input.public.is_none() && input.api_access.is_none() {
-            errors.add("body", "Nothing to change: send name, description, capabilities, public or apiAccess");
-        }
         let metadata = input.metadata.apply(&agent.metadata, &mut errors);
         let public = input.public.unwrap_or(agent.public);
         let api_access = input.api_access.unwrap_or(agent.api_access);
@@ -242,9 +239,7 @@ impl RegistryService {
     ) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         let pinned = match version {
-            Some(v) => Some(self.version_of(&agent, v).await.map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent"))
-            })?),
+            Some(v) => Some(self.version_of(&agent, v).await?),
             None => None,
         };
         agent.status = agent.status.deploy().map_err(|e| ServiceError::Conflict(e.to_string()))?;

@@ -1,5 +1,5 @@
 use serde_json::json;
-use talon_domain::agent::fork::fork_definition;
+use talon_domain::agent::fork::{fork_definition, unchanged};
 use talon_domain::agent::lineage::MAX_DEPTH;
 use talon_domain::agent::{
     Agent, AgentRef, DefinitionChange, ForkType, MetadataChange, Version, VersionRef, commit_message, slug_from_name,
@@ -45,6 +45,9 @@ impl RegistryService {
             None => self.current_version(&source).await?,
         };
         let definition = fork_definition(fork_type, &from.definition, &input.definition)?;
+        if let Some(why) = unchanged(fork_type, &from.definition, &definition) {
+            return Err(ServiceError::Conflict(why.into()));
+        }
         self.check_models(&definition, input.definition.primary_model_field())?;
         let mut metadata_errors = ValidationErrors::new();
         let mut metadata = input.metadata.apply(&source.metadata, &mut metadata_errors);

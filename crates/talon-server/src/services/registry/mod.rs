@@ -37,6 +37,11 @@ impl RegistryService {
         Self { store, append_locks, outbox, providers }
     }
 
+    /// The providers a model name may start with (`<provider>/<model>`): `test` and the configured ones.
+    pub fn providers(&self) -> &[String] {
+        &self.providers
+    }
+
     /// A version may only name models of configured providers. `primary_field` is where the request
     /// named the primary model (`model` when it sent a plain string).
     fn check_models(

@@ -35,9 +35,6 @@ impl RegistryService {
     ) -> Result<NewVersion, ServiceError> {
         let mut errors = ValidationErrors::new();
         let message = commit_message(input.commit_message.as_deref(), &mut errors);
-        if input.definition.is_empty() {
-            errors.add("body", "Send at least one of prompt, tools, config or model");
-        }
         if !errors.is_empty() {
             return Err(errors.into());
         }

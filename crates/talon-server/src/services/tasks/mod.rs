@@ -89,14 +89,9 @@ impl TaskService {
     /// Creates a task (201) or, when its dedupe key is held by a queued or running task, returns that one.
     pub async fn create(&self, caller: &Caller, request: CreateTask) -> Result<(Task, bool), ServiceError> {
         let CreateTask { agent, version, executor, task: new } = request;
-        let agent =
-            self.registry.owned(caller, &agent).await.map_err(|_| {
-                ServiceError::Invalid(ValidationErrors::single("agentId", "No such agent in this account"))
-            })?;
+        let agent = self.registry.owned(caller, &agent).await?;
         let version_id = match version {
-            Some(v) => self.registry.version(caller, &agent.id.into(), VersionRef::Id(v)).await.map(|v| v.id).map_err(
-                |_| ServiceError::Invalid(ValidationErrors::single("versionId", "Not a version of this agent")),
-            )?,
+            Some(v) => self.registry.version(caller, &agent.id.into(), VersionRef::Id(v)).await.map(|v| v.id)?,
             None => agent.current_version_id,
         };
         let at = now();

@@ -185,10 +185,9 @@ impl WebhookService {
         changes: WebhookChanges,
     ) -> Result<Webhook, ServiceError> {
         let mut webhook = self.get(caller, id).await?;
+        // An empty PATCH changes nothing and answers with the webhook as it is.
         if changes.is_empty() {
-            return Err(
-                ValidationErrors::single("body", "Nothing to change: send url, events, description or active").into()
-            );
+            return Ok(webhook);
         }
         self.apply(changes, &mut webhook).await?;
         webhook.updated_at = now();

@@ -159,8 +159,9 @@ fn agent_filter(raw: Option<String>) -> Result<Option<AgentRef>, ApiError> {
 #[utoipa::path(post, path = "/api/tasks", operation_id = "createTask",
     tag = "tasks", security(("bearer" = ["tasks:write"])), request_body = CreateTaskRequest,
     responses((status = 201, body = TaskView), (status = 200, body = TaskView, description = "Deduplicated"),
-        (status = 400, body = ErrorEnvelope, description = "Unknown or invalid fields, or an agent or version not in this account"),
+        (status = 400, body = ErrorEnvelope, description = "Unknown or invalid fields"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the tasks:write scope"),
+        (status = 404, body = ErrorEnvelope, description = "`agentId` or `versionId` names no agent or version of this account"),
         (status = 409, body = ErrorEnvelope, description = "The dedupe key's task kept changing; try again")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -172,23 +173,13 @@ pub async fn create(
     let mut errors = ValidationErrors::new();
     let new =
         NewTask::new(draft).map_err(|e| e.into_fields().into_iter().for_each(|f| errors.add(f.field, f.message))).ok();
-    let agent = AgentRef::parse(&target.agent_id);
-    if agent.is_none() {
-        errors.add("agentId", "No such agent in this account");
-    }
-    let version = match target.version_id.as_deref().map(VersionId::parse).transpose() {
-        Ok(version) => version,
-        Err(_) => {
-            errors.add("versionId", "Not a version of this agent");
-            None
-        }
-    };
-    let (Some(task), Some(agent)) = (new, agent) else {
+    let Some(task) = new else {
         return Err(ApiError::validation(errors));
     };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    // A reference that can name nothing names a resource that does not exist: 404, like a missing one.
+    let agent = AgentRef::parse(&target.agent_id).ok_or_else(|| ApiError::not_found("Agent"))?;
+    let version =
+        target.version_id.as_deref().map(VersionId::parse).transpose().map_err(|_| ApiError::not_found("Version"))?;
     let request = CreateTask { agent, version, executor: target.executor.map(Into::into), task };
     let (task, created) = state.tasks.create(&caller, request).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

@@ -83,8 +83,8 @@ pub struct CreateTaskRequest {
     pub agent_id: String,
     /// A version of that agent to pin the task to; the agent's current version when absent.
     pub version_id: Option<String>,
-    /// 1 to 200 characters (trimmed).
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1 to 200 characters (trimmed), not only whitespace.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     pub title: String,
     /// At most 10000 characters.
     #[schema(max_length = 10000)]
@@ -98,8 +98,8 @@ pub struct CreateTaskRequest {
     #[schema(value_type = Option<Object>)]
     pub input: Patch<Value>,
     /// How many times the task may be started, 1 to 100 (3 when absent).
-    #[schema(minimum = 1, maximum = 100)]
-    pub max_attempts: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub max_attempts: Option<Bounded<1, 100>>,
     /// Not claimable before this time (RFC 3339).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub run_at: Option<String>,
@@ -129,7 +129,7 @@ impl CreateTaskRequest {
             description: self.description,
             priority: self.priority.map(Into::into),
             input,
-            max_attempts: self.max_attempts,
+            max_attempts: self.max_attempts.map(Bounded::get),
             run_at: self.run_at,
             dedupe_key: self.dedupe_key,
         };

@@ -49,8 +49,14 @@ pub enum WebhookEvent {
     "description": "Task results"
 }))]
 pub struct CreateWebhookRequest {
-    /// An http(s) URL of at most 2048 characters, without credentials, that names no internal address.
-    #[schema(max_length = 2048, example = "https://your-app.com/webhooks/talon")]
+    /// An http(s) URL of at most 2048 characters, without credentials, that names no internal address
+    /// (a host that resolves to one is refused too). The pattern states URLs with a host name; the server
+    /// also takes a public IP address.
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$",
+        example = "https://your-app.com/webhooks/talon"
+    )]
     pub url: String,
     /// The events to deliver, each at most once; `["*"]` for all.
     #[schema(value_type = Vec<WebhookEvent>, min_items = 1)]
@@ -68,13 +74,18 @@ impl From<CreateWebhookRequest> for NewWebhook {
     }
 }
 
-/// `PATCH /api/webhooks/{id}`: at least one field. `description: null` clears the description.
+/// `PATCH /api/webhooks/{id}`: the fields to change; none changes nothing. `description: null` clears the
+/// description.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"events": ["*"], "description": null, "active": true}))]
 pub struct UpdateWebhookRequest {
     /// A new endpoint, under the same rules as on creation.
-    #[schema(max_length = 2048, example = "https://your-app.com/webhooks/talon")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$",
+        example = "https://your-app.com/webhooks/talon"
+    )]
     pub url: Option<String>,
     /// The new list of events.
     #[schema(value_type = Option<Vec<WebhookEvent>>, min_items = 1)]
