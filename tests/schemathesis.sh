@@ -46,7 +46,8 @@ key=$(curl -sf -X POST "$base/api/api-keys" -H "authorization: Bearer $token" -H
 status=0
 # Run inside the scratch dir: Schemathesis keeps its example database and replay cache in the working directory.
 cd "$dir"
-st --config-file "$config" run "$base/openapi.json" --checks all -H "Authorization: Bearer $key" \
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$(dirname "$config")${PYTHONPATH:+:$PYTHONPATH}" \
+  st --config-file "$config" run "$base/openapi.json" --checks all -H "Authorization: Bearer $key" \
   --max-time "$budget" --max-examples "${ST_MAX_EXAMPLES:-25}" --seed "${ST_SEED:-1}" || status=$?
 if [ "$status" -ne 0 ]; then tail -n 30 "$dir/server.log" >&2; fi
 exit "$status"

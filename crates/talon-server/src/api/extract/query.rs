@@ -106,8 +106,12 @@ impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX>
                 Self::check(s.parse().ok())
             }
         }
-        // A query string's values are text: asking for anything lets both text and JSON numbers in.
-        deserializer.deserialize_any(Visitor::<MIN, MAX>)
+        // Asking for an integer lets a query string's text (parsed by its deserializer) and a body's JSON
+        // number in, and keeps a body's string out, as the document's `integer` says. Every refusal reads
+        // the same, whichever deserializer refused.
+        deserializer
+            .deserialize_i64(Visitor::<MIN, MAX>)
+            .map_err(|_| de::Error::custom(format!("Must be an integer from {MIN} to {MAX}")))
     }
 }
 
@@ -134,7 +138,7 @@ impl<'de> Deserialize<'de> for Flag {
                 }
             }
         }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_bool(Visitor).map_err(|_| de::Error::custom("Must be true or false"))
     }
 }
 
@@ -179,5 +183,9 @@ mod tests {
         let whole: Bounded<1, 100> = serde_json::from_str("94.0").unwrap();
         assert_eq!(whole.get(), 94);
         assert!(serde_json::from_str::<Bounded<1, 100>>("94.5").is_err());
+        // In a body, a number is a JSON number: "5" is text.
+        assert!(serde_json::from_str::<Bounded<1, 100>>("\"5\"").is_err());
+        assert_eq!(serde_json::from_str::<Flag>("true").ok(), Some(Flag(true)));
+        assert!(serde_json::from_str::<Flag>("\"true\"").is_err());
     }
 }
