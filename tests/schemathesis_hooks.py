@@ -41,5 +41,6 @@ def filter_case(context, case):
     if not isinstance(tools, list):
         return True
     names = [_tool_name(tool) for tool in tools]
-    named = [name for name in names if name is not None]
+    # Only names that are text can repeat; a generated wrong type is for the server to refuse.
+    named = [name for name in names if isinstance(name, str)]
     return len(named) == len(set(named))

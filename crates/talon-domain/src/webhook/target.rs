@@ -39,8 +39,26 @@ pub fn parse_endpoint(raw: &str) -> Result<url::Url, &'static str> {
     match url.host() {
         None => Err("Must have a host"),
         Some(url::Host::Domain("")) => Err("Must have a host"),
+        Some(url::Host::Domain(name)) if !is_host_name(name) => {
+            Err("Must have a host name of letters, digits, hyphens and dots, ending in a name")
+        }
         Some(_) => Ok(url),
     }
+}
+
+/// A DNS host name as the document's pattern states it: dot-separated labels of letters and digits,
+/// hyphens only inside a label (`xn--` names included), the last label starting with a letter. The URL
+/// parser lets through characters no DNS name has (`*`, `_`, …).
+fn is_host_name(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    let label_ok = |label: &&str| {
+        !label.is_empty()
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let last_starts_with_letter = labels.last().and_then(|l| l.bytes().next()).is_some_and(|b| b.is_ascii_alphabetic());
+    labels.iter().all(label_ok) && last_starts_with_letter
 }
 
 /// The address an endpoint names, when its host is an IP address rather than a name.
@@ -150,6 +168,26 @@ mod tests {
         let mut errors = ValidationErrors::new();
         assert!(validate_url(&format!("https://x.com/{}", "a".repeat(2048)), &mut errors).is_none());
         assert_eq!(errors.fields()[0].field, "url");
+    }
+
+    #[test]
+    fn host_names_are_dns_names() {
+        for good in
+            ["https://hooks.example.com/x", "http://localhost:8080", "https://xn--bcher-kva.de", "https://bücher.de"]
+        {
+            assert!(parse_endpoint(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://example.com*",
+            "http://ex_ample.com",
+            "http://-a.com",
+            "http://a-.com",
+            "http://a..com",
+            "http://a.1com",
+        ] {
+            assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
+        assert!(parse_endpoint("http://8.8.8.8/hook").is_ok());
     }
 
     #[test]

@@ -14,7 +14,28 @@ on_both_databases!(
     integers_may_carry_a_zero_fraction,
     the_document_states_cross_field_rules,
     a_fork_that_changes_nothing_its_kind_names_conflicts,
+    a_webhook_host_must_be_a_dns_name,
 );
+
+/// The URL parser lets `*` or `_` into a host name; the document's pattern does not, and neither does the server.
+async fn a_webhook_host_must_be_a_dns_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("hooks@example.com").await;
+    for url in ["https://hooks.example.com*", "https://ho_oks.example.com/x", "https://hooks.example.1com"] {
+        let refused = app.post("/api/webhooks", Some(&user.token), json!({"url": url, "events": ["*"]})).await;
+        let body = assert_error(refused, 400, "VALIDATION_ERROR").await;
+        assert_eq!(body["error"]["details"][0]["field"], "url", "{url}: {body}");
+    }
+    let punycode = json!({"url": "https://xn--bcher-kva.example/hook", "events": ["*"]});
+    let created = app.post("/api/webhooks", Some(&user.token), punycode).await;
+    assert_eq!(created.status(), 201);
+    let hook = created.json::<Value>().await.unwrap();
+    let renamed = json!({"url": "https://hooks.example.com*"});
+    let path = format!("/api/webhooks/{}", hook["id"].as_str().unwrap());
+    assert_error(app.patch(&path, &user.token, renamed).await, 400, "VALIDATION_ERROR").await;
+    assert_eq!(app.get_json(&path, &user.token).await["url"], "https://xn--bcher-kva.example/hook");
+    assert_eq!(app.get_json("/api/webhooks", &user.token).await["data"].as_array().unwrap().len(), 1);
+}
 
 async fn a_fork_that_changes_nothing_its_kind_names_conflicts(backend: Backend) {
     let app = TestApp::spawn(backend).await;

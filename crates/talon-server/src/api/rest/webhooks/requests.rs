@@ -54,7 +54,7 @@ pub struct CreateWebhookRequest {
     /// also takes a public IP address.
     #[schema(
         max_length = 2048,
-        pattern = "^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$",
+        pattern = "^https?://([A-Za-z0-9]+(-+[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-+[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$",
         example = "https://your-app.com/webhooks/talon"
     )]
     pub url: String,
@@ -83,7 +83,7 @@ pub struct UpdateWebhookRequest {
     /// A new endpoint, under the same rules as on creation.
     #[schema(
         max_length = 2048,
-        pattern = "^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$",
+        pattern = "^https?://([A-Za-z0-9]+(-+[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-+[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$",
         example = "https://your-app.com/webhooks/talon"
     )]
     pub url: Option<String>,
