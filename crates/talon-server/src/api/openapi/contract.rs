@@ -7,6 +7,9 @@ use serde_json::{Map, Value, json};
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 const CHAT_PATHS: [&str; 3] = ["/v1/chat/completions", "/api/v1/chat", "/api/v1/bot/{bot_id}/chat"];
+/// Operations whose handler reads its body with `MaybeJson` (no body means the defaults): the body is
+/// optional. utoipa would say so only by allowing a `null` body, which the server refuses.
+const OPTIONAL_BODIES: [(&str, &str); 1] = [("/api/agents/{id}/deploy", "post")];
 const RATE_LIMIT_HEADERS: [&str; 3] = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
 
 const TAGS: [(&str, &str); 10] = [
@@ -75,6 +78,10 @@ fn describe_operation(path: &str, method: &str, operation: &mut Map<String, Valu
                 parameter.insert("example".to_owned(), json!(example));
             }
         }
+    }
+    let optional_body = OPTIONAL_BODIES.contains(&(path, method));
+    if let Some(body) = operation.get_mut("requestBody").and_then(Value::as_object_mut).filter(|_| optional_body) {
+        body.insert("required".to_owned(), json!(false));
     }
     let has_body = operation.contains_key("requestBody");
     let has_path_parameters = path.contains('{');
