@@ -1,5 +1,5 @@
-//! Talon's persistence. Each aggregate (accounts, agents, api_keys, idempotency, tasks, usage,
-//! webhooks) is a module holding its store trait and public types, its rows (`rows`) and its SQL
+//! Talon's persistence. Each aggregate (accounts, agents, api_keys, idempotency, ledger, tasks,
+//! usage, webhooks) is a module holding its store trait and public types, its rows (`rows`) and its SQL
 //! (`sql`), written once for SQLite and PostgreSQL and run on either by `db::run!`. `sqlite` and
 //! `postgres` hold the stores, their connections, their dialects and (beside the crate) their
 //! migrations; `tests/store/` runs one suite against both.
@@ -10,6 +10,7 @@ mod api_keys;
 mod db;
 mod error;
 mod idempotency;
+mod ledger;
 pub mod postgres;
 pub mod sqlite;
 mod tasks;
@@ -27,6 +28,7 @@ pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutc
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
+pub use ledger::{LedgerStore, StoredTransaction};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
 pub use usage::UsageStore;
 pub use webhooks::{ClaimBounds, DeliveryJob, EndpointOutcome, WebhookStore};
@@ -54,6 +56,7 @@ pub trait Store:
     + AgentStore
     + ApiKeyStore
     + IdempotencyStore
+    + LedgerStore
     + TaskStore
     + UsageStore
     + WebhookStore

@@ -110,6 +110,13 @@ impl Transaction {
         Ok(Self { kind, postings })
     }
 
+    /// Rebuilds a transaction read back from storage, checking again that its postings sum to zero, so
+    /// a corrupted row cannot come back as a valid transaction. The rules that depend on balances
+    /// (no overdraft, one funding per escrow) are checked by [`Balances::apply`].
+    pub fn from_parts(kind: TransactionKind, postings: Vec<Posting>) -> Result<Self, LedgerError> {
+        Self::new(kind, postings)
+    }
+
     pub fn kind(&self) -> TransactionKind {
         self.kind
     }

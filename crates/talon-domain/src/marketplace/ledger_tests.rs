@@ -201,3 +201,14 @@ fn apply_refuses_a_stale_overdraft_without_changing_anything() {
     assert_eq!(ledger.balances().wallet(user), usdc("2"));
     assert_eq!(Balances::fold(ledger.transactions()).unwrap(), *ledger.balances());
 }
+
+#[test]
+fn from_parts_rebuilds_a_stored_transaction_and_refuses_an_unbalanced_one() {
+    let user = UserId::new();
+    let stored = Transaction::deposit(user, usdc("3")).unwrap();
+    let rebuilt = Transaction::from_parts(stored.kind(), stored.postings().to_vec()).unwrap();
+    assert_eq!(rebuilt, stored);
+    let mut tampered = stored.postings().to_vec();
+    tampered[1].amount = usdc("4");
+    assert_eq!(Transaction::from_parts(TransactionKind::Deposit, tampered), Err(LedgerError::Unbalanced));
+}

@@ -18,6 +18,7 @@ mod accounts;
 mod agents;
 mod api_keys;
 mod idempotency;
+mod ledger;
 mod tasks;
 mod usage;
 mod webhooks;
