@@ -8,7 +8,7 @@ use talon_domain::task::{Executor, Lease, Task, TaskStatus};
 use talon_domain::{AgentId, TaskId, UserId};
 
 use super::rows::{ListedTaskRow, TASK_COLUMNS, TaskRow, bind_task, bind_task_update, claimed_in_order};
-use crate::db::{Portable, outbox, run};
+use crate::db::{Portable, Tx, outbox, run};
 use crate::{InsertOutcome, ListedTask, Page, StoreError, TaskFilter, TaskStore};
 
 const INSERT_TASK: &str = "INSERT INTO tasks (id, user_id, agent_id, version_id, title, description, \
@@ -135,10 +135,7 @@ impl<S: Portable> TaskStore for S {
                 .fetch_all(c)
                 .await
         })?;
-        let tasks = claimed_in_order(rows)?;
-        outbox::record(&mut tx, &events_of(&tasks, event::TASK_STARTED, |_| true)).await?;
-        tx.commit().await?;
-        Ok(tasks)
+        settle_claim(tx, rows).await
     }
 
     async fn claim_runtime_tasks(
@@ -159,10 +156,7 @@ impl<S: Portable> TaskStore for S {
                 .fetch_all(c)
                 .await
         })?;
-        let tasks = claimed_in_order(rows)?;
-        outbox::record(&mut tx, &events_of(&tasks, event::TASK_STARTED, |_| true)).await?;
-        tx.commit().await?;
-        Ok(tasks)
+        settle_claim(tx, rows).await
     }
 
     async fn update_task(
@@ -204,4 +198,13 @@ impl<S: Portable> TaskStore for S {
 /// One `kind` event for each of `tasks` that `which` picks.
 fn events_of(tasks: &[Task], kind: &'static str, which: impl Fn(&Task) -> bool) -> Vec<Event> {
     tasks.iter().filter(|t| which(t)).map(|t| Event::new(t.owner, kind, t.event_data())).collect()
+}
+
+/// The end of every claim: the claimed tasks in priority order, `task.started` recorded for each in the
+/// claim's own transaction, then the commit.
+async fn settle_claim(mut tx: Tx, rows: Vec<TaskRow>) -> Result<Vec<Task>, StoreError> {
+    let tasks = claimed_in_order(rows)?;
+    outbox::record(&mut tx, &events_of(&tasks, event::TASK_STARTED, |_| true)).await?;
+    tx.commit().await?;
+    Ok(tasks)
 }
