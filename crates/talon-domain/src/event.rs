@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::id::{EventId, UserId};
+use crate::id::{AgentId, EventId, UserId};
 
 /// Every event type the server emits; webhooks subscribe to these names (or `*`).
 pub const EVENT_TYPES: &[&str] = &[
@@ -20,6 +20,28 @@ pub const EVENT_TYPES: &[&str] = &[
     TASK_COMPLETED,
     TASK_FAILED,
     TASK_CANCELLED,
+    GIG_POSTED,
+    PROPOSAL_ACCEPTED,
+    CONTRACT_FUNDED,
+    CONTRACT_DELIVERED,
+    CONTRACT_APPROVED,
+    CONTRACT_DISPUTED,
+    CONTRACT_RESOLVED,
+    MESSAGE_RECEIVED,
+    REVIEW_RECEIVED,
+];
+
+/// The marketplace's events, the ones an agent's own webhook can subscribe to (the SDK's names).
+pub const MARKETPLACE_EVENT_TYPES: &[&str] = &[
+    GIG_POSTED,
+    PROPOSAL_ACCEPTED,
+    CONTRACT_FUNDED,
+    CONTRACT_DELIVERED,
+    CONTRACT_APPROVED,
+    CONTRACT_DISPUTED,
+    CONTRACT_RESOLVED,
+    MESSAGE_RECEIVED,
+    REVIEW_RECEIVED,
 ];
 
 pub const AGENT_CREATED: &str = "agent.created";
@@ -34,12 +56,23 @@ pub const TASK_STARTED: &str = "task.started";
 pub const TASK_COMPLETED: &str = "task.completed";
 pub const TASK_FAILED: &str = "task.failed";
 pub const TASK_CANCELLED: &str = "task.cancelled";
+pub const GIG_POSTED: &str = "gig.posted";
+pub const PROPOSAL_ACCEPTED: &str = "proposal.accepted";
+pub const CONTRACT_FUNDED: &str = "contract.funded";
+pub const CONTRACT_DELIVERED: &str = "contract.delivered";
+pub const CONTRACT_APPROVED: &str = "contract.approved";
+pub const CONTRACT_DISPUTED: &str = "contract.disputed";
+pub const CONTRACT_RESOLVED: &str = "contract.resolved";
+pub const MESSAGE_RECEIVED: &str = "message.received";
+pub const REVIEW_RECEIVED: &str = "review.received";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub id: EventId,
     /// The account whose webhooks receive it.
     pub account: UserId,
+    /// The agent a marketplace event is meant for: that agent's own webhook receives it too.
+    pub agent: Option<AgentId>,
     pub kind: &'static str,
     /// The `data` of the delivered payload.
     pub data: Value,
@@ -48,6 +81,11 @@ pub struct Event {
 
 impl Event {
     pub fn new(account: UserId, kind: &'static str, data: Value) -> Self {
-        Event { id: EventId::new(), account, kind, data, created_at: crate::time::now() }
+        Event { id: EventId::new(), account, agent: None, kind, data, created_at: crate::time::now() }
+    }
+
+    /// An event for `agent`'s own webhook as well as for the webhooks of the account holding it.
+    pub fn for_agent(account: UserId, agent: AgentId, kind: &'static str, data: Value) -> Self {
+        Event { agent: Some(agent), ..Event::new(account, kind, data) }
     }
 }

@@ -202,3 +202,39 @@ mod tests {
         assert!(serde_json::from_str::<UserId>("\"nope\"").is_err());
     }
 }
+
+define_id!(
+    /// A message on a contract.
+    MessageId,
+    "msg"
+);
+
+define_id!(
+    /// An item of an agent's marketplace portfolio.
+    PortfolioItemId,
+    "pfi"
+);
+
+define_id!(
+    /// A service an agent offers on the marketplace.
+    ServiceId,
+    "svc"
+);
+
+define_id!(
+    /// A client's review of an agent's work on a contract.
+    ReviewId,
+    "rev"
+);
+
+define_id!(
+    /// A file uploaded for a contract.
+    UploadId,
+    "upl"
+);
+
+define_id!(
+    /// A request to take money out of a wallet.
+    WithdrawalId,
+    "wd"
+);

@@ -17,8 +17,8 @@ pub mod webhook;
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
 pub use id::{
-    AgentId, ApiKeyId, ContractId, DeliveryId, EventId, GigId, IdParseError, ProposalId, RequestId, TaskId, UserId,
-    VersionId, WebhookId,
+    AgentId, ApiKeyId, ContractId, DeliveryId, EventId, GigId, IdParseError, MessageId, PortfolioItemId, ProposalId,
+    RequestId, ReviewId, ServiceId, TaskId, UploadId, UserId, VersionId, WebhookId, WithdrawalId,
 };
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

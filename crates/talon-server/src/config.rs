@@ -9,6 +9,7 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use crate::limits::{AuthLimits, Plan, Plans};
+use crate::services::marketplace::MarketplaceSettings;
 use crate::services::webhooks::WebhookSettings;
 
 /// Requests larger than this are refused with 413 (task inputs may be up to 1 MB).
@@ -40,6 +41,7 @@ pub struct ServerConfig {
     /// Seals webhook secrets at rest; every replica needs the same key.
     pub secret_key: [u8; 32],
     pub webhooks: WebhookSettings,
+    pub marketplace: MarketplaceSettings,
     /// Upstream model providers (the built-in `test` provider is always there).
     pub providers: Vec<talon_gateway::ProviderConfig>,
     /// How long a model may take to start answering before the fallback is tried.
@@ -70,6 +72,7 @@ impl ServerConfig {
         Self {
             secret_key,
             webhooks: WebhookSettings::default(),
+            marketplace: MarketplaceSettings::default(),
             providers: Vec::new(),
             first_token_timeout: std::time::Duration::from_secs(30),
             chat_timeout: DEFAULT_CHAT_TIMEOUT,

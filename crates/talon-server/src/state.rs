@@ -15,6 +15,7 @@ use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
 use crate::services::chat::{ChatLimits, ChatService};
+use crate::services::marketplace::{Marketplace, MarketplaceDeps};
 use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
 use crate::services::usage::UsageService;
@@ -64,6 +65,7 @@ pub struct AppState {
     pub tasks: Arc<TaskService>,
     pub webhooks: Arc<WebhookService>,
     pub usage: Arc<UsageService>,
+    pub marketplace: Arc<Marketplace>,
     pub limiter: Arc<dyn RateLimiter>,
     /// Seals what is kept at rest under the server key (stored idempotent responses).
     pub sealer: Arc<SecretBox>,
@@ -115,8 +117,16 @@ impl AppState {
             usage.clone(),
             config.agent_error_after,
         ));
+        let sealer = Arc::new(SecretBox::new(&config.secret_key));
+        let marketplace = Arc::new(Marketplace::new(MarketplaceDeps {
+            store: store.clone(),
+            outbox: outbox.clone(),
+            sealer: sealer.clone(),
+            settings: Arc::new(config.marketplace.clone()),
+        }));
         Ok(Self {
             chat,
+            marketplace,
             tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
             webhooks: Arc::new(WebhookService::new(
                 store.clone(),
@@ -130,7 +140,7 @@ impl AppState {
             api_keys: Arc::new(ApiKeyService::new(store.clone())),
             store,
             limiter,
-            sealer: Arc::new(SecretBox::new(&config.secret_key)),
+            sealer,
             auth_guard,
             redis,
             usage,

@@ -5,6 +5,14 @@ pub enum StoreError {
     /// A uniqueness rule was broken; names what was duplicated (e.g. `email`).
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A ledger transaction would take an internal account (a wallet, an escrow, the platform's
+    /// revenue) below zero, given what the ledger holds when it is appended.
+    #[error("{account:?} holds {balance}, less than the {needed} this takes")]
+    Overdrawn {
+        account: talon_domain::marketplace::LedgerAccount,
+        balance: talon_domain::marketplace::Micros,
+        needed: talon_domain::marketplace::Micros,
+    },
     #[error("DATABASE_URL must start with sqlite:, postgres:// or postgresql://")]
     UnsupportedUrl,
     #[error("stored data is corrupt: {0}")]

@@ -140,6 +140,24 @@ pub struct ServeArgs {
     /// Connections served at once; more wait in the listen queue until one closes.
     #[arg(long, env = "TALON_MAX_CONNECTIONS", default_value_t = talon_server::config::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
+    /// The marketplace's fee on each release, in basis points (1000 = 10 %).
+    #[arg(long, env = "TALON_MARKETPLACE_FEE_BPS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub marketplace_fee_bps: u32,
+    /// Hours after delivery before a contract the client has not answered is approved on its own.
+    #[arg(long, env = "TALON_MARKETPLACE_AUTO_APPROVE_HOURS", default_value_t = 72.0)]
+    pub marketplace_auto_approve_hours: f64,
+    /// Let anyone credit their own wallet through `POST /api/v1/wallet/deposits` (trying out only).
+    #[arg(long, env = "TALON_MARKETPLACE_SANDBOX", default_value_t = false)]
+    pub marketplace_sandbox: bool,
+    /// Where uploaded files are kept (default: `<data dir>/uploads`).
+    #[arg(long, env = "TALON_UPLOADS_DIR")]
+    pub uploads_dir: Option<PathBuf>,
+    /// Uploads larger than this are refused (413).
+    #[arg(long, env = "TALON_MAX_UPLOAD_BYTES", default_value_t = talon_server::services::marketplace::DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
+    /// The address users reach this server at, for the links it hands out (claim and delivery links).
+    #[arg(long, env = "TALON_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -153,6 +171,12 @@ impl Default for ServeArgs {
             webhook_allow_private: false,
             webhook_retry_schedule: None,
             webhook_timeout_seconds: 15,
+            marketplace_fee_bps: 1000,
+            marketplace_auto_approve_hours: 72.0,
+            marketplace_sandbox: false,
+            uploads_dir: None,
+            max_upload_bytes: talon_server::services::marketplace::DEFAULT_MAX_UPLOAD_BYTES,
+            public_url: None,
             max_body_bytes: talon_server::config::DEFAULT_MAX_BODY_BYTES,
             chat_timeout_seconds: 130,
             first_token_timeout_seconds: 30,

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use talon_server::config::{FileConfig, JwtSecretSource, resolve_jwt_secret, resolve_secret_key};
 use talon_server::limits::Plans;
+use talon_server::services::marketplace::MarketplaceSettings;
 use talon_server::{AppState, ServerConfig};
 use talon_store::Store;
 use tokio::net::TcpListener;
@@ -114,7 +115,32 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.redis_timeout = std::time::Duration::from_millis(args.redis_timeout_ms);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_seconds);
     config.max_connections = args.max_connections;
+    config.marketplace = marketplace_settings(common, args)?;
     AppState::new(store, config).await.context("cannot start the server")
+}
+
+fn marketplace_settings(common: &Common, args: &ServeArgs) -> Result<MarketplaceSettings> {
+    let hours = args.marketplace_auto_approve_hours;
+    if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 365.0) {
+        anyhow::bail!("TALON_MARKETPLACE_AUTO_APPROVE_HOURS must be more than 0 and at most 8760, not {hours}");
+    }
+    let fee = talon_domain::marketplace::FeeRate::from_basis_points(args.marketplace_fee_bps)
+        .map_err(|e| anyhow::anyhow!("TALON_MARKETPLACE_FEE_BPS: {e}"))?;
+    if args.marketplace_sandbox {
+        tracing::warn!(
+            "MARKETPLACE SANDBOX MODE: anyone can credit their own wallet with POST /api/v1/wallet/deposits; \
+             never use this with real money"
+        );
+    }
+    let listen = args.listen.clone();
+    Ok(MarketplaceSettings {
+        fee,
+        auto_approve_after: std::time::Duration::from_secs_f64(hours * 3600.0),
+        sandbox: args.marketplace_sandbox,
+        uploads_dir: args.uploads_dir.clone().unwrap_or_else(|| common.data_dir.join("uploads")),
+        max_upload_bytes: args.max_upload_bytes,
+        public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{listen}")),
+    })
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod error;
 pub mod extract;
+pub mod marketplace;
 pub mod middleware;
 mod openapi;
 pub mod ops;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::test))
+        .merge(marketplace::routes())
         .split_for_parts();
     let api = with_api_middleware(api, &state, ErrorSurface::Rest);
     // The OpenAI surface: every error in OpenAI's shape, 405s and unknown `/v1` paths included.

@@ -9,6 +9,8 @@ use crate::common::db;
 on_both_databases!(
     deposit_fund_and_release_keep_every_balance_and_the_books_at_zero,
     history_lists_an_accounts_transactions_in_order_with_paging,
+    covered_appends_racing_for_one_balance_never_overdraw_it,
+    a_deposit_reference_is_credited_once,
 );
 
 fn usdc(text: &str) -> Micros {
@@ -119,4 +121,38 @@ async fn history_lists_an_accounts_transactions_in_order_with_paging(backend: Ba
     let deposits = db.store.transactions_of(&LedgerAccount::ExternalDeposits, 10, 0).await.unwrap();
     assert_eq!(deposits.len(), 2, "accounts without an id have a history too");
     assert_eq!(deposits[1].transaction, other);
+}
+
+async fn covered_appends_racing_for_one_balance_never_overdraw_it(backend: Backend) {
+    let db = db(backend).await;
+    let user = UserId::new();
+    db.store.append_covered(&Transaction::deposit(user, usdc("100")).unwrap(), None).await.unwrap();
+    // Each withdrawal is built against the balance before any of them (100), as racing requests would.
+    let before = Balances::fold([&Transaction::deposit(user, usdc("100")).unwrap()]).unwrap();
+    let attempts = (0..12).map(|_| {
+        let store = db.store.clone();
+        let tx = Transaction::withdrawal(&before, user, usdc("10")).unwrap();
+        tokio::spawn(async move { store.append_covered(&tx, None).await })
+    });
+    let mut passed = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        match attempt.await.unwrap() {
+            Ok(_) => passed += 1,
+            Err(talon_store::StoreError::Overdrawn { account, .. }) => assert_eq!(account, LedgerAccount::Wallet(user)),
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(passed, 10, "exactly the balance was withdrawn");
+    assert_eq!(db.store.balance(&LedgerAccount::Wallet(user)).await.unwrap(), Micros::ZERO);
+}
+
+async fn a_deposit_reference_is_credited_once(backend: Backend) {
+    let db = db(backend).await;
+    let user = UserId::new();
+    let deposit = Transaction::deposit(user, usdc("5")).unwrap();
+    db.store.append_covered(&deposit, Some("wire-42")).await.unwrap();
+    let again = db.store.append_covered(&deposit, Some("wire-42")).await;
+    assert!(matches!(again, Err(talon_store::StoreError::Conflict("reference"))), "{again:?}");
+    db.store.append_covered(&deposit, Some("wire-43")).await.unwrap();
+    assert_eq!(db.store.balance(&LedgerAccount::Wallet(user)).await.unwrap(), usdc("10"));
 }

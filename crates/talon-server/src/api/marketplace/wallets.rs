@@ -1,0 +1,9 @@
+//! `/api/v1` marketplace routes: wallets.
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}

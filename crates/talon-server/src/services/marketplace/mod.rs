@@ -1,0 +1,57 @@
+//! The agent marketplace: agents listed with a profile bid on gigs that clients post; an accepted
+//! proposal becomes a contract whose escrow is funded from the client's wallet and released to the
+//! agent's when the work is approved. Every rule on state comes from `talon_domain::marketplace`;
+//! these services load, decide with it, and store the outcome with its events in one transaction.
+
+pub mod agent_webhooks;
+pub mod agents;
+pub mod contracts;
+pub mod gigs;
+mod settings;
+pub mod uploads;
+pub mod wallets;
+
+use std::sync::Arc;
+
+use talon_store::Store;
+
+pub use settings::{DEFAULT_AUTO_APPROVE, DEFAULT_MAX_UPLOAD_BYTES, MarketplaceSettings};
+
+use super::Signal;
+use super::webhooks::sealing::SecretBox;
+
+/// What every marketplace service is built from.
+#[derive(Clone)]
+pub struct MarketplaceDeps {
+    pub store: Arc<dyn Store>,
+    /// Woken when events are written, so webhook delivery starts at once.
+    pub outbox: Signal,
+    /// Seals secrets kept at rest (an agent's webhook secret).
+    pub sealer: Arc<SecretBox>,
+    pub settings: Arc<MarketplaceSettings>,
+}
+
+/// The marketplace's services, one per resource.
+pub struct Marketplace {
+    pub agents: agents::AgentProfiles,
+    pub gigs: gigs::Gigs,
+    pub contracts: contracts::Contracts,
+    pub wallets: wallets::Wallets,
+    pub agent_webhooks: agent_webhooks::AgentWebhooks,
+    pub uploads: uploads::Uploads,
+    pub settings: Arc<MarketplaceSettings>,
+}
+
+impl Marketplace {
+    pub fn new(deps: MarketplaceDeps) -> Self {
+        Self {
+            agents: agents::AgentProfiles::new(deps.clone()),
+            gigs: gigs::Gigs::new(deps.clone()),
+            contracts: contracts::Contracts::new(deps.clone()),
+            wallets: wallets::Wallets::new(deps.clone()),
+            agent_webhooks: agent_webhooks::AgentWebhooks::new(deps.clone()),
+            uploads: uploads::Uploads::new(deps.clone()),
+            settings: deps.settings,
+        }
+    }
+}
