@@ -20,7 +20,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(cli.common.log_format);
     match cli.command {
-        Command::Serve(args) => serve(&cli.common, args).await,
+        Command::Serve(args) => serve(&cli.common, *args).await,
         Command::Migrate => {
             let store = open_store(&cli.common).await?;
             tracing::info!(database = store.backend().as_str(), "migrations applied");
