@@ -15,6 +15,7 @@ mod connections;
 mod error_surfaces;
 mod errors;
 mod idempotency;
+mod marketplace;
 mod nul_characters;
 mod openai;
 mod openai_sdk;

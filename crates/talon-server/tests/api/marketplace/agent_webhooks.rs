@@ -1,0 +1,1 @@
+//! The marketplace's agent_webhooks through HTTP.
