@@ -38,6 +38,13 @@ pub trait AccountStore {
 
     /// Moves an account to another plan; `false` when no account has that address.
     async fn set_account_plan(&self, email: &str, plan: &str) -> Result<bool, StoreError>;
+
+    /// Gives an account a role (`user`, or `operator` to resolve disputes and credit deposits); `false`
+    /// when no account has that address.
+    async fn set_account_role(&self, email: &str, role: &str) -> Result<bool, StoreError>;
+
+    /// The account's role; `None` when there is no such account.
+    async fn account_role(&self, id: UserId) -> Result<Option<String>, StoreError>;
 }
 
 /// An account as a session request sees it.

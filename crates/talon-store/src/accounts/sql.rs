@@ -125,4 +125,22 @@ impl<S: Portable> AccountStore for S {
         })?;
         Ok(done == 1)
     }
+
+    async fn set_account_role(&self, email: &str, role: &str) -> Result<bool, StoreError> {
+        let done = run!(self.db().writer(), |e| {
+            sqlx::query("UPDATE users SET role = $1 WHERE email = $2")
+                .bind(role)
+                .bind(email)
+                .execute(e)
+                .await
+                .map(|d| d.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    async fn account_role(&self, id: UserId) -> Result<Option<String>, StoreError> {
+        Ok(run!(self.db().reader(), |e| {
+            sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(*id.as_uuid()).fetch_optional(e).await
+        })?)
+    }
 }
