@@ -31,7 +31,7 @@ pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
 pub use usage::UsageStore;
-pub use webhooks::{ClaimBounds, DeliveryJob, EndpointOutcome, WebhookStore};
+pub use webhooks::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, WebhookStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,8 @@ async fn webhook(store: &dyn Store, owner: UserId, url: &str) -> Webhook {
     let hook = Webhook {
         id: WebhookId::new(),
         owner,
+        agent: None,
+        signing: talon_domain::webhook::Signing::Talon,
         url: url.into(),
         events: vec!["*".into()],
         description: String::new(),

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod sealing;
+pub mod sending;
 mod settings;
 
 pub use settings::WebhookSettings;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use serde_json::json;
 use talon_domain::time::now;
 use talon_domain::webhook::{
-    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Webhook, WebhookSecret, payload,
+    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Signing, Webhook, WebhookSecret, payload,
     validate_description, validate_events, validate_url,
 };
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
@@ -145,6 +146,8 @@ impl WebhookService {
         let mut webhook = Webhook {
             id: WebhookId::new(),
             owner: caller.account.id,
+            agent: None,
+            signing: Signing::Talon,
             url: String::new(),
             events: Vec::new(),
             description: String::new(),
@@ -171,7 +174,12 @@ impl WebhookService {
     }
 
     pub async fn get(&self, caller: &Caller, id: WebhookId) -> Result<Webhook, ServiceError> {
-        self.store.webhook(id).await?.filter(|w| w.owner == caller.account.id).ok_or(ServiceError::NotFound("Webhook"))
+        // An agent's webhook is managed through the agent (`/api/v1/agent/webhooks`), never here.
+        self.store
+            .webhook(id)
+            .await?
+            .filter(|w| w.owner == caller.account.id && w.agent.is_none())
+            .ok_or(ServiceError::NotFound("Webhook"))
     }
 
     pub async fn list(&self, caller: &Caller) -> Result<Vec<Webhook>, ServiceError> {
