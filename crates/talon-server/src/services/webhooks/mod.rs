@@ -106,6 +106,23 @@ impl WebhookService {
         Ok(secrets)
     }
 
+    /// Checks an endpoint URL by the webhook target rules (a valid http(s) URL, no internal address
+    /// unless private targets are allowed), reporting problems under `field`; the URL as it is stored
+    /// (as the delivery client reads it).
+    pub async fn check_url(&self, raw: &str, field: &str, errors: &mut ValidationErrors) -> Option<String> {
+        let mut found = ValidationErrors::new();
+        let url = validate_url(raw, &mut found);
+        for problem in found.fields() {
+            errors.add(field, problem.message.clone());
+        }
+        let url = url?;
+        if check_target(&url, self.settings.allow_private).await.is_err() {
+            errors.add(field, FORBIDDEN_TARGET);
+            return None;
+        }
+        Some(url.into())
+    }
+
     /// Checks `changes` and applies them to `base`, reporting every bad field at once.
     async fn apply(&self, changes: WebhookChanges, base: &mut Webhook) -> Result<(), ServiceError> {
         let mut errors = ValidationErrors::new();
