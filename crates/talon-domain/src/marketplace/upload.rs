@@ -39,11 +39,8 @@ pub fn validate_bucket(bucket: &str, errors: &mut ValidationErrors) {
 /// characters; `file` when nothing is left.
 pub fn clean_file_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '%'))
-        .take(FILE_NAME_MAX_CHARS)
-        .collect();
+    let cleaned: String =
+        last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '%')).take(FILE_NAME_MAX_CHARS).collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
     if cleaned.is_empty() { "file".to_owned() } else { cleaned }
 }

@@ -68,10 +68,7 @@ pub fn receives(hook: &Webhook, kind: &str, agent: Option<crate::id::AgentId>) -
 /// list is allowed: the webhook then receives nothing but tests.
 pub fn validate_agent_events(events: &[String], errors: &mut ValidationErrors) {
     if events.len() > MARKETPLACE_EVENT_TYPES.len() {
-        errors.add(
-            "webhook_events",
-            format!("Must list at most {} events, each once", MARKETPLACE_EVENT_TYPES.len()),
-        );
+        errors.add("webhook_events", format!("Must list at most {} events, each once", MARKETPLACE_EVENT_TYPES.len()));
         return;
     }
     for (i, event) in events.iter().enumerate() {

@@ -15,8 +15,8 @@ use super::rows::{
     DELIVERY_COLUMNS, DeliveryRow, PendingEventRow, WEBHOOK_COLUMNS, WebhookRow, bind_delivery, bind_delivery_update,
     bind_webhook, deliveries_for,
 };
-use crate::db::{Portable, Tx, run};
 use crate::db::outbox;
+use crate::db::{Portable, Tx, run};
 use crate::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore};
 
 const INSERT_WEBHOOK: &str = "INSERT INTO webhooks (id, user_id, url, events, description, active, \
@@ -188,7 +188,8 @@ impl<S: Portable> WebhookStore for S {
                     run!(tx.conn(), |c| sqlx::query_as(&agent_hook_of).bind(agent).fetch_optional(c).await)?;
                 slot.insert(row.map(TryInto::try_into).transpose()?);
             }
-            let mut receivers: Vec<&Webhook> = hooks.get(&event.user_id).map(|h| h.iter().collect()).unwrap_or_default();
+            let mut receivers: Vec<&Webhook> =
+                hooks.get(&event.user_id).map(|h| h.iter().collect()).unwrap_or_default();
             if let Some(Some(hook)) = event.agent_id.and_then(|agent| agent_hooks.get(&agent)) {
                 receivers.push(hook);
             }

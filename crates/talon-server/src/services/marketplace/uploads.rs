@@ -93,7 +93,14 @@ impl Uploads {
         #[cfg(unix)]
         options.mode(0o600);
         let file = options.open(&part).await?;
-        Ok(IncomingFile { id, part, file: Some(file), size: 0, limit: self.deps.settings.max_upload_bytes, kept: false })
+        Ok(IncomingFile {
+            id,
+            part,
+            file: Some(file),
+            size: 0,
+            limit: self.deps.settings.max_upload_bytes,
+            kept: false,
+        })
     }
 
     /// Keeps a received file in `bucket`: checks the bucket, names the file, records its metadata.
@@ -148,13 +155,8 @@ impl Uploads {
     /// The file `id` named `name`, with its bytes, if the caller may read it; anything else is "not
     /// found", so nobody learns which files exist.
     pub async fn read(&self, caller: &Caller, id: UploadId, name: &str) -> Result<(Upload, Vec<u8>), ServiceError> {
-        let upload = self
-            .deps
-            .store
-            .upload(id)
-            .await?
-            .filter(|u| u.file_name == name)
-            .ok_or(ServiceError::NotFound("File"))?;
+        let upload =
+            self.deps.store.upload(id).await?.filter(|u| u.file_name == name).ok_or(ServiceError::NotFound("File"))?;
         if !self.may_read(caller, &upload).await? {
             return Err(ServiceError::NotFound("File"));
         }

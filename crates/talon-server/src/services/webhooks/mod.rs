@@ -13,8 +13,8 @@ use std::sync::Arc;
 use serde_json::json;
 use talon_domain::time::now;
 use talon_domain::webhook::{
-    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Signing, Webhook, WebhookSecret, payload,
-    validate_description, validate_events, validate_url,
+    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Signing, Webhook, WebhookSecret,
+    payload, validate_description, validate_events, validate_url,
 };
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
 use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, Store, StoreError};

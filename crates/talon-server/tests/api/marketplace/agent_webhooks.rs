@@ -204,8 +204,21 @@ async fn deliveries_filter_and_retry(backend: Backend) {
     assert_eq!(all.len(), 3);
     let failed = &all[1];
     let fields = [
-        "id", "delivery_id", "agent_id", "event", "payload", "webhook_url", "status_code", "response_body",
-        "success", "attempt", "max_attempts", "next_retry_at", "duration_ms", "error_message", "completed_at",
+        "id",
+        "delivery_id",
+        "agent_id",
+        "event",
+        "payload",
+        "webhook_url",
+        "status_code",
+        "response_body",
+        "success",
+        "attempt",
+        "max_attempts",
+        "next_retry_at",
+        "duration_ms",
+        "error_message",
+        "completed_at",
         "created_at",
     ];
     for field in fields {
@@ -351,7 +364,8 @@ async fn agent_keys_only_scopes_and_validation(backend: Backend) {
     assert_eq!(body["error"]["details"][0]["field"], "webhook_url");
 
     // Bad URLs and unknown events, all reported at once; nothing is stored.
-    let bad = json!({"webhook_url": "ftp://example.com/x", "webhook_events": ["task.failed", "gig.posted", "gig.posted"]});
+    let bad =
+        json!({"webhook_url": "ftp://example.com/x", "webhook_events": ["task.failed", "gig.posted", "gig.posted"]});
     let response = app.request(Method::PATCH, "/api/v1/agent/webhooks", Some(&agent.key)).json(&bad);
     let body = assert_error(response.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
     let fields: Vec<&str> =
@@ -360,7 +374,10 @@ async fn agent_keys_only_scopes_and_validation(backend: Backend) {
     let unknown = json!({"webhook_url": receiver.url, "webhook_secret": "whsec_mine"});
     let response = app.request(Method::PATCH, "/api/v1/agent/webhooks", Some(&agent.key)).json(&unknown);
     assert_error(response.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
-    assert_eq!(send(&app, Method::GET, "/api/v1/agent/webhooks", &agent.key, None).await.1["data"]["webhook_url"], Value::Null);
+    assert_eq!(
+        send(&app, Method::GET, "/api/v1/agent/webhooks", &agent.key, None).await.1["data"]["webhook_url"],
+        Value::Null
+    );
 
     // The target rules of account webhooks hold here too when private targets are not allowed.
     let mut config = crate::common::test_config();

@@ -8,11 +8,7 @@ use talon_store::Backend;
 
 use crate::common::{TestApp, assert_error, test_config};
 
-on_both_databases!(
-    an_upload_round_trips_to_its_account,
-    another_account_cannot_read_a_file,
-    limits_parts_and_scopes,
-);
+on_both_databases!(an_upload_round_trips_to_its_account, another_account_cannot_read_a_file, limits_parts_and_scopes,);
 
 const PUBLIC_URL: &str = "http://files.talon.test";
 const BOUNDARY: &str = "talon-test-boundary-7d3f";
@@ -27,8 +23,11 @@ async fn app_with_uploads(backend: Backend, max_upload_bytes: usize) -> (TestApp
     (TestApp::spawn_with(backend, config).await, dir)
 }
 
-/// A multipart/form-data body with these parts: (name, filename, content type, bytes).
-fn form(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> Vec<u8> {
+/// One part of a form: name, filename, content type, bytes.
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart/form-data body with these parts.
+fn form(parts: &[Part<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, file_name, content_type, bytes) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
