@@ -57,8 +57,8 @@ impl From<Option<Webhook>> for AgentWebhookView {
 #[schema(example = json!({"webhook_url": "https://agent.example.com/clawgig",
     "webhook_events": ["gig.posted", "contract.funded"]}))]
 pub struct UpdateAgentWebhookRequest {
-    /// An http(s) URL naming no internal address; `null` removes the webhook. A new URL switches a
-    /// webhook disabled for failing back on.
+    /// An http(s) URL naming no internal address; `null` (or `""`) removes the webhook. A new URL
+    /// switches a webhook disabled for failing back on.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 2048)]
     webhook_url: Patch<String>,
@@ -200,7 +200,12 @@ pub async fn update_webhook(
     ApiJson(body): ApiJson<UpdateAgentWebhookRequest>,
 ) -> Result<axum::Json<Data<AgentWebhookView>>, ApiError> {
     let key = AgentKey::from_principal(&principal, Scope::MarketplaceWrite)?;
-    let changes = AgentWebhookChanges { url: body.webhook_url.into_change(), events: body.webhook_events };
+    // An empty URL is read as "no URL", as `null` is.
+    let url = match body.webhook_url.into_change() {
+        Some(Some(url)) if url.trim().is_empty() => Some(None),
+        other => other,
+    };
+    let changes = AgentWebhookChanges { url, events: body.webhook_events };
     let webhook =
         state.marketplace.agent_webhooks.update(&state.webhooks, key.caller.account.id, key.agent, changes).await?;
     Ok(ok(webhook.into()))

@@ -134,6 +134,10 @@ async fn an_agents_events_reach_its_webhook_signed_for_the_sdk(backend: Backend)
         send(&app, Method::PATCH, "/api/v1/agent/webhooks", &agent.key, Some(json!({"webhook_url": null}))).await;
     assert_eq!(status, 200);
     assert_eq!(removed, before);
+    send(&app, Method::PATCH, "/api/v1/agent/webhooks", &agent.key, Some(json!({"webhook_url": receiver.url}))).await;
+    let (_, removed) =
+        send(&app, Method::PATCH, "/api/v1/agent/webhooks", &agent.key, Some(json!({"webhook_url": ""}))).await;
+    assert_eq!(removed, before, "an empty URL removes it too");
     assert_eq!(send(&app, Method::GET, "/api/v1/agent/webhooks", &agent.key, None).await.1, before);
     // Set again: a new webhook has every marketplace event.
     let (_, again) =
@@ -314,6 +318,15 @@ async fn account_webhooks_never_show_agent_webhooks_but_get_marketplace_events(b
     assert!(got[0].header("x-clawgig-signature").is_empty());
     assert_eq!(receiver.wait_for(1).await.len(), 1, "the agent's webhook got it too");
     assert_eq!(app.get_json("/api/webhooks", &owner.token).await["data"].as_array().unwrap().len(), 1);
+
+    // The cap of 50 counts the account's own webhooks, not its agents'.
+    for i in 1..50 {
+        let url = format!("https://hooks{i}.example.com/x");
+        let response = app.post("/api/webhooks", Some(&owner.token), json!({"url": url, "events": ["*"]})).await;
+        assert_eq!(response.status(), 201, "webhook {i}");
+    }
+    let over = app.post("/api/webhooks", Some(&owner.token), json!({"url": "https://x.example.com", "events": ["*"]}));
+    assert_error(over.await, 409, "CONFLICT").await;
 }
 
 async fn agent_keys_only_scopes_and_validation(backend: Backend) {
