@@ -92,6 +92,20 @@ async fn an_upload_round_trips_to_its_account(backend: Backend) {
         assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
     }
 
+    // Idempotency-Key works on uploads too, over the general body limit: the replay names the same file.
+    let keyed = |key: &'static str| {
+        app.request(Method::POST, "/api/v1/upload", Some(&agent.key))
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .header("idempotency-key", key)
+            .body(file_form(&bytes))
+    };
+    let first = keyed("upload-1").send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let replay = keyed("upload-1").send().await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().await.unwrap(), first);
+
     // A session may upload too; a name with a path keeps only its last segment.
     let form = form(&[("bucket", None, None, b"deliveries"), ("file", Some("../../etc/notes"), None, b"hello")]);
     let response = upload(&app, &agent.owner.token, form).await;
@@ -107,7 +121,7 @@ async fn an_upload_round_trips_to_its_account(backend: Backend) {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
     let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap()).collect();
-    assert_eq!(files.len(), 2);
+    assert_eq!(files.len(), 3);
     for file in files {
         assert!(file.file_name().to_str().unwrap().starts_with("upl_"));
         assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
