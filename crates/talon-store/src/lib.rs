@@ -16,6 +16,7 @@ pub mod sqlite;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod uploads;
 mod usage;
 mod webhooks;
 
@@ -30,8 +31,9 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
+pub use uploads::UploadStore;
 pub use usage::UsageStore;
-pub use webhooks::{ClaimBounds, DeliveryJob, EndpointOutcome, WebhookStore};
+pub use webhooks::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, WebhookStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,7 @@ pub trait Store:
     + IdempotencyStore
     + LedgerStore
     + TaskStore
+    + UploadStore
     + UsageStore
     + WebhookStore
     + Send

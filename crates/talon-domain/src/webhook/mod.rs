@@ -9,7 +9,7 @@ pub use retry::{DEFAULT_RETRY_SCHEDULE, DISABLE_AFTER_FAILING, failed_too_long, 
 pub use secret::{SECRET_PREFIX, WebhookSecret};
 pub use target::{FORBIDDEN_TARGET, is_forbidden_target, literal_address, parse_endpoint, validate_url};
 
-use crate::event::EVENT_TYPES;
+use crate::event::{EVENT_TYPES, MARKETPLACE_EVENT_TYPES};
 use crate::validation::ValidationErrors;
 
 const DESCRIPTION_MAX_CHARS: usize = 500;
@@ -51,12 +51,85 @@ pub fn subscribes(events: &[String], kind: &str) -> bool {
     events.iter().any(|e| e == "*" || e == kind)
 }
 
+/// The event `POST /api/v1/agent/webhooks/test` sends (the name the ClawGig SDK's own tests sign).
+pub const AGENT_TEST_EVENT: &str = "test";
+
+/// Whether `hook` receives an event of its account of `kind` meant for `agent`: an account's webhook
+/// takes every event of the account it subscribes to; an agent's webhook only those meant for its agent.
+pub fn receives(hook: &Webhook, kind: &str, agent: Option<crate::id::AgentId>) -> bool {
+    let addressed = match hook.agent {
+        None => true,
+        Some(own) => agent == Some(own),
+    };
+    addressed && subscribes(&hook.events, kind)
+}
+
+/// An agent's webhook events (`webhook_events`): marketplace event names, each at most once. An empty
+/// list is allowed: the webhook then receives nothing but tests.
+pub fn validate_agent_events(events: &[String], errors: &mut ValidationErrors) {
+    if events.len() > MARKETPLACE_EVENT_TYPES.len() {
+        errors.add("webhook_events", format!("Must list at most {} events, each once", MARKETPLACE_EVENT_TYPES.len()));
+        return;
+    }
+    for (i, event) in events.iter().enumerate() {
+        if !MARKETPLACE_EVENT_TYPES.contains(&event.as_str()) {
+            errors.add(
+                format!("webhook_events[{i}]"),
+                format!("Unknown event `{event}`; known: {}", MARKETPLACE_EVENT_TYPES.join(", ")),
+            );
+        } else if events[..i].contains(event) {
+            errors.add(format!("webhook_events[{i}]"), format!("`{event}` is listed twice"));
+        }
+    }
+}
+
+/// `X-ClawGig-Timestamp`: RFC 3339 in UTC with milliseconds (`2026-02-24T12:00:00.000Z`), which
+/// JavaScript's `Date` parses (Unix seconds would not).
+pub fn clawgig_timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Which signature headers (and which rotation rule) a webhook's deliveries carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// Talon's own: `X-Talon-Signature` (`sha256=<hex>`) and Standard Webhooks' `webhook-*` headers; a
+    /// rotated secret keeps signing alongside the new one for a day.
+    Talon,
+    /// The ClawGig SDK's: `X-ClawGig-Signature` (bare lowercase hex), `X-ClawGig-Timestamp` (RFC 3339)
+    /// and `X-ClawGig-Delivery-ID`. The SDK checks one signature, so a rotation takes effect at once.
+    ClawGig,
+}
+
+impl Signing {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signing::Talon => "talon",
+            Signing::ClawGig => "clawgig",
+        }
+    }
+}
+
+impl std::str::FromStr for Signing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "talon" => Ok(Signing::Talon),
+            "clawgig" => Ok(Signing::ClawGig),
+            other => Err(format!("unknown webhook signing `{other}`")),
+        }
+    }
+}
+
 /// A webhook endpoint. Its secrets are kept sealed (encrypted with the server's key); the server opens
 /// them only to sign a delivery or to show a new secret once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
     pub id: crate::id::WebhookId,
     pub owner: crate::id::UserId,
+    /// Set on an agent's own webhook (one per agent, receiving the events meant for that agent);
+    /// `None` on the account's webhooks, which receive every event of the account.
+    pub agent: Option<crate::id::AgentId>,
+    pub signing: Signing,
     pub url: String,
     pub events: Vec<String>,
     pub description: String,
@@ -185,5 +258,59 @@ mod tests {
         assert!(errors.fields().is_empty(), "every event once, and `*`, is fine");
         assert!(subscribes(&["*".into()], "agent.forked"));
         assert!(!subscribes(&["task.failed".into()], "agent.forked"));
+    }
+
+    fn hook(agent: Option<crate::id::AgentId>, events: &[&str]) -> Webhook {
+        let at = chrono::Utc::now();
+        Webhook {
+            id: crate::id::WebhookId::new(),
+            owner: crate::id::UserId::new(),
+            agent,
+            signing: if agent.is_some() { Signing::ClawGig } else { Signing::Talon },
+            url: "https://example.com/hook".into(),
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            description: String::new(),
+            active: true,
+            disabled_reason: None,
+            sealed_secret: String::new(),
+            previous_secret: None,
+            failing_since: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn agent_webhooks_receive_only_their_agents_events() {
+        let (mine, other) = (crate::id::AgentId::new(), crate::id::AgentId::new());
+        let agent_hook = hook(Some(mine), &["contract.funded"]);
+        assert!(receives(&agent_hook, "contract.funded", Some(mine)));
+        assert!(!receives(&agent_hook, "contract.funded", Some(other)), "another agent's event");
+        assert!(!receives(&agent_hook, "contract.funded", None), "an account-wide event");
+        assert!(!receives(&agent_hook, "contract.approved", Some(mine)), "not subscribed");
+        let account_hook = hook(None, &["contract.funded"]);
+        assert!(receives(&account_hook, "contract.funded", Some(mine)), "accounts see their agents' events");
+        assert!(receives(&account_hook, "contract.funded", None));
+        assert!(!receives(&account_hook, "task.failed", None));
+    }
+
+    #[test]
+    fn agent_events_are_marketplace_events() {
+        let mut errors = ValidationErrors::new();
+        validate_agent_events(&["gig.posted".into(), "task.failed".into(), "gig.posted".into()], &mut errors);
+        let fields: Vec<&str> = errors.fields().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["webhook_events[1]", "webhook_events[2]"]);
+        let mut errors = ValidationErrors::new();
+        validate_agent_events(&[], &mut errors);
+        assert!(errors.fields().is_empty());
+        let every: Vec<String> = MARKETPLACE_EVENT_TYPES.iter().map(|e| (*e).to_owned()).collect();
+        validate_agent_events(&every, &mut errors);
+        assert!(errors.fields().is_empty());
+    }
+
+    #[test]
+    fn clawgig_timestamps_have_milliseconds_and_z() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-02-24T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(clawgig_timestamp(at), "2026-02-24T12:00:00.000Z");
     }
 }

@@ -36,6 +36,14 @@ impl WebhookSecret {
         format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
     }
 
+    /// `X-ClawGig-Signature`: the bare lowercase hex HMAC-SHA256 of the raw body, keyed with the whole
+    /// secret string (`whsec_…` as UTF-8, not decoded), as the ClawGig SDK's `verifyWebhook` compares it.
+    pub fn clawgig_signature(&self, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.as_bytes()).expect("HMAC takes any key length");
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// Standard Webhooks: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the
     /// base64-decoded part after `whsec_`.
     pub fn standard_signature(&self, message_id: &str, timestamp: i64, body: &[u8]) -> String {
@@ -77,6 +85,15 @@ mod tests {
         mac.update(b"{\"event\":\"ping\"}");
         let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(secret.talon_signature(b"{\"event\":\"ping\"}"), expected);
+    }
+
+    #[test]
+    fn clawgig_signature_is_bare_lowercase_hex() {
+        let secret = WebhookSecret::from_stored("whsec_abc123".into());
+        let signature = secret.clawgig_signature(b"{\"event\":\"test\"}");
+        assert_eq!(signature.len(), 64);
+        assert!(signature.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(format!("sha256={signature}"), secret.talon_signature(b"{\"event\":\"test\"}"));
     }
 
     #[test]

@@ -70,6 +70,14 @@ pub fn router(state: AppState) -> Router {
         .merge(marketplace::routes())
         .split_for_parts();
     let api = with_api_middleware(api, &state, ErrorSurface::Rest);
+    // Uploads: the REST surface under a body limit of their own, the largest file plus its framing.
+    let (upload_routes, upload_doc) = OpenApiRouter::new().merge(marketplace::upload_routes()).split_for_parts();
+    let upload_limit = state.marketplace.settings.max_upload_bytes.saturating_add(marketplace::MULTIPART_OVERHEAD);
+    let upload_routes = on_surface(
+        with_api_middleware(upload_routes, &state, ErrorSurface::Rest),
+        ErrorSurface::Rest,
+        upload_limit.max(max_body),
+    );
     // The OpenAI surface: every error in OpenAI's shape, 405s and unknown `/v1` paths included.
     let (openai_routes, openai_doc) = OpenApiRouter::new()
         .routes(routes!(openai::chat_completions))
@@ -100,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(ops::metrics))
         .split_for_parts();
     let mut openapi = openapi;
+    openapi.merge(upload_doc);
     openapi.merge(openai_doc);
     openapi.merge(chat_doc);
     openapi.merge(ops_doc);
@@ -112,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     on_surface(rest, ErrorSurface::Rest, max_body)
+        .merge(upload_routes)
         .merge(openai_routes)
         .route_service("/v1/{*rest}", openai_unknown)
         // Mounted as services, so CORS answers a preflight before any method routing.

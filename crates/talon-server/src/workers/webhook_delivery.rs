@@ -6,15 +6,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rand::Rng;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use talon_domain::time::now;
-use talon_domain::webhook::{DISABLE_AFTER_FAILING, DeliveryStatus, RESPONSE_BODY_KEPT, next_delay};
+use talon_domain::webhook::{DISABLE_AFTER_FAILING, DeliveryStatus, next_delay};
 use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::services::webhooks::client::check_before_sending;
+use crate::services::webhooks::sending::send;
 use crate::state::AppState;
 
 const BATCH: i64 = 64;
@@ -76,7 +75,10 @@ async fn attempt(state: &AppState, client: &reqwest::Client, job: DeliveryJob) {
     let DeliveryJob { mut delivery, webhook } = job;
     let settings = state.webhooks.settings();
     let started = Instant::now();
-    let result = send(state, client, &webhook, &delivery).await;
+    let result = match state.webhooks.signing_secrets(&webhook) {
+        Ok(secrets) => send(client, settings.allow_private, &secrets, &webhook, &delivery).await,
+        Err(e) => Err(e.to_string()),
+    };
     let at = now();
     delivery.attempts += 1;
     delivery.updated_at = at;
@@ -137,104 +139,5 @@ fn failed(at: chrono::DateTime<Utc>) -> EndpointOutcome {
         at,
         disable_if_failing_since: at - DISABLE_AFTER_FAILING,
         reason: "Deliveries failed continuously for 5 days".into(),
-    }
-}
-
-struct Answer {
-    status: u16,
-    body: String,
-    retry_after: Option<Duration>,
-}
-
-async fn send(
-    state: &AppState,
-    client: &reqwest::Client,
-    webhook: &talon_domain::webhook::Webhook,
-    delivery: &talon_domain::webhook::Delivery,
-) -> Result<Answer, String> {
-    // The connection is checked again once made (see `client`); this refuses early, with a clear reason.
-    check_before_sending(&webhook.url, state.webhooks.settings().allow_private)?;
-    let secrets = state.webhooks.signing_secrets(webhook).map_err(|e| e.to_string())?;
-    let body = delivery.payload.as_bytes();
-    let message_id = delivery.event_id.to_string();
-    let timestamp = Utc::now().timestamp();
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let header = |v: String| HeaderValue::from_str(&v).map_err(|e| e.to_string());
-    headers.insert("webhook-id", header(message_id.clone())?);
-    headers.insert("webhook-timestamp", header(timestamp.to_string())?);
-    let standard: Vec<String> = secrets.iter().map(|s| s.standard_signature(&message_id, timestamp, body)).collect();
-    headers.insert("webhook-signature", header(standard.join(" "))?);
-    let signature = secrets[0].talon_signature(body);
-    // The spec names the header `X-Clawmit-Signature`; both carry the same value.
-    headers.insert("x-clawmit-signature", header(signature.clone())?);
-    headers.insert("x-talon-signature", header(signature)?);
-    if let Some(previous) = secrets.get(1) {
-        headers.insert("x-talon-signature-previous", header(previous.talon_signature(body))?);
-    }
-    headers.insert("x-talon-event", header(delivery.event_kind.clone())?);
-
-    let mut response = client
-        .post(&webhook.url)
-        .headers(headers)
-        .body(delivery.payload.clone())
-        .send()
-        .await
-        .map_err(|e| describe(&e))?;
-    let status = response.status().as_u16();
-    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-    let mut kept = Vec::new();
-    while kept.len() < RESPONSE_BODY_KEPT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    kept.truncate(RESPONSE_BODY_KEPT);
-    Ok(Answer { status, body: String::from_utf8_lossy(&kept).into_owned(), retry_after })
-}
-
-/// Why a request failed, without its URL (which may carry a token).
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "The request timed out".into();
-    }
-    // The innermost cause says what happened ("connection refused", the guard's refusal, …).
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    let detail = if std::ptr::addr_eq(cause, error) { error_without_url(error) } else { cause.to_string() };
-    if error.is_connect() { format!("Could not connect: {detail}") } else { format!("The request failed: {detail}") }
-}
-
-fn error_without_url(error: &reqwest::Error) -> String {
-    let mut message = error.to_string();
-    if let Some(url) = error.url() {
-        message = message.replace(url.as_str(), "…");
-    }
-    message
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(seconds) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        let later = (Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
-        let parsed = parse_retry_after(&later).unwrap();
-        assert!((85..=90).contains(&parsed.as_secs()));
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -59,6 +59,8 @@ async fn stored_webhook(app: &TestApp, user: &User, url: &str) -> talon_domain::
     let hook = talon_domain::webhook::Webhook {
         id: talon_domain::WebhookId::new(),
         owner: talon_domain::UserId::parse(&user.id).unwrap(),
+        agent: None,
+        signing: talon_domain::webhook::Signing::Talon,
         url: url.to_owned(),
         events: vec!["*".into()],
         description: String::new(),

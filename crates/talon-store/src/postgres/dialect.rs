@@ -32,7 +32,7 @@ const EXPIRE_LEASES: &str = "WITH lapsed AS (
      FROM lapsed WHERE tasks.id = lapsed.id";
 
 /// Replicas dispatch side by side: each takes events the others have not locked.
-const PENDING_EVENTS: &str = "SELECT id, user_id, kind, data, created_at FROM events \
+const PENDING_EVENTS: &str = "SELECT id, user_id, agent_id, kind, data, created_at FROM events \
      WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 
 /// Replicas claim side by side, so the pick and the lock are one statement.

@@ -26,7 +26,7 @@ const EXPIRE_LEASES: &str = "UPDATE tasks SET
      WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < $1 LIMIT $2)";
 
 const PENDING_EVENTS: &str =
-    "SELECT id, user_id, kind, data, created_at FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1";
+    "SELECT id, user_id, agent_id, kind, data, created_at FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1";
 
 /// The fair pick reads every open delivery; on SQLite it runs on a reader, outside the single
 /// writer's lock, and the claim then updates just the picked rows that are still claimable (this

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use talon_domain::event::Event;
 use talon_domain::webhook::{Delivery, Webhook};
-use talon_domain::{DeliveryId, UserId, WebhookId};
+use talon_domain::{AgentId, DeliveryId, UserId, WebhookId};
 
 use crate::{Page, StoreError};
 
@@ -35,6 +36,16 @@ pub struct ClaimBounds {
     pub per_account: i64,
 }
 
+/// Which deliveries of a webhook to list; `None` filters nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    pub event: Option<String>,
+    /// `true`: delivered (2xx); `false`: everything else (failed, or still being retried).
+    pub success: Option<bool>,
+    /// Made at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
 /// A delivery ready to send, with the endpoint it goes to.
 #[derive(Debug, Clone)]
 pub struct DeliveryJob {
@@ -46,9 +57,10 @@ pub struct DeliveryJob {
 pub trait WebhookStore {
     async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
 
+    /// Any webhook, the account's or an agent's (callers check which they may see).
     async fn webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
 
-    /// The owner's webhooks, oldest first.
+    /// The owner's own webhooks (not its agents'), oldest first.
     async fn list_webhooks(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError>;
 
     /// Writes every mutable field of the webhook.
@@ -62,12 +74,35 @@ pub trait WebhookStore {
         outcome: &EndpointOutcome,
     ) -> Result<(), StoreError>;
 
-    /// `false` when the owner has no such webhook.
+    /// `false` when the owner has no such account webhook (an agent's webhook is never deleted here).
     async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError>;
 
-    /// Turns up to `limit` undispatched outbox events into one delivery per active webhook of the
-    /// event's account that subscribes to it, and marks the events dispatched, in one transaction.
-    /// Returns how many events were dispatched.
+    /// The agent's own webhook (`agent` set, ClawGig signing), active or not.
+    async fn agent_webhook(&self, agent: AgentId) -> Result<Option<Webhook>, StoreError>;
+
+    /// Inserts an agent's webhook; `Conflict("agent webhook")` if the agent has one already.
+    async fn insert_agent_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+
+    /// `false` when the agent has no webhook.
+    async fn delete_agent_webhook(&self, agent: AgentId) -> Result<bool, StoreError>;
+
+    /// Deliveries of the webhook matching `filter`, newest first.
+    async fn list_filtered_deliveries(
+        &self,
+        webhook: WebhookId,
+        filter: &DeliveryFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Writes events to the outbox on their own, in one transaction (for events that record no other
+    /// change; a change records its events in its own transaction).
+    async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
+
+    /// Turns up to `limit` undispatched outbox events into one delivery per active webhook that
+    /// receives it (the account's webhooks subscribed to its kind, and the webhook of the agent it is
+    /// meant for if subscribed), and marks the events dispatched, in one transaction. Returns how many
+    /// events were dispatched.
     async fn fan_out_events(&self, limit: i64, now: DateTime<Utc>) -> Result<usize, StoreError>;
 
     async fn insert_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;

@@ -2,8 +2,8 @@
 //! lists of the statements that write webhooks and deliveries.
 
 use chrono::{DateTime, Utc};
-use talon_domain::webhook::{Delivery, Webhook, payload, subscribes};
-use talon_domain::{DeliveryId, EventId, UserId, WebhookId};
+use talon_domain::webhook::{Delivery, Webhook, payload, receives};
+use talon_domain::{AgentId, DeliveryId, EventId, UserId, WebhookId};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -14,6 +14,8 @@ use crate::error::corrupt;
 pub(crate) struct WebhookRow {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub agent_id: Option<Uuid>,
+    pub signing: String,
     pub url: String,
     pub events: String,
     pub description: String,
@@ -27,8 +29,8 @@ pub(crate) struct WebhookRow {
     pub updated_at: DateTime<Utc>,
 }
 
-pub(crate) const WEBHOOK_COLUMNS: &str = "id, user_id, url, events, description, active, disabled_reason, secret, \
-     previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at";
+pub(crate) const WEBHOOK_COLUMNS: &str = "id, user_id, agent_id, signing, url, events, description, active, \
+     disabled_reason, secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at";
 
 impl TryFrom<WebhookRow> for Webhook {
     type Error = StoreError;
@@ -36,6 +38,8 @@ impl TryFrom<WebhookRow> for Webhook {
         Ok(Webhook {
             id: WebhookId::from_uuid(row.id),
             owner: UserId::from_uuid(row.user_id),
+            agent: row.agent_id.map(AgentId::from_uuid),
+            signing: row.signing.parse().map_err(corrupt("webhook signing"))?,
             url: row.url,
             events: serde_json::from_str(&row.events)
                 .map_err(|e| StoreError::Corrupt(format!("webhook events: {e}")))?,
@@ -100,18 +104,22 @@ impl TryFrom<DeliveryRow> for Delivery {
 pub(crate) struct PendingEventRow {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// The agent a marketplace event is meant for (its own webhook receives it too).
+    pub agent_id: Option<Uuid>,
     pub kind: String,
     pub data: String,
     pub created_at: DateTime<Utc>,
 }
 
-/// One new delivery per webhook of the event's account that subscribes to its kind.
+/// One new delivery per webhook that receives the event: the account's webhooks that subscribe to its
+/// kind, and the webhook of the agent it is meant for if that one subscribes.
 pub(crate) fn deliveries_for(
     event: &PendingEventRow,
-    hooks: &[Webhook],
+    hooks: &[&Webhook],
     now: DateTime<Utc>,
 ) -> Result<Vec<Delivery>, StoreError> {
-    let subscribed: Vec<&Webhook> = hooks.iter().filter(|h| subscribes(&h.events, &event.kind)).collect();
+    let agent = event.agent_id.map(AgentId::from_uuid);
+    let subscribed: Vec<&Webhook> = hooks.iter().copied().filter(|h| receives(h, &event.kind, agent)).collect();
     if subscribed.is_empty() {
         return Ok(Vec::new());
     }
@@ -124,7 +132,8 @@ pub(crate) fn deliveries_for(
         .collect())
 }
 
-/// Binds a `Webhook` to `sql::INSERT_WEBHOOK` (and, in the same order, `sql::UPDATE_WEBHOOK`).
+/// Binds a `Webhook` to `sql::INSERT_WEBHOOK` (and, in the same order, `sql::UPDATE_WEBHOOK`): the
+/// agent and the signing come last, as `$14` and `$15`.
 pub(crate) fn bind_webhook<'q, Q: Bind<'q>>(query: Q, webhook: &Webhook) -> Q {
     query
         .bind(*webhook.id.as_uuid())
@@ -140,6 +149,8 @@ pub(crate) fn bind_webhook<'q, Q: Bind<'q>>(query: Q, webhook: &Webhook) -> Q {
         .bind(webhook.failing_since)
         .bind(webhook.created_at)
         .bind(webhook.updated_at)
+        .bind(webhook.agent.map(|agent| *agent.as_uuid()))
+        .bind(webhook.signing.as_str())
 }
 
 /// Binds a `Delivery` to `sql::INSERT_DELIVERY`.

@@ -6,24 +6,29 @@ use std::collections::hash_map::Entry;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use talon_domain::event::Event;
 use talon_domain::webhook::{Delivery, Webhook};
-use talon_domain::{DeliveryId, UserId, WebhookId};
+use talon_domain::{AgentId, DeliveryId, UserId, WebhookId};
 use uuid::Uuid;
 
 use super::rows::{
     DELIVERY_COLUMNS, DeliveryRow, PendingEventRow, WEBHOOK_COLUMNS, WebhookRow, bind_delivery, bind_delivery_update,
     bind_webhook, deliveries_for,
 };
+use crate::db::outbox;
 use crate::db::{Portable, Tx, run};
-use crate::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore};
+use crate::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore};
 
 const INSERT_WEBHOOK: &str = "INSERT INTO webhooks (id, user_id, url, events, description, active, \
-     disabled_reason, secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+     disabled_reason, secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at, \
+     agent_id, signing) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
-const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET url = $3, events = $4, description = $5, active = $6, \
-     disabled_reason = $7, secret = $8, previous_secret = $9, previous_secret_expires_at = $10, \
-     failing_since = $11, updated_at = $13 WHERE id = $1 AND user_id = $2 AND created_at = $12";
+/// An account's webhook stays its owner's; an agent's webhook follows its agent to the account now
+/// holding it (a claim moves agents between accounts), so it is found by agent and its owner written.
+const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET user_id = $2, url = $3, events = $4, description = $5, \
+     active = $6, disabled_reason = $7, secret = $8, previous_secret = $9, previous_secret_expires_at = $10, \
+     failing_since = $11, updated_at = $13, signing = $15 WHERE id = $1 AND created_at = $12 \
+     AND ((agent_id IS NULL AND $14 IS NULL AND user_id = $2) OR agent_id = $14)";
 
 const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, webhook_id, user_id, event_id, \
      event_kind, payload, status, attempts, next_attempt_at, last_status_code, last_error, last_latency_ms, \
@@ -35,9 +40,11 @@ const UPDATE_DELIVERY: &str = "UPDATE webhook_deliveries SET status = $2, attemp
      next_attempt_at = $4, locked_until = NULL, last_status_code = $5, last_error = $6, last_latency_ms = $7, \
      last_response_body = $8, updated_at = $9 WHERE id = $1";
 
-const ACTIVE_WEBHOOKS_OF: &str = "SELECT id, user_id, url, events, description, active, disabled_reason, \
-     secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at \
-     FROM webhooks WHERE user_id = $1 AND active";
+/// The account's own active webhooks (not its agents').
+const ACTIVE_ACCOUNT_WEBHOOKS: &str = "FROM webhooks WHERE user_id = $1 AND agent_id IS NULL AND active";
+
+/// The agent's webhook, if active.
+const ACTIVE_AGENT_WEBHOOK: &str = "FROM webhooks WHERE agent_id = $1 AND active";
 
 const MARK_DISPATCHED: &str = "UPDATE events SET dispatched_at = $1 WHERE id = $2";
 
@@ -107,7 +114,8 @@ impl<S: Portable> WebhookStore for S {
     }
 
     async fn list_webhooks(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError> {
-        let statement = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE user_id = $1 ORDER BY id");
+        let statement =
+            format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE user_id = $1 AND agent_id IS NULL ORDER BY id");
         let rows: Vec<WebhookRow> =
             run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(owner.as_uuid()).fetch_all(e).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
@@ -148,7 +156,7 @@ impl<S: Portable> WebhookStore for S {
 
     async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError> {
         let deleted = run!(self.db().writer(), |e| {
-            sqlx::query("DELETE FROM webhooks WHERE id = $1 AND user_id = $2")
+            sqlx::query("DELETE FROM webhooks WHERE id = $1 AND user_id = $2 AND agent_id IS NULL")
                 .bind(id.as_uuid())
                 .bind(owner.as_uuid())
                 .execute(e)
@@ -163,20 +171,97 @@ impl<S: Portable> WebhookStore for S {
         let mut tx = self.db().begin().await?;
         let events: Vec<PendingEventRow> =
             run!(tx.conn(), |c| sqlx::query_as(pending_events).bind(limit).fetch_all(c).await)?;
+        let account_hooks_of = format!("SELECT {WEBHOOK_COLUMNS} {ACTIVE_ACCOUNT_WEBHOOKS}");
+        let agent_hook_of = format!("SELECT {WEBHOOK_COLUMNS} {ACTIVE_AGENT_WEBHOOK}");
         let mut hooks: HashMap<Uuid, Vec<Webhook>> = HashMap::new();
+        let mut agent_hooks: HashMap<Uuid, Option<Webhook>> = HashMap::new();
         for event in &events {
             if let Entry::Vacant(slot) = hooks.entry(event.user_id) {
                 let rows: Vec<WebhookRow> =
-                    run!(tx.conn(), |c| sqlx::query_as(ACTIVE_WEBHOOKS_OF).bind(event.user_id).fetch_all(c).await)?;
+                    run!(tx.conn(), |c| sqlx::query_as(&account_hooks_of).bind(event.user_id).fetch_all(c).await)?;
                 slot.insert(rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Webhook>, _>>()?);
             }
-            for delivery in deliveries_for(event, hooks.get(&event.user_id).map_or(&[][..], Vec::as_slice), now)? {
+            if let Some(agent) = event.agent_id
+                && let Entry::Vacant(slot) = agent_hooks.entry(agent)
+            {
+                let row: Option<WebhookRow> =
+                    run!(tx.conn(), |c| sqlx::query_as(&agent_hook_of).bind(agent).fetch_optional(c).await)?;
+                slot.insert(row.map(TryInto::try_into).transpose()?);
+            }
+            let mut receivers: Vec<&Webhook> =
+                hooks.get(&event.user_id).map(|h| h.iter().collect()).unwrap_or_default();
+            if let Some(Some(hook)) = event.agent_id.and_then(|agent| agent_hooks.get(&agent)) {
+                receivers.push(hook);
+            }
+            for delivery in deliveries_for(event, &receivers, now)? {
                 insert_delivery(&mut tx, &delivery).await?;
             }
             run!(tx.conn(), |c| sqlx::query(MARK_DISPATCHED).bind(now).bind(event.id).execute(c).await.map(|_| ()))?;
         }
         tx.commit().await?;
         Ok(events.len())
+    }
+
+    async fn agent_webhook(&self, agent: AgentId) -> Result<Option<Webhook>, StoreError> {
+        let statement = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE agent_id = $1");
+        let row: Option<WebhookRow> =
+            run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(agent.as_uuid()).fetch_optional(e).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn insert_agent_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        run!(self.db().writer(), |e| {
+            bind_webhook(sqlx::query(INSERT_WEBHOOK), webhook).execute(e).await.map(|_| ())
+        })
+        .map_err(|e| StoreError::unique(e, "agent webhook"))
+    }
+
+    async fn delete_agent_webhook(&self, agent: AgentId) -> Result<bool, StoreError> {
+        let deleted = run!(self.db().writer(), |e| {
+            sqlx::query("DELETE FROM webhooks WHERE agent_id = $1")
+                .bind(agent.as_uuid())
+                .execute(e)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
+    }
+
+    async fn list_filtered_deliveries(
+        &self,
+        webhook: WebhookId,
+        filter: &DeliveryFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        // Each filter is a no-op when its parameter is NULL; success means `succeeded`, anything else
+        // (pending retries included) is not a success.
+        let statement = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 \
+             AND ($2 IS NULL OR event_kind = $2) \
+             AND ($3 IS NULL OR (status = 'succeeded') = $3) \
+             AND ($4 IS NULL OR created_at >= $4) \
+             ORDER BY id DESC LIMIT $5 OFFSET $6"
+        );
+        let rows: Vec<DeliveryRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&statement)
+                .bind(webhook.as_uuid())
+                .bind(filter.event.clone())
+                .bind(filter.success)
+                .bind(filter.since)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(e)
+                .await
+        })?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn record_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        let mut tx = self.db().begin().await?;
+        outbox::record(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn insert_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {

@@ -7,7 +7,12 @@ use talon_domain::{Account, DeliveryId, EventId, UserId, WebhookId};
 use talon_store::testing::TestDatabase;
 use talon_store::{Backend, ClaimBounds, EndpointOutcome, Store};
 
-on_both_databases!(endpoint_outcomes_touch_only_their_fields, claims_are_bounded_and_take_turns);
+on_both_databases!(
+    endpoint_outcomes_touch_only_their_fields,
+    claims_are_bounded_and_take_turns,
+    agent_webhooks_take_their_agents_events_only,
+    uploads_are_kept_and_found,
+);
 
 fn now() -> chrono::DateTime<Utc> {
     Utc::now().duration_trunc(Duration::microseconds(1)).unwrap()
@@ -23,6 +28,8 @@ async fn webhook(store: &dyn Store, owner: UserId, url: &str) -> Webhook {
     let hook = Webhook {
         id: WebhookId::new(),
         owner,
+        agent: None,
+        signing: talon_domain::webhook::Signing::Talon,
         url: url.into(),
         events: vec!["*".into()],
         description: String::new(),
@@ -162,4 +169,99 @@ async fn claims_are_bounded_and_take_turns(backend: Backend) {
     let two = store.claim_deliveries(at, 2, hold, wide).await.unwrap();
     let owners: Vec<UserId> = two.iter().map(|j| j.delivery.owner).collect();
     assert!(owners.contains(&noisy) && owners.contains(&quiet), "{owners:?}");
+}
+
+/// An agent's webhook: one per agent, out of the account's list, found by its agent (whatever account
+/// holds it now), and receiving the events meant for its agent that it subscribes to.
+async fn agent_webhooks_take_their_agents_events_only(backend: Backend) {
+    use talon_domain::event::{CONTRACT_APPROVED, CONTRACT_FUNDED, Event};
+    use talon_domain::webhook::Signing;
+    use talon_store::DeliveryFilter;
+
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let owner_account =
+        Account { id: UserId::new(), email: "a@example.com".into(), plan: "default".into(), created_at: now() };
+    store.create_account(&owner_account, "hash").await.unwrap();
+    let owner = owner_account.id;
+    let (agent, version) = crate::common::agent_fixtures::agent(&owner_account, "seller", None);
+    store.insert_agent(&agent, &version, &[]).await.unwrap();
+    let (other_agent, other_version) = crate::common::agent_fixtures::agent(&owner_account, "other", None);
+    store.insert_agent(&other_agent, &other_version, &[]).await.unwrap();
+
+    let account_hook = webhook(store, owner, "https://account.example/hook").await;
+    let mut agent_hook = Webhook {
+        id: WebhookId::new(),
+        agent: Some(agent.id),
+        signing: Signing::ClawGig,
+        events: vec![CONTRACT_FUNDED.into()],
+        url: "https://agent.example/hook".into(),
+        ..account_hook.clone()
+    };
+    store.insert_agent_webhook(&agent_hook).await.unwrap();
+    let twin = Webhook { id: WebhookId::new(), ..agent_hook.clone() };
+    assert!(matches!(store.insert_agent_webhook(&twin).await, Err(talon_store::StoreError::Conflict(_))));
+    assert_eq!(store.list_webhooks(owner).await.unwrap(), vec![account_hook.clone()], "not the account's");
+    assert_eq!(store.agent_webhook(agent.id).await.unwrap(), Some(agent_hook.clone()));
+    assert!(!store.delete_webhook(owner, agent_hook.id).await.unwrap(), "not deleted as an account webhook");
+
+    // An update follows the agent to the account holding it now.
+    let new_holder =
+        Account { id: UserId::new(), email: "b@example.com".into(), plan: "default".into(), created_at: now() };
+    store.create_account(&new_holder, "hash").await.unwrap();
+    agent_hook.owner = new_holder.id;
+    store.update_webhook(&agent_hook).await.unwrap();
+    assert_eq!(store.agent_webhook(agent.id).await.unwrap().unwrap().owner, new_holder.id);
+
+    let funded = Event::for_agent(owner, agent.id, CONTRACT_FUNDED, serde_json::json!({"contract_id": "ctr_1"}));
+    let approved = Event::for_agent(owner, agent.id, CONTRACT_APPROVED, serde_json::json!({}));
+    let others = Event::for_agent(owner, other_agent.id, CONTRACT_FUNDED, serde_json::json!({}));
+    store.record_events(&[funded.clone(), approved, others]).await.unwrap();
+    assert_eq!(store.fan_out_events(10, now()).await.unwrap(), 3);
+    let to_agent = store.list_deliveries(agent_hook.id, 0, 10).await.unwrap();
+    assert_eq!(to_agent.total, 1, "its agent's subscribed event only");
+    assert_eq!(to_agent.items[0].event_id, funded.id);
+    assert_eq!(store.list_deliveries(account_hook.id, 0, 10).await.unwrap().total, 3, "the account sees all");
+
+    let mut delivered = to_agent.items[0].clone();
+    delivered.status = DeliveryStatus::Succeeded;
+    store.update_delivery(&delivered).await.unwrap();
+    let filtered = |filter: DeliveryFilter| async move {
+        store.list_filtered_deliveries(account_hook.id, &filter, 0, 10).await.unwrap().len()
+    };
+    assert_eq!(filtered(DeliveryFilter::default()).await, 3);
+    assert_eq!(filtered(DeliveryFilter { event: Some(CONTRACT_FUNDED.into()), ..Default::default() }).await, 2);
+    assert_eq!(filtered(DeliveryFilter { success: Some(false), ..Default::default() }).await, 3);
+    assert_eq!(filtered(DeliveryFilter { since: Some(now() + Duration::minutes(1)), ..Default::default() }).await, 0);
+    assert_eq!(filtered(DeliveryFilter { since: Some(now() - Duration::minutes(1)), ..Default::default() }).await, 3);
+    let succeeded = DeliveryFilter { success: Some(true), ..Default::default() };
+    assert_eq!(store.list_filtered_deliveries(agent_hook.id, &succeeded, 0, 10).await.unwrap().len(), 1);
+
+    assert!(store.delete_agent_webhook(agent.id).await.unwrap());
+    assert_eq!(store.agent_webhook(agent.id).await.unwrap(), None);
+    assert_eq!(store.list_webhooks(owner).await.unwrap().len(), 1);
+}
+
+async fn uploads_are_kept_and_found(backend: Backend) {
+    use talon_domain::UploadId;
+    use talon_domain::marketplace::Upload;
+
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let owner = account(store, "a@example.com").await;
+    let id = UploadId::new();
+    let upload = Upload {
+        id,
+        owner,
+        agent: None,
+        bucket: "attachments".into(),
+        file_name: "report.pdf".into(),
+        content_type: "application/pdf".into(),
+        size_bytes: 1234,
+        storage_key: id.to_string(),
+        created_at: now(),
+    };
+    store.insert_upload(&upload).await.unwrap();
+    assert_eq!(store.upload(id).await.unwrap(), Some(upload));
+    assert_eq!(store.upload(UploadId::new()).await.unwrap(), None);
 }

@@ -15,7 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-/// Every marketplace route, one module per resource.
+pub use uploads::MULTIPART_OVERHEAD;
+
+/// `POST /api/v1/upload`: mounted apart, under a body limit of its own (`router`).
+pub fn upload_routes() -> OpenApiRouter<AppState> {
+    uploads::upload_routes()
+}
+
+/// Every marketplace route, one module per resource (but the upload, see `upload_routes`).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(agents::routes())

@@ -49,7 +49,13 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     };
 
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, state.settings.max_body_bytes).await else {
+    // Each surface's own limit has been applied to the body already; this bound only has to let the
+    // largest of them (an upload) through.
+    let largest = state
+        .settings
+        .max_body_bytes
+        .max(state.marketplace.settings.max_upload_bytes.saturating_add(crate::api::marketplace::MULTIPART_OVERHEAD));
+    let Ok(body) = axum::body::to_bytes(body, largest).await else {
         return ApiError::new(ErrorCode::PayloadTooLarge, "Request body is too large").into_response();
     };
     let fingerprint = fingerprint(&parts.method, parts.uri.path_and_query().map_or("", |p| p.as_str()), &body);

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod sealing;
+pub mod sending;
 mod settings;
 
 pub use settings::WebhookSettings;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 use serde_json::json;
 use talon_domain::time::now;
 use talon_domain::webhook::{
-    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Webhook, WebhookSecret, payload,
-    validate_description, validate_events, validate_url,
+    Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Signing, Webhook, WebhookSecret,
+    payload, validate_description, validate_events, validate_url,
 };
 use talon_domain::{DeliveryId, EventId, ValidationErrors, WebhookId};
 use talon_store::{ClaimBounds, DeliveryJob, EndpointOutcome, Page, Store, StoreError};
@@ -105,6 +106,23 @@ impl WebhookService {
         Ok(secrets)
     }
 
+    /// Checks an endpoint URL by the webhook target rules (a valid http(s) URL, no internal address
+    /// unless private targets are allowed), reporting problems under `field`; the URL as it is stored
+    /// (as the delivery client reads it).
+    pub async fn check_url(&self, raw: &str, field: &str, errors: &mut ValidationErrors) -> Option<String> {
+        let mut found = ValidationErrors::new();
+        let url = validate_url(raw, &mut found);
+        for problem in found.fields() {
+            errors.add(field, problem.message.clone());
+        }
+        let url = url?;
+        if check_target(&url, self.settings.allow_private).await.is_err() {
+            errors.add(field, FORBIDDEN_TARGET);
+            return None;
+        }
+        Some(url.into())
+    }
+
     /// Checks `changes` and applies them to `base`, reporting every bad field at once.
     async fn apply(&self, changes: WebhookChanges, base: &mut Webhook) -> Result<(), ServiceError> {
         let mut errors = ValidationErrors::new();
@@ -145,6 +163,8 @@ impl WebhookService {
         let mut webhook = Webhook {
             id: WebhookId::new(),
             owner: caller.account.id,
+            agent: None,
+            signing: Signing::Talon,
             url: String::new(),
             events: Vec::new(),
             description: String::new(),
@@ -171,7 +191,12 @@ impl WebhookService {
     }
 
     pub async fn get(&self, caller: &Caller, id: WebhookId) -> Result<Webhook, ServiceError> {
-        self.store.webhook(id).await?.filter(|w| w.owner == caller.account.id).ok_or(ServiceError::NotFound("Webhook"))
+        // An agent's webhook is managed through the agent (`/api/v1/agent/webhooks`), never here.
+        self.store
+            .webhook(id)
+            .await?
+            .filter(|w| w.owner == caller.account.id && w.agent.is_none())
+            .ok_or(ServiceError::NotFound("Webhook"))
     }
 
     pub async fn list(&self, caller: &Caller) -> Result<Vec<Webhook>, ServiceError> {

@@ -39,6 +39,24 @@ pub enum WebhookEvent {
     TaskFailed,
     #[schema(rename = "task.cancelled")]
     TaskCancelled,
+    #[schema(rename = "gig.posted")]
+    GigPosted,
+    #[schema(rename = "proposal.accepted")]
+    ProposalAccepted,
+    #[schema(rename = "contract.funded")]
+    ContractFunded,
+    #[schema(rename = "contract.delivered")]
+    ContractDelivered,
+    #[schema(rename = "contract.approved")]
+    ContractApproved,
+    #[schema(rename = "contract.disputed")]
+    ContractDisputed,
+    #[schema(rename = "contract.resolved")]
+    ContractResolved,
+    #[schema(rename = "message.received")]
+    MessageReceived,
+    #[schema(rename = "review.received")]
+    ReviewReceived,
 }
 
 /// `POST /api/webhooks`.
