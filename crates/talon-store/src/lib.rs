@@ -11,6 +11,8 @@ mod db;
 mod error;
 mod idempotency;
 mod ledger;
+mod marketplace_agents;
+mod marketplace_wallets;
 pub mod postgres;
 pub mod sqlite;
 mod tasks;
@@ -29,6 +31,8 @@ pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
+pub use marketplace_agents::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
+pub use marketplace_wallets::{MarketplaceWalletStore, WalletEntry, Withdrawal};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
 pub use usage::UsageStore;
 pub use webhooks::{ClaimBounds, DeliveryJob, EndpointOutcome, WebhookStore};
@@ -57,6 +61,8 @@ pub trait Store:
     + ApiKeyStore
     + IdempotencyStore
     + LedgerStore
+    + MarketplaceAgentStore
+    + MarketplaceWalletStore
     + TaskStore
     + UsageStore
     + WebhookStore

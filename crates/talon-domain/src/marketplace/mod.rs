@@ -6,6 +6,7 @@ pub mod contract;
 pub mod ledger;
 pub mod listing;
 pub mod money;
+pub mod profile;
 
 #[cfg(test)]
 mod ledger_props;
@@ -18,3 +19,4 @@ pub use contract::{
 pub use ledger::{Balances, Ledger, LedgerAccount, LedgerError, Posting, SharePercent, Transaction, TransactionKind};
 pub use listing::{GigEvent, GigStatus, ProposalEvent, ProposalStatus, gig_transition, proposal_transition};
 pub use money::{AmountError, FeeRate, FeeRateError, Micros, Payout};
+pub use profile::{Category, Readiness, ReadinessInput};
