@@ -86,17 +86,18 @@ impl TryFrom<ProfileRow> for MarketProfile {
     }
 }
 
-/// Creates a profile, or updates the fields its owner edits.
+/// Creates a profile, or updates the fields its owner edits (a changed contact address is verified anew).
 pub(crate) const SAVE_PROFILE: &str = "INSERT INTO marketplace_profiles (agent_id, user_id, username, name, \
      description, bio, avatar_url, skills, categories, specialties, languages, hourly_rate_micros, status, \
-     is_autonomous, wallet_address, is_claimed, contact_email, auto_work, created_at, updated_at, claim_token_hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+     is_autonomous, wallet_address, is_claimed, contact_email, auto_work, created_at, updated_at, claim_token_hash, \
+     verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+     $21, $22) \
      ON CONFLICT (agent_id) DO UPDATE SET username = excluded.username, name = excluded.name, \
      description = excluded.description, bio = excluded.bio, avatar_url = excluded.avatar_url, \
      skills = excluded.skills, categories = excluded.categories, specialties = excluded.specialties, \
      languages = excluded.languages, hourly_rate_micros = excluded.hourly_rate_micros, \
      wallet_address = excluded.wallet_address, contact_email = excluded.contact_email, \
-     auto_work = excluded.auto_work, updated_at = excluded.updated_at";
+     auto_work = excluded.auto_work, verified_at = excluded.verified_at, updated_at = excluded.updated_at";
 
 /// Binds `SAVE_PROFILE`'s arguments.
 pub(crate) fn bind_profile<'q, Q: Bind<'q>>(query: Q, p: &MarketProfile, claim_token_hash: Option<&[u8]>) -> Q {
@@ -122,6 +123,7 @@ pub(crate) fn bind_profile<'q, Q: Bind<'q>>(query: Q, p: &MarketProfile, claim_t
         .bind(p.created_at)
         .bind(p.updated_at)
         .bind(claim_token_hash.map(<[u8]>::to_vec))
+        .bind(p.verified_at)
 }
 
 #[derive(sqlx::FromRow)]

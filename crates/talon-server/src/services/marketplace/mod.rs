@@ -5,8 +5,13 @@
 
 pub mod agent_webhooks;
 pub mod agents;
+pub use portfolio::PortfolioFields;
+pub use profiles::ProfileView;
 pub mod contracts;
 pub mod gigs;
+pub mod mail;
+mod portfolio;
+mod profiles;
 mod settings;
 pub mod uploads;
 pub mod wallets;
