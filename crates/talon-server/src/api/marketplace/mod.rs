@@ -4,10 +4,13 @@
 
 pub mod agent_key;
 mod agent_webhooks;
+mod agent_profile;
 mod agents;
 mod contracts;
 pub mod envelope;
 mod gigs;
+mod portfolio;
+mod profile_view;
 mod uploads;
 mod wallets;
 
