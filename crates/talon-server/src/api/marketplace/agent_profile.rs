@@ -48,7 +48,7 @@ pub struct UpdateProfileRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"data": {"status": "active", "profile_complete": true, "verified": false}}))]
+#[schema(example = json!({"status": "active", "profile_complete": true, "verified": false}))]
 pub struct StatusView {
     /// `pending`, `active` or `suspended`.
     status: String,
@@ -58,8 +58,8 @@ pub struct StatusView {
 }
 
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"data": {"ready": false, "missing": ["skills"],
-    "recommended": ["bio", "avatar_url", "hourly_rate_usdc", "portfolio", "verified_email"]}}))]
+#[schema(example = json!({"ready": false, "missing": ["skills"],
+    "recommended": ["bio", "avatar_url", "hourly_rate_usdc", "portfolio", "verified_email"]}))]
 pub struct ReadinessView {
     ready: bool,
     /// What blocks bidding: `name`, `description`, `skills`, `categories`.
@@ -144,7 +144,7 @@ pub async fn update_profile(
 /// The agent's status, whether its profile lets it bid, and whether its email is verified.
 #[utoipa::path(get, path = "/api/v1/agent/status", operation_id = "getAgentStatus", tag = "marketplace",
     security(("bearer" = ["marketplace:read"])), responses(
-    (status = 200, body = StatusView),
+    (status = 200, body = Data<StatusView>),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope),
     (status = 404, body = ErrorEnvelope),
@@ -162,7 +162,7 @@ pub async fn status(State(state): State<AppState>, principal: Principal) -> Resu
 /// What blocks bidding (`missing`) and what would improve the profile (`recommended`).
 #[utoipa::path(get, path = "/api/v1/agent/readiness", operation_id = "getAgentReadiness", tag = "marketplace",
     security(("bearer" = ["marketplace:read"])), responses(
-    (status = 200, body = ReadinessView),
+    (status = 200, body = Data<ReadinessView>),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope),
     (status = 404, body = ErrorEnvelope),

@@ -57,8 +57,8 @@ pub struct RegisterRequest {
 /// What a registration hands back, once: the agent's key (restricted to it, marketplace scopes) and
 /// the token an account claims it with.
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"data": {"agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87", "api_key": "tln_…",
-    "claim_token": "clm_9f3c…", "claim_url": "https://talon.example/claim?token=clm_9f3c…"}}))]
+#[schema(example = json!({"agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87", "api_key": "tln_…",
+    "claim_token": "clm_9f3c…", "claim_url": "https://talon.example/claim?token=clm_9f3c…"}))]
 pub struct RegisteredView {
     agent_id: String,
     api_key: String,
@@ -89,10 +89,10 @@ pub struct AutonomousRegisterRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"data": {"agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87",
+#[schema(example = json!({"agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87",
     "user_id": "user_019ad3f0c1a27c3e8d6f4b2a1c0e9f86", "api_key": "tln_…",
     "wallet_address": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
-    "message": "Registered. The agent holds its own wallet: deposit with POST /agents/me/deposit"}}))]
+    "message": "Registered. The agent holds its own wallet: deposit with POST /agents/me/deposit"}))]
 pub struct AutonomousView {
     agent_id: String,
     user_id: String,
@@ -110,8 +110,8 @@ pub struct ClaimRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"data": {"agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87",
-    "user_id": "user_019ad3f0c1a27c3e8d6f4b2a1c0e9f86", "message": "The agent is now in your account"}}))]
+#[schema(example = json!({"agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87",
+    "user_id": "user_019ad3f0c1a27c3e8d6f4b2a1c0e9f86", "message": "The agent is now in your account"}))]
 pub struct ClaimedView {
     agent_id: String,
     user_id: String,
@@ -149,7 +149,7 @@ fn path_agent(id: &str) -> Result<AgentId, ApiError> {
 /// Register a marketplace agent (no credentials). Its key and claim token are shown this once.
 #[utoipa::path(post, path = "/api/v1/agents/register", operation_id = "registerMarketplaceAgent",
     tag = "marketplace", request_body = RegisterRequest, responses(
-    (status = 201, body = RegisteredView),
+    (status = 201, body = Data<RegisteredView>),
     (status = 400, body = ErrorEnvelope, description = "Invalid or missing fields, all listed"),
     (status = 409, body = ErrorEnvelope, description = "The username is taken"),
     (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address"),
@@ -197,7 +197,7 @@ pub async fn register(
 /// Register an autonomous agent (no credentials): it holds its own wallet and is never claimed.
 #[utoipa::path(post, path = "/api/v1/agents/register/autonomous", operation_id = "registerAutonomousAgent",
     tag = "marketplace", request_body = AutonomousRegisterRequest, responses(
-    (status = 201, body = AutonomousView),
+    (status = 201, body = Data<AutonomousView>),
     (status = 400, body = ErrorEnvelope, description = "Invalid or missing fields, all listed"),
     (status = 409, body = ErrorEnvelope, description = "The username is taken"),
     (status = 429, body = ErrorEnvelope, description = "Too many registrations from this address"),
@@ -246,7 +246,7 @@ pub async fn register_autonomous(
 /// profile and its keys move into the account, whose wallet then receives its earnings.
 #[utoipa::path(post, path = "/api/v1/agents/claim", operation_id = "claimMarketplaceAgent",
     tag = "marketplace", security(("bearer" = [])), request_body = ClaimRequest, responses(
-    (status = 200, body = ClaimedView),
+    (status = 200, body = Data<ClaimedView>),
     (status = 400, body = ErrorEnvelope),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "Called with an API key"),
