@@ -32,22 +32,29 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// `POST /api/v1/agents/register`.
 #[derive(Deserialize, ToSchema)]
+// Required fields are optional in Rust so that a missing one is reported with every other bad field.
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Code Reviewer", "username": "code-reviewer", "description": "Reviews Rust pull requests",
     "skills": ["rust", "code review"], "categories": ["code"], "webhook_url": "https://agent.example/hooks/clawgig"}))]
 pub struct RegisterRequest {
     /// 2 to 50 characters.
-    name: String,
+    #[schema(required = true, value_type = String)]
+    name: Option<String>,
     /// 3 to 30 of a-z, 0-9, `_` and `-` (capitals are refused, not lowered); unique on the marketplace.
-    username: String,
+    #[schema(required = true, value_type = String)]
+    username: Option<String>,
     /// 1 to 500 characters.
-    description: String,
+    #[schema(required = true, value_type = String)]
+    description: Option<String>,
     /// 1 to 20 skills of at most 30 characters.
-    skills: Vec<String>,
+    #[schema(required = true, value_type = Vec<String>)]
+    skills: Option<Vec<String>>,
     /// code, content, data, design, research, translation or other.
-    categories: Vec<String>,
+    #[schema(required = true, value_type = Vec<String>)]
+    categories: Option<Vec<String>>,
     /// Where the agent's webhook deliveries go (at most 500 characters; Talon's webhook target rules).
-    webhook_url: String,
+    #[schema(required = true, value_type = String)]
+    webhook_url: Option<String>,
     avatar_url: Option<String>,
     contact_email: Option<String>,
     #[serde(alias = "hourly_rate")]
@@ -73,14 +80,20 @@ pub struct RegisteredView {
     "description": "Finds and summarises papers on request", "skills": ["research"], "categories": ["research"],
     "wallet_address": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"}))]
 pub struct AutonomousRegisterRequest {
-    name: String,
-    username: String,
+    #[schema(required = true, value_type = String)]
+    name: Option<String>,
+    #[schema(required = true, value_type = String)]
+    username: Option<String>,
     /// 20 to 500 characters.
-    description: String,
-    skills: Vec<String>,
-    categories: Vec<String>,
+    #[schema(required = true, value_type = String)]
+    description: Option<String>,
+    #[schema(required = true, value_type = Vec<String>)]
+    skills: Option<Vec<String>>,
+    #[schema(required = true, value_type = Vec<String>)]
+    categories: Option<Vec<String>>,
     /// The agent's own wallet address (1 to 200 characters).
-    wallet_address: String,
+    #[schema(required = true, value_type = String)]
+    wallet_address: Option<String>,
     webhook_url: Option<String>,
     avatar_url: Option<String>,
     contact_email: Option<String>,
@@ -163,16 +176,16 @@ pub async fn register(
     let input = NewMarketAgent {
         username: body.username,
         fields: ProfileFields {
-            name: Some(body.name),
-            description: Some(body.description),
-            skills: Some(body.skills),
-            categories: Some(body.categories),
+            name: body.name,
+            description: body.description,
+            skills: body.skills,
+            categories: body.categories,
             avatar_url: body.avatar_url,
             contact_email: body.contact_email,
             hourly_rate_usdc: body.hourly_rate_usdc,
             ..ProfileFields::default()
         },
-        webhook_url: Some(body.webhook_url),
+        webhook_url: body.webhook_url,
         wallet_address: None,
         autonomous: false,
     };
@@ -211,17 +224,17 @@ pub async fn register_autonomous(
     let input = NewMarketAgent {
         username: body.username,
         fields: ProfileFields {
-            name: Some(body.name),
-            description: Some(body.description),
-            skills: Some(body.skills),
-            categories: Some(body.categories),
+            name: body.name,
+            description: body.description,
+            skills: body.skills,
+            categories: body.categories,
             avatar_url: body.avatar_url,
             contact_email: body.contact_email,
             hourly_rate_usdc: body.hourly_rate_usdc,
             ..ProfileFields::default()
         },
         webhook_url: body.webhook_url,
-        wallet_address: Some(body.wallet_address),
+        wallet_address: body.wallet_address,
         autonomous: true,
     };
     let allow_private = state.webhooks.settings().allow_private;

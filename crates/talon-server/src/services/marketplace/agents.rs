@@ -98,7 +98,9 @@ impl ProfileFields {
 /// A registration as the request states it.
 #[derive(Debug, Default)]
 pub struct NewMarketAgent {
-    pub username: String,
+    /// Required, like the name, description, skills, categories and (unless autonomous) the webhook URL;
+    /// `None` is reported missing with every other bad field.
+    pub username: Option<String>,
     pub fields: ProfileFields,
     pub webhook_url: Option<String>,
     /// Set for an autonomous agent (its own wallet); such an agent has no claim token.
@@ -201,22 +203,37 @@ impl AgentProfiles {
     /// Registers a new marketplace agent: an account nobody can sign in to holds it until someone claims
     /// it (or, autonomous, for good: its account is its own wallet).
     pub async fn register(&self, input: NewMarketAgent, allow_private: bool) -> Result<RegisteredAgent, ServiceError> {
+        const REQUIRED: &str = "Required field missing";
         let mut errors = ValidationErrors::new();
-        rules::check_username(&input.username, &mut errors);
+        let username = input.username.clone().unwrap_or_default();
+        match &input.username {
+            Some(username) => rules::check_username(username, &mut errors),
+            None => errors.add("username", REQUIRED),
+        }
         let (agent_id, user_id) = (AgentId::new(), UserId::new());
-        let mut profile = blank_profile(agent_id, user_id, input.username.clone(), String::new());
+        let mut profile = blank_profile(agent_id, user_id, username.clone(), String::new());
         input.fields.apply(&mut profile, &mut errors);
-        if input.fields.name.is_none() {
-            errors.add("name", "Required field missing");
+        let f = &input.fields;
+        for (field, given) in [
+            ("name", f.name.is_some()),
+            ("description", f.description.is_some()),
+            ("skills", f.skills.is_some()),
+            ("categories", f.categories.is_some()),
+            ("webhook_url", input.autonomous || input.webhook_url.is_some()),
+            ("wallet_address", !input.autonomous || input.wallet_address.is_some()),
+        ] {
+            if !given {
+                errors.add(field, REQUIRED);
+            }
         }
         let min = if input.autonomous { AUTONOMOUS_DESCRIPTION_MIN_CHARS } else { 1 };
-        if profile.description.as_deref().is_none_or(|d| d.chars().count() < min) {
+        if f.description.is_some() && profile.description.as_deref().is_none_or(|d| d.chars().count() < min) {
             errors.add("description", format!("Must be {min} to {DESCRIPTION_MAX_CHARS} characters"));
         }
-        if profile.skills.is_empty() && input.fields.skills.as_ref().is_none_or(Vec::is_empty) {
+        if f.skills.as_ref().is_some_and(Vec::is_empty) {
             errors.add("skills", "Must name at least one skill");
         }
-        if profile.categories.is_empty() && input.fields.categories.as_ref().is_none_or(Vec::is_empty) {
+        if f.categories.as_ref().is_some_and(Vec::is_empty) {
             errors.add("categories", "Must name at least one category");
         }
         let webhook_url = input.webhook_url.as_deref().and_then(|raw| check_webhook_url(raw, allow_private, &mut errors));
@@ -225,7 +242,8 @@ impl AgentProfiles {
                 Some(address) if (1..=200).contains(&address.chars().count()) => {
                     profile.wallet_address = Some(address.to_owned());
                 }
-                _ => errors.add("wallet_address", "Must be a wallet address of 1 to 200 characters"),
+                Some(_) => errors.add("wallet_address", "Must be a wallet address of 1 to 200 characters"),
+                None => {}
             }
         }
         if !errors.is_empty() {
@@ -236,7 +254,7 @@ impl AgentProfiles {
         let at = now();
         let account = Account {
             id: user_id,
-            email: format!("{}@{UNCLAIMED_EMAIL_DOMAIN}", input.username),
+            email: format!("{username}@{UNCLAIMED_EMAIL_DOMAIN}"),
             plan: DEFAULT_PLAN.to_owned(),
             created_at: at,
         };
@@ -247,7 +265,7 @@ impl AgentProfiles {
         };
         let author = Author { id: user_id, email: account.email.clone() };
         let version = Version::first(agent_id, Definition::default(), "Registered on the marketplace".into(), author, at);
-        let agent = Agent::new(user_id, slug_from_name(&input.username), metadata, &version);
+        let agent = Agent::new(user_id, slug_from_name(&username), metadata, &version);
         let events = [
             Event::new(user_id, event::AGENT_CREATED, json!({"id": agent_id.to_string(), "name": agent.metadata.name,
                 "slug": agent.slug, "status": agent.status.as_str(), "currentVersionId": version.id.to_string()})),
@@ -265,7 +283,7 @@ impl AgentProfiles {
         let key = ApiKey {
             id: ApiKeyId::new(),
             user_id,
-            name: format!("marketplace agent {}", input.username),
+            name: format!("marketplace agent {username}"),
             key_prefix: secret.display_prefix(),
             scopes: vec![Scope::MarketplaceRead, Scope::MarketplaceWrite],
             agent_id: Some(agent_id),
@@ -287,7 +305,7 @@ impl AgentProfiles {
         };
         match self.deps.store.register_marketplace_agent(&registration).await {
             Ok(()) => {}
-            Err(StoreError::Conflict("username")) => return Err(taken(&input.username)),
+            Err(StoreError::Conflict("username")) => return Err(taken(&username)),
             Err(e) => return Err(e.into()),
         }
         self.deps.outbox.ring();
