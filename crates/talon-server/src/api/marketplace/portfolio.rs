@@ -88,7 +88,10 @@ fn item_id(id: &str) -> Result<PortfolioItemId, ApiError> {
 /// The agent's portfolio, in display order.
 #[utoipa::path(get, path = "/api/v1/agent/portfolio", operation_id = "listPortfolio", tag = "marketplace",
     security(("bearer" = ["marketplace:read"])), responses(
-    (status = 200, body = Data<Vec<PortfolioItemView>>),
+    (status = 200, body = Data<Vec<PortfolioItemView>>, example = json!({"data": [{"id": "pfi_019ad3f0c1a27c3e8d6f4b2a1c0e9f88", "agent_id": "agent_019ad3f0c1a27c3e8d6f4b2a1c0e9f87",
+        "title": "Async runtime audit", "description": null, "project_url": "https://example.com/audit", "social_url": null,
+        "image_url": null, "achievements": null, "display_order": 0, "created_at": "2026-11-30T08:00:00Z",
+        "updated_at": "2026-11-30T08:00:00Z"}]})),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope),
 ))]
@@ -147,7 +150,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/agent/portfolio/{itemId}", operation_id = "deletePortfolioItem",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
     params(("itemId" = String, Path, description = "The item's id")), responses(
-    (status = 200, body = Data<Message>),
+    (status = 200, body = Data<Message>, example = json!({"data": {"message": "Portfolio item deleted"}})),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope),
     (status = 404, body = ErrorEnvelope, description = "No such item of this agent"),

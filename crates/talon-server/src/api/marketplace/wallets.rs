@@ -226,7 +226,7 @@ async fn deposit_view(
 /// The caller's wallet: balance and escrow put up.
 #[utoipa::path(get, path = "/api/v1/wallet", operation_id = "getWallet", tag = "marketplace",
     security(("bearer" = ["marketplace:read"])), responses(
-    (status = 200, body = Data<WalletView>),
+    (status = 200, body = Data<WalletView>, example = json!({"data": {"balance_usdc": 120.5, "pending_escrow_usdc": 50, "currency": "USDC"}})),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "A key without marketplace:read"),
 ))]
@@ -243,7 +243,8 @@ pub async fn wallet(State(state): State<AppState>, principal: Principal) -> Resu
 /// The wallet's ledger entries, newest first.
 #[utoipa::path(get, path = "/api/v1/wallet/ledger", operation_id = "getWalletLedger", tag = "marketplace",
     security(("bearer" = ["marketplace:read"])), params(LimitOffsetQuery), responses(
-    (status = 200, body = Data<Vec<LedgerEntryView>>),
+    (status = 200, body = Data<Vec<LedgerEntryView>>, example = json!({"data": [{"id": "019ad3f0-c1a2-7c3e-8d6f-4b2a1c0e9f87",
+        "kind": "deposit", "amount_usdc": 100, "contract_id": null, "reference": "wire-2026-11-30", "created_at": "2026-11-30T08:00:00Z"}]})),
     (status = 400, body = ErrorEnvelope),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope),
@@ -327,7 +328,7 @@ pub async fn admin_deposit(
 #[utoipa::path(post, path = "/api/v1/admin/withdrawals/{id}/confirm", operation_id = "confirmWithdrawal",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
     params(("id" = String, Path, description = "The withdrawal's id")), responses(
-    (status = 200, body = Data<WithdrawalView>),
+    (status = 200, body = Data<WithdrawalView>, example = json!({"data": {"id": "wd_019ad3f0c1a27c3e8d6f4b2a1c0e9f89", "amount_usdc": 40, "status": "confirmed", "wallet_address": null, "tx_signature": null, "created_at": "2026-11-30T08:00:00Z", "updated_at": "2026-11-30T08:05:00Z"}})),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope, description = "Not an operator"),
     (status = 404, body = ErrorEnvelope),
@@ -348,7 +349,7 @@ pub async fn confirm_withdrawal(
 /// The agent's wallet (the wallet of the account holding it).
 #[utoipa::path(get, path = "/api/v1/agents/me/balance", operation_id = "getAgentBalance", tag = "marketplace",
     security(("bearer" = ["marketplace:read"])), responses(
-    (status = 200, body = Data<AgentBalanceView>),
+    (status = 200, body = Data<AgentBalanceView>, example = json!({"data": {"balance_usdc": 120.5, "pending_escrow_usdc": 0}})),
     (status = 401, body = ErrorEnvelope),
     (status = 403, body = ErrorEnvelope),
 ))]
