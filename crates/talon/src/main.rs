@@ -242,7 +242,9 @@ async fn credit(common: &Common, email: &str, amount: &str, reference: &str) -> 
         let deposit = Transaction::deposit(account.id, micros).map_err(|e| anyhow::anyhow!("invalid amount: {e}"))?;
         match store.append_covered(&deposit, Some(reference)).await {
             Ok(_) => {}
-            Err(talon_store::StoreError::Conflict(_)) => anyhow::bail!("the reference `{reference}` was already credited"),
+            Err(talon_store::StoreError::Conflict(_)) => {
+                anyhow::bail!("the reference `{reference}` was already credited")
+            }
             Err(e) => return Err(e.into()),
         }
         let balance = store.balance(&LedgerAccount::Wallet(account.id)).await?;

@@ -8,11 +8,11 @@ use super::rows::{
     EmailCodeRow, PORTFOLIO_COLUMNS, PROFILE_COLUMNS, PortfolioRow, ProfileRow, SAVE_PROFILE, bind_profile,
 };
 use super::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
+use crate::StoreError;
 use crate::agents::rows::{bind_agent, bind_version};
 use crate::agents::sql::{INSERT_AGENT, INSERT_VERSION};
 use crate::api_keys::rows::encode_scopes;
 use crate::db::{Portable, outbox, run};
-use crate::StoreError;
 
 const INSERT_ACCOUNT: &str =
     "INSERT INTO users (id, email, password_hash, plan, created_at) VALUES ($1, $2, $3, $4, $5)";
@@ -220,7 +220,12 @@ impl<S: Portable> MarketplaceAgentStore for S {
 
     async fn delete_portfolio_item(&self, agent: AgentId, id: PortfolioItemId) -> Result<bool, StoreError> {
         let done = run!(self.db().writer(), |e| {
-            sqlx::query(DELETE_ITEM).bind(*id.as_uuid()).bind(*agent.as_uuid()).execute(e).await.map(|d| d.rows_affected())
+            sqlx::query(DELETE_ITEM)
+                .bind(*id.as_uuid())
+                .bind(*agent.as_uuid())
+                .execute(e)
+                .await
+                .map(|d| d.rows_affected())
         })?;
         Ok(done == 1)
     }

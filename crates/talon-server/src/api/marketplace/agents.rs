@@ -17,7 +17,9 @@ use crate::api::extract::client::ClientAddr;
 use crate::api::extract::json::ApiJson;
 use crate::auth::{Credential, Principal};
 use crate::services::marketplace::ProfileView;
-use crate::services::marketplace::agents::{Listing, NewMarketAgent, ProfileFields, check_webhook_url};
+use crate::services::marketplace::agents::{
+    Listing, NewMarketAgent, ProfileFields, RegisteredAgent, check_webhook_url,
+};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -155,6 +157,16 @@ pub struct ListAgentRequest {
     auto_work: Option<bool>,
 }
 
+/// Points the new agent's webhook at the URL it registered with. The agent exists by now and its key
+/// is shown only in this answer, so a failure here is logged rather than answered: the agent sets its
+/// URL again with `PATCH /agent/webhooks`.
+async fn set_webhook(state: &AppState, registered: &RegisteredAgent) {
+    let webhooks = &state.marketplace.agent_webhooks;
+    if let Err(e) = webhooks.set_url(registered.user_id, registered.agent_id, registered.webhook_url.clone()).await {
+        tracing::warn!(agent_id = %registered.agent_id, error = %e, "could not set a registered agent's webhook");
+    }
+}
+
 fn path_agent(id: &str) -> Result<AgentId, ApiError> {
     AgentId::parse(id).map_err(|_| ApiError::not_found("agent"))
 }
@@ -192,13 +204,10 @@ pub async fn register(
     let allow_private = state.webhooks.settings().allow_private;
     let agents = &state.marketplace.agents;
     let registered = agents.register(input, allow_private).await?;
-    state
-        .marketplace
-        .agent_webhooks
-        .set_url(registered.user_id, registered.agent_id, registered.webhook_url.clone())
-        .await?;
+    set_webhook(&state, &registered).await;
     let claim_token = registered.claim_token.unwrap_or_default();
-    let claim_url = format!("{}/claim?token={claim_token}", state.marketplace.settings.public_url.trim_end_matches('/'));
+    let claim_url =
+        format!("{}/claim?token={claim_token}", state.marketplace.settings.public_url.trim_end_matches('/'));
     Ok(created(RegisteredView {
         agent_id: registered.agent_id.to_string(),
         api_key: registered.api_key,
@@ -240,11 +249,7 @@ pub async fn register_autonomous(
     let allow_private = state.webhooks.settings().allow_private;
     let registered = state.marketplace.agents.register(input, allow_private).await?;
     if registered.webhook_url.is_some() {
-        state
-            .marketplace
-            .agent_webhooks
-            .set_url(registered.user_id, registered.agent_id, registered.webhook_url.clone())
-            .await?;
+        set_webhook(&state, &registered).await;
     }
     Ok(created(AutonomousView {
         agent_id: registered.agent_id.to_string(),

@@ -3,8 +3,8 @@
 //! and the REST error envelope (whose `error.message` the SDK reads; field errors are 400).
 
 pub mod agent_key;
-mod agent_webhooks;
 mod agent_profile;
+mod agent_webhooks;
 mod agents;
 mod contracts;
 pub mod envelope;

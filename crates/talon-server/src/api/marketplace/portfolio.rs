@@ -119,7 +119,8 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateItemRequest>,
 ) -> Result<(StatusCode, Json<Data<PortfolioItemView>>), ApiError> {
     let key = AgentKey::from_principal(&principal, Scope::MarketplaceWrite)?;
-    let fields = PortfolioFields { title: Some(body.title), description: body.description, project_url: body.project_url };
+    let fields =
+        PortfolioFields { title: Some(body.title), description: body.description, project_url: body.project_url };
     let item = state.marketplace.agents.add_portfolio_item(key.agent, fields).await?;
     Ok(created(item.into()))
 }

@@ -56,7 +56,8 @@ pub struct AgentProfileView {
 impl From<ProfileView> for AgentProfileView {
     fn from(view: ProfileView) -> Self {
         let p = view.profile;
-        let avg = if p.stats_total_reviews > 0 { p.stats_rating_sum as f64 / p.stats_total_reviews as f64 } else { 0.0 };
+        let avg =
+            if p.stats_total_reviews > 0 { p.stats_rating_sum as f64 / p.stats_total_reviews as f64 } else { 0.0 };
         AgentProfileView {
             id: p.agent_id.to_string(),
             operator_id: (p.is_claimed && !p.is_autonomous).then(|| p.user_id.to_string()),

@@ -370,7 +370,9 @@ async fn autonomous(state: &AppState, principal: &Principal, scope: Scope) -> Re
     let key = AgentKey::from_principal(principal, scope)?;
     let profile = state.marketplace.agents.profile(key.agent).await?;
     if !profile.is_autonomous {
-        return Err(ApiError::forbidden("Only autonomous agents hold their own wallet; this agent's account holder does"));
+        return Err(ApiError::forbidden(
+            "Only autonomous agents hold their own wallet; this agent's account holder does",
+        ));
     }
     Ok(key)
 }

@@ -236,7 +236,8 @@ impl AgentProfiles {
         if f.categories.as_ref().is_some_and(Vec::is_empty) {
             errors.add("categories", "Must name at least one category");
         }
-        let webhook_url = input.webhook_url.as_deref().and_then(|raw| check_webhook_url(raw, allow_private, &mut errors));
+        let webhook_url =
+            input.webhook_url.as_deref().and_then(|raw| check_webhook_url(raw, allow_private, &mut errors));
         if input.autonomous {
             match input.wallet_address.as_deref().map(str::trim) {
                 Some(address) if (1..=200).contains(&address.chars().count()) => {
@@ -264,14 +265,23 @@ impl AgentProfiles {
             capabilities: profile.skills.clone(),
         };
         let author = Author { id: user_id, email: account.email.clone() };
-        let version = Version::first(agent_id, Definition::default(), "Registered on the marketplace".into(), author, at);
+        let version =
+            Version::first(agent_id, Definition::default(), "Registered on the marketplace".into(), author, at);
         let agent = Agent::new(user_id, slug_from_name(&username), metadata, &version);
         let events = [
-            Event::new(user_id, event::AGENT_CREATED, json!({"id": agent_id.to_string(), "name": agent.metadata.name,
-                "slug": agent.slug, "status": agent.status.as_str(), "currentVersionId": version.id.to_string()})),
-            Event::new(user_id, event::VERSION_CREATED, json!({"id": version.id.to_string(),
+            Event::new(
+                user_id,
+                event::AGENT_CREATED,
+                json!({"id": agent_id.to_string(), "name": agent.metadata.name,
+                "slug": agent.slug, "status": agent.status.as_str(), "currentVersionId": version.id.to_string()}),
+            ),
+            Event::new(
+                user_id,
+                event::VERSION_CREATED,
+                json!({"id": version.id.to_string(),
                 "agentId": agent_id.to_string(), "versionNumber": 1, "parentVersionId": null,
-                "commitMessage": version.commit_message})),
+                "commitMessage": version.commit_message}),
+            ),
         ];
         let claim_token = (!input.autonomous).then(|| {
             let mut bytes = [0u8; 24];
@@ -334,7 +344,12 @@ impl AgentProfiles {
     }
 
     /// Lists one of the caller's registry agents on the marketplace, or updates its listing.
-    pub async fn list_agent(&self, caller: &Caller, agent: AgentId, listing: Listing) -> Result<MarketProfile, ServiceError> {
+    pub async fn list_agent(
+        &self,
+        caller: &Caller,
+        agent: AgentId,
+        listing: Listing,
+    ) -> Result<MarketProfile, ServiceError> {
         let found = self.deps.store.agent(agent).await?;
         let agent = match found {
             Some(a) if a.owner == caller.account.id && caller.reaches(a.id) => a,

@@ -40,7 +40,11 @@ impl AgentProfiles {
         Ok(self.deps.store.portfolio_items(agent).await?)
     }
 
-    pub async fn add_portfolio_item(&self, agent: AgentId, fields: PortfolioFields) -> Result<PortfolioItem, ServiceError> {
+    pub async fn add_portfolio_item(
+        &self,
+        agent: AgentId,
+        fields: PortfolioFields,
+    ) -> Result<PortfolioItem, ServiceError> {
         let at = now();
         let mut item = PortfolioItem {
             id: PortfolioItemId::new(),

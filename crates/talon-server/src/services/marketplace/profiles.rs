@@ -3,8 +3,8 @@
 
 use chrono::Duration;
 use rand::Rng;
-use talon_domain::marketplace::{Readiness, ReadinessInput};
 use talon_domain::marketplace::profile::check_email;
+use talon_domain::marketplace::{Readiness, ReadinessInput};
 use talon_domain::time::now;
 use talon_domain::{AgentId, ValidationErrors};
 use talon_store::{EmailCode, MarketProfile};
@@ -105,8 +105,12 @@ impl AgentProfiles {
             return Err(errors.into());
         }
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-        let stored =
-            EmailCode { hash: code_hash(agent, &code), address: address.clone(), expires_at: now() + CODE_TTL, attempts: 0 };
+        let stored = EmailCode {
+            hash: code_hash(agent, &code),
+            address: address.clone(),
+            expires_at: now() + CODE_TTL,
+            attempts: 0,
+        };
         self.deps.store.set_email_code(agent, Some(&stored)).await?;
         let body = format!("Your Talon marketplace verification code is {code}. It expires in 15 minutes.");
         self.mail.send(&address, "Verify your email", &body).await.map_err(ServiceError::Internal)

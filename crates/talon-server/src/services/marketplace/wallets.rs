@@ -60,7 +60,12 @@ impl Wallets {
     }
 
     /// Credits `amount` to the wallet of `user`; a `reference` credited before is refused (409).
-    pub async fn deposit(&self, user: UserId, amount: Micros, reference: &str) -> Result<StoredTransaction, ServiceError> {
+    pub async fn deposit(
+        &self,
+        user: UserId,
+        amount: Micros,
+        reference: &str,
+    ) -> Result<StoredTransaction, ServiceError> {
         let transaction = Transaction::deposit(user, amount).map_err(ledger_error)?;
         match self.deps.store.append_covered(&transaction, Some(reference)).await {
             Ok(stored) => Ok(stored),

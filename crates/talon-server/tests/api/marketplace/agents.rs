@@ -19,7 +19,13 @@ on_both_databases!(
 );
 
 /// Sends a request and returns the status and JSON body.
-pub async fn call(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = app.request(method, path, bearer);
     if let Some(body) = body {
         request = request.json(&body);
@@ -107,7 +113,16 @@ async fn registration_lists_every_bad_field_and_refuses_taken_usernames(backend:
     let (status, body) = call(&app, Method::POST, "/api/v1/agents/register", None, Some(bad)).await;
     assert_eq!(status, 400, "{body}");
     let bad_fields = fields(&body);
-    for field in ["name", "username", "description", "skills[0]", "categories[0]", "webhook_url", "avatar_url", "hourly_rate_usdc"] {
+    for field in [
+        "name",
+        "username",
+        "description",
+        "skills[0]",
+        "categories[0]",
+        "webhook_url",
+        "avatar_url",
+        "hourly_rate_usdc",
+    ] {
         assert!(bad_fields.iter().any(|f| f == field), "{field}: {body}");
     }
     let (status, body) =
@@ -175,7 +190,8 @@ async fn claiming_moves_the_agent_into_the_account(backend: Backend) {
     let unknown = json!({"claim_token": "clm_nothing"});
     assert_error(app.post("/api/v1/agents/claim", Some(&owner.token), unknown).await, 404, "NOT_FOUND").await;
 
-    let (status, claimed) = call(&app, Method::POST, "/api/v1/agents/claim", Some(&owner.token), Some(claim.clone())).await;
+    let (status, claimed) =
+        call(&app, Method::POST, "/api/v1/agents/claim", Some(&owner.token), Some(claim.clone())).await;
     assert_eq!(status, 200, "{claimed}");
     assert_eq!(claimed["data"]["agent_id"], agent);
     assert_eq!(claimed["data"]["user_id"], owner.id.as_str());
@@ -225,7 +241,8 @@ async fn an_account_lists_its_agent_and_its_restricted_key_works(backend: Backen
     let (status, _) = call(&app, Method::PUT, &path, Some(&other.owner.token), Some(listing.clone())).await;
     assert_eq!(status, 404);
     let (status, _) =
-        call(&app, Method::PUT, "/api/agents/agent_nonsense/marketplace", Some(&other.owner.token), Some(listing)).await;
+        call(&app, Method::PUT, "/api/agents/agent_nonsense/marketplace", Some(&other.owner.token), Some(listing))
+            .await;
     assert_eq!(status, 404);
     let read_only = app.api_key(&market.owner, &["agents:read", "marketplace:write"]).await;
     let (status, _) = call(&app, Method::PUT, &path, Some(&read_only), Some(json!({"username": "listed-bot"}))).await;
@@ -243,7 +260,8 @@ async fn readiness_blocks_bidding_until_the_profile_is_complete(backend: Backend
     let app = TestApp::spawn(backend).await;
     let market = app.market_agent("ready@example.com").await;
     let path = format!("/api/agents/{}/marketplace", market.agent_id);
-    let (status, _) = call(&app, Method::PUT, &path, Some(&market.owner.token), Some(json!({"username": "half-done"}))).await;
+    let (status, _) =
+        call(&app, Method::PUT, &path, Some(&market.owner.token), Some(json!({"username": "half-done"}))).await;
     assert_eq!(status, 200);
 
     let readiness = app.get_json("/api/v1/agent/readiness", &market.key).await;
@@ -260,8 +278,14 @@ async fn readiness_blocks_bidding_until_the_profile_is_complete(backend: Backend
     assert_eq!(refused.status(), 403);
     assert!(refused.message().contains("description, skills, categories"), "{}", refused.message());
 
-    let (status, body) = call(&app, Method::PATCH, "/api/v1/agent/profile", Some(&market.key),
-        Some(json!({"categories": ["nope"], "hourly_rate_usdc": 0}))).await;
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/agent/profile",
+        Some(&market.key),
+        Some(json!({"categories": ["nope"], "hourly_rate_usdc": 0})),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(fields(&body), ["categories[0]", "hourly_rate_usdc"]);
     let complete = json!({"description": "Reviews code", "skills": ["rust"], "categories": ["code"], "bio": "Fast",
@@ -271,19 +295,32 @@ async fn readiness_blocks_bidding_until_the_profile_is_complete(backend: Backend
     assert_eq!(body["data"]["bio"], "Fast");
     assert_eq!(body["data"]["hourly_rate_usdc"], 30.0);
     let readiness = app.get_json("/api/v1/agent/readiness", &market.key).await;
-    assert_eq!(readiness["data"], json!({"ready": true, "missing": [], "recommended": ["portfolio", "verified_email"]}));
+    assert_eq!(
+        readiness["data"],
+        json!({"ready": true, "missing": [], "recommended": ["portfolio", "verified_email"]})
+    );
     app.state.marketplace.agents.require_ready(agent).await.unwrap();
 
     // A session is not an agent; a read-only agent key cannot write.
     let (status, _) = call(&app, Method::GET, "/api/v1/agent/readiness", Some(&market.owner.token), None).await;
     assert_eq!(status, 403);
     let response = app
-        .post("/api/api-keys", Some(&market.owner.token),
-            json!({"name": "ro", "scopes": ["marketplace:read"], "agentId": market.agent_id}))
+        .post(
+            "/api/api-keys",
+            Some(&market.owner.token),
+            json!({"name": "ro", "scopes": ["marketplace:read"], "agentId": market.agent_id}),
+        )
         .await;
     let read_key = response.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
     app.get_json("/api/v1/agent/profile", &read_key).await;
-    let (status, _) = call(&app, Method::PATCH, "/api/v1/agent/profile", Some(&read_key), Some(json!({"bio": "x"}))).await;
+    let (status, _) =
+        call(&app, Method::PATCH, "/api/v1/agent/profile", Some(&read_key), Some(json!({"bio": "x"}))).await;
+    assert_eq!(status, 403);
+    let item = json!({"title": "Read-only keys add nothing"});
+    let (status, _) = call(&app, Method::POST, "/api/v1/agent/portfolio", Some(&read_key), Some(item)).await;
+    assert_eq!(status, 403);
+    let email = json!({"email": "a@b.example"});
+    let (status, _) = call(&app, Method::POST, "/api/v1/agent/verify-email", Some(&read_key), Some(email)).await;
     assert_eq!(status, 403);
 }
 
@@ -303,18 +340,23 @@ async fn email_is_verified_with_the_logged_code(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = register_agent(&app, "verifier").await["api_key"].as_str().unwrap().to_owned();
     let email = format!("verify-{}@example.com", backend.as_str());
-    let (status, _) = call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": "000000"}))).await;
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": "000000"}))).await;
     assert_eq!(status, 400, "nothing pending");
-    let (status, body) = call(&app, Method::POST, "/api/v1/agent/verify-email", Some(&key), Some(json!({"email": "nope"}))).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/agent/verify-email", Some(&key), Some(json!({"email": "nope"}))).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = call(&app, Method::POST, "/api/v1/agent/verify-email", Some(&key), Some(json!({"email": email}))).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/agent/verify-email", Some(&key), Some(json!({"email": email}))).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"]["message"].is_string());
     let code = mailed_code(&email);
     let wrong = if code == "111111" { "222222" } else { "111111" };
-    let (status, _) = call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": wrong}))).await;
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": wrong}))).await;
     assert_eq!(status, 400);
-    let (status, body) = call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": code}))).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": code}))).await;
     assert_eq!(status, 200, "{body}");
     let profile = app.get_json("/api/v1/agent/profile", &key).await;
     assert_eq!(profile["data"]["verified"], true);
@@ -331,7 +373,8 @@ async fn email_is_verified_with_the_logged_code(backend: Backend) {
             call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": wrong}))).await;
         assert_eq!(status, 400);
     }
-    let (status, body) = call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": code}))).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/agent/confirm-email", Some(&key), Some(json!({"code": code}))).await;
     assert_eq!(status, 400, "void after five wrong codes: {body}");
 }
 
@@ -341,7 +384,8 @@ async fn portfolio_crud_is_per_agent(backend: Backend) {
     let other = register_agent(&app, "portfolio-b").await["api_key"].as_str().unwrap().to_owned();
     let (status, _) = call(&app, Method::POST, "/api/v1/agent/portfolio", Some(&key), Some(json!({"title": ""}))).await;
     assert_eq!(status, 400);
-    let item = json!({"title": "Async audit", "description": "Found two deadlocks", "project_url": "https://example.com/a"});
+    let item =
+        json!({"title": "Async audit", "description": "Found two deadlocks", "project_url": "https://example.com/a"});
     let (status, created) = call(&app, Method::POST, "/api/v1/agent/portfolio", Some(&key), Some(item)).await;
     assert_eq!(status, 201, "{created}");
     let item = &created["data"];
@@ -377,8 +421,14 @@ async fn portfolio_crud_is_per_agent(backend: Backend) {
 
     // At most 50 items.
     for i in 0..50 {
-        let (status, _) =
-            call(&app, Method::POST, "/api/v1/agent/portfolio", Some(&key), Some(json!({"title": format!("Item {i}")}))).await;
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            "/api/v1/agent/portfolio",
+            Some(&key),
+            Some(json!({"title": format!("Item {i}")})),
+        )
+        .await;
         assert_eq!(status, 201);
     }
     let (status, body) =

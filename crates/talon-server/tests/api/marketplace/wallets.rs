@@ -30,7 +30,8 @@ async fn deposit(app: &TestApp, bearer: &str, amount: f64, reference: &str) -> (
 async fn sandbox_deposits_are_off_unless_configured(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user = app.register("client@example.com").await;
-    let response = app.post("/api/v1/wallet/deposits", Some(&user.token), json!({"amount_usdc": 5, "reference": "r"})).await;
+    let response =
+        app.post("/api/v1/wallet/deposits", Some(&user.token), json!({"amount_usdc": 5, "reference": "r"})).await;
     let body = assert_error(response, 403, "FORBIDDEN").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("Sandbox deposits are off"), "{body}");
     let ready: Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
@@ -104,8 +105,14 @@ async fn withdrawals_reserve_the_money_and_refuse_overdrafts(backend: Backend) {
     let ledger = app.get_json("/api/v1/wallet/ledger", &user.token).await;
     assert_eq!(ledger["data"][0]["kind"], "withdrawal");
     assert_eq!(ledger["data"][0]["amount_usdc"], -4.0);
-    let (status, _) =
-        call(&app, Method::POST, "/api/v1/wallet/withdrawals", Some(&user.token), Some(json!({"amount_usdc": 6.000001}))).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/wallet/withdrawals",
+        Some(&user.token),
+        Some(json!({"amount_usdc": 6.000001})),
+    )
+    .await;
     assert_eq!(status, 409);
 }
 
@@ -118,7 +125,8 @@ async fn operator_routes_need_an_operator(backend: Backend) {
     assert_error(response, 403, "FORBIDDEN").await;
     assert!(app.state.store.set_account_role("ops@example.com", "operator").await.unwrap());
 
-    let (status, body) = call(&app, Method::POST, "/api/v1/admin/deposits", Some(&operator.token), Some(credit.clone())).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/admin/deposits", Some(&operator.token), Some(credit.clone())).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["user_id"], user.id.as_str());
     assert_eq!(body["data"]["balance_usdc"], 250.0);
@@ -134,7 +142,9 @@ async fn operator_routes_need_an_operator(backend: Backend) {
     let (status, _) = call(&app, Method::POST, "/api/v1/admin/deposits", Some(&ops_read_only), Some(credit)).await;
     assert_eq!(status, 403, "missing marketplace:write");
 
-    let (_, body) = call(&app, Method::POST, "/api/v1/wallet/withdrawals", Some(&user.token), Some(json!({"amount_usdc": 50}))).await;
+    let (_, body) =
+        call(&app, Method::POST, "/api/v1/wallet/withdrawals", Some(&user.token), Some(json!({"amount_usdc": 50})))
+            .await;
     let confirm = format!("/api/v1/admin/withdrawals/{}/confirm", body["data"]["id"].as_str().unwrap());
     // Bodiless, like the SDK's POSTs without a body.
     let (status, _) = call(&app, Method::POST, &confirm, Some(&user.token), None).await;
@@ -146,7 +156,10 @@ async fn operator_routes_need_an_operator(backend: Backend) {
     assert_eq!(status, 409, "confirmed once");
     let missing = "/api/v1/admin/withdrawals/wd_019ad3f0c1a27c3e8d6f4b2a1c0e9f89/confirm";
     assert_eq!(call(&app, Method::POST, missing, Some(&operator.token), None).await.0, 404);
-    assert_eq!(call(&app, Method::POST, "/api/v1/admin/withdrawals/junk/confirm", Some(&operator.token), None).await.0, 404);
+    assert_eq!(
+        call(&app, Method::POST, "/api/v1/admin/withdrawals/junk/confirm", Some(&operator.token), None).await.0,
+        404
+    );
     assert_eq!(app.get_json("/api/v1/wallet", &user.token).await["data"]["balance_usdc"], 200.0);
 }
 
@@ -159,28 +172,38 @@ async fn autonomous_agents_hold_their_own_wallet(backend: Backend) {
     let key = created["data"]["api_key"].as_str().unwrap().to_owned();
 
     let transfer = json!({"tx_signature": "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnb", "amount_usdc": 25});
-    let (status, body) = call(&app, Method::POST, "/api/v1/agents/me/deposit", Some(&key), Some(transfer.clone())).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/agents/me/deposit", Some(&key), Some(transfer.clone())).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"], json!({"success": true, "amount_usdc": 25.0,
-        "tx_signature": "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnb", "balance_usdc": 25.0}));
+    assert_eq!(
+        body["data"],
+        json!({"success": true, "amount_usdc": 25.0,
+        "tx_signature": "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnb", "balance_usdc": 25.0})
+    );
     let (status, _) = call(&app, Method::POST, "/api/v1/agents/me/deposit", Some(&key), Some(transfer)).await;
     assert_eq!(status, 409, "a transfer is credited once");
     let balance = app.get_json("/api/v1/agents/me/balance", &key).await;
     assert_eq!(balance["data"], json!({"balance_usdc": 25.0, "pending_escrow_usdc": 0.0}));
 
-    let (status, _) = call(&app, Method::POST, "/api/v1/agents/me/withdraw", Some(&key), Some(json!({"amount_usdc": 30}))).await;
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/agents/me/withdraw", Some(&key), Some(json!({"amount_usdc": 30}))).await;
     assert_eq!(status, 409);
-    let (status, body) = call(&app, Method::POST, "/api/v1/agents/me/withdraw", Some(&key), Some(json!({"amount_usdc": 10}))).await;
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/agents/me/withdraw", Some(&key), Some(json!({"amount_usdc": 10}))).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"], json!({"success": true, "amount_usdc": 10.0, "tx_signature": null, "status": "pending",
-        "remaining_balance_usdc": 15.0}));
+    assert_eq!(
+        body["data"],
+        json!({"success": true, "amount_usdc": 10.0, "tx_signature": null, "status": "pending",
+        "remaining_balance_usdc": 15.0})
+    );
 
     // An agent held by an account does not hold its own wallet; a session is not an agent.
     let held = register_agent(&app, "held-bot").await["api_key"].as_str().unwrap().to_owned();
     let transfer = json!({"tx_signature": "other-signature", "amount_usdc": 5});
     let (status, _) = call(&app, Method::POST, "/api/v1/agents/me/deposit", Some(&held), Some(transfer)).await;
     assert_eq!(status, 403);
-    let (status, _) = call(&app, Method::POST, "/api/v1/agents/me/withdraw", Some(&held), Some(json!({"amount_usdc": 1}))).await;
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/agents/me/withdraw", Some(&held), Some(json!({"amount_usdc": 1}))).await;
     assert_eq!(status, 403);
     let user = app.register("person@example.com").await;
     assert_eq!(call(&app, Method::GET, "/api/v1/agents/me/balance", Some(&user.token), None).await.0, 403);
