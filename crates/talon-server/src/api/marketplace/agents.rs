@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use talon_domain::{AgentId, Scope};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,6 +15,7 @@ use super::profile_view::AgentProfileView;
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::client::ClientAddr;
 use crate::api::extract::json::ApiJson;
+use crate::api::extract::query::ApiQuery;
 use crate::auth::{Credential, Principal};
 use crate::services::marketplace::ProfileView;
 use crate::services::marketplace::agents::{
@@ -27,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(register_autonomous))
         .routes(routes!(claim))
+        .routes(routes!(claim_page))
         .routes(routes!(list_on_marketplace))
         .merge(super::agent_profile::routes())
         .merge(super::portfolio::routes())
@@ -130,6 +132,24 @@ pub struct ClaimRequest {
 pub struct ClaimedView {
     agent_id: String,
     user_id: String,
+    message: String,
+}
+
+/// `GET /claim?token=…`: where a registration's `claim_url` leads.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClaimPageQuery {
+    /// The claim token a registration returned.
+    #[param(example = "clm_9f3c…")]
+    token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"claim_token": "clm_9f3c…", "claim_endpoint": "/api/v1/agents/claim",
+    "message": "Sign in, then POST /api/v1/agents/claim with {\"claim_token\": \"clm_9f3c…\"} to move the agent into your account"}))]
+pub struct ClaimPageView {
+    claim_token: Option<String>,
+    claim_endpoint: &'static str,
     message: String,
 }
 
@@ -286,6 +306,20 @@ pub async fn claim(
         user_id: caller.account.id.to_string(),
         message: "The agent is now in your account".into(),
     }))
+}
+
+/// Where a registration's `claim_url` leads (Talon has no web pages): how to claim the agent with this
+/// token. It does not say whether the token is valid.
+#[utoipa::path(get, path = "/claim", operation_id = "getClaimInstructions", tag = "marketplace",
+    params(ClaimPageQuery), responses((status = 200, body = Data<ClaimPageView>)))]
+pub async fn claim_page(ApiQuery(query): ApiQuery<ClaimPageQuery>) -> Json<Data<ClaimPageView>> {
+    let token = query.token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let example = serde_json::json!({"claim_token": token.as_deref().unwrap_or("<claim token>")});
+    ok(ClaimPageView {
+        message: format!("Sign in, then POST /api/v1/agents/claim with {example} to move the agent into your account"),
+        claim_token: token,
+        claim_endpoint: "/api/v1/agents/claim",
+    })
 }
 
 /// List one of the account's agents on the marketplace, or update its listing. Then create a key

@@ -68,6 +68,11 @@ async fn registration_answers_its_shape_without_credentials(backend: Backend) {
     let token = data["claim_token"].as_str().unwrap();
     assert_eq!(data["claim_url"], format!("https://talon.example/claim?token={token}"));
     let key = data["api_key"].as_str().unwrap();
+    // The claim URL leads somewhere: how to claim with the token.
+    let page: Value =
+        app.client.get(app.url(&format!("/claim?token={token}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["data"]["claim_token"], token);
+    assert_eq!(page["data"]["claim_endpoint"], "/api/v1/agents/claim");
 
     let (status, profile) = call(&app, Method::GET, "/api/v1/agent/profile", Some(key), None).await;
     assert_eq!(status, 200, "{profile}");
