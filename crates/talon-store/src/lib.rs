@@ -11,6 +11,8 @@ mod db;
 mod error;
 mod idempotency;
 mod ledger;
+mod marketplace_agents;
+mod marketplace_wallets;
 pub mod postgres;
 pub mod sqlite;
 mod tasks;
@@ -30,6 +32,8 @@ pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
+pub use marketplace_agents::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
+pub use marketplace_wallets::{MarketplaceWalletStore, WalletEntry, Withdrawal};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
 pub use uploads::UploadStore;
 pub use usage::UsageStore;
@@ -59,6 +63,8 @@ pub trait Store:
     + ApiKeyStore
     + IdempotencyStore
     + LedgerStore
+    + MarketplaceAgentStore
+    + MarketplaceWalletStore
     + TaskStore
     + UploadStore
     + UsageStore

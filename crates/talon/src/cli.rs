@@ -57,6 +57,38 @@ pub enum Command {
         /// A plan named in the config file (`[plans.NAME]`), or `default`.
         plan: String,
     },
+    /// Give an account a role: `operator` resolves marketplace disputes, credits deposits and confirms
+    /// withdrawals; `user` is everyone else.
+    SetRole {
+        /// The account's email.
+        email: String,
+        role: Role,
+    },
+    /// Credit an account's marketplace wallet with money received outside Talon (an operator's deposit).
+    Credit {
+        /// The account's email.
+        email: String,
+        /// Decimal USDC, more than 0, at most 6 decimals (e.g. 250 or 12.5).
+        amount: String,
+        /// The outside reference (a bank or chain transaction); the same one is never credited twice.
+        #[arg(long)]
+        reference: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Role {
+    Operator,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::User => "user",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use talon_server::{AppState, ServerConfig};
 use talon_store::Store;
 use tokio::net::TcpListener;
 
-use cli::{Cli, Command, Common, LogFormat, SeedArgs, ServeArgs};
+use cli::{Cli, Command, Common, LogFormat, Role, SeedArgs, ServeArgs};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -29,6 +29,8 @@ async fn main() -> Result<()> {
         }
         Command::Seed(args) => seed(&cli.common, &args).await,
         Command::SetPlan { email, plan } => set_plan(&cli.common, &email, &plan).await,
+        Command::SetRole { email, role } => set_role(&cli.common, &email, role).await,
+        Command::Credit { email, amount, reference } => credit(&cli.common, &email, &amount, &reference).await,
     }
 }
 
@@ -214,6 +216,44 @@ async fn set_plan(common: &Common, email: &str, plan: &str) -> Result<()> {
     store.close().await;
     anyhow::ensure!(found, "no account with email {email}");
     println!("{email} is now on the `{plan}` plan.");
+    Ok(())
+}
+
+async fn set_role(common: &Common, email: &str, role: Role) -> Result<()> {
+    let store = open_store(common).await?;
+    let found = store.set_account_role(&email.trim().to_lowercase(), role.as_str()).await?;
+    store.close().await;
+    anyhow::ensure!(found, "no account with email {email}");
+    println!("{email} is now {}.", role.as_str());
+    Ok(())
+}
+
+async fn credit(common: &Common, email: &str, amount: &str, reference: &str) -> Result<()> {
+    use talon_domain::marketplace::{LedgerAccount, Micros, Transaction};
+    let micros = Micros::parse_usdc(amount.trim()).map_err(|e| anyhow::anyhow!("invalid amount `{amount}`: {e}"))?;
+    let reference = reference.trim();
+    anyhow::ensure!(!reference.is_empty(), "the reference must not be empty");
+    let store = open_store(common).await?;
+    let result = async {
+        let (account, _) = store
+            .account_by_email(&email.trim().to_lowercase())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no account with email {email}"))?;
+        let deposit = Transaction::deposit(account.id, micros).map_err(|e| anyhow::anyhow!("invalid amount: {e}"))?;
+        match store.append_covered(&deposit, Some(reference)).await {
+            Ok(_) => {}
+            Err(talon_store::StoreError::Conflict(_)) => {
+                anyhow::bail!("the reference `{reference}` was already credited")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let balance = store.balance(&LedgerAccount::Wallet(account.id)).await?;
+        Ok(balance)
+    }
+    .await;
+    store.close().await;
+    let balance = result?;
+    println!("Credited {} USDC to {email}; the balance is {} USDC.", micros.to_usdc_string(), balance.to_usdc_string());
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod contract;
 pub mod ledger;
 pub mod listing;
 pub mod money;
+pub mod profile;
 pub mod upload;
 
 #[cfg(test)]
@@ -19,4 +20,5 @@ pub use contract::{
 pub use ledger::{Balances, Ledger, LedgerAccount, LedgerError, Posting, SharePercent, Transaction, TransactionKind};
 pub use listing::{GigEvent, GigStatus, ProposalEvent, ProposalStatus, gig_transition, proposal_transition};
 pub use money::{AmountError, FeeRate, FeeRateError, Micros, Payout};
+pub use profile::{Category, Readiness, ReadinessInput};
 pub use upload::{Upload, clean_file_name, validate_bucket};

@@ -18,13 +18,16 @@ pub struct Health {
     /// per replica; the server stays ready).
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<&'static str>,
+    /// Present (true) when the marketplace runs in sandbox mode: anyone may credit their own wallet.
+    #[serde(rename = "marketplaceSandbox", skip_serializing_if = "Option::is_none")]
+    marketplace_sandbox: Option<bool>,
 }
 
 /// Liveness: the process is up and serving.
 #[utoipa::path(get, path = "/healthz", operation_id = "getHealth",
     tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok", database: None, redis: None })
+    Json(Health { status: "ok", database: None, redis: None, marketplace_sandbox: None })
 }
 
 /// Readiness: the database answers. Redis is reported but does not decide it: while Redis is down
@@ -40,7 +43,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         Some(_) => Some("degraded"),
         None => None,
     };
-    Ok(Json(Health { status: "ready", database: Some(state.store.backend().as_str()), redis }))
+    let marketplace_sandbox = state.marketplace.settings.sandbox.then_some(true);
+    Ok(Json(Health { status: "ready", database: Some(state.store.backend().as_str()), redis, marketplace_sandbox }))
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -26,6 +26,10 @@ pub enum ServiceError {
     BadCredentials,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The caller may not do this (yet): the message says why (an incomplete marketplace profile, an
+    /// operator-only action, sandbox deposits turned off).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

@@ -9,8 +9,8 @@ use talon_domain::{AgentId, UserId, VersionId};
 
 use crate::StoreError;
 
-mod rows;
-mod sql;
+pub(crate) mod rows;
+pub(crate) mod sql;
 
 /// One page of a list, and how many rows the whole list has.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,12 +16,12 @@ use crate::{
     AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoreError, StoredEvent,
 };
 
-const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
+pub(crate) const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
      public, status, current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, \
      parent_version_id, fork_type, created_at, updated_at, api_access) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
-const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
+pub(crate) const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
      definition, content_hash, commit_message, fork_type, created_by, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 

@@ -6,7 +6,7 @@ use talon_domain::{Account, ApiKey, ApiKeyId, UserId};
 
 use crate::StoreError;
 
-mod rows;
+pub(crate) mod rows;
 mod sql;
 
 /// A key found by its hash, with the account that owns it (one lookup per authenticated request).

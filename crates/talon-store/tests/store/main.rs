@@ -19,6 +19,7 @@ mod agents;
 mod api_keys;
 mod idempotency;
 mod ledger;
+mod marketplace;
 mod tasks;
 mod usage;
 mod webhooks;

@@ -23,7 +23,7 @@ fn help_lists_every_command() {
     let out = Command::new(TALON).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for command in ["serve", "migrate", "seed", "set-plan"] {
+    for command in ["serve", "migrate", "seed", "set-plan", "set-role", "credit"] {
         assert!(text.contains(command), "{command} in help:\n{text}");
     }
 }
@@ -161,6 +161,45 @@ fn seed_prints_the_login_call_for_the_address_serve_listens_on() {
     assert!(text.contains("curl -X POST http://127.0.0.1:8080/api/auth/login"), "{text}");
     let text = seed(&["--url", "https://talon.example.com"], "127.0.0.1:4321");
     assert!(text.contains("curl -X POST https://talon.example.com/api/auth/login"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn set_role_and_credit_work_on_the_database() {
+    let dir = temp_dir();
+    let talon = |args: &[&str]| {
+        let out = Command::new(TALON)
+            .args(args)
+            .env("TALON_DATA_DIR", &dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("TALON_LISTEN")
+            .env_remove("TALON_URL")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    assert!(talon(&["seed"]).0);
+    let (ok, out, err) = talon(&["set-role", "demo@talon.local", "operator"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("demo@talon.local is now operator"), "{out}");
+    assert!(talon(&["set-role", "Demo@Talon.local", "user"]).0, "emails are matched case-insensitively");
+    let (ok, _, err) = talon(&["set-role", "nobody@talon.local", "operator"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+    assert!(!talon(&["set-role", "demo@talon.local", "admin"]).0, "only operator or user");
+
+    let (ok, out, err) = talon(&["credit", "demo@talon.local", "12.5", "--reference", "wire-1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Credited 12.5 USDC") && out.contains("balance is 12.5 USDC"), "{out}");
+    let (ok, out, err) = talon(&["credit", "demo@talon.local", "0.25", "--reference", "wire-2"]);
+    assert!(ok && out.contains("balance is 12.75 USDC"), "{out}{err}");
+    let (ok, _, err) = talon(&["credit", "demo@talon.local", "1", "--reference", "wire-1"]);
+    assert!(!ok && err.contains("already credited"), "{err}");
+    for amount in ["0", "-1", "1.0000001", "ten"] {
+        assert!(!talon(&["credit", "demo@talon.local", amount, "--reference", "wire-x"]).0, "{amount}");
+    }
+    let (ok, _, err) = talon(&["credit", "nobody@talon.local", "1", "--reference", "wire-3"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+    assert!(!talon(&["credit", "demo@talon.local", "1"]).0, "the reference is required");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

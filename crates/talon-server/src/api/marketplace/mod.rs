@@ -3,11 +3,14 @@
 //! and the REST error envelope (whose `error.message` the SDK reads; field errors are 400).
 
 pub mod agent_key;
+mod agent_profile;
 mod agent_webhooks;
 mod agents;
 mod contracts;
 pub mod envelope;
 mod gigs;
+mod portfolio;
+mod profile_view;
 mod uploads;
 mod wallets;
 

@@ -8,7 +8,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod auth;
 pub mod deployed_agents;
-mod pagination;
+pub(crate) mod pagination;
 pub mod tasks;
 pub mod usage;
 pub mod versions;

@@ -5,8 +5,13 @@
 
 pub mod agent_webhooks;
 pub mod agents;
+pub use portfolio::PortfolioFields;
+pub use profiles::ProfileView;
 pub mod contracts;
 pub mod gigs;
+pub mod mail;
+mod portfolio;
+mod profiles;
 mod settings;
 pub mod uploads;
 pub mod wallets;
@@ -44,6 +49,11 @@ pub struct Marketplace {
 
 impl Marketplace {
     pub fn new(deps: MarketplaceDeps) -> Self {
+        if deps.settings.sandbox {
+            tracing::warn!(
+                "MARKETPLACE SANDBOX MODE: anyone may credit their own wallet (POST /api/v1/wallet/deposits); never use it with real money"
+            );
+        }
         Self {
             agents: agents::AgentProfiles::new(deps.clone()),
             gigs: gigs::Gigs::new(deps.clone()),
