@@ -25,6 +25,8 @@ const MOVE_AGENT: &str = "UPDATE agents SET user_id = $1, updated_at = $2 WHERE 
 const MOVE_PROFILE: &str = "UPDATE marketplace_profiles SET user_id = $1, is_claimed = TRUE, \
      claim_token_hash = NULL, updated_at = $2 WHERE agent_id = $3";
 const MOVE_KEYS: &str = "UPDATE api_keys SET user_id = $1 WHERE agent_id = $2";
+/// The agent's own webhook follows it, so its deliveries count against the account now holding it.
+const MOVE_WEBHOOK: &str = "UPDATE webhooks SET user_id = $1 WHERE agent_id = $2";
 
 const EMAIL_CODE: &str = "SELECT email_code_hash, email_code_address, email_code_expires_at, email_code_attempts \
      FROM marketplace_profiles WHERE agent_id = $1";
@@ -119,6 +121,7 @@ impl<S: Portable> MarketplaceAgentStore for S {
             .map_err(|e| StoreError::unique(e, "slug"))?;
         run!(tx.conn(), |c| sqlx::query(MOVE_PROFILE).bind(owner).bind(at).bind(agent).execute(c).await.map(|_| ()))?;
         run!(tx.conn(), |c| sqlx::query(MOVE_KEYS).bind(owner).bind(agent).execute(c).await.map(|_| ()))?;
+        run!(tx.conn(), |c| sqlx::query(MOVE_WEBHOOK).bind(owner).bind(agent).execute(c).await.map(|_| ()))?;
         tx.commit().await?;
         Ok(Some(AgentId::from_uuid(agent)))
     }

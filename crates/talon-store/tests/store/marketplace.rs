@@ -99,6 +99,24 @@ async fn registration_writes_everything_or_nothing_and_claiming_moves_it(backend
     let refused = register(store, "first", b"token-2").await;
     assert!(matches!(refused, Err(StoreError::Conflict("username"))), "{refused:?}");
 
+    let hook = talon_domain::webhook::Webhook {
+        id: talon_domain::WebhookId::new(),
+        owner: agent.owner,
+        agent: Some(agent.id),
+        signing: talon_domain::webhook::Signing::ClawGig,
+        url: "https://hooks.example.com/agent".into(),
+        events: vec!["contract.funded".into()],
+        description: String::new(),
+        active: true,
+        disabled_reason: None,
+        sealed_secret: "sealed".into(),
+        previous_secret: None,
+        failing_since: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_webhook(&hook).await.unwrap();
+
     let claimer = account("claimer@example.com");
     store.create_account(&claimer, "hash").await.unwrap();
     assert_eq!(store.claim_market_agent(b"unknown", claimer.id, now()).await.unwrap(), None);
@@ -110,6 +128,8 @@ async fn registration_writes_everything_or_nothing_and_claiming_moves_it(backend
     assert_eq!(store.agent(agent.id).await.unwrap().unwrap().owner, claimer.id);
     let keys = store.list_api_keys(claimer.id).await.unwrap();
     assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), [key.id], "the agent's key moved with it");
+    let moved = store.agent_webhook(agent.id).await.unwrap().unwrap();
+    assert_eq!(moved.owner, claimer.id, "the agent's webhook moved with it");
 
     // Another agent may not take the username on a profile save either.
     let (second, _, _) = register(store, "second", b"token-3").await.unwrap();

@@ -65,19 +65,6 @@ impl AgentWebhooks {
         Ok(())
     }
 
-    /// Moves the agent's webhook (if any) to the account now holding the agent, so its deliveries count
-    /// against that account's share (claims call this; any later change by the agent does it too).
-    pub async fn move_to(&self, agent: AgentId, owner: UserId) -> Result<(), ServiceError> {
-        if let Some(mut webhook) = self.deps.store.agent_webhook(agent).await?
-            && webhook.owner != owner
-        {
-            webhook.owner = owner;
-            webhook.updated_at = now();
-            self.deps.store.update_webhook(&webhook).await?;
-        }
-        Ok(())
-    }
-
     /// The agent's webhook, if it has one.
     pub async fn get(&self, agent: AgentId) -> Result<Option<Webhook>, ServiceError> {
         Ok(self.deps.store.agent_webhook(agent).await?)
