@@ -136,7 +136,9 @@ pub struct ContractChange<'a> {
 /// What applying a `ContractChange` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangeOutcome {
-    Applied { ledger: Option<StoredTransaction> },
+    Applied {
+        ledger: Option<StoredTransaction>,
+    },
     /// The contract changed since it was read: nothing was written.
     Stale,
 }

@@ -43,9 +43,10 @@ impl TryFrom<GigRow> for MarketGig {
             category: row.category,
             deliverables: row.deliverables,
             budget: Micros::from_micros(row.budget_micros),
-            status: row.status.parse().map_err(|e: talon_domain::marketplace::UnknownStatus| {
-                corrupt("gig status")(e.to_string())
-            })?,
+            status: row
+                .status
+                .parse()
+                .map_err(|e: talon_domain::marketplace::UnknownStatus| corrupt("gig status")(e.to_string()))?,
             moderation_status: row.moderation_status,
             max_proposals: row.max_proposals,
             max_revisions: row.max_revisions,
@@ -81,9 +82,10 @@ impl TryFrom<ProposalRow> for ProposalRecord {
             cover_letter: row.cover_letter,
             amount: Micros::from_micros(row.proposed_amount_micros),
             estimated_hours: row.estimated_hours,
-            status: row.status.parse().map_err(|e: talon_domain::marketplace::UnknownStatus| {
-                corrupt("proposal status")(e.to_string())
-            })?,
+            status: row
+                .status
+                .parse()
+                .map_err(|e: talon_domain::marketplace::UnknownStatus| corrupt("proposal status")(e.to_string()))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -147,9 +149,10 @@ impl TryFrom<ContractRow> for ContractRecord {
             proposal_id: row.proposal_id.map(ProposalId::from_uuid),
             hiring_agent_id: row.hiring_agent_id.map(AgentId::from_uuid),
             amount: Micros::from_micros(row.amount_micros),
-            status: row.status.parse().map_err(|e: talon_domain::marketplace::UnknownStatus| {
-                corrupt("contract status")(e.to_string())
-            })?,
+            status: row
+                .status
+                .parse()
+                .map_err(|e: talon_domain::marketplace::UnknownStatus| corrupt("contract status")(e.to_string()))?,
             funded: row.funded,
             escrow_tx_signature: row.escrow_tx_signature,
             revisions_used: row.revisions_used,

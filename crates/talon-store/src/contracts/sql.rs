@@ -123,16 +123,13 @@ impl<S: Portable> ContractStore for S {
 
     async fn insert_proposal(&self, proposal: &ProposalRecord) -> Result<Result<(), ProposalRefusal>, StoreError> {
         let mut tx = self.db().begin().await?;
-        let counted = affected!(
-            tx,
-            sqlx::query(COUNT_PROPOSAL).bind(*proposal.gig_id.as_uuid()).bind(proposal.created_at)
-        )?;
+        let counted =
+            affected!(tx, sqlx::query(COUNT_PROPOSAL).bind(*proposal.gig_id.as_uuid()).bind(proposal.created_at))?;
         if counted != 1 {
             return Ok(Err(ProposalRefusal::Closed));
         }
-        let inserted = run!(tx.conn(), |c| {
-            bind_proposal(sqlx::query(INSERT_PROPOSAL), proposal).execute(c).await.map(|_| ())
-        });
+        let inserted =
+            run!(tx.conn(), |c| { bind_proposal(sqlx::query(INSERT_PROPOSAL), proposal).execute(c).await.map(|_| ()) });
         match inserted.map_err(|e| StoreError::unique(e, "proposal")) {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Ok(Err(ProposalRefusal::Duplicate)),
@@ -284,10 +281,7 @@ impl<S: Portable> ContractStore for S {
         if let Some(earned) = change.earned {
             affected!(
                 tx,
-                sqlx::query(COUNT_EARNINGS)
-                    .bind(earned.as_micros())
-                    .bind(new.updated_at)
-                    .bind(*new.agent_id.as_uuid())
+                sqlx::query(COUNT_EARNINGS).bind(earned.as_micros()).bind(new.updated_at).bind(*new.agent_id.as_uuid())
             )?;
         }
         if let Some(message) = change.message {
@@ -313,7 +307,8 @@ impl<S: Portable> ContractStore for S {
     }
 
     async fn contract_messages(&self, contract: ContractId) -> Result<Vec<MessageRecord>, StoreError> {
-        let statement = format!("SELECT {MESSAGE_COLUMNS} FROM contract_messages m WHERE m.contract_id = $1 ORDER BY m.id");
+        let statement =
+            format!("SELECT {MESSAGE_COLUMNS} FROM contract_messages m WHERE m.contract_id = $1 ORDER BY m.id");
         let rows: Vec<MessageRow> =
             run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(contract.as_uuid()).fetch_all(e).await)?;
         Ok(rows.into_iter().map(Into::into).collect())

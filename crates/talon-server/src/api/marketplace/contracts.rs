@@ -92,7 +92,11 @@ pub async fn list_agent_contracts(
     Ok(ok(page.items.into_iter().map(Into::into).collect()))
 }
 
-pub fn contract_page(page: talon_store::Page<talon_store::ContractRecord>, limit: i64, offset: i64) -> PageOf<ContractView> {
+pub fn contract_page(
+    page: talon_store::Page<talon_store::ContractRecord>,
+    limit: i64,
+    offset: i64,
+) -> PageOf<ContractView> {
     PageOf { data: page.items.into_iter().map(Into::into).collect(), total: page.total, limit, offset }
 }
 
@@ -357,8 +361,11 @@ pub async fn post_message(
     ApiJson(body): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<Data<MessageView>>), ApiError> {
     let caller = principal.with_scope(Scope::MarketplaceWrite)?;
-    let input =
-        NewMessage { content: body.content, attachment_url: body.attachment_url, attachment_name: body.attachment_name };
+    let input = NewMessage {
+        content: body.content,
+        attachment_url: body.attachment_url,
+        attachment_name: body.attachment_name,
+    };
     Ok(created(state.marketplace.contracts.post_message(&caller, contract_id(&id)?, input).await?.into()))
 }
 
@@ -383,8 +390,7 @@ pub async fn inbox(
     ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<Data<Vec<MessageView>>>, ApiError> {
     let key = AgentKey::from_principal(&principal, Scope::MarketplaceRead)?;
-    let (limit, offset) =
-        ContractsQuery { status: None, limit: query.limit, offset: query.offset }.resolve()?;
+    let (limit, offset) = ContractsQuery { status: None, limit: query.limit, offset: query.offset }.resolve()?;
     let contract = match query.contract_id.as_deref() {
         Some(raw) => Some(contract_id(raw)?),
         None => None,
@@ -418,10 +424,7 @@ pub async fn resolve(
             Resolution::Split(share)
         }
         (ResolutionKind::Split, None) => {
-            return Err(ApiError::validation(ValidationErrors::single(
-                "agent_share_percent",
-                "Required for a split",
-            )));
+            return Err(ApiError::validation(ValidationErrors::single("agent_share_percent", "Required for a split")));
         }
     };
     let contract = state.marketplace.contracts.resolve(caller.account.id, contract_id(&id)?, resolution).await?;

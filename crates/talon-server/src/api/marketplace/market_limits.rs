@@ -33,11 +33,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let subject = principal.rate_limit_subject();
     let mut windows = vec![Window { key: format!("market-hour:{subject}"), max: REQUESTS_PER_HOUR, period: HOUR }];
     if is_proposal_submission(request.method(), request.uri().path()) {
-        windows.push(Window {
-            key: format!("market-proposals:{subject}"),
-            max: PROPOSALS_PER_MINUTE,
-            period: MINUTE,
-        });
+        windows.push(Window { key: format!("market-proposals:{subject}"), max: PROPOSALS_PER_MINUTE, period: MINUTE });
     }
     let admission = match state.limiter.admit(&windows, now_ms()).await {
         Ok(admission) => admission,

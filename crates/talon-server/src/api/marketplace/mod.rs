@@ -7,11 +7,11 @@ mod agent_webhooks;
 mod agents;
 mod contract_views;
 mod contracts;
+pub mod envelope;
+mod gigs;
 mod hiring;
 mod market_limits;
 mod proposals;
-pub mod envelope;
-mod gigs;
 mod uploads;
 mod wallets;
 

@@ -256,7 +256,8 @@ async fn both_parties_talk_and_the_agent_has_an_inbox(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (client, agent, contract) = accepted(&app, 0).await;
     let path = format!("/api/v1/contracts/{contract}/messages");
-    let (status, first) = call(&app, Method::POST, &path, &client.token, Some(json!({"content": "Hi, any questions?"}))).await;
+    let (status, first) =
+        call(&app, Method::POST, &path, &client.token, Some(json!({"content": "Hi, any questions?"}))).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["data"]["sender_id"], client.id.as_str());
     assert!(first["data"].get("sender_agent_id").is_none());
@@ -273,7 +274,8 @@ async fn both_parties_talk_and_the_agent_has_an_inbox(backend: Backend) {
     assert_eq!(inbox["data"][0]["content"], "None, starting now.", "newest first: {inbox}");
     assert_eq!(inbox["data"].as_array().unwrap().len(), 2);
     let (_, filtered) =
-        call(&app, Method::GET, &format!("/api/v1/agent/messages?contract_id={contract}&limit=1"), &agent.key, None).await;
+        call(&app, Method::GET, &format!("/api/v1/agent/messages?contract_id={contract}&limit=1"), &agent.key, None)
+            .await;
     assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
     let too_long = json!({"content": "x".repeat(5_001)});
     assert_error(app.post(&path, Some(&client.token), too_long).await, 400, "VALIDATION_ERROR").await;
@@ -305,7 +307,10 @@ async fn a_review_updates_the_agents_stats(backend: Backend) {
     let review = format!("/api/v1/contracts/{contract}/review");
     let (status, body) = call(&app, Method::POST, &review, &client.token, Some(json!({"rating": 5}))).await;
     assert_eq!(status, 409, "not approved yet: {body}");
-    assert_eq!(call(&app, Method::POST, &format!("/api/v1/contracts/{contract}/approve"), &client.token, None).await.0, 200);
+    assert_eq!(
+        call(&app, Method::POST, &format!("/api/v1/contracts/{contract}/approve"), &client.token, None).await.0,
+        200
+    );
     assert_error(app.post(&review, Some(&client.token), json!({"rating": 6})).await, 400, "VALIDATION_ERROR").await;
     assert_error(app.post(&review, Some(&agent.key), json!({"rating": 5})).await, 403, "FORBIDDEN").await;
     let (status, body) =
@@ -334,13 +339,14 @@ async fn other_accounts_see_nothing_and_scopes_are_required(backend: Backend) {
         let path = format!("/api/v1/contracts/{contract}/messages");
         assert_error(app.post(&path, Some(bearer), message).await, 404, "NOT_FOUND").await;
     }
-    assert_error(app.get(&format!("/api/v1/gigs/{contract_gig}/proposals"), &stranger.token).await, 404, "NOT_FOUND").await;
+    assert_error(app.get(&format!("/api/v1/gigs/{contract_gig}/proposals"), &stranger.token).await, 404, "NOT_FOUND")
+        .await;
     let fund = format!("/api/v1/contracts/{contract}/fund-escrow");
     assert_error(app.request(Method::POST, &fund, Some(&stranger.token)).send().await.unwrap(), 404, "NOT_FOUND").await;
     // The hired agent's key acts as the agent: the client side is refused to it.
     assert_error(app.request(Method::POST, &fund, Some(&agent.key)).send().await.unwrap(), 403, "FORBIDDEN").await;
     assert_error(app.get("/api/v1/agent/contracts", &client.token).await, 403, "FORBIDDEN").await;
-    assert_error(app.get(&format!("/api/v1/contracts/not-an-id"), &client.token).await, 404, "NOT_FOUND").await;
+    assert_error(app.get("/api/v1/contracts/not-an-id", &client.token).await, 404, "NOT_FOUND").await;
 
     // A key without the marketplace scopes.
     let read_only = app.api_key(&client, &["agents:read"]).await;
@@ -441,15 +447,20 @@ async fn proposals_are_edited_and_withdrawn_while_pending(backend: Backend) {
     let (_, proposal) = propose(&app, &agent, &gig, 50.0).await;
     let id = proposal["data"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/agent/proposals/{id}");
-    let (status, edited) = call(&app, Method::PATCH, &path, &agent.key, Some(json!({"proposed_amount_usdc": 45}))).await;
+    let (status, edited) =
+        call(&app, Method::PATCH, &path, &agent.key, Some(json!({"proposed_amount_usdc": 45}))).await;
     assert_eq!((status, &edited["data"]["proposed_amount_usdc"]), (200, &json!(45.0)), "{edited}");
     assert_error(app.patch(&path, &agent.key, json!({"cover_letter": "short"})).await, 400, "VALIDATION_ERROR").await;
     let other = app.market_agent("other@example.com").await;
     assert_error(app.get(&path, &other.key).await, 404, "NOT_FOUND").await;
-    let (status, body) = call(&app, Method::DELETE, &format!("/api/v1/gigs/{gig}/proposals?proposal_id={id}"), &agent.key, None).await;
+    let (status, body) =
+        call(&app, Method::DELETE, &format!("/api/v1/gigs/{gig}/proposals?proposal_id={id}"), &agent.key, None).await;
     assert_eq!((status, &body["data"]["message"]), (200, &json!("Proposal withdrawn")), "{body}");
     assert_eq!(app.get_json(&path, &agent.key).await["data"]["status"], "withdrawn");
-    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/gigs/{gig}/proposals/{id}"), &agent.key, None).await.0, 409);
+    assert_eq!(
+        call(&app, Method::DELETE, &format!("/api/v1/gigs/{gig}/proposals/{id}"), &agent.key, None).await.0,
+        409
+    );
     assert_error(app.patch(&path, &agent.key, json!({"estimated_hours": 3})).await, 409, "CONFLICT").await;
     // Withdrawn, the agent may bid again.
     assert_eq!(propose(&app, &agent, &gig, 40.0).await.0, 201);
@@ -475,7 +486,8 @@ async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     let (_, proposal) = propose(&app, &worker, &gig, 100.0).await;
     let accept = json!({"proposal_id": proposal["data"]["id"]});
     let (status, accepted) =
-        call(&app, Method::POST, &format!("/api/v1/agents/me/gigs/{gig}/accept-proposal"), &hirer.key, Some(accept)).await;
+        call(&app, Method::POST, &format!("/api/v1/agents/me/gigs/{gig}/accept-proposal"), &hirer.key, Some(accept))
+            .await;
     assert_eq!(status, 201, "{accepted}");
     let contract = accepted["data"]["contract_id"].as_str().unwrap().to_owned();
     deposit(&app, &hirer.owner, 100).await;

@@ -31,7 +31,12 @@ impl Contracts {
         Ok(self.deps.store.contract_messages(id).await?)
     }
 
-    pub async fn post_message(&self, caller: &Caller, id: ContractId, input: NewMessage) -> MarketResult<MessageRecord> {
+    pub async fn post_message(
+        &self,
+        caller: &Caller,
+        id: ContractId,
+        input: NewMessage,
+    ) -> MarketResult<MessageRecord> {
         let mut errors = ValidationErrors::new();
         let chars = input.content.trim().chars().count();
         if chars == 0 || chars > CONTENT_MAX {

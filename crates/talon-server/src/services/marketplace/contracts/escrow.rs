@@ -210,7 +210,8 @@ impl Contracts {
             "gig_title": gig.title,
             "message": "The agent delivered the work: approve it, request a revision or open a dispute.",
         });
-        let effects = Effects { events: vec![Self::to_client(&old, event::CONTRACT_DELIVERED, data)], ..Effects::default() };
+        let effects =
+            Effects { events: vec![Self::to_client(&old, event::CONTRACT_DELIVERED, data)], ..Effects::default() };
         self.commit(&old, &next, ContractEvent::Deliver, effects).await?;
         Ok(next)
     }
@@ -326,7 +327,12 @@ impl Contracts {
     }
 
     /// An operator settles a dispute. A contract never funded resolves without money.
-    pub async fn resolve(&self, operator: UserId, id: ContractId, resolution: Resolution) -> MarketResult<ContractRecord> {
+    pub async fn resolve(
+        &self,
+        operator: UserId,
+        id: ContractId,
+        resolution: Resolution,
+    ) -> MarketResult<ContractRecord> {
         let role = self.deps.store.account_role(operator).await?;
         if role.as_deref() != Some("operator") {
             return Err(MarketError::Forbidden("Only an operator can resolve disputes".into()));
@@ -366,8 +372,7 @@ impl Contracts {
             "resolution": resolution.label(),
             "message": format!("The dispute was resolved ({}).", resolution.label()),
         });
-        let gig_status =
-            if resolution == Resolution::Refund { GigStatus::Cancelled } else { GigStatus::Completed };
+        let gig_status = if resolution == Resolution::Refund { GigStatus::Cancelled } else { GigStatus::Completed };
         let effects = Effects {
             money,
             gig_status: Some(gig_status),

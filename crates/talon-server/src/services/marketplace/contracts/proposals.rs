@@ -121,7 +121,12 @@ impl Contracts {
         Ok(self.deps.store.proposals_of_agent(agent).await?)
     }
 
-    pub async fn edit_proposal(&self, agent: AgentId, id: ProposalId, edit: ProposalEdit) -> MarketResult<ProposalRecord> {
+    pub async fn edit_proposal(
+        &self,
+        agent: AgentId,
+        id: ProposalId,
+        edit: ProposalEdit,
+    ) -> MarketResult<ProposalRecord> {
         let mut errors = ValidationErrors::new();
         if let Some(amount) = edit.amount {
             check_amount(&mut errors, amount);
@@ -135,7 +140,10 @@ impl Contracts {
         errors.finish(())?;
         let mut proposal = self.agent_proposal(agent, id).await?;
         if proposal.status != ProposalStatus::Pending {
-            return Err(MarketError::conflict(format!("Only a pending proposal can be edited; this one is {}", proposal.status)));
+            return Err(MarketError::conflict(format!(
+                "Only a pending proposal can be edited; this one is {}",
+                proposal.status
+            )));
         }
         proposal.amount = edit.amount.unwrap_or(proposal.amount);
         proposal.cover_letter = edit.cover_letter.map(|t| t.trim().to_owned()).or(proposal.cover_letter);
@@ -233,7 +241,9 @@ impl Contracts {
         let events = [Event::for_agent(contract.agent_user_id, contract.agent_id, event::PROPOSAL_ACCEPTED, data)];
         let acceptance = Acceptance { proposal_id: proposal.id, contract: &contract, events: &events };
         if !self.deps.store.accept_proposal(&acceptance).await? {
-            return Err(MarketError::conflict("The proposal or the gig changed meanwhile; it can no longer be accepted"));
+            return Err(MarketError::conflict(
+                "The proposal or the gig changed meanwhile; it can no longer be accepted",
+            ));
         }
         self.deps.outbox.ring();
         Ok(contract)
