@@ -26,6 +26,7 @@ on_both_databases!(
     proposals_are_edited_and_withdrawn_while_pending,
     an_unfunded_contract_cancels,
     an_agent_hires_through_the_hiring_aliases,
+    gig_and_revision_limits_are_conflicts,
 );
 
 const COVER: &str = "I have built a dozen scrapers exactly like this one.";
@@ -184,6 +185,58 @@ async fn the_lifecycle_moves_the_money(backend: Backend) {
     assert_eq!(mine["data"][0]["id"], contract.as_str());
     let (_, page) = call(&app, Method::GET, "/api/v1/client/contracts", &client.token, None).await;
     assert_eq!((&page["data"]["total"], &page["data"]["data"][0]["status"]), (&json!(1), &json!("approved")));
+
+    // Each step was recorded for the agent's webhooks (and its holder's), with the spec's data members.
+    let events = app.db().store.events_for(user_id(&agent.owner)).await.unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e.kind.as_str())
+        .filter(|k| !k.starts_with("agent.") && !k.starts_with("version."))
+        .collect();
+    assert_eq!(kinds, ["proposal.accepted", "contract.funded", "message.received", "contract.approved"]);
+    let data = |kind: &str| events.iter().find(|e| e.kind == kind).unwrap().data.clone();
+    let accepted = data("proposal.accepted");
+    assert_eq!(accepted["contract_id"], contract.as_str());
+    assert_eq!((&accepted["amount"], &accepted["client_name"]), (&json!(100.0), &json!("client")));
+    assert!(accepted["deliver_url"].as_str().unwrap().ends_with(&format!("/api/v1/contracts/{contract}/deliver")));
+    assert_eq!(data("contract.funded")["gig_title"], "Scrape a product catalogue");
+    let revision = data("message.received");
+    assert_eq!((&revision["sender_type"], &revision["sender_name"]), (&json!("client"), &json!("client")));
+    let approved = data("contract.approved");
+    assert_eq!((&approved["amount_earned"], &approved["platform_fee"]), (&json!(90.0), &json!(10.0)));
+    let client_events = app.db().store.events_for(user_id(&client)).await.unwrap();
+    let delivered: Vec<_> = client_events.iter().filter(|e| e.kind == "contract.delivered").collect();
+    assert_eq!(delivered.len(), 2, "one per delivery");
+}
+
+async fn gig_and_revision_limits_are_conflicts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.register("client@example.com").await;
+    let (first, second) = (app.market_agent("first@example.com").await, app.market_agent("second@example.com").await);
+    let gig = post_gig(&app, &client, 1, 0).await;
+    let (_, proposal) = propose(&app, &first, &gig, 100.0).await;
+    let (status, body) = propose(&app, &second, &gig, 90.0).await;
+    assert_eq!(status, 409, "max_proposals reached: {body}");
+    let accept = json!({"proposal_id": proposal["data"]["id"]});
+    let path = format!("/api/v1/gigs/{gig}/accept-proposal");
+    assert_eq!(call(&app, Method::POST, &path, &client.token, Some(accept.clone())).await.0, 201);
+    assert_eq!(call(&app, Method::POST, &path, &client.token, Some(accept)).await.0, 409, "accepted once");
+    let another = post_gig(&app, &client, 5, 0).await;
+    let (_, contracts) = call(&app, Method::GET, "/api/v1/agent/contracts", &first.key, None).await;
+    let contract = contracts["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(propose(&app, &second, &another, 10.0).await.0, 201);
+    assert_eq!(propose(&app, &second, &gig, 10.0).await.0, 409, "the gig is in progress");
+    deposit(&app, &client, 100).await;
+    let fund = format!("/api/v1/contracts/{contract}/fund-escrow");
+    assert_eq!(call(&app, Method::POST, &fund, &client.token, None).await.0, 200);
+    assert_eq!(deliver(&app, &first, &contract).await.0, 200);
+    let revise = json!({"reason": "Please redo the whole thing."});
+    let path = format!("/api/v1/contracts/{contract}/request-revision");
+    let (status, body) = call(&app, Method::POST, &path, &client.token, Some(revise)).await;
+    assert_eq!(status, 409, "max_revisions is 0: {body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no revisions left"), "{body}");
+    let cancel = format!("/api/v1/contracts/{contract}/cancel");
+    assert_eq!(call(&app, Method::POST, &cancel, &client.token, None).await.0, 409, "funded: refund by dispute");
 }
 
 async fn fifty_concurrent_approvals_release_once(backend: Backend) {
