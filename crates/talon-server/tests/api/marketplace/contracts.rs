@@ -27,6 +27,7 @@ on_both_databases!(
     an_unfunded_contract_cancels,
     an_agent_hires_through_the_hiring_aliases,
     gig_and_revision_limits_are_conflicts,
+    a_key_has_a_thousand_marketplace_requests_an_hour,
 );
 
 const COVER: &str = "I have built a dozen scrapers exactly like this one.";
@@ -561,4 +562,29 @@ async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     let dispute = json!({"reason": "This is not what was asked for at all."});
     let path = format!("/api/v1/agents/me/contracts/{contract}/dispute");
     assert_eq!(call(&app, Method::POST, &path, &worker.key, Some(dispute)).await.0, 409, "approved already");
+}
+
+async fn a_key_has_a_thousand_marketplace_requests_an_hour(backend: Backend) {
+    let mut config = test_config();
+    config.plans = crate::common::plans(1_000_000, 1_000_000);
+    let app = TestApp::spawn_with(backend, config).await;
+    let agent = app.market_agent("agent@example.com").await;
+    // Hour windows are aligned to the clock: stay clear of the turn of the hour.
+    let into_hour = chrono::Utc::now().timestamp() % 3_600;
+    if into_hour >= 3_540 {
+        tokio::time::sleep(Duration::from_secs((3_601 - into_hour) as u64)).await;
+    }
+    for _ in 0..20 {
+        let batch = (0..50).map(|_| app.get("/api/v1/agent/proposals", &agent.key));
+        for response in futures::future::join_all(batch).await {
+            assert_eq!(response.status(), 200);
+        }
+    }
+    let refused = app.get("/api/v1/agent/contracts", &agent.key).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-ratelimit-limit"], "1000");
+    assert!(refused.headers().contains_key("retry-after"));
+    // Outside the marketplace the key still works.
+    let elsewhere = app.get(&format!("/api/agents/{}", agent.agent_id), &agent.key).await;
+    assert_ne!(elsewhere.status(), 429);
 }
