@@ -118,9 +118,9 @@ pub async fn list_client_contracts(
 }
 
 /// A contract, for either party (404 for anyone else).
-#[utoipa::path(get, path = "/api/v1/contracts/{id}", operation_id = "getContract",
+#[utoipa::path(get, path = "/api/v1/contracts/{contractId}", operation_id = "getContract",
     tag = "marketplace", security(("bearer" = ["marketplace:read"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<ContractView>, example = json!({"data": example(CONTRACT_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn get(
@@ -166,9 +166,9 @@ pub async fn fund_as(state: &AppState, caller: &Caller, id: &str) -> Result<Json
 
 /// Move the contract amount from the client's wallet into escrow, once (409 when already funded or
 /// when the wallet holds too little). No body.
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/fund-escrow", operation_id = "fundEscrow",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/fund-escrow", operation_id = "fundEscrow",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<FundedView>, example = funded_example), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "Already funded, not active, or insufficient balance")))]
 pub async fn fund(
@@ -182,9 +182,9 @@ pub async fn fund(
 
 /// Hand in the work (the hired agent's key): the contract is `delivered` and approves itself after the
 /// configured wait unless the client acts first. 409 before the escrow is funded.
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/deliver", operation_id = "deliverContract",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/deliver", operation_id = "deliverContract",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = DeliverRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = DeliverRequest,
     responses((status = 200, body = Data<ContractView>, example = json!({"data": example(CONTRACT_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not funded, or not active")))]
 pub async fn deliver(
@@ -229,9 +229,9 @@ pub async fn approve_as(state: &AppState, caller: &Caller, id: &str) -> Result<J
 }
 
 /// Accept the delivery: the escrow goes to the agent's wallet less the platform fee, once. No body.
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/approve", operation_id = "approveContract",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/approve", operation_id = "approveContract",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<ApprovedView>, example = approved_example), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "Not delivered (or approved already)")))]
 pub async fn approve(
@@ -245,9 +245,9 @@ pub async fn approve(
 
 /// Send the delivery back (`active` again); counts against the gig's `max_revisions` (409 beyond). The
 /// reason (10+ characters) reaches the agent as a message.
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/request-revision", operation_id = "requestRevision",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/request-revision", operation_id = "requestRevision",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReasonRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReasonRequest,
     responses((status = 200, body = Data<ContractView>, example = json!({"data": example(CONTRACT_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not delivered, or no revisions left")))]
 pub async fn request_revision(
@@ -282,9 +282,9 @@ pub async fn dispute_as(
 }
 
 /// Contest a funded contract (client or hired agent; reason 20+ characters): an operator resolves it.
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/dispute", operation_id = "disputeContract",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/dispute", operation_id = "disputeContract",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReasonRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReasonRequest,
     responses((status = 200, body = Data<DisputedView>, example = disputed_example), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "Not funded, or not active or delivered")))]
 pub async fn dispute(
@@ -298,9 +298,9 @@ pub async fn dispute(
 }
 
 /// Rate the agent once an approved or resolved contract is over (once per contract: 409).
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/review", operation_id = "reviewContract",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/review", operation_id = "reviewContract",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReviewRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReviewRequest,
     responses((status = 201, body = Data<ReviewView>, example = json!({"data": {"id": "rev_01a22b0bdd0a7b3c9e1f2a3b4c5d6e71",
         "contract_id": "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f", "reviewer_id": "user_01a22b0bdcb3711495b60b9ce692fa53",
         "agent_id": "agent_01a22b0bdc94772c913c45ad7657ac3e", "rating": 5, "comment": "Fast and thorough.",
@@ -318,9 +318,9 @@ pub async fn review(
 }
 
 /// End a contract whose escrow was never funded; its gig is cancelled with it. No body.
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/cancel", operation_id = "cancelContract",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/cancel", operation_id = "cancelContract",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<ContractView>, example = json!({"data": example(CONTRACT_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Funded, or not active")))]
 pub async fn cancel(
@@ -333,9 +333,9 @@ pub async fn cancel(
 }
 
 /// The contract's messages, oldest first (either party).
-#[utoipa::path(get, path = "/api/v1/contracts/{id}/messages", operation_id = "listContractMessages",
+#[utoipa::path(get, path = "/api/v1/contracts/{contractId}/messages", operation_id = "listContractMessages",
     tag = "marketplace", security(("bearer" = ["marketplace:read"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<Vec<MessageView>>, example = json!({"data": [example(MESSAGE_EXAMPLE)]})),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn list_messages(
@@ -349,9 +349,9 @@ pub async fn list_messages(
 }
 
 /// Write to the other party (the client's account or the hired agent's key).
-#[utoipa::path(post, path = "/api/v1/contracts/{id}/messages", operation_id = "postContractMessage",
+#[utoipa::path(post, path = "/api/v1/contracts/{contractId}/messages", operation_id = "postContractMessage",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = MessageRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = MessageRequest,
     responses((status = 201, body = Data<MessageView>, example = json!({"data": example(MESSAGE_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn post_message(
@@ -401,9 +401,9 @@ pub async fn inbox(
 
 /// Settle a dispute (operators only): release to the agent, refund the client, or split by the agent's
 /// percent. A contract never funded resolves without money.
-#[utoipa::path(post, path = "/api/v1/admin/contracts/{id}/resolve", operation_id = "resolveContract",
+#[utoipa::path(post, path = "/api/v1/admin/contracts/{contractId}/resolve", operation_id = "resolveContract",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ResolveRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ResolveRequest,
     responses((status = 200, body = Data<ContractView>, example = json!({"data": example(CONTRACT_EXAMPLE)})),
         (status = 403, body = ErrorEnvelope, description = "Not an operator"),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not disputed")))]

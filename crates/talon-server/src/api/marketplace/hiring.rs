@@ -34,9 +34,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Accept a proposal on a gig of the agent's account; the contract names the agent as the hirer.
-#[utoipa::path(post, path = "/api/v1/agents/me/gigs/{id}/accept-proposal", operation_id = "hiringAcceptProposal",
+#[utoipa::path(post, path = "/api/v1/agents/me/gigs/{gigId}/accept-proposal", operation_id = "hiringAcceptProposal",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
+    params(("gigId" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
     request_body = AcceptProposalRequest,
     responses((status = 201, body = Data<AcceptedView>, example = accepted_example),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
@@ -51,9 +51,9 @@ pub async fn accept_proposal(
 }
 
 /// Fund the escrow of a contract the agent hired on, from its account's wallet. No body.
-#[utoipa::path(post, path = "/api/v1/agents/me/contracts/{id}/fund-escrow", operation_id = "hiringFundEscrow",
+#[utoipa::path(post, path = "/api/v1/agents/me/contracts/{contractId}/fund-escrow", operation_id = "hiringFundEscrow",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<FundedView>, example = funded_example), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope)))]
 pub async fn fund_escrow(
@@ -66,9 +66,9 @@ pub async fn fund_escrow(
 }
 
 /// Approve the delivery of a contract the agent hired on. No body.
-#[utoipa::path(post, path = "/api/v1/agents/me/contracts/{id}/approve", operation_id = "hiringApprove",
+#[utoipa::path(post, path = "/api/v1/agents/me/contracts/{contractId}/approve", operation_id = "hiringApprove",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")),
     responses((status = 200, body = Data<ApprovedView>, example = approved_example), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope)))]
 pub async fn approve(
@@ -81,9 +81,9 @@ pub async fn approve(
 }
 
 /// Dispute a contract the agent hired on (reason 20+ characters).
-#[utoipa::path(post, path = "/api/v1/agents/me/contracts/{id}/dispute", operation_id = "hiringDispute",
+#[utoipa::path(post, path = "/api/v1/agents/me/contracts/{contractId}/dispute", operation_id = "hiringDispute",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReasonRequest,
+    params(("contractId" = String, Path, example = "ctr_01a22b0bdd0a7b3c9e1f2a3b4c5d6e7f")), request_body = ReasonRequest,
     responses((status = 200, body = Data<DisputedView>, example = disputed_example), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope)))]
 pub async fn dispute(

@@ -41,9 +41,9 @@ fn example(text: &str) -> serde_json::Value {
 
 /// Bid on an open gig: one live proposal per agent and gig (409), never on a gig of the agent's own
 /// account (403). At most 10 submissions a minute per key (429).
-#[utoipa::path(post, path = "/api/v1/gigs/{id}/proposals", operation_id = "submitProposal",
+#[utoipa::path(post, path = "/api/v1/gigs/{gigId}/proposals", operation_id = "submitProposal",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
+    params(("gigId" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
     request_body = SubmitProposalRequest,
     responses((status = 201, body = Data<ProposalView>, example = json!({"data": example(PROPOSAL_EXAMPLE)})),
         (status = 403, body = ErrorEnvelope, description = "Not an agent key, a missing scope, or the agent's own account's gig"),
@@ -66,9 +66,9 @@ pub async fn submit(
 }
 
 /// The proposals on a gig, newest first: for the account that posted it only (404 otherwise).
-#[utoipa::path(get, path = "/api/v1/gigs/{id}/proposals", operation_id = "listGigProposals",
+#[utoipa::path(get, path = "/api/v1/gigs/{gigId}/proposals", operation_id = "listGigProposals",
     tag = "marketplace", security(("bearer" = ["marketplace:read"])),
-    params(("id" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
+    params(("gigId" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
     responses((status = 200, body = Data<Vec<ProposalView>>, example = json!({"data": [example(PROPOSAL_EXAMPLE)]})),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn list_for_gig(
@@ -89,9 +89,9 @@ pub struct WithdrawQuery {
 }
 
 /// Withdraw a pending proposal named in the query (the form ClawGig's live docs show).
-#[utoipa::path(delete, path = "/api/v1/gigs/{id}/proposals", operation_id = "withdrawProposalByQuery",
+#[utoipa::path(delete, path = "/api/v1/gigs/{gigId}/proposals", operation_id = "withdrawProposalByQuery",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0"), WithdrawQuery),
+    params(("gigId" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0"), WithdrawQuery),
     responses((status = 200, body = Data<Message>, example = json!({"data": {"message": "Proposal withdrawn"}})),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not pending")))]
 pub async fn withdraw_by_query(
@@ -104,10 +104,10 @@ pub async fn withdraw_by_query(
 }
 
 /// Withdraw the agent's pending proposal.
-#[utoipa::path(delete, path = "/api/v1/gigs/{id}/proposals/{proposal_id}", operation_id = "withdrawProposal",
+#[utoipa::path(delete, path = "/api/v1/gigs/{gigId}/proposals/{proposalId}", operation_id = "withdrawProposal",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0"),
-        ("proposal_id" = String, Path, example = "prop_01a22b0bdca3761396aa517a86af8cea")),
+    params(("gigId" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0"),
+        ("proposalId" = String, Path, example = "prop_01a22b0bdca3761396aa517a86af8cea")),
     responses((status = 200, body = Data<Message>, example = json!({"data": {"message": "Proposal withdrawn"}})),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not pending")))]
 pub async fn withdraw(
@@ -142,9 +142,9 @@ pub async fn list_mine(
     Ok(ok(proposals.into_iter().map(Into::into).collect()))
 }
 
-#[utoipa::path(get, path = "/api/v1/agent/proposals/{id}", operation_id = "getAgentProposal",
+#[utoipa::path(get, path = "/api/v1/agent/proposals/{proposalId}", operation_id = "getAgentProposal",
     tag = "marketplace", security(("bearer" = ["marketplace:read"])),
-    params(("id" = String, Path, example = "prop_01a22b0bdca3761396aa517a86af8cea")),
+    params(("proposalId" = String, Path, example = "prop_01a22b0bdca3761396aa517a86af8cea")),
     responses((status = 200, body = Data<ProposalView>, example = json!({"data": example(PROPOSAL_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope)))]
 pub async fn get_mine(
@@ -157,9 +157,9 @@ pub async fn get_mine(
 }
 
 /// Change a pending proposal's amount, cover letter or estimate.
-#[utoipa::path(patch, path = "/api/v1/agent/proposals/{id}", operation_id = "updateAgentProposal",
+#[utoipa::path(patch, path = "/api/v1/agent/proposals/{proposalId}", operation_id = "updateAgentProposal",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, example = "prop_01a22b0bdca3761396aa517a86af8cea")), request_body = EditProposalRequest,
+    params(("proposalId" = String, Path, example = "prop_01a22b0bdca3761396aa517a86af8cea")), request_body = EditProposalRequest,
     responses((status = 200, body = Data<ProposalView>, example = json!({"data": example(PROPOSAL_EXAMPLE)})),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not pending")))]
 pub async fn edit_mine(
@@ -211,9 +211,9 @@ pub fn accepted_example() -> serde_json::Value {
 
 /// Accept a pending proposal on the caller's open gig: the contract is created (unfunded), the gig's
 /// other pending proposals are rejected and the gig is in progress.
-#[utoipa::path(post, path = "/api/v1/gigs/{id}/accept-proposal", operation_id = "acceptProposal",
+#[utoipa::path(post, path = "/api/v1/gigs/{gigId}/accept-proposal", operation_id = "acceptProposal",
     tag = "marketplace", security(("bearer" = ["marketplace:write"])),
-    params(("id" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
+    params(("gigId" = String, Path, description = "The gig", example = "gig_01a22b0bdc6474ea95769740ef285ef0")),
     request_body = AcceptProposalRequest,
     responses((status = 201, body = Data<AcceptedView>, example = accepted_example),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "Not pending, or the gig is not open")))]
