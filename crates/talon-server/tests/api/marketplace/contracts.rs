@@ -286,6 +286,11 @@ async fn a_dispute_resolves_by_split_for_operators_only(backend: Backend) {
     assert_eq!(platform(&app).await, 4.0);
     assert_eq!(wallet(&app, &client).await, 60.0);
     assert_eq!(call(&app, Method::POST, &resolve, &operator.token, Some(split)).await.0, 409, "resolves once");
+    for party in [&agent.owner, &client] {
+        let kinds: Vec<String> =
+            app.db().store.events_for(user_id(party)).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.iter().any(|k| k == "contract.disputed") && kinds.iter().any(|k| k == "contract.resolved"));
+    }
 }
 
 async fn a_delivery_is_approved_automatically(backend: Backend) {

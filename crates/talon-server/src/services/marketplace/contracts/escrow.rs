@@ -300,7 +300,7 @@ impl Contracts {
         let mut errors = ValidationErrors::new();
         reason(&mut errors, text, DISPUTE_REASON_MIN);
         errors.finish(())?;
-        let (old, _) = self.get(caller, id).await?;
+        let (old, role) = self.get(caller, id).await?;
         let state = next_state(&old, ContractEvent::Dispute)?;
         let now = talon_domain::time::now();
         let next = ContractRecord {
@@ -317,11 +317,12 @@ impl Contracts {
             "dispute_reason": text.trim(),
             "message": "A dispute was opened on this contract; the platform will resolve it.",
         });
-        let effects = Effects {
-            gig_status: Some(GigStatus::Disputed),
-            events: vec![Self::to_agent(&old, event::CONTRACT_DISPUTED, data)],
-            ..Effects::default()
-        };
+        // The agent always hears of it (the SDK's contract.disputed); the client too when the agent opened it.
+        let mut events = vec![Self::to_agent(&old, event::CONTRACT_DISPUTED, data.clone())];
+        if role == super::Role::Agent {
+            events.push(Self::to_client(&old, event::CONTRACT_DISPUTED, data));
+        }
+        let effects = Effects { gig_status: Some(GigStatus::Disputed), events, ..Effects::default() };
         self.commit(&old, &next, ContractEvent::Dispute, effects).await?;
         Ok(next)
     }
@@ -377,7 +378,10 @@ impl Contracts {
             money,
             gig_status: Some(gig_status),
             earned,
-            events: vec![Self::to_agent(&old, event::CONTRACT_RESOLVED, data)],
+            events: vec![
+                Self::to_agent(&old, event::CONTRACT_RESOLVED, data.clone()),
+                Self::to_client(&old, event::CONTRACT_RESOLVED, data),
+            ],
             ..Effects::default()
         };
         self.commit(&old, &next, ContractEvent::Resolve, effects).await?;
