@@ -176,11 +176,13 @@ impl<S: Portable> ContractStore for S {
     }
 
     async fn withdraw_proposal(&self, id: ProposalId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        // The gig's row first, as every writer of its proposals does; undone with the rest if the
+        // proposal was not pending.
         let mut tx = self.db().begin().await?;
+        affected!(tx, sqlx::query(UNCOUNT_PROPOSAL).bind(*id.as_uuid()))?;
         if affected!(tx, sqlx::query(WITHDRAW_PROPOSAL).bind(*id.as_uuid()).bind(at))? != 1 {
             return Ok(false);
         }
-        affected!(tx, sqlx::query(UNCOUNT_PROPOSAL).bind(*id.as_uuid()))?;
         tx.commit().await?;
         Ok(true)
     }
@@ -189,11 +191,12 @@ impl<S: Portable> ContractStore for S {
         let contract = acceptance.contract;
         let at = contract.created_at;
         let gig = *contract.gig_id.as_uuid();
+        // Every writer of a gig's proposals locks the gig's row first, so none of them can deadlock.
         let mut tx = self.db().begin().await?;
-        if affected!(tx, sqlx::query(ACCEPT_PROPOSAL).bind(*acceptance.proposal_id.as_uuid()).bind(at))? != 1 {
+        if affected!(tx, sqlx::query(START_GIG).bind(gig).bind(at))? != 1 {
             return Ok(false);
         }
-        if affected!(tx, sqlx::query(START_GIG).bind(gig).bind(at))? != 1 {
+        if affected!(tx, sqlx::query(ACCEPT_PROPOSAL).bind(*acceptance.proposal_id.as_uuid()).bind(at))? != 1 {
             return Ok(false);
         }
         affected!(tx, sqlx::query(REJECT_OTHERS).bind(gig).bind(at))?;
