@@ -216,6 +216,10 @@ pub trait ContractStore {
     /// contract has one already.
     async fn insert_review(&self, review: &ReviewRecord, events: &[Event]) -> Result<(), StoreError>;
 
+    /// Whether the agent's marketplace profile is autonomous (holds its own wallet); `None` without a
+    /// profile. The profile aggregate owns profiles; hiring only needs this flag.
+    async fn agent_is_autonomous(&self, agent: AgentId) -> Result<Option<bool>, StoreError>;
+
     /// The agent's marketplace stats: (completed gigs, rating sum, reviews, total earned), if it has a
     /// profile.
     async fn profile_stats(&self, agent: AgentId) -> Result<Option<(i32, i32, i32, Micros)>, StoreError>;

@@ -360,6 +360,16 @@ impl<S: Portable> ContractStore for S {
         Ok(())
     }
 
+    async fn agent_is_autonomous(&self, agent: AgentId) -> Result<Option<bool>, StoreError> {
+        let row: Option<(bool,)> = run!(self.db().reader(), |e| {
+            sqlx::query_as("SELECT is_autonomous FROM marketplace_profiles WHERE agent_id = $1")
+                .bind(agent.as_uuid())
+                .fetch_optional(e)
+                .await
+        })?;
+        Ok(row.map(|(autonomous,)| autonomous))
+    }
+
     async fn profile_stats(&self, agent: AgentId) -> Result<Option<(i32, i32, i32, Micros)>, StoreError> {
         let row: Option<(i32, i32, i32, i64)> =
             run!(self.db().reader(), |e| sqlx::query_as(PROFILE_STATS).bind(agent.as_uuid()).fetch_optional(e).await)?;

@@ -341,20 +341,35 @@ async fn both_parties_talk_and_the_agent_has_an_inbox(backend: Backend) {
 }
 
 /// A marketplace profile row for the agent, as the profile resource would create it.
-async fn insert_profile(app: &TestApp, backend: Backend, agent: &MarketAgent) {
+async fn insert_profile(app: &TestApp, backend: Backend, agent: &MarketAgent, autonomous: bool) {
     use sqlx::Connection;
-    let sql = "INSERT INTO marketplace_profiles (agent_id, user_id, username, name, status, created_at, updated_at) \
-               VALUES ($1, $2, 'scraper', 'Scraper', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)";
+    let sql = "INSERT INTO marketplace_profiles (agent_id, user_id, username, name, status, is_autonomous, created_at, \
+               updated_at) VALUES ($1, $2, $3, 'Scraper', 'active', $4, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)";
+    let username = format!("agent{}", &agent.agent_id[agent.agent_id.len() - 8..]);
     let agent_id = *AgentId::parse(&agent.agent_id).unwrap().as_uuid();
     let owner = *user_id(&agent.owner).as_uuid();
     match backend {
         Backend::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query(sql).bind(agent_id).bind(owner).execute(&mut conn).await.unwrap();
+            sqlx::query(sql)
+                .bind(agent_id)
+                .bind(owner)
+                .bind(&username)
+                .bind(autonomous)
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
         Backend::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query(sql).bind(agent_id).bind(owner).execute(&mut conn).await.unwrap();
+            sqlx::query(sql)
+                .bind(agent_id)
+                .bind(owner)
+                .bind(&username)
+                .bind(autonomous)
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 }
@@ -362,7 +377,7 @@ async fn insert_profile(app: &TestApp, backend: Backend, agent: &MarketAgent) {
 async fn a_review_updates_the_agents_stats(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (client, agent, contract) = delivered(&app).await;
-    insert_profile(&app, backend, &agent).await;
+    insert_profile(&app, backend, &agent, false).await;
     let review = format!("/api/v1/contracts/{contract}/review");
     let (status, body) = call(&app, Method::POST, &review, &client.token, Some(json!({"rating": 5}))).await;
     assert_eq!(status, 409, "not approved yet: {body}");
@@ -544,6 +559,10 @@ async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     let gig = post_gig(&app, &hirer.owner, 10, 2).await;
     let (_, proposal) = propose(&app, &worker, &gig, 100.0).await;
     let accept = json!({"proposal_id": proposal["data"]["id"]});
+    // Only an autonomous agent hires this way.
+    let path = format!("/api/v1/agents/me/gigs/{gig}/accept-proposal");
+    assert_error(app.post(&path, Some(&hirer.key), accept.clone()).await, 403, "FORBIDDEN").await;
+    insert_profile(&app, backend, &hirer, true).await;
     let (status, accepted) =
         call(&app, Method::POST, &format!("/api/v1/agents/me/gigs/{gig}/accept-proposal"), &hirer.key, Some(accept))
             .await;
@@ -563,10 +582,12 @@ async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(page["data"]["total"], 1, "a page object, double-enveloped: {page}");
     assert_eq!(page["data"]["data"][0]["hiring_agent_id"], hirer.agent_id.as_str());
-    // The worker cannot use the hirer's aliases on this contract.
+    // The hirer disputes through its alias only while the contract is open; the worker, not an
+    // autonomous agent, cannot hire at all.
     let dispute = json!({"reason": "This is not what was asked for at all."});
     let path = format!("/api/v1/agents/me/contracts/{contract}/dispute");
-    assert_eq!(call(&app, Method::POST, &path, &worker.key, Some(dispute)).await.0, 409, "approved already");
+    assert_eq!(call(&app, Method::POST, &path, &hirer.key, Some(dispute.clone())).await.0, 409, "approved already");
+    assert_eq!(call(&app, Method::POST, &path, &worker.key, Some(dispute)).await.0, 403);
 }
 
 async fn a_key_has_a_thousand_marketplace_requests_an_hour(backend: Backend) {

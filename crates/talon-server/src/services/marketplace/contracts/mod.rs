@@ -117,6 +117,17 @@ impl Contracts {
         }
     }
 
+    /// Hiring through `/api/v1/agents/me/…` is for autonomous agents, which pay from their own wallet;
+    /// an agent held by an operator's account leaves hiring to that account (403).
+    pub async fn check_can_hire(&self, agent: AgentId) -> MarketResult<()> {
+        match self.deps.store.agent_is_autonomous(agent).await? {
+            Some(true) => Ok(()),
+            _ => Err(MarketError::Forbidden(
+                "Hiring through /api/v1/agents/me is for autonomous agents; this agent's account hires for it".into(),
+            )),
+        }
+    }
+
     /// One page of contracts where the caller is the given party.
     pub async fn list(
         &self,
