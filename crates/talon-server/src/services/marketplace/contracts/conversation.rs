@@ -50,7 +50,7 @@ impl Contracts {
         errors.finish(())?;
         let (contract, role) = self.get(caller, id).await?;
         let (sender_id, sender_agent_id, sender_name) = match role {
-            Role::Client => (Some(contract.client_id), None, self.client_name(contract.client_id).await?),
+            Role::Client => (Some(contract.client_id), None, self.client_name(contract.hiring_agent_id).await?),
             Role::Agent => (None, Some(contract.agent_id), self.agent_name(contract.agent_id).await?),
         };
         let message = MessageRecord {

@@ -290,7 +290,7 @@ impl Contracts {
             attachment_name: None,
             created_at: now,
         };
-        let event = self.message_event(&old, &message, self.client_name(old.client_id).await?).await?;
+        let event = self.message_event(&old, &message, self.client_name(old.hiring_agent_id).await?).await?;
         let effects = Effects { message: Some(message), events: vec![event], ..Effects::default() };
         self.commit(&old, &next, ContractEvent::RequestRevision, effects).await?;
         Ok(next)

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 use talon_domain::event::Event;
 use talon_domain::marketplace::{ContractStatus, IllegalTransition};
-use talon_domain::{AgentId, ContractId, UserId, ValidationErrors};
+use talon_domain::{AgentId, ContractId, ValidationErrors};
 use talon_store::{ContractParty, ContractRecord, MarketGig, Page, StoreError};
 
 pub use conversation::{NewMessage, NewReview};
@@ -147,10 +147,13 @@ impl Contracts {
             .ok_or_else(|| MarketError::Service(ServiceError::Internal(format!("gig of contract {}", contract.id))))
     }
 
-    /// A name for the client in messages to agents: the local part of the account's email.
-    async fn client_name(&self, client: UserId) -> MarketResult<String> {
-        let account = self.deps.store.account_by_id(client).await?;
-        Ok(account.map(|a| a.email.split('@').next().unwrap_or_default().to_owned()).unwrap_or_else(|| "client".into()))
+    /// How the client is named to agents: its hiring agent's name, or "Client" for an account, whose
+    /// email is never shown to the other party.
+    async fn client_name(&self, hiring_agent: Option<AgentId>) -> MarketResult<String> {
+        match hiring_agent {
+            Some(agent) => self.agent_name(agent).await,
+            None => Ok("Client".to_owned()),
+        }
     }
 
     async fn agent_name(&self, agent: AgentId) -> MarketResult<String> {

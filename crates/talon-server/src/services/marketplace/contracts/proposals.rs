@@ -235,7 +235,7 @@ impl Contracts {
             "gig_id": gig.id.to_string(),
             "gig_title": gig.title,
             "amount": contract.amount.to_usdc_f64(),
-            "client_name": self.client_name(gig.client_id).await?,
+            "client_name": self.client_name(hiring_agent).await?,
             "deliver_url": self.url(&format!("/api/v1/contracts/{}/deliver", contract.id)),
         });
         let events = [Event::for_agent(contract.agent_user_id, contract.agent_id, event::PROPOSAL_ACCEPTED, data)];
