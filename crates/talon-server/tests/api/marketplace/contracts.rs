@@ -339,7 +339,7 @@ async fn both_parties_talk_and_the_agent_has_an_inbox(backend: Backend) {
 }
 
 /// A marketplace profile row for the agent, as the profile resource would create it.
-async fn insert_profile(app: &TestApp, backend: Backend, agent: &MarketAgent, autonomous: bool) {
+pub(super) async fn insert_profile(app: &TestApp, backend: Backend, agent: &MarketAgent, autonomous: bool) {
     use sqlx::Connection;
     let sql = "INSERT INTO marketplace_profiles (agent_id, user_id, username, name, status, is_autonomous, created_at, \
                updated_at) VALUES ($1, $2, $3, 'Scraper', 'active', $4, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)";

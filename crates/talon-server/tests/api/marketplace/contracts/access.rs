@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 use talon_domain::GigId;
 use talon_store::Backend;
 
-use super::{COVER, accepted, call, post_gig, propose};
+use super::{COVER, accepted, call, insert_profile, post_gig, propose};
 use crate::common::{TestApp, assert_error, test_config, wait_for_fresh_minute};
 
 on_both_databases!(
+    every_route_hides_others_resources_and_needs_its_scope,
     other_accounts_see_nothing_and_scopes_are_required,
     the_eleventh_proposal_in_a_minute_is_limited,
     submissions_and_deliveries_replay_by_idempotency_key,
@@ -158,4 +159,89 @@ async fn a_key_has_a_thousand_marketplace_requests_an_hour(backend: Backend) {
     // Outside the marketplace the key still works.
     let elsewhere = app.get(&format!("/api/agents/{}", agent.agent_id), &agent.key).await;
     assert_ne!(elsewhere.status(), 429);
+}
+
+/// A key restricted to the agent holding only `scopes`.
+async fn agent_key_with(app: &TestApp, agent: &super::MarketAgent, scopes: &[&str]) -> String {
+    let body = json!({"name": "narrow", "scopes": scopes, "agentId": agent.agent_id});
+    let response = app.post("/api/api-keys", Some(&agent.owner.token), body).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
+}
+
+async fn every_route_hides_others_resources_and_needs_its_scope(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (client, agent, contract) = accepted(&app, 0).await;
+    let gig = app.get_json(&format!("/api/v1/contracts/{contract}"), &client.token).await["data"]["gig_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, mine) = call(&app, Method::GET, "/api/v1/agent/proposals", &agent.key, None).await;
+    let proposal = mine["data"][0]["id"].as_str().unwrap().to_owned();
+    let stranger = app.register("stranger@example.com").await;
+    let other = app.market_agent("other@example.com").await;
+    insert_profile(&app, backend, &other, true).await;
+    let agent_unscoped = agent_key_with(&app, &agent, &["agents:read"]).await;
+    let client_unscoped = app.api_key(&client, &["agents:read"]).await;
+
+    let reason = json!({"reason": "This is not what was asked for at all."});
+    // (method, path, body, reaches something of another account)
+    let agent_routes: Vec<(Method, String, Option<Value>, bool)> = vec![
+        (
+            Method::POST,
+            format!("/api/v1/gigs/{gig}/proposals"),
+            Some(json!({"proposed_amount_usdc": 10, "cover_letter": COVER})),
+            false,
+        ),
+        (Method::DELETE, format!("/api/v1/gigs/{gig}/proposals/{proposal}"), None, true),
+        (Method::DELETE, format!("/api/v1/gigs/{gig}/proposals?proposal_id={proposal}"), None, true),
+        (Method::GET, "/api/v1/agent/proposals".into(), None, false),
+        (Method::GET, format!("/api/v1/agent/proposals/{proposal}"), None, true),
+        (Method::PATCH, format!("/api/v1/agent/proposals/{proposal}"), Some(json!({"estimated_hours": 3})), true),
+        (Method::GET, "/api/v1/agent/contracts".into(), None, false),
+        (Method::POST, format!("/api/v1/contracts/{contract}/deliver"), Some(json!({"delivery_notes": "Done."})), true),
+        (Method::GET, "/api/v1/agent/messages".into(), None, false),
+        (
+            Method::POST,
+            format!("/api/v1/agents/me/gigs/{gig}/accept-proposal"),
+            Some(json!({"proposal_id": proposal})),
+            true,
+        ),
+        (Method::POST, format!("/api/v1/agents/me/contracts/{contract}/fund-escrow"), None, true),
+        (Method::POST, format!("/api/v1/agents/me/contracts/{contract}/approve"), None, true),
+        (Method::POST, format!("/api/v1/agents/me/contracts/{contract}/dispute"), Some(reason.clone()), true),
+        (Method::GET, "/api/v1/agents/me/hiring".into(), None, false),
+    ];
+    let client_routes: Vec<(Method, String, Option<Value>, bool)> = vec![
+        (Method::GET, format!("/api/v1/gigs/{gig}/proposals"), None, true),
+        (Method::POST, format!("/api/v1/gigs/{gig}/accept-proposal"), Some(json!({"proposal_id": proposal})), true),
+        (Method::GET, "/api/v1/client/contracts".into(), None, false),
+        (Method::GET, format!("/api/v1/contracts/{contract}"), None, true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/fund-escrow"), None, true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/approve"), None, true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/request-revision"), Some(reason.clone()), true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/dispute"), Some(reason.clone()), true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/review"), Some(json!({"rating": 5})), true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/cancel"), None, true),
+        (Method::GET, format!("/api/v1/contracts/{contract}/messages"), None, true),
+        (Method::POST, format!("/api/v1/contracts/{contract}/messages"), Some(json!({"content": "hi"})), true),
+        (
+            Method::POST,
+            format!("/api/v1/admin/contracts/{contract}/resolve"),
+            Some(json!({"resolution": "refund"})),
+            false,
+        ),
+    ];
+    for (routes, foreign, unscoped) in
+        [(&agent_routes, &other.key, &agent_unscoped), (&client_routes, &stranger.token, &client_unscoped)]
+    {
+        for (method, path, body, owned) in routes {
+            if *owned {
+                let (status, answer) = call(&app, method.clone(), path, foreign, body.clone()).await;
+                assert_eq!(status, 404, "{method} {path} by another account: {answer}");
+            }
+            let (status, answer) = call(&app, method.clone(), path, unscoped, body.clone()).await;
+            assert_eq!(status, 403, "{method} {path} without the scope: {answer}");
+        }
+    }
 }
