@@ -140,6 +140,10 @@ impl Contracts {
             Err(StoreError::Overdrawn { account: LedgerAccount::Wallet(_), balance, needed }) => {
                 Err(insufficient(balance, needed))
             }
+            // Only a contract whose row and ledger disagree gets here; refuse rather than fail.
+            Err(StoreError::Overdrawn { account, .. }) => {
+                Err(MarketError::conflict(format!("The escrow cannot move: {account:?} holds too little")))
+            }
             Err(e) => Err(e.into()),
         }
     }
