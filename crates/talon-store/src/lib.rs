@@ -7,6 +7,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+mod contracts;
 mod db;
 mod error;
 mod idempotency;
@@ -29,6 +30,10 @@ use async_trait::async_trait;
 pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
+pub use contracts::{
+    Acceptance, ChangeOutcome, ContractChange, ContractParty, ContractRecord, ContractStore, MarketGig, MessageRecord,
+    ProposalRecord, ProposalRefusal, ReviewRecord,
+};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
@@ -61,6 +66,7 @@ pub trait Store:
     AccountStore
     + AgentStore
     + ApiKeyStore
+    + ContractStore
     + IdempotencyStore
     + LedgerStore
     + MarketplaceAgentStore

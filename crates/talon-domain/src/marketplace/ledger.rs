@@ -313,6 +313,21 @@ impl Balances {
         Ok(())
     }
 
+    /// Balances of just the accounts one movement touches, as a store reports them: `amount` in
+    /// `account`. Stores keep no fold in memory; they build these for the transaction at hand and
+    /// re-check coverage when appending, so a stale figure can only make a movement fail, never pass.
+    pub fn with_balance(mut self, account: LedgerAccount, amount: Micros) -> Self {
+        self.amounts.insert(account, amount);
+        self
+    }
+
+    /// An escrow that `funder` filled with `held` and that is not resolved yet (see `with_balance`).
+    pub fn with_open_escrow(mut self, contract: ContractId, funder: UserId, held: Micros) -> Self {
+        self.amounts.insert(LedgerAccount::Escrow(contract), held);
+        self.funders.insert(contract, funder);
+        self
+    }
+
     pub fn balance(&self, account: LedgerAccount) -> Micros {
         self.amounts.get(&account).copied().unwrap_or(Micros::ZERO)
     }

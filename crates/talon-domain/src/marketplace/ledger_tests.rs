@@ -212,3 +212,21 @@ fn from_parts_rebuilds_a_stored_transaction_and_refuses_an_unbalanced_one() {
     tampered[1].amount = usdc("4");
     assert_eq!(Transaction::from_parts(TransactionKind::Deposit, tampered), Err(LedgerError::Unbalanced));
 }
+
+#[test]
+fn partial_balances_build_the_same_movements_as_a_full_fold() {
+    let (ledger, client, contract) = funded("100", "40");
+    let agent = UserId::new();
+    let partial = Balances::default().with_open_escrow(contract, client, usdc("40"));
+    assert_eq!(
+        Transaction::release(&partial, contract, agent, FeeRate::default()).unwrap(),
+        Transaction::release(ledger.balances(), contract, agent, FeeRate::default()).unwrap()
+    );
+    let wallet = Balances::default().with_balance(LedgerAccount::Wallet(client), usdc("60"));
+    let other = ContractId::new();
+    assert!(Transaction::fund_escrow(&wallet, client, other, usdc("60")).is_ok());
+    assert!(matches!(
+        Transaction::fund_escrow(&wallet, client, other, usdc("61")),
+        Err(LedgerError::InsufficientFunds { .. })
+    ));
+}

@@ -67,7 +67,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::test))
-        .merge(marketplace::routes())
+        .merge(marketplace::limited_routes(&state))
         .split_for_parts();
     let api = with_api_middleware(api, &state, ErrorSurface::Rest);
     // Uploads: the REST surface under a body limit of their own, the largest file plus its framing.

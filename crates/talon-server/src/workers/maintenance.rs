@@ -11,7 +11,8 @@ use crate::state::AppState;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 const LEASE_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Periodic housekeeping: return lapsed task leases to the queue every second; forget idempotency
+/// Periodic housekeeping: return lapsed task leases to the queue and approve delivered contracts whose
+/// wait is over every second; forget idempotency
 /// records past their retention, and logged-out sessions whose tokens have expired, every hour.
 pub async fn run(state: AppState, stop: CancellationToken) {
     let mut leases = tokio::time::interval(LEASE_SWEEP_EVERY);
@@ -22,6 +23,12 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = leases.tick() => {
                 if let Err(e) = state.tasks.expire_leases().await {
                     tracing::warn!(error = %e, "could not expire task leases");
+                }
+                // Delivered contracts whose wait for approval is over are approved on the same tick.
+                match state.marketplace.contracts.auto_approve_due(Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(approved = n, "delivered contracts approved automatically"),
+                    Err(e) => tracing::warn!(error = %e, "could not auto-approve contracts"),
                 }
             }
             _ = purge.tick() => {

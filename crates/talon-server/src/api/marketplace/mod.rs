@@ -6,14 +6,19 @@ pub mod agent_key;
 mod agent_profile;
 mod agent_webhooks;
 mod agents;
+mod contract_views;
 mod contracts;
 pub mod envelope;
 mod gigs;
+mod hiring;
+mod market_limits;
 mod portfolio;
 mod profile_view;
+mod proposals;
 mod uploads;
 mod wallets;
 
+use axum::middleware::from_fn_with_state;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
@@ -31,7 +36,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(agents::routes())
         .merge(gigs::routes())
         .merge(contracts::routes())
+        .merge(proposals::routes())
+        .merge(hiring::routes())
         .merge(wallets::routes())
         .merge(agent_webhooks::routes())
         .merge(uploads::routes())
+}
+
+/// `routes()` behind the marketplace's own rate limits (1,000 requests an hour and 10 proposal
+/// submissions a minute per key), which run after authentication.
+pub fn limited_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    routes().route_layer(from_fn_with_state(state.clone(), market_limits::enforce))
 }

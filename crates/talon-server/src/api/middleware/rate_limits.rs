@@ -43,7 +43,12 @@ pub async fn enforce_rate_limits(State(state): State<AppState>, request: Request
     response
 }
 
+/// A response that already reports a budget (an inner limit, such as the marketplace's, refused it)
+/// keeps that report.
 fn set_headers(headers: &mut HeaderMap, admission: &Admission) {
+    if headers.contains_key("x-ratelimit-limit") {
+        return;
+    }
     headers.insert("x-ratelimit-limit", HeaderValue::from(admission.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(admission.remaining));
     headers.insert("x-ratelimit-reset", HeaderValue::from(admission.reset_at));
