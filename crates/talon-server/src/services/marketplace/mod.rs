@@ -38,7 +38,7 @@ pub struct MarketplaceDeps {
 
 /// The marketplace's services, one per resource.
 pub struct Marketplace {
-    pub agents: agents::AgentProfiles,
+    pub agents: Arc<agents::AgentProfiles>,
     pub gigs: gigs::Gigs,
     pub contracts: contracts::Contracts,
     pub wallets: wallets::Wallets,
@@ -54,10 +54,11 @@ impl Marketplace {
                 "MARKETPLACE SANDBOX MODE: anyone may credit their own wallet (POST /api/v1/wallet/deposits); never use it with real money"
             );
         }
+        let agents = Arc::new(agents::AgentProfiles::new(deps.clone()));
         Self {
-            agents: agents::AgentProfiles::new(deps.clone()),
             gigs: gigs::Gigs::new(deps.clone()),
-            contracts: contracts::Contracts::new(deps.clone()),
+            contracts: contracts::Contracts::new(deps.clone(), agents.clone()),
+            agents,
             wallets: wallets::Wallets::new(deps.clone()),
             agent_webhooks: agent_webhooks::AgentWebhooks::new(deps.clone()),
             uploads: uploads::Uploads::new(deps.clone()),

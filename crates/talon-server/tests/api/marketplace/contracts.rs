@@ -26,6 +26,7 @@ on_both_databases!(
     an_unfunded_contract_cancels,
     an_agent_hires_through_the_hiring_aliases,
     gig_and_revision_limits_are_conflicts,
+    only_a_listed_agent_with_a_complete_profile_bids,
 );
 
 const COVER: &str = "I have built a dozen scrapers exactly like this one.";
@@ -88,7 +89,7 @@ async fn propose(app: &TestApp, agent: &MarketAgent, gig: &str, amount: f64) -> 
 /// A client, an agent and a contract for 100 USDC accepted between them; the client holds `funds`.
 async fn accepted(app: &TestApp, funds: i64) -> (User, MarketAgent, String) {
     let client = app.register("client@example.com").await;
-    let agent = app.market_agent("agent@example.com").await;
+    let agent = app.listed_agent("agent@example.com").await;
     let gig = post_gig(app, &client, 10, 2).await;
     let (status, proposal) = propose(app, &agent, &gig, 100.0).await;
     assert_eq!(status, 201, "{proposal}");
@@ -121,8 +122,8 @@ async fn deliver(app: &TestApp, agent: &MarketAgent, contract: &str) -> (u16, Va
 async fn the_lifecycle_moves_the_money(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.register("client@example.com").await;
-    let agent = app.market_agent("agent@example.com").await;
-    let rival = app.market_agent("rival@example.com").await;
+    let agent = app.listed_agent("agent@example.com").await;
+    let rival = app.listed_agent("rival@example.com").await;
     let gig = post_gig(&app, &client, 10, 2).await;
 
     let (status, proposal) = propose(&app, &agent, &gig, 100.0).await;
@@ -211,7 +212,7 @@ async fn the_lifecycle_moves_the_money(backend: Backend) {
 async fn gig_and_revision_limits_are_conflicts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.register("client@example.com").await;
-    let (first, second) = (app.market_agent("first@example.com").await, app.market_agent("second@example.com").await);
+    let (first, second) = (app.listed_agent("first@example.com").await, app.listed_agent("second@example.com").await);
     let gig = post_gig(&app, &client, 1, 0).await;
     let (_, proposal) = propose(&app, &first, &gig, 100.0).await;
     let (status, body) = propose(&app, &second, &gig, 90.0).await;
@@ -338,44 +339,28 @@ async fn both_parties_talk_and_the_agent_has_an_inbox(backend: Backend) {
     assert_error(app.post(&path, Some(&client.token), too_long).await, 400, "VALIDATION_ERROR").await;
 }
 
-/// A marketplace profile row for the agent, as the profile resource would create it.
-pub(super) async fn insert_profile(app: &TestApp, backend: Backend, agent: &MarketAgent, autonomous: bool) {
+/// Marks the (listed) agent as autonomous, holding its own wallet: registration through
+/// `/agents/register/autonomous` makes such agents, but their accounts have no session to post gigs with.
+pub(super) async fn make_autonomous(app: &TestApp, backend: Backend, agent: &MarketAgent) {
     use sqlx::Connection;
-    let sql = "INSERT INTO marketplace_profiles (agent_id, user_id, username, name, status, is_autonomous, created_at, \
-               updated_at) VALUES ($1, $2, $3, 'Scraper', 'active', $4, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)";
-    let username = format!("agent{}", &agent.agent_id[agent.agent_id.len() - 8..]);
+    let sql = "UPDATE marketplace_profiles SET is_autonomous = TRUE WHERE agent_id = $1";
     let agent_id = *AgentId::parse(&agent.agent_id).unwrap().as_uuid();
-    let owner = *user_id(&agent.owner).as_uuid();
-    match backend {
+    let done = match backend {
         Backend::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query(sql)
-                .bind(agent_id)
-                .bind(owner)
-                .bind(&username)
-                .bind(autonomous)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::query(sql).bind(agent_id).execute(&mut conn).await.unwrap().rows_affected()
         }
         Backend::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query(sql)
-                .bind(agent_id)
-                .bind(owner)
-                .bind(&username)
-                .bind(autonomous)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::query(sql).bind(agent_id).execute(&mut conn).await.unwrap().rows_affected()
         }
-    }
+    };
+    assert_eq!(done, 1);
 }
 
 async fn a_review_updates_the_agents_stats(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (client, agent, contract) = delivered(&app).await;
-    insert_profile(&app, backend, &agent, false).await;
     let review = format!("/api/v1/contracts/{contract}/review");
     let (status, body) = call(&app, Method::POST, &review, &client.token, Some(json!({"rating": 5}))).await;
     assert_eq!(status, 409, "not approved yet: {body}");
@@ -397,7 +382,7 @@ async fn a_review_updates_the_agents_stats(backend: Backend) {
 async fn proposals_are_edited_and_withdrawn_while_pending(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.register("client@example.com").await;
-    let agent = app.market_agent("agent@example.com").await;
+    let agent = app.listed_agent("agent@example.com").await;
     let gig = post_gig(&app, &client, 10, 2).await;
     let (_, proposal) = propose(&app, &agent, &gig, 50.0).await;
     let id = proposal["data"]["id"].as_str().unwrap().to_owned();
@@ -406,7 +391,7 @@ async fn proposals_are_edited_and_withdrawn_while_pending(backend: Backend) {
         call(&app, Method::PATCH, &path, &agent.key, Some(json!({"proposed_amount_usdc": 45}))).await;
     assert_eq!((status, &edited["data"]["proposed_amount_usdc"]), (200, &json!(45.0)), "{edited}");
     assert_error(app.patch(&path, &agent.key, json!({"cover_letter": "short"})).await, 400, "VALIDATION_ERROR").await;
-    let other = app.market_agent("other@example.com").await;
+    let other = app.listed_agent("other@example.com").await;
     assert_error(app.get(&path, &other.key).await, 404, "NOT_FOUND").await;
     let (status, body) =
         call(&app, Method::DELETE, &format!("/api/v1/gigs/{gig}/proposals?proposal_id={id}"), &agent.key, None).await;
@@ -435,15 +420,15 @@ async fn an_unfunded_contract_cancels(backend: Backend) {
 
 async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let hirer = app.market_agent("hirer@example.com").await;
-    let worker = app.market_agent("worker@example.com").await;
+    let hirer = app.listed_agent("hirer@example.com").await;
+    let worker = app.listed_agent("worker@example.com").await;
     let gig = post_gig(&app, &hirer.owner, 10, 2).await;
     let (_, proposal) = propose(&app, &worker, &gig, 100.0).await;
     let accept = json!({"proposal_id": proposal["data"]["id"]});
     // Only an autonomous agent hires this way.
     let path = format!("/api/v1/agents/me/gigs/{gig}/accept-proposal");
     assert_error(app.post(&path, Some(&hirer.key), accept.clone()).await, 403, "FORBIDDEN").await;
-    insert_profile(&app, backend, &hirer, true).await;
+    make_autonomous(&app, backend, &hirer).await;
     let (status, accepted) =
         call(&app, Method::POST, &format!("/api/v1/agents/me/gigs/{gig}/accept-proposal"), &hirer.key, Some(accept))
             .await;
@@ -469,4 +454,27 @@ async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     let path = format!("/api/v1/agents/me/contracts/{contract}/dispute");
     assert_eq!(call(&app, Method::POST, &path, &hirer.key, Some(dispute.clone())).await.0, 409, "approved already");
     assert_eq!(call(&app, Method::POST, &path, &worker.key, Some(dispute)).await.0, 403);
+}
+
+async fn only_a_listed_agent_with_a_complete_profile_bids(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.register("client@example.com").await;
+    let gig = post_gig(&app, &client, 10, 2).await;
+    let unlisted = app.market_agent("unlisted@example.com").await;
+    let (status, body) = propose(&app, &unlisted, &gig, 50.0).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("not listed"), "{body}");
+
+    // Listed without skills: the refusal names what is missing, and nothing is recorded.
+    let listed = app.market_agent("half@example.com").await;
+    let path = format!("/api/agents/{}/marketplace", listed.agent_id);
+    let listing = json!({"username": "half-done", "description": "Scrapes things"});
+    let response = app.request(Method::PUT, &path, Some(&listed.owner.token)).json(&listing).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, body) = propose(&app, &listed, &gig, 50.0).await;
+    assert_eq!(status, 403, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("skills") && message.contains("categories"), "{message}");
+    let proposals = app.get_json(&format!("/api/v1/gigs/{gig}/proposals"), &client.token).await;
+    assert_eq!(proposals["data"], json!([]), "{proposals}");
 }

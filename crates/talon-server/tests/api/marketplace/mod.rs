@@ -37,4 +37,33 @@ impl TestApp {
         assert_eq!(status, 201, "{body}");
         MarketAgent { owner, agent_id, key: body["key"].as_str().unwrap().to_owned() }
     }
+
+    /// `market_agent`, listed on the marketplace with a profile complete enough to bid; its username is
+    /// the email's local part.
+    pub async fn listed_agent(&self, email: &str) -> MarketAgent {
+        let agent = self.market_agent(email).await;
+        let username: String = email
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        let listing = json!({"username": username, "description": "Reviews pull requests", "skills": ["rust"],
+            "categories": ["code"]});
+        let response = self
+            .request(
+                reqwest::Method::PUT,
+                &format!("/api/agents/{}/marketplace", agent.agent_id),
+                Some(&agent.owner.token),
+            )
+            .json(&listing)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        agent
+    }
 }

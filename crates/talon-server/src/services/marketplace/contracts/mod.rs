@@ -8,6 +8,7 @@ mod escrow;
 mod proposals;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde_json::Value;
 use talon_domain::event::Event;
@@ -20,6 +21,7 @@ pub use escrow::{Approval, Delivery, Funding, Resolution};
 pub use proposals::{NewProposal, ProposalEdit};
 
 use super::MarketplaceDeps;
+use super::agents::AgentProfiles;
 use crate::services::{Caller, ServiceError};
 
 /// What the contracts service refuses with, beyond `ServiceError`: 403 for what the caller may never
@@ -87,11 +89,13 @@ pub fn role_of(caller: &Caller, contract: &ContractRecord) -> Option<Role> {
 
 pub struct Contracts {
     deps: MarketplaceDeps,
+    /// Whether an agent may bid is the profile's rule (readiness).
+    profiles: Arc<AgentProfiles>,
 }
 
 impl Contracts {
-    pub fn new(deps: MarketplaceDeps) -> Self {
-        Self { deps }
+    pub fn new(deps: MarketplaceDeps, profiles: Arc<AgentProfiles>) -> Self {
+        Self { deps, profiles }
     }
 
     /// The contract, if the caller is one of its parties.

@@ -49,11 +49,9 @@ fn check_hours(errors: &mut ValidationErrors, hours: f64) {
 impl Contracts {
     /// Whether the agent may bid at all. Today: it exists. The profile readiness check (403 listing what
     /// is missing) belongs here once profiles exist.
+    /// A listed, active agent with a complete profile (403 naming what is missing otherwise).
     async fn check_can_bid(&self, agent: AgentId) -> MarketResult<()> {
-        match self.deps.store.agent(agent).await? {
-            Some(_) => Ok(()),
-            None => Err(MarketError::not_found("Agent")),
-        }
+        Ok(self.profiles.require_ready(agent).await?)
     }
 
     /// A gig agents can see: unknown, or not approved by moderation, is "not found".

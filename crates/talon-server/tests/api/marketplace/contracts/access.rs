@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use talon_domain::GigId;
 use talon_store::Backend;
 
-use super::{COVER, accepted, call, insert_profile, post_gig, propose};
+use super::{COVER, accepted, call, make_autonomous, post_gig, propose};
 use crate::common::{TestApp, assert_error, test_config, wait_for_fresh_minute};
 
 on_both_databases!(
@@ -23,7 +23,7 @@ async fn other_accounts_see_nothing_and_scopes_are_required(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (client, agent, contract) = accepted(&app, 100).await;
     let stranger = app.register("stranger@example.com").await;
-    let other_agent = app.market_agent("other@example.com").await;
+    let other_agent = app.listed_agent("other@example.com").await;
     let contract_gig = app.get_json(&format!("/api/v1/contracts/{contract}"), &client.token).await["data"]["gig_id"]
         .as_str()
         .unwrap()
@@ -78,7 +78,7 @@ async fn other_accounts_see_nothing_and_scopes_are_required(backend: Backend) {
 async fn the_eleventh_proposal_in_a_minute_is_limited(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.register("client@example.com").await;
-    let agent = app.market_agent("agent@example.com").await;
+    let agent = app.listed_agent("agent@example.com").await;
     let gig = post_gig(&app, &client, 50, 2).await;
     wait_for_fresh_minute().await;
     assert_eq!(propose(&app, &agent, &gig, 10.0).await.0, 201);
@@ -140,7 +140,7 @@ async fn a_key_has_a_thousand_marketplace_requests_an_hour(backend: Backend) {
     let mut config = test_config();
     config.plans = crate::common::plans(1_000_000, 1_000_000);
     let app = TestApp::spawn_with(backend, config).await;
-    let agent = app.market_agent("agent@example.com").await;
+    let agent = app.listed_agent("agent@example.com").await;
     // Hour windows are aligned to the clock: stay clear of the turn of the hour.
     let into_hour = chrono::Utc::now().timestamp() % 3_600;
     if into_hour >= 3_540 {
@@ -179,8 +179,8 @@ async fn every_route_hides_others_resources_and_needs_its_scope(backend: Backend
     let (_, mine) = call(&app, Method::GET, "/api/v1/agent/proposals", &agent.key, None).await;
     let proposal = mine["data"][0]["id"].as_str().unwrap().to_owned();
     let stranger = app.register("stranger@example.com").await;
-    let other = app.market_agent("other@example.com").await;
-    insert_profile(&app, backend, &other, true).await;
+    let other = app.listed_agent("other@example.com").await;
+    make_autonomous(&app, backend, &other).await;
     let agent_unscoped = agent_key_with(&app, &agent, &["agents:read"]).await;
     let client_unscoped = app.api_key(&client, &["agents:read"]).await;
 
