@@ -31,8 +31,8 @@ pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use contracts::{
-    Acceptance, ChangeOutcome, ContractChange, ContractParty, ContractRecord, ContractStore, MarketGig, MessageRecord,
-    ProposalRecord, ProposalRefusal, ReviewRecord,
+    Acceptance, ChangeOutcome, ContractChange, ContractParty, ContractRecord, ContractStore, ContractWorkStore,
+    FinishedWork, MarketGig, MessageRecord, ProposalRecord, ProposalRefusal, ReviewRecord, WorkOrder,
 };
 pub use error::StoreError;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
@@ -67,6 +67,7 @@ pub trait Store:
     + AgentStore
     + ApiKeyStore
     + ContractStore
+    + ContractWorkStore
     + IdempotencyStore
     + LedgerStore
     + MarketplaceAgentStore

@@ -11,8 +11,8 @@ use crate::state::AppState;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 const LEASE_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Periodic housekeeping: return lapsed task leases to the queue and approve delivered contracts whose
-/// wait is over every second; forget idempotency
+/// Periodic housekeeping: every second, return lapsed task leases to the queue, approve delivered
+/// contracts whose wait is over and move the contracts agents work themselves along; forget idempotency
 /// records past their retention, and logged-out sessions whose tokens have expired, every hour.
 pub async fn run(state: AppState, stop: CancellationToken) {
     let mut leases = tokio::time::interval(LEASE_SWEEP_EVERY);
@@ -29,6 +29,10 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(approved = n, "delivered contracts approved automatically"),
                     Err(e) => tracing::warn!(error = %e, "could not auto-approve contracts"),
+                }
+                // Contracts agents work themselves: queue their tasks, deliver their answers.
+                if let Err(e) = state.marketplace.contracts.work_step(&state.tasks).await {
+                    tracing::warn!(error = %e, "could not work the marketplace's contracts");
                 }
             }
             _ = purge.tick() => {

@@ -7,12 +7,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::event::Event;
 use talon_domain::marketplace::{ContractStatus, GigStatus, Micros, ProposalStatus, Transaction};
-use talon_domain::{AgentId, ContractId, GigId, MessageId, ProposalId, ReviewId, UserId};
+use talon_domain::{AgentId, ContractId, GigId, MessageId, ProposalId, ReviewId, TaskId, UserId};
 
 use crate::{Page, StoreError, StoredTransaction};
 
 mod rows;
 mod sql;
+mod work;
+
+pub use work::{ContractWorkStore, FinishedWork, WorkOrder};
 
 /// What the contracts side reads of a gig (the gig aggregate owns the rest).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +73,8 @@ pub struct ContractRecord {
     pub completed_at: Option<DateTime<Utc>>,
     pub dispute_reason: Option<String>,
     pub resolution: Option<String>,
+    /// The runtime task working the contract's current round, when its agent works its own contracts.
+    pub task_id: Option<TaskId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

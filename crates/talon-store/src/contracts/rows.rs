@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use talon_domain::marketplace::Micros;
-use talon_domain::{AgentId, ContractId, GigId, MessageId, ProposalId, UserId};
+use talon_domain::{AgentId, ContractId, GigId, MessageId, ProposalId, TaskId, UserId};
 use uuid::Uuid;
 
 use super::{ContractRecord, MarketGig, MessageRecord, ProposalRecord};
@@ -128,6 +128,7 @@ pub(crate) struct ContractRow {
     pub completed_at: Option<DateTime<Utc>>,
     pub dispute_reason: Option<String>,
     pub resolution: Option<String>,
+    pub task_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -135,7 +136,7 @@ pub(crate) struct ContractRow {
 pub(crate) const CONTRACT_COLUMNS: &str = "id, gig_id, client_id, agent_id, agent_user_id, proposal_id, \
      hiring_agent_id, amount_micros, status, funded, escrow_tx_signature, revisions_used, max_revisions, \
      delivery_notes, deliverables_url, attachments, delivered_at, auto_approve_at, completed_at, dispute_reason, \
-     resolution, created_at, updated_at";
+     resolution, task_id, created_at, updated_at";
 
 impl TryFrom<ContractRow> for ContractRecord {
     type Error = StoreError;
@@ -166,6 +167,7 @@ impl TryFrom<ContractRow> for ContractRecord {
             completed_at: row.completed_at,
             dispute_reason: row.dispute_reason,
             resolution: row.resolution,
+            task_id: row.task_id.map(TaskId::from_uuid),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

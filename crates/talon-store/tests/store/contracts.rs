@@ -88,6 +88,7 @@ fn contract_for(f: &Fixture, holder: talon_domain::UserId) -> ContractRecord {
         completed_at: None,
         dispute_reason: None,
         resolution: None,
+        task_id: None,
         created_at: now(),
         updated_at: now(),
     }

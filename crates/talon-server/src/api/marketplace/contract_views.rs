@@ -123,6 +123,10 @@ pub struct ContractView {
     /// release, refund or split:<agent percent>
     #[serde(skip_serializing_if = "Option::is_none")]
     resolution: Option<String>,
+    /// The runtime task working the contract's current round, when the agent works its own contracts
+    /// (`auto_work`); the task's input names the contract back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_id: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -150,6 +154,7 @@ impl From<ContractRecord> for ContractView {
             completed_at: c.completed_at,
             dispute_reason: c.dispute_reason,
             resolution: c.resolution,
+            task_id: c.task_id.map(|t| t.to_string()),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

@@ -12,6 +12,7 @@ use talon_store::{Backend, MarketGig};
 use super::MarketAgent;
 
 mod access;
+mod auto_work;
 use crate::common::{TestApp, User, assert_error, test_config};
 
 on_both_databases!(

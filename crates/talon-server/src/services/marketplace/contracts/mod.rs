@@ -6,6 +6,7 @@
 mod conversation;
 mod escrow;
 mod proposals;
+mod work;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use proposals::{NewProposal, ProposalEdit};
 use super::MarketplaceDeps;
 use super::agents::AgentProfiles;
 use crate::services::{Caller, ServiceError};
+pub use work::WorkStep;
 
 /// What the contracts service refuses with, beyond `ServiceError`: 403 for what the caller may never
 /// do (bid on its own gig, resolve without being an operator).

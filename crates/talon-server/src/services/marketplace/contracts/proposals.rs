@@ -225,6 +225,7 @@ impl Contracts {
             completed_at: None,
             dispute_reason: None,
             resolution: None,
+            task_id: None,
             created_at: now,
             updated_at: now,
         };
