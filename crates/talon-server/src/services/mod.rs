@@ -36,6 +36,21 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl ServiceError {
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ServiceError::Conflict(message.into())
+    }
+}
+
+/// An illegal transition of a marketplace lifecycle is a state conflict; its message says what and why.
+impl From<talon_domain::marketplace::IllegalTransition> for ServiceError {
+    fn from(e: talon_domain::marketplace::IllegalTransition) -> Self {
+        let text = e.to_string();
+        let mut chars = text.chars();
+        ServiceError::Conflict(chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default())
+    }
+}
+
 /// Who a service acts for: the account, and the one agent its key is restricted to, if any.
 #[derive(Debug, Clone)]
 pub struct Caller {

@@ -12,16 +12,6 @@ use utoipa::ToSchema;
 use crate::api::error::ApiError;
 use crate::auth::Principal;
 use crate::services::Caller;
-use crate::services::marketplace::contracts::MarketError;
-
-impl From<MarketError> for ApiError {
-    fn from(err: MarketError) -> Self {
-        match err {
-            MarketError::Service(e) => e.into(),
-            MarketError::Forbidden(message) => ApiError::forbidden(message),
-        }
-    }
-}
 
 /// Ids from the path: a malformed one names nothing, so it is "not found" (never 400).
 pub fn gig_id(raw: &str) -> Result<GigId, ApiError> {

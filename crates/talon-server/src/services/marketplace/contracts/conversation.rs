@@ -6,8 +6,9 @@ use talon_domain::marketplace::ContractStatus;
 use talon_domain::{AgentId, ContractId, MessageId, ReviewId, ValidationErrors};
 use talon_store::{ContractRecord, MessageRecord, ReviewRecord, StoreError};
 
-use super::{Contracts, MarketError, MarketResult, Role};
+use super::{Contracts, MarketResult, Role};
 use crate::services::Caller;
+use crate::services::ServiceError;
 
 pub const CONTENT_MAX: usize = 5_000;
 pub const COMMENT_MAX: usize = 2_000;
@@ -114,7 +115,7 @@ impl Contracts {
         errors.finish(())?;
         let contract = self.as_client(caller, id).await?;
         if !matches!(contract.status, ContractStatus::Approved | ContractStatus::Resolved) {
-            return Err(MarketError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "Only an approved or resolved contract can be reviewed; this one is {}",
                 contract.status
             )));
@@ -139,7 +140,7 @@ impl Contracts {
         let events = [Self::to_agent(&contract, event::REVIEW_RECEIVED, data)];
         match self.deps.store.insert_review(&review, &events).await {
             Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(MarketError::conflict("This contract is already reviewed")),
+            Err(StoreError::Conflict(_)) => return Err(ServiceError::conflict("This contract is already reviewed")),
             Err(e) => return Err(e.into()),
         }
         self.deps.outbox.ring();

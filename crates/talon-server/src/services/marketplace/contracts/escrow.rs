@@ -12,8 +12,9 @@ use talon_domain::marketplace::{
 use talon_domain::{ContractId, MessageId, UserId, ValidationErrors};
 use talon_store::{ChangeOutcome, ContractChange, ContractRecord, MessageRecord, StoreError, StoredTransaction};
 
-use super::{Contracts, MarketError, MarketResult};
+use super::{Contracts, MarketResult};
 use crate::services::Caller;
+use crate::services::ServiceError;
 
 pub const NOTES_MAX: usize = 10_000;
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -79,10 +80,10 @@ fn state_of(c: &ContractRecord) -> ContractState {
 /// The state after `event`, with the refusals worded for API clients.
 fn next_state(c: &ContractRecord, event: ContractEvent) -> MarketResult<ContractState> {
     if event == ContractEvent::Deliver && c.status == ContractStatus::Active && !c.funded {
-        return Err(MarketError::conflict("Escrow is not funded yet"));
+        return Err(ServiceError::conflict("Escrow is not funded yet"));
     }
     if event == ContractEvent::FundEscrow && c.funded {
-        return Err(MarketError::conflict("The escrow is already funded"));
+        return Err(ServiceError::conflict("The escrow is already funded"));
     }
     Ok(contract_transition(state_of(c), event)?)
 }
@@ -94,16 +95,16 @@ fn reason(errors: &mut ValidationErrors, text: &str, min: usize) {
     }
 }
 
-fn insufficient(balance: Micros, needed: Micros) -> MarketError {
-    MarketError::conflict(format!(
+fn insufficient(balance: Micros, needed: Micros) -> ServiceError {
+    ServiceError::conflict(format!(
         "Insufficient balance: the wallet holds {balance} USDC, this needs {needed} USDC; deposit more and retry"
     ))
 }
 
-fn ledger_refusal(e: LedgerError) -> MarketError {
+fn ledger_refusal(e: LedgerError) -> ServiceError {
     match e {
         LedgerError::InsufficientFunds { available, required } => insufficient(available, required),
-        other => MarketError::conflict(format!("The escrow cannot move: {other}")),
+        other => ServiceError::conflict(format!("The escrow cannot move: {other}")),
     }
 }
 
@@ -133,16 +134,16 @@ impl Contracts {
                 Ok(ledger)
             }
             Ok(ChangeOutcome::Stale) => {
-                let now = self.deps.store.contract(old.id).await?.ok_or_else(|| MarketError::not_found("Contract"))?;
+                let now = self.deps.store.contract(old.id).await?.ok_or_else(|| ServiceError::NotFound("Contract"))?;
                 next_state(&now, event)?;
-                Err(MarketError::conflict("The contract changed meanwhile; reload it and retry"))
+                Err(ServiceError::conflict("The contract changed meanwhile; reload it and retry"))
             }
             Err(StoreError::Overdrawn { account: LedgerAccount::Wallet(_), balance, needed }) => {
                 Err(insufficient(balance, needed))
             }
             // Only a contract whose row and ledger disagree gets here; refuse rather than fail.
             Err(StoreError::Overdrawn { account, .. }) => {
-                Err(MarketError::conflict(format!("The escrow cannot move: {account:?} holds too little")))
+                Err(ServiceError::conflict(format!("The escrow cannot move: {account:?} holds too little")))
             }
             Err(e) => Err(e.into()),
         }
@@ -173,7 +174,7 @@ impl Contracts {
         let ledger = self
             .commit(&old, &next, ContractEvent::FundEscrow, effects)
             .await?
-            .ok_or_else(|| MarketError::conflict("The escrow did not move"))?;
+            .ok_or_else(|| ServiceError::conflict("The escrow did not move"))?;
         let contract = ContractRecord { escrow_tx_signature: Some(ledger.id.to_string()), ..next };
         Ok(Funding { contract, ledger })
     }
@@ -261,7 +262,7 @@ impl Contracts {
             match self.approve_contract(contract).await {
                 Ok(_) => approved += 1,
                 // Approved or disputed by hand meanwhile: nothing left to do.
-                Err(MarketError::Service(crate::services::ServiceError::Conflict(_))) => {}
+                Err(ServiceError::Conflict(_)) => {}
                 Err(e) => tracing::warn!(contract = %id, error = %e, "could not auto-approve a contract"),
             }
         }
@@ -340,9 +341,9 @@ impl Contracts {
     ) -> MarketResult<ContractRecord> {
         let role = self.deps.store.account_role(operator).await?;
         if role.as_deref() != Some("operator") {
-            return Err(MarketError::Forbidden("Only an operator can resolve disputes".into()));
+            return Err(ServiceError::Forbidden("Only an operator can resolve disputes".into()));
         }
-        let old = self.deps.store.contract(id).await?.ok_or_else(|| MarketError::not_found("Contract"))?;
+        let old = self.deps.store.contract(id).await?.ok_or_else(|| ServiceError::NotFound("Contract"))?;
         let state = next_state(&old, ContractEvent::Resolve)?;
         let fee = self.deps.settings.fee;
         let money = if old.funded {

@@ -8,14 +8,13 @@ mod escrow;
 mod proposals;
 mod work;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
 use talon_domain::event::Event;
-use talon_domain::marketplace::{ContractStatus, IllegalTransition};
-use talon_domain::{AgentId, ContractId, ValidationErrors};
-use talon_store::{ContractParty, ContractRecord, MarketGig, Page, StoreError};
+use talon_domain::marketplace::ContractStatus;
+use talon_domain::{AgentId, ContractId};
+use talon_store::{ContractParty, ContractRecord, MarketGig, Page};
 
 pub use conversation::{NewMessage, NewReview};
 pub use escrow::{Approval, Delivery, Funding, Resolution};
@@ -26,46 +25,8 @@ use super::agents::AgentProfiles;
 use crate::services::{Caller, ServiceError};
 pub use work::WorkStep;
 
-/// What the contracts service refuses with, beyond `ServiceError`: 403 for what the caller may never
-/// do (bid on its own gig, resolve without being an operator).
-#[derive(Debug, thiserror::Error)]
-pub enum MarketError {
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error("{0}")]
-    Forbidden(Cow<'static, str>),
-}
-
-impl MarketError {
-    pub fn conflict(message: impl Into<String>) -> Self {
-        MarketError::Service(ServiceError::Conflict(message.into()))
-    }
-
-    pub fn not_found(what: &'static str) -> Self {
-        MarketError::Service(ServiceError::NotFound(what))
-    }
-}
-
-impl From<StoreError> for MarketError {
-    fn from(e: StoreError) -> Self {
-        MarketError::Service(ServiceError::Store(e))
-    }
-}
-
-impl From<ValidationErrors> for MarketError {
-    fn from(e: ValidationErrors) -> Self {
-        MarketError::Service(ServiceError::Invalid(e))
-    }
-}
-
-/// An illegal transition is a state conflict; its message says what and why.
-impl From<IllegalTransition> for MarketError {
-    fn from(e: IllegalTransition) -> Self {
-        MarketError::conflict(capitalised(&e.to_string()))
-    }
-}
-
-pub type MarketResult<T> = Result<T, MarketError>;
+/// Every contracts operation answers with the services' one error type.
+pub type MarketResult<T> = Result<T, ServiceError>;
 
 /// How the caller stands to a contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +63,8 @@ impl Contracts {
 
     /// The contract, if the caller is one of its parties.
     pub async fn get(&self, caller: &Caller, id: ContractId) -> MarketResult<(ContractRecord, Role)> {
-        let contract = self.deps.store.contract(id).await?.ok_or_else(|| MarketError::not_found("Contract"))?;
-        let role = role_of(caller, &contract).ok_or_else(|| MarketError::not_found("Contract"))?;
+        let contract = self.deps.store.contract(id).await?.ok_or_else(|| ServiceError::NotFound("Contract"))?;
+        let role = role_of(caller, &contract).ok_or_else(|| ServiceError::NotFound("Contract"))?;
         Ok((contract, role))
     }
 
@@ -111,7 +72,7 @@ impl Contracts {
     async fn as_client(&self, caller: &Caller, id: ContractId) -> MarketResult<ContractRecord> {
         match self.get(caller, id).await? {
             (contract, Role::Client) => Ok(contract),
-            _ => Err(MarketError::not_found("Contract")),
+            _ => Err(ServiceError::NotFound("Contract")),
         }
     }
 
@@ -119,7 +80,7 @@ impl Contracts {
     async fn as_agent(&self, caller: &Caller, id: ContractId) -> MarketResult<ContractRecord> {
         match self.get(caller, id).await? {
             (contract, Role::Agent) => Ok(contract),
-            _ => Err(MarketError::not_found("Contract")),
+            _ => Err(ServiceError::NotFound("Contract")),
         }
     }
 
@@ -128,7 +89,7 @@ impl Contracts {
     pub async fn check_can_hire(&self, agent: AgentId) -> MarketResult<()> {
         match self.deps.store.agent_is_autonomous(agent).await? {
             Some(true) => Ok(()),
-            _ => Err(MarketError::Forbidden(
+            _ => Err(ServiceError::Forbidden(
                 "Hiring through /api/v1/agents/me is for autonomous agents; this agent's account hires for it".into(),
             )),
         }
@@ -150,7 +111,7 @@ impl Contracts {
             .store
             .market_gig(contract.gig_id)
             .await?
-            .ok_or_else(|| MarketError::Service(ServiceError::Internal(format!("gig of contract {}", contract.id))))
+            .ok_or_else(|| ServiceError::Internal(format!("gig of contract {}", contract.id)))
     }
 
     /// How the client is named to agents: its hiring agent's name, or "Client" for an account, whose
@@ -183,9 +144,4 @@ impl Contracts {
             None => Event::new(contract.client_id, kind, data),
         }
     }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -7,8 +7,9 @@ use talon_domain::marketplace::{ContractStatus, GigStatus, Micros, ProposalStatu
 use talon_domain::{AgentId, ContractId, GigId, ProposalId, UserId, ValidationErrors};
 use talon_store::{Acceptance, ContractRecord, MarketGig, ProposalRecord, ProposalRefusal};
 
-use super::{Contracts, MarketError, MarketResult};
+use super::{Contracts, MarketResult};
 use crate::services::Caller;
+use crate::services::ServiceError;
 
 pub const COVER_LETTER_MIN: usize = 20;
 pub const COVER_LETTER_MAX: usize = 2_000;
@@ -51,14 +52,14 @@ impl Contracts {
     /// is missing) belongs here once profiles exist.
     /// A listed, active agent with a complete profile (403 naming what is missing otherwise).
     async fn check_can_bid(&self, agent: AgentId) -> MarketResult<()> {
-        Ok(self.profiles.require_ready(agent).await?)
+        self.profiles.require_ready(agent).await
     }
 
     /// A gig agents can see: unknown, or not approved by moderation, is "not found".
     async fn listed_gig(&self, id: GigId) -> MarketResult<MarketGig> {
         match self.deps.store.market_gig(id).await? {
             Some(gig) if gig.moderation_status == "approved" => Ok(gig),
-            _ => Err(MarketError::not_found("Gig")),
+            _ => Err(ServiceError::NotFound("Gig")),
         }
     }
 
@@ -79,10 +80,10 @@ impl Contracts {
         self.check_can_bid(agent).await?;
         let gig = self.listed_gig(gig).await?;
         if gig.client_id == caller.account.id {
-            return Err(MarketError::Forbidden("An agent cannot bid on a gig posted by its own account".into()));
+            return Err(ServiceError::Forbidden("An agent cannot bid on a gig posted by its own account".into()));
         }
         if gig.status != GigStatus::Open {
-            return Err(MarketError::conflict(format!("The gig is {}, not open for proposals", gig.status)));
+            return Err(ServiceError::conflict(format!("The gig is {}, not open for proposals", gig.status)));
         }
         let now = talon_domain::time::now();
         let proposal = ProposalRecord {
@@ -99,10 +100,10 @@ impl Contracts {
         match self.deps.store.insert_proposal(&proposal).await? {
             Ok(()) => Ok(proposal),
             Err(ProposalRefusal::Duplicate) => {
-                Err(MarketError::conflict("You already have a live proposal on this gig"))
+                Err(ServiceError::conflict("You already have a live proposal on this gig"))
             }
             Err(ProposalRefusal::Closed) => {
-                Err(MarketError::conflict("The gig is no longer open or has reached its maximum number of proposals"))
+                Err(ServiceError::conflict("The gig is no longer open or has reached its maximum number of proposals"))
             }
         }
     }
@@ -111,7 +112,7 @@ impl Contracts {
     pub async fn agent_proposal(&self, agent: AgentId, id: ProposalId) -> MarketResult<ProposalRecord> {
         match self.deps.store.proposal(id).await? {
             Some(p) if p.agent_id == agent => Ok(p),
-            _ => Err(MarketError::not_found("Proposal")),
+            _ => Err(ServiceError::NotFound("Proposal")),
         }
     }
 
@@ -138,7 +139,7 @@ impl Contracts {
         errors.finish(())?;
         let mut proposal = self.agent_proposal(agent, id).await?;
         if proposal.status != ProposalStatus::Pending {
-            return Err(MarketError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "Only a pending proposal can be edited; this one is {}",
                 proposal.status
             )));
@@ -148,7 +149,7 @@ impl Contracts {
         proposal.estimated_hours = edit.estimated_hours.or(proposal.estimated_hours);
         proposal.updated_at = talon_domain::time::now();
         if !self.deps.store.update_pending_proposal(&proposal).await? {
-            return Err(MarketError::conflict("Only a pending proposal can be edited"));
+            return Err(ServiceError::conflict("Only a pending proposal can be edited"));
         }
         Ok(proposal)
     }
@@ -157,10 +158,10 @@ impl Contracts {
     pub async fn withdraw_proposal(&self, agent: AgentId, gig: GigId, id: ProposalId) -> MarketResult<()> {
         let proposal = self.agent_proposal(agent, id).await?;
         if proposal.gig_id != gig {
-            return Err(MarketError::not_found("Proposal"));
+            return Err(ServiceError::NotFound("Proposal"));
         }
         if !self.deps.store.withdraw_proposal(id, talon_domain::time::now()).await? {
-            return Err(MarketError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "Only a pending proposal can be withdrawn; this one is {}",
                 proposal.status
             )));
@@ -172,7 +173,7 @@ impl Contracts {
     async fn own_gig(&self, client: UserId, id: GigId) -> MarketResult<MarketGig> {
         match self.deps.store.market_gig(id).await? {
             Some(gig) if gig.client_id == client => Ok(gig),
-            _ => Err(MarketError::not_found("Gig")),
+            _ => Err(ServiceError::NotFound("Gig")),
         }
     }
 
@@ -193,15 +194,15 @@ impl Contracts {
         let gig = self.own_gig(caller.account.id, gig).await?;
         let proposal = match self.deps.store.proposal(proposal).await? {
             Some(p) if p.gig_id == gig.id => p,
-            _ => return Err(MarketError::not_found("Proposal")),
+            _ => return Err(ServiceError::NotFound("Proposal")),
         };
         if proposal.status != ProposalStatus::Pending {
-            return Err(MarketError::conflict(format!("The proposal is {}, not pending", proposal.status)));
+            return Err(ServiceError::conflict(format!("The proposal is {}, not pending", proposal.status)));
         }
         if gig.status != GigStatus::Open {
-            return Err(MarketError::conflict(format!("The gig is {}, not open", gig.status)));
+            return Err(ServiceError::conflict(format!("The gig is {}, not open", gig.status)));
         }
-        let holder = self.deps.store.agent(proposal.agent_id).await?.ok_or_else(|| MarketError::not_found("Agent"))?;
+        let holder = self.deps.store.agent(proposal.agent_id).await?.ok_or_else(|| ServiceError::NotFound("Agent"))?;
         let now = talon_domain::time::now();
         let contract = ContractRecord {
             id: ContractId::new(),
@@ -240,7 +241,7 @@ impl Contracts {
         let events = [Event::for_agent(contract.agent_user_id, contract.agent_id, event::PROPOSAL_ACCEPTED, data)];
         let acceptance = Acceptance { proposal_id: proposal.id, contract: &contract, events: &events };
         if !self.deps.store.accept_proposal(&acceptance).await? {
-            return Err(MarketError::conflict(
+            return Err(ServiceError::conflict(
                 "The proposal or the gig changed meanwhile; it can no longer be accepted",
             ));
         }

@@ -10,7 +10,7 @@ use talon_domain::task::{Executor, NewTask, TaskDraft};
 use talon_store::{FinishedWork, MessageRecord, WorkOrder};
 
 use super::escrow::{Delivery, NOTES_MAX};
-use super::{Contracts, MarketError, MarketResult};
+use super::{Contracts, MarketResult};
 use crate::services::tasks::{CreateTask, TaskService};
 use crate::services::{Caller, ServiceError};
 
@@ -48,7 +48,7 @@ impl Contracts {
     /// contract; `false` when the contract moved on meanwhile.
     async fn queue_work(&self, tasks: &TaskService, order: &WorkOrder) -> MarketResult<bool> {
         let contract =
-            self.deps.store.contract(order.contract).await?.ok_or_else(|| MarketError::not_found("Contract"))?;
+            self.deps.store.contract(order.contract).await?.ok_or_else(|| ServiceError::NotFound("Contract"))?;
         let gig = self.gig_of(&contract).await?;
         let messages = self.deps.store.contract_messages(contract.id).await?;
         let input = json!({
@@ -91,7 +91,7 @@ impl Contracts {
             .store
             .account_by_id(holder)
             .await?
-            .ok_or_else(|| MarketError::Service(ServiceError::Internal(format!("account {holder} is gone"))))?;
+            .ok_or_else(|| ServiceError::Internal(format!("account {holder} is gone")))?;
         Ok(Caller { account, only_agent: agent })
     }
 }
