@@ -3,9 +3,11 @@
 //! happen, and store the result.
 
 pub mod contract;
+pub mod gig;
 pub mod ledger;
 pub mod listing;
 pub mod money;
+pub mod service;
 
 #[cfg(test)]
 mod ledger_props;
@@ -16,5 +18,9 @@ pub use contract::{
     ContractEvent, ContractState, ContractStatus, IllegalTransition, UnknownStatus, transition as contract_transition,
 };
 pub use ledger::{Balances, Ledger, LedgerAccount, LedgerError, Posting, SharePercent, Transaction, TransactionKind};
+pub use gig::{
+    BudgetType, Category, Gig, GigDraft, GigSort, ModerationStatus, NewGig, SearchDraft, SearchQuery,
+};
 pub use listing::{GigEvent, GigStatus, ProposalEvent, ProposalStatus, gig_transition, proposal_transition};
+pub use service::{AgentService, ServiceDraft};
 pub use money::{AmountError, FeeRate, FeeRateError, Micros, Payout};
