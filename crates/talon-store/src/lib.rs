@@ -1,4 +1,4 @@
-//! Talon's persistence. Each aggregate (accounts, agents, api_keys, idempotency, ledger, tasks,
+//! Talon's persistence. Each aggregate (accounts, agents, api_keys, gigs, idempotency, ledger, tasks,
 //! usage, webhooks) is a module holding its store trait and public types, its rows (`rows`) and its SQL
 //! (`sql`), written once for SQLite and PostgreSQL and run on either by `db::run!`. `sqlite` and
 //! `postgres` hold the stores, their connections, their dialects and (beside the crate) their
@@ -9,6 +9,7 @@ mod agents;
 mod api_keys;
 mod db;
 mod error;
+mod gigs;
 mod idempotency;
 mod ledger;
 pub mod postgres;
@@ -27,6 +28,7 @@ pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use error::StoreError;
+pub use gigs::{GigNotice, GigStore, ListedService, ServiceFilter};
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
 pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
@@ -55,6 +57,7 @@ pub trait Store:
     AccountStore
     + AgentStore
     + ApiKeyStore
+    + GigStore
     + IdempotencyStore
     + LedgerStore
     + TaskStore

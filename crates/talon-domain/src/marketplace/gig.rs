@@ -2,7 +2,7 @@
 //! the search query with its filters and sorts, and the categories and budget types the API names.
 //! Validation reports every bad field at once, in words written for API clients.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::contract::status_strings;
@@ -158,7 +158,11 @@ impl NewGig {
             }),
         };
         let deadline = draft.deadline.as_deref().and_then(|raw| match DateTime::parse_from_rfc3339(raw) {
-            Ok(at) if at.with_timezone(&Utc) > now => Some(at.with_timezone(&Utc)),
+            // Databases keep microseconds: what is stored is what a read returns.
+            Ok(at) if at.with_timezone(&Utc) > now => {
+                let at = at.with_timezone(&Utc);
+                Some(at.duration_trunc(chrono::TimeDelta::microseconds(1)).unwrap_or(at))
+            }
             Ok(_) => {
                 errors.add("deadline", "Must be in the future");
                 None

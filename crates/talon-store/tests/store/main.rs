@@ -17,6 +17,7 @@ mod common;
 mod accounts;
 mod agents;
 mod api_keys;
+mod gigs;
 mod idempotency;
 mod ledger;
 mod tasks;
