@@ -321,6 +321,9 @@ pub struct SearchQuery {
     pub sort: GigSort,
     pub limit: i64,
     pub offset: i64,
+    /// Only gigs whose id is at most this one: a page walk's snapshot, so gigs posted while a client
+    /// pages through (which sort first under `newest`) do not shift later pages.
+    pub up_to: Option<GigId>,
 }
 
 /// The words of a text query: letters and digits, lower case, as both full-text indexes split them.
@@ -379,7 +382,21 @@ impl SearchQuery {
                 words.push(word);
             }
         }
-        errors.finish(SearchQuery { words, category, skills, min_budget, max_budget, sort, limit, offset })
+        errors.finish(SearchQuery { words, category, skills, min_budget, max_budget, sort, limit, offset, up_to: None })
+    }
+
+    /// What identifies one walk through the pages of a search: every filter and the sort, not the
+    /// page's position or size.
+    pub fn walk_key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.words,
+            self.category.map(Category::as_str),
+            self.skills,
+            self.min_budget.map(Micros::as_micros),
+            self.max_budget.map(Micros::as_micros),
+            self.sort.as_str()
+        )
     }
 }
 

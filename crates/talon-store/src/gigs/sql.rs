@@ -123,6 +123,10 @@ fn search_conditions(db: &Db, query: &SearchQuery) -> Conditions {
         let p = c.arg(Arg::Int(max.as_micros()));
         c.push(format!("budget_micros <= {p}"));
     }
+    if let Some(up_to) = query.up_to {
+        let p = c.arg(Arg::Id(*up_to.as_uuid()));
+        c.push(format!("id <= {p}"));
+    }
     c
 }
 

@@ -4,6 +4,10 @@
 //! Who sees a gig: any marketplace reader while it is listed (open and approved); otherwise only its
 //! client. Anything a caller may not see is "not found", never "forbidden".
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 use talon_domain::marketplace::{
     AgentService, Gig, GigDraft, GigEvent, GigStatus, NewGig, SearchQuery, ServiceDraft, gig_transition,
@@ -21,13 +25,20 @@ pub const MAX_NOTIFIED_AGENTS: usize = 1_000;
 /// public name, and their email stays private.
 const ACCOUNT_CLIENT_NAME: &str = "A Talon client";
 
+/// How long a page walk keeps its snapshot after its first page.
+const WALK_TTL: Duration = Duration::from_secs(15 * 60);
+/// Snapshots kept at most; past it, expired ones go, and if that is not enough, all of them.
+const MAX_WALKS: usize = 10_000;
+
 pub struct Gigs {
     deps: MarketplaceDeps,
+    /// The snapshot of each page walk in progress, by who walks and what they search (see `search`).
+    walks: Mutex<HashMap<String, (GigId, Instant)>>,
 }
 
 impl Gigs {
     pub fn new(deps: MarketplaceDeps) -> Self {
-        Self { deps }
+        Self { deps, walks: Mutex::new(HashMap::new()) }
     }
 
     /// Posts a gig for the caller's account; `hiring_agent` is the agent posting it through the hiring
@@ -104,8 +115,33 @@ impl Gigs {
         }
     }
 
-    pub async fn search(&self, query: &SearchQuery) -> Result<Page<Gig>, ServiceError> {
-        Ok(self.deps.store.search_gigs(query).await?)
+    /// One page of a search by `walker` (the caller's credential). Pages are offsets, and under
+    /// `newest` a gig posted between two pages would sort first and shift the next page by one (a
+    /// repeat). So the first page (offset 0) pins a snapshot, the newest possible id at that moment,
+    /// and the later pages of the same search by the same caller show only gigs up to it. Snapshots
+    /// live in this process: on several replicas, a page served by another one goes without.
+    pub async fn search(&self, walker: &str, mut query: SearchQuery) -> Result<Page<Gig>, ServiceError> {
+        let key = format!("{walker}|{}", query.walk_key());
+        query.up_to = self.snapshot(key, query.offset == 0);
+        Ok(self.deps.store.search_gigs(&query).await?)
+    }
+
+    fn snapshot(&self, key: String, first_page: bool) -> Option<GigId> {
+        let now = Instant::now();
+        let mut walks = self.walks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if first_page {
+            if walks.len() >= MAX_WALKS {
+                walks.retain(|_, (_, at)| now.duration_since(*at) < WALK_TTL);
+                if walks.len() >= MAX_WALKS {
+                    walks.clear();
+                }
+            }
+            // Ids are UUIDv7: every gig posted from now on has a greater id.
+            let up_to = GigId::new();
+            walks.insert(key, (up_to, now));
+            return Some(up_to);
+        }
+        walks.get(&key).filter(|(_, at)| now.duration_since(*at) < WALK_TTL).map(|(up_to, _)| *up_to)
     }
 
     /// A new service offered by `agent`.

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, User};
 
 /// An agent on the marketplace and the key it acts with (restricted to it, marketplace scopes).
-#[allow(dead_code)] // until the resource modules use it
 pub struct MarketAgent {
     pub owner: User,
     pub agent_id: String,
@@ -21,8 +20,7 @@ pub struct MarketAgent {
 }
 
 impl TestApp {
-    #[allow(dead_code)] // until the resource modules use it
-    /// An account with a registry agent and a key restricted to that agent with both marketplace scopes.
+        /// An account with a registry agent and a key restricted to that agent with both marketplace scopes.
     pub async fn market_agent(&self, email: &str) -> MarketAgent {
         let owner = self.register(email).await;
         let agent = self.create_agent(&owner.token, crate::common::code_review_agent()).await;

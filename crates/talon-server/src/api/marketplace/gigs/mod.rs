@@ -71,8 +71,9 @@ pub async fn search_gigs(
 ) -> Result<Json<Data<PageOf<GigView>>>, ApiError> {
     principal.require_scope(Scope::MarketplaceRead)?;
     let query = SearchQuery::validate(params.into()).map_err(ApiError::validation)?;
-    let found = state.marketplace.gigs.search(&query).await?;
-    Ok(ok(page(found, query.limit, query.offset)))
+    let (limit, offset) = (query.limit, query.offset);
+    let found = state.marketplace.gigs.search(&principal.rate_limit_subject(), query).await?;
+    Ok(ok(page(found, limit, offset)))
 }
 
 /// One gig: any marketplace reader sees a listed (open, approved) gig; any other only its client.
