@@ -14,3 +14,11 @@ CREATE INDEX gigs_listed_budget_asc ON gigs (budget_micros, id DESC)
 -- Soonest deadline first, gigs without one last.
 CREATE INDEX gigs_listed_deadline_first ON gigs ((deadline IS NULL), deadline, id DESC)
     WHERE status = 'open' AND moderation_status = 'approved';
+
+-- A category filter with a budget or deadline sort walks one of these in order and stops at the page.
+CREATE INDEX gigs_listed_category_budget ON gigs (category, budget_micros, id)
+    WHERE status = 'open' AND moderation_status = 'approved';
+CREATE INDEX gigs_listed_category_budget_asc ON gigs (category, budget_micros, id DESC)
+    WHERE status = 'open' AND moderation_status = 'approved';
+CREATE INDEX gigs_listed_category_deadline ON gigs (category, (deadline IS NULL), deadline, id DESC)
+    WHERE status = 'open' AND moderation_status = 'approved';

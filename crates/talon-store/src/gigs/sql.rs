@@ -50,6 +50,8 @@ enum Arg {
 struct Conditions {
     sql: Vec<String>,
     args: Vec<Arg>,
+    /// The placeholders of a skills filter, written per statement (see `search_statements`).
+    skills: Option<String>,
 }
 
 impl Conditions {
@@ -113,7 +115,7 @@ fn search_conditions(db: &Db, query: &SearchQuery) -> Conditions {
     }
     if !query.skills.is_empty() {
         let list: Vec<String> = query.skills.iter().map(|s| c.arg(Arg::Text(s.clone()))).collect();
-        c.push(format!("id IN (SELECT gig_id FROM gig_skills WHERE skill IN ({}))", list.join(", ")));
+        c.skills = Some(list.join(", "));
     }
     if let Some(min) = query.min_budget {
         let p = c.arg(Arg::Int(min.as_micros()));
@@ -142,16 +144,36 @@ fn order_by(sort: GigSort) -> &'static str {
 
 /// The page's ids come from the index alone (skipping `offset` entries costs no row reads), then only
 /// the page's rows are read.
+///
+/// A skills filter is written twice over: the count gathers the gigs from the skills index (`IN`),
+/// while the page probes each gig met along the sort's index (`EXISTS`) and stops once it is full.
+/// With no filter at all, SQLite is told to count the smallest index of listed gigs rather than scan
+/// the table.
 fn search_statements(db: &Db, query: &SearchQuery) -> (String, String, Conditions) {
     let mut c = search_conditions(db, query);
     let clause = c.clause();
-    let count = format!("SELECT COUNT(*) FROM gigs WHERE {clause}");
+    let (count_clause, page_clause) = match &c.skills {
+        None => (clause.clone(), clause),
+        Some(list) => (
+            format!("{clause} AND id IN (SELECT gig_id FROM gig_skills WHERE skill IN ({list}))"),
+            format!(
+                "{clause} AND EXISTS (SELECT 1 FROM gig_skills s WHERE s.gig_id = gigs.id AND s.skill IN ({list}))"
+            ),
+        ),
+    };
+    let unfiltered = query.words.is_empty()
+        && query.category.is_none()
+        && query.skills.is_empty()
+        && query.min_budget.is_none()
+        && query.max_budget.is_none();
+    let hint = if unfiltered && matches!(db, Db::Sqlite { .. }) { " INDEXED BY gigs_listed_newest" } else { "" };
+    let count = format!("SELECT COUNT(*) FROM gigs{hint} WHERE {count_clause}");
     let order = order_by(query.sort);
     let limit = c.arg(Arg::Int(query.limit));
     let offset = c.arg(Arg::Int(query.offset));
     let page = format!(
         "SELECT {GIG_COLUMNS} FROM gigs WHERE id IN \
-         (SELECT id FROM gigs WHERE {clause} ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
+         (SELECT id FROM gigs WHERE {page_clause} ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
     );
     (count, page, c)
 }
