@@ -22,3 +22,21 @@ CREATE INDEX gigs_listed_category_budget_asc ON gigs (category, budget_micros, i
     WHERE status = 'open' AND moderation_status = 'approved';
 CREATE INDEX gigs_listed_category_deadline ON gigs (category, (deadline IS NULL), deadline, id DESC)
     WHERE status = 'open' AND moderation_status = 'approved';
+
+-- Bumped by every change to what search may list, so a count of listed gigs is reused until the
+-- listing changes (on any replica).
+CREATE TABLE gig_listing_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO gig_listing_version (id, version) VALUES (1, 0);
+CREATE TRIGGER gigs_listing_inserted AFTER INSERT ON gigs BEGIN
+    UPDATE gig_listing_version SET version = version + 1 WHERE id = 1;
+END;
+CREATE TRIGGER gigs_listing_deleted AFTER DELETE ON gigs BEGIN
+    UPDATE gig_listing_version SET version = version + 1 WHERE id = 1;
+END;
+CREATE TRIGGER gigs_listing_updated AFTER UPDATE OF status, moderation_status, category, budget_micros, deadline,
+    title, description ON gigs BEGIN
+    UPDATE gig_listing_version SET version = version + 1 WHERE id = 1;
+END;

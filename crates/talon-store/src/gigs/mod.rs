@@ -61,8 +61,13 @@ pub trait GigStore {
     /// same transaction; `None` when it was not open (or had a contract) by then.
     async fn cancel_gig(&self, id: GigId, now: DateTime<Utc>) -> Result<Option<Gig>, StoreError>;
 
-    /// One page of listed gigs matching `query`, and how many match in all.
-    async fn search_gigs(&self, query: &SearchQuery) -> Result<Page<Gig>, StoreError>;
+    /// One page of listed gigs matching `query`, and how many match in all (`known_total` when the
+    /// caller already knows it: the count is then not run).
+    async fn search_gigs(&self, query: &SearchQuery, known_total: Option<i64>) -> Result<Page<Gig>, StoreError>;
+
+    /// Grows with every change to what search may list (a gig posted, removed, or changed in a
+    /// searched field), so a count made at one version holds while the version does.
+    async fn gig_listing_version(&self) -> Result<i64, StoreError>;
 
     async fn insert_service(&self, service: &AgentService) -> Result<(), StoreError>;
 

@@ -260,9 +260,24 @@ impl<S: Portable> GigStore for S {
         Ok(Some(row.try_into()?))
     }
 
-    async fn search_gigs(&self, query: &SearchQuery) -> Result<Page<Gig>, StoreError> {
+    async fn search_gigs(&self, query: &SearchQuery, known_total: Option<i64>) -> Result<Page<Gig>, StoreError> {
         let (count, page, c) = search_statements(self.db(), query);
-        fetch_page(self.db(), &count, &page, &c.args).await
+        match known_total {
+            None => fetch_page(self.db(), &count, &page, &c.args).await,
+            Some(total) => {
+                let rows: Vec<GigRow> =
+                    run!(self.db().reader(), |e| bind_all!(sqlx::query_as(&page), &c.args).fetch_all(e).await)?;
+                let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+                Ok(Page { items, total })
+            }
+        }
+    }
+
+    async fn gig_listing_version(&self) -> Result<i64, StoreError> {
+        let version: i64 = run!(self.db().reader(), |e| {
+            sqlx::query_scalar("SELECT CAST(version AS BIGINT) FROM gig_listing_version WHERE id = 1").fetch_one(e).await
+        })?;
+        Ok(version)
     }
 
     async fn insert_service(&self, service: &AgentService) -> Result<(), StoreError> {

@@ -118,7 +118,7 @@ async fn gig_posted_reaches_matching_agents_only(backend: Backend) {
     let capped = GigNotice { max_agents: 1, ..notice };
     assert_eq!(db.store.insert_gig(&second, &capped).await.unwrap(), 1);
     let by_skill = SearchQuery { skills: vec!["rust".into()], limit: 10, ..SearchQuery::default() };
-    let page = db.store.search_gigs(&by_skill).await.unwrap();
+    let page = db.store.search_gigs(&by_skill, None).await.unwrap();
     assert_eq!((page.total, page.items.iter().map(|g| g.id).collect::<Vec<_>>()), (2, vec![second.id, gig.id]));
 }
 
@@ -129,10 +129,12 @@ async fn cancel_only_while_open(backend: Backend) {
     let gig = new_gig(&alice, "data", &[]);
     let notice = GigNotice { data: json!({}), exclude_agent: None, max_agents: 1000 };
     db.store.insert_gig(&gig, &notice).await.unwrap();
+    let before = db.store.gig_listing_version().await.unwrap();
     let cancelled = db.store.cancel_gig(gig.id, Utc::now()).await.unwrap().unwrap();
+    assert!(db.store.gig_listing_version().await.unwrap() > before, "cancelling changes the listing");
     assert_eq!(cancelled.status, GigStatus::Cancelled);
     assert!(db.store.cancel_gig(gig.id, Utc::now()).await.unwrap().is_none());
-    let page = db.store.search_gigs(&SearchQuery { limit: 10, ..SearchQuery::default() }).await.unwrap();
+    let page = db.store.search_gigs(&SearchQuery { limit: 10, ..SearchQuery::default() }, None).await.unwrap();
     assert_eq!(page.total, 0);
     let mine = db.store.client_gigs(alice.id, Some(GigStatus::Cancelled), 10, 0).await.unwrap();
     assert_eq!(mine.items, vec![cancelled]);

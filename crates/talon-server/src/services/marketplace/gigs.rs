@@ -34,11 +34,17 @@ pub struct Gigs {
     deps: MarketplaceDeps,
     /// The snapshot of each page walk in progress, by who walks and what they search (see `search`).
     walks: Mutex<HashMap<String, (GigId, Instant)>>,
+    /// Totals by search, with the listing version they were counted at.
+    counts: Mutex<HashMap<String, (i64, i64)>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Gigs {
     pub fn new(deps: MarketplaceDeps) -> Self {
-        Self { deps, walks: Mutex::new(HashMap::new()) }
+        Self { deps, walks: Mutex::new(HashMap::new()), counts: Mutex::new(HashMap::new()) }
     }
 
     /// Posts a gig for the caller's account; `hiring_agent` is the agent posting it through the hiring
@@ -120,15 +126,33 @@ impl Gigs {
     /// repeat). So the first page (offset 0) pins a snapshot, the newest possible id at that moment,
     /// and the later pages of the same search by the same caller show only gigs up to it. Snapshots
     /// live in this process: on several replicas, a page served by another one goes without.
+    ///
+    /// Counting every match costs far more than reading one page, so a total is kept with the listing
+    /// version it was counted at, and reused while the version stays (any change to a listed field of
+    /// any gig moves it, on every replica).
     pub async fn search(&self, walker: &str, mut query: SearchQuery) -> Result<Page<Gig>, ServiceError> {
-        let key = format!("{walker}|{}", query.walk_key());
-        query.up_to = self.snapshot(key, query.offset == 0);
-        Ok(self.deps.store.search_gigs(&query).await?)
+        let walk = query.walk_key();
+        let first_page = query.offset == 0;
+        let up_to = self.snapshot(format!("{walker}|{walk}"), first_page);
+        // The first page shows everything there is; its snapshot holds for the pages after it.
+        query.up_to = if first_page { None } else { up_to };
+        let count_key = format!("{walk}|{:?}", query.up_to);
+        let version = self.deps.store.gig_listing_version().await?;
+        let known = lock(&self.counts).get(&count_key).filter(|(v, _)| *v == version).map(|(_, total)| *total);
+        let page = self.deps.store.search_gigs(&query, known).await?;
+        if known.is_none() {
+            let mut counts = lock(&self.counts);
+            if counts.len() >= MAX_WALKS {
+                counts.clear();
+            }
+            counts.insert(count_key, (version, page.total));
+        }
+        Ok(page)
     }
 
     fn snapshot(&self, key: String, first_page: bool) -> Option<GigId> {
         let now = Instant::now();
-        let mut walks = self.walks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut walks = lock(&self.walks);
         if first_page {
             if walks.len() >= MAX_WALKS {
                 walks.retain(|_, (_, at)| now.duration_since(*at) < WALK_TTL);
