@@ -149,7 +149,11 @@ fn order_by(sort: GigSort) -> &'static str {
 /// while the page probes each gig met along the sort's index (`EXISTS`) and stops once it is full.
 /// With no filter at all, SQLite is told to count the smallest index of listed gigs rather than scan
 /// the table.
-fn search_statements(db: &Db, query: &SearchQuery) -> (String, String, Conditions) {
+///
+/// `probe_text`: on SQLite, a text filter matching many gigs is checked along the sort's index (the
+/// matches' rowids gathered once, then probed) rather than by reading every matching gig and sorting
+/// them; the page then stops as soon as it is full.
+fn search_statements(db: &Db, query: &SearchQuery, probe_text: bool) -> (String, String, Conditions) {
     let mut c = search_conditions(db, query);
     let clause = c.clause();
     let (count_clause, page_clause) = match &c.skills {
@@ -171,11 +175,45 @@ fn search_statements(db: &Db, query: &SearchQuery) -> (String, String, Condition
     let order = order_by(query.sort);
     let limit = c.arg(Arg::Int(query.limit));
     let offset = c.arg(Arg::Int(query.offset));
+    let along = if probe_text { format!(" INDEXED BY {}", sort_index(query)) } else { String::new() };
     let page = format!(
         "SELECT {GIG_COLUMNS} FROM gigs WHERE id IN \
-         (SELECT id FROM gigs WHERE {page_clause} ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
+         (SELECT id FROM gigs{along} WHERE {page_clause} ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
     );
     (count, page, c)
+}
+
+/// The index over listed gigs that yields the search's order (SQLite names).
+fn sort_index(query: &SearchQuery) -> &'static str {
+    match (query.sort, query.category.is_some()) {
+        (GigSort::Newest, false) => "gigs_listed_newest",
+        (GigSort::BudgetDesc, false) => "gigs_listed_budget",
+        (GigSort::BudgetAsc, false) => "gigs_listed_budget_asc",
+        (GigSort::Deadline, false) => "gigs_listed_deadline_first",
+        (GigSort::Newest, true) => "gigs_listed_category",
+        (GigSort::BudgetDesc, true) => "gigs_listed_category_budget",
+        (GigSort::BudgetAsc, true) => "gigs_listed_category_budget_asc",
+        (GigSort::Deadline, true) => "gigs_listed_category_deadline",
+    }
+}
+
+/// Above this many full-text matches, SQLite probes them along the sort's index.
+const PROBE_TEXT_ABOVE: i64 = 1_000;
+
+/// Whether a SQLite text search matches enough gigs to probe them (FTS5 counts its matches from the
+/// index alone, without reading the gigs).
+async fn probe_text(db: &Db, query: &SearchQuery) -> Result<bool, StoreError> {
+    let Db::Sqlite { .. } = db else { return Ok(false) };
+    if query.words.is_empty() {
+        return Ok(false);
+    }
+    let matches: i64 = run!(db.reader(), |e| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM gigs_fts WHERE gigs_fts MATCH $1")
+            .bind(fts5_match(&query.words))
+            .fetch_one(e)
+            .await
+    })?;
+    Ok(matches > PROBE_TEXT_ABOVE)
 }
 
 #[async_trait]
@@ -261,7 +299,8 @@ impl<S: Portable> GigStore for S {
     }
 
     async fn search_gigs(&self, query: &SearchQuery, known_total: Option<i64>) -> Result<Page<Gig>, StoreError> {
-        let (count, page, c) = search_statements(self.db(), query);
+        let probe = probe_text(self.db(), query).await?;
+        let (count, page, c) = search_statements(self.db(), query, probe);
         match known_total {
             None => fetch_page(self.db(), &count, &page, &c.args).await,
             Some(total) => {
