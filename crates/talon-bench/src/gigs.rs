@@ -14,10 +14,46 @@ use uuid::{Timestamp, Uuid};
 
 const CATEGORIES: [&str; 7] = ["code", "content", "data", "design", "research", "translation", "other"];
 const SKILLS: [&str; 40] = [
-    "rust", "python", "typescript", "go", "java", "sql", "react", "vue", "docker", "kubernetes", "aws", "gcp",
-    "figma", "photoshop", "writing", "editing", "seo", "copywriting", "research", "excel", "pandas", "spark",
-    "ml", "nlp", "vision", "scraping", "testing", "security", "linux", "bash", "graphql", "rest", "postgres",
-    "redis", "kafka", "spanish", "french", "german", "japanese", "chinese",
+    "rust",
+    "python",
+    "typescript",
+    "go",
+    "java",
+    "sql",
+    "react",
+    "vue",
+    "docker",
+    "kubernetes",
+    "aws",
+    "gcp",
+    "figma",
+    "photoshop",
+    "writing",
+    "editing",
+    "seo",
+    "copywriting",
+    "research",
+    "excel",
+    "pandas",
+    "spark",
+    "ml",
+    "nlp",
+    "vision",
+    "scraping",
+    "testing",
+    "security",
+    "linux",
+    "bash",
+    "graphql",
+    "rest",
+    "postgres",
+    "redis",
+    "kafka",
+    "spanish",
+    "french",
+    "german",
+    "japanese",
+    "chinese",
 ];
 const ROWS_PER_INSERT: usize = 500;
 
@@ -89,7 +125,8 @@ fn rows(count: usize) -> Vec<Row> {
             };
             let title: Vec<String> = (0..4 + rng.below(4)).map(|_| word(&mut rng)).collect();
             let description: Vec<String> = (0..20 + rng.below(30)).map(|_| word(&mut rng)).collect();
-            let mut skills: Vec<&'static str> = (0..1 + rng.below(4)).map(|_| SKILLS[rng.below(SKILLS.len())]).collect();
+            let mut skills: Vec<&'static str> =
+                (0..1 + rng.below(4)).map(|_| SKILLS[rng.below(SKILLS.len())]).collect();
             skills.sort_unstable();
             skills.dedup();
             Row {
@@ -111,8 +148,14 @@ fn insert_gigs_sql(n: usize) -> String {
     let values: Vec<String> = (0..n)
         .map(|r| {
             let p: Vec<String> = (1..=13).map(|c| format!("${}", r * 13 + c)).collect();
-            format!("({}, 'fixed', {}, 'approved', {}, 50, 2, 0, {}, {})",
-                p[..7].join(", "), p[7], p[8..11].join(", "), p[11], p[12])
+            format!(
+                "({}, 'fixed', {}, 'approved', {}, 50, 2, 0, {}, {})",
+                p[..7].join(", "),
+                p[7],
+                p[8..11].join(", "),
+                p[11],
+                p[12]
+            )
         })
         .collect();
     format!(
@@ -160,7 +203,8 @@ pub async fn seed(database_url: &str, client: &str, count: usize) -> Result<()> 
                 bind_rows!(&sql, chunk, client).execute(&mut *tx).await?;
             }
             for chunk in skills.chunks(ROWS_PER_INSERT * 2) {
-                let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+                let values: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
                 let sql = format!("INSERT INTO gig_skills (skill, gig_id) VALUES {}", values.join(", "));
                 let mut q = sqlx::query(&sql);
                 for (skill, id) in chunk {

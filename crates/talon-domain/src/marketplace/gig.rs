@@ -338,9 +338,10 @@ impl SearchQuery {
         if q.chars().count() > MAX_QUERY_CHARS {
             errors.add("q", format!("Must be at most {MAX_QUERY_CHARS} characters"));
         }
-        let category = draft.category.filter(|c| !c.is_empty()).and_then(|raw| {
-            raw.parse::<Category>().map_err(|_| errors.add("category", "Not a category")).ok()
-        });
+        let category = draft
+            .category
+            .filter(|c| !c.is_empty())
+            .and_then(|raw| raw.parse::<Category>().map_err(|_| errors.add("category", "Not a category")).ok());
         let skills: Vec<String> = draft
             .skills
             .unwrap_or_default()

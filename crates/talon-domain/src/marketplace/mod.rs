@@ -17,10 +17,8 @@ mod ledger_tests;
 pub use contract::{
     ContractEvent, ContractState, ContractStatus, IllegalTransition, UnknownStatus, transition as contract_transition,
 };
+pub use gig::{BudgetType, Category, Gig, GigDraft, GigSort, ModerationStatus, NewGig, SearchDraft, SearchQuery};
 pub use ledger::{Balances, Ledger, LedgerAccount, LedgerError, Posting, SharePercent, Transaction, TransactionKind};
-pub use gig::{
-    BudgetType, Category, Gig, GigDraft, GigSort, ModerationStatus, NewGig, SearchDraft, SearchQuery,
-};
 pub use listing::{GigEvent, GigStatus, ProposalEvent, ProposalStatus, gig_transition, proposal_transition};
-pub use service::{AgentService, ServiceDraft};
 pub use money::{AmountError, FeeRate, FeeRateError, Micros, Payout};
+pub use service::{AgentService, ServiceDraft};

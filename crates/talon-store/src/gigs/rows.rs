@@ -142,8 +142,7 @@ impl TryFrom<ServiceRow> for ListedService {
     type Error = StoreError;
     fn try_from(row: ServiceRow) -> Result<Self, StoreError> {
         #[allow(clippy::cast_precision_loss)] // review counts and rating sums stay far below 2^52
-        let average_rating =
-            if row.total_reviews > 0 { row.rating_sum as f64 / row.total_reviews as f64 } else { 0.0 };
+        let average_rating = if row.total_reviews > 0 { row.rating_sum as f64 / row.total_reviews as f64 } else { 0.0 };
         Ok(ListedService {
             service: AgentService {
                 id: ServiceId::from_uuid(row.id),

@@ -9,9 +9,7 @@ use talon_domain::marketplace::{AgentService, Gig, GigSort, GigStatus, SearchQue
 use talon_domain::{AgentId, GigId, ServiceId, UserId};
 use uuid::Uuid;
 
-use super::rows::{
-    GIG_COLUMNS, GigRow, ProfileMatchRow, SERVICE_COLUMNS, ServiceRow, bind_gig, bind_service,
-};
+use super::rows::{GIG_COLUMNS, GigRow, ProfileMatchRow, SERVICE_COLUMNS, ServiceRow, bind_gig, bind_service};
 use super::{GigNotice, ListedService, ServiceFilter};
 use crate::db::{Db, Portable, outbox, run};
 use crate::{GigStore, Page, StoreError};
@@ -292,8 +290,7 @@ impl<S: Portable> GigStore for S {
             sqlx::query(REJECT_PENDING_PROPOSALS).bind(id.as_uuid()).bind(now).execute(c).await.map(|_| ())
         })?;
         let statement = format!("SELECT {GIG_COLUMNS} FROM gigs WHERE id = $1");
-        let row: GigRow =
-            run!(tx.conn(), |c| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_one(c).await)?;
+        let row: GigRow = run!(tx.conn(), |c| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_one(c).await)?;
         tx.commit().await?;
         Ok(Some(row.try_into()?))
     }
@@ -314,7 +311,9 @@ impl<S: Portable> GigStore for S {
 
     async fn gig_listing_version(&self) -> Result<i64, StoreError> {
         let version: i64 = run!(self.db().reader(), |e| {
-            sqlx::query_scalar("SELECT CAST(version AS BIGINT) FROM gig_listing_version WHERE id = 1").fetch_one(e).await
+            sqlx::query_scalar("SELECT CAST(version AS BIGINT) FROM gig_listing_version WHERE id = 1")
+                .fetch_one(e)
+                .await
         })?;
         Ok(version)
     }
@@ -346,9 +345,7 @@ impl<S: Portable> GigStore for S {
         if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             let p = c.arg(Arg::Text(format!("%{escaped}%")));
-            c.push(format!(
-                "(LOWER(s.title) LIKE {p} ESCAPE '\\' OR LOWER(s.description) LIKE {p} ESCAPE '\\')"
-            ));
+            c.push(format!("(LOWER(s.title) LIKE {p} ESCAPE '\\' OR LOWER(s.description) LIKE {p} ESCAPE '\\')"));
         }
         let clause = c.clause();
         let count = format!("SELECT COUNT(*) FROM agent_services s WHERE {clause}");

@@ -80,8 +80,7 @@ async fn listed_agent(
 fn new_gig(client: &Account, category: &str, skills: &[&str]) -> Gig {
     let draft = GigDraft {
         title: "Port a parser to Rust".into(),
-        description: "Port our CSV parser from Python to Rust, keeping every test green and the API identical."
-            .into(),
+        description: "Port our CSV parser from Python to Rust, keeping every test green and the API identical.".into(),
         category: category.into(),
         skills_required: Some(skills.iter().map(|s| (*s).to_owned()).collect()),
         budget_usdc: 120.0,
@@ -102,7 +101,8 @@ async fn gig_posted_reaches_matching_agents_only(backend: Backend) {
     let poster = listed_agent(&db, backend, &alice, "poster", "active", r#"["code"]"#, "[]").await;
 
     let gig = new_gig(&alice, "code", &["Rust", "rust", "SQL"]);
-    let notice = GigNotice { data: json!({"gig_id": gig.id.to_string()}), exclude_agent: Some(poster), max_agents: 1000 };
+    let notice =
+        GigNotice { data: json!({"gig_id": gig.id.to_string()}), exclude_agent: Some(poster), max_agents: 1000 };
     assert_eq!(db.store.insert_gig(&gig, &notice).await.unwrap(), 2);
     let mut expected = vec![*coder.as_uuid(), *rustacean.as_uuid()];
     expected.sort();

@@ -49,7 +49,12 @@ impl Gigs {
 
     /// Posts a gig for the caller's account; `hiring_agent` is the agent posting it through the hiring
     /// API (it is not told of its own gig). Matching agents get `gig.posted` in the same transaction.
-    pub async fn post(&self, caller: &Caller, hiring_agent: Option<AgentId>, draft: GigDraft) -> Result<Gig, ServiceError> {
+    pub async fn post(
+        &self,
+        caller: &Caller,
+        hiring_agent: Option<AgentId>,
+        draft: GigDraft,
+    ) -> Result<Gig, ServiceError> {
         let now = talon_domain::time::now();
         let new = NewGig::validate(draft, now)?;
         let gig = Gig::post(new, caller.account.id, hiring_agent, now);
@@ -91,11 +96,7 @@ impl Gigs {
     /// Extend here when more parties may see an unlisted gig (the hired agent).
     pub async fn get_for(&self, caller: &Caller, id: GigId) -> Result<Gig, ServiceError> {
         let gig = self.deps.store.gig(id).await?.ok_or(ServiceError::NotFound("Gig"))?;
-        if gig.is_listed() || gig.client == caller.account.id {
-            Ok(gig)
-        } else {
-            Err(ServiceError::NotFound("Gig"))
-        }
+        if gig.is_listed() || gig.client == caller.account.id { Ok(gig) } else { Err(ServiceError::NotFound("Gig")) }
     }
 
     /// The caller's own gigs, newest first.
@@ -113,7 +114,8 @@ impl Gigs {
     pub async fn cancel(&self, caller: &Caller, id: GigId) -> Result<Gig, ServiceError> {
         let gig = self.deps.store.gig(id).await?.filter(|g| g.client == caller.account.id);
         let gig = gig.ok_or(ServiceError::NotFound("Gig"))?;
-        gig_transition(gig.status, GigEvent::Cancel).map_err(|e| ServiceError::Conflict(capitalised(&e.to_string())))?;
+        gig_transition(gig.status, GigEvent::Cancel)
+            .map_err(|e| ServiceError::Conflict(capitalised(&e.to_string())))?;
         match self.deps.store.cancel_gig(id, talon_domain::time::now()).await? {
             Some(cancelled) => Ok(cancelled),
             // A proposal was accepted in between.

@@ -107,7 +107,10 @@ async fn posting_answers_the_created_shape(backend: Backend) {
     );
     assert_eq!(g["budget_usdc"], json!(85.5));
     assert_eq!(g["skills_required"], json!(["Rust", "parsing"]));
-    assert_eq!((&g["budget_type"], &g["max_proposals"], &g["proposal_count"]), (&json!("hourly"), &json!(10), &json!(0)));
+    assert_eq!(
+        (&g["budget_type"], &g["max_proposals"], &g["proposal_count"]),
+        (&json!("hourly"), &json!(10), &json!(0))
+    );
     assert_eq!((&g["client_id"], &g["created_by_agent_id"]), (&json!(alice.id), &Value::Null));
     assert!(g["deadline"].as_str().unwrap().starts_with("2099-12-31T23:59:59"));
     assert_eq!(g["deliverables"], "A crate with tests");
@@ -118,13 +121,19 @@ async fn posting_answers_the_created_shape(backend: Backend) {
 
     // Hiring: an agent posts with its own key; the client is the account holding it.
     let hirer = app.market_agent("hirer@example.com").await;
-    let response = app.post("/api/v1/agents/me/gigs", Some(&hirer.key), gig("Translate a page", "translation", &[], 20.0)).await;
+    let response =
+        app.post("/api/v1/agents/me/gigs", Some(&hirer.key), gig("Translate a page", "translation", &[], 20.0)).await;
     assert_eq!(response.status(), 201);
     let posted: Value = response.json().await.unwrap();
-    let hired = app.get_json(&format!("/api/v1/gigs/{}", posted["data"]["gig_id"].as_str().unwrap()), &alice.token).await;
-    assert_eq!((&hired["data"]["created_by_agent_id"], &hired["data"]["client_id"]), (&json!(hirer.agent_id), &json!(hirer.owner.id)));
+    let hired =
+        app.get_json(&format!("/api/v1/gigs/{}", posted["data"]["gig_id"].as_str().unwrap()), &alice.token).await;
+    assert_eq!(
+        (&hired["data"]["created_by_agent_id"], &hired["data"]["client_id"]),
+        (&json!(hirer.agent_id), &json!(hirer.owner.id))
+    );
     // A session is no agent.
-    let response = app.post("/api/v1/agents/me/gigs", Some(&alice.token), gig("Translate a page", "translation", &[], 20.0)).await;
+    let response =
+        app.post("/api/v1/agents/me/gigs", Some(&alice.token), gig("Translate a page", "translation", &[], 20.0)).await;
     assert_error(response, 403, "FORBIDDEN").await;
 }
 
@@ -135,10 +144,22 @@ async fn bad_postings_list_every_field(backend: Backend) {
         "budget_usdc": 0, "budget_type": "weekly", "deadline": "2001-01-01T00:00:00Z", "deliverables": "d".repeat(5001),
         "max_proposals": 201, "max_revisions": 11});
     let body = assert_error(app.post("/api/v1/gigs", Some(&alice.token), bad).await, 400, "VALIDATION_ERROR").await;
-    let fields: Vec<&str> = body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
     assert_eq!(
         fields,
-        ["title", "description", "category", "skills_required", "budget_usdc", "budget_type", "deadline", "deliverables", "max_proposals", "max_revisions"]
+        [
+            "title",
+            "description",
+            "category",
+            "skills_required",
+            "budget_usdc",
+            "budget_type",
+            "deadline",
+            "deliverables",
+            "max_proposals",
+            "max_revisions"
+        ]
     );
     let missing = app.post("/api/v1/gigs", Some(&alice.token), json!({"title": "Only a title"})).await;
     let body = assert_error(missing, 400, "VALIDATION_ERROR").await;
@@ -161,19 +182,30 @@ async fn client_routes_refuse_agent_keys_and_missing_scopes(backend: Backend) {
     let body = assert_error(refused, 403, "FORBIDDEN").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("/api/v1/agents/me/gigs"), "{body}");
     assert_error(app.get("/api/v1/client/gigs", &agent.key).await, 403, "FORBIDDEN").await;
-    let cancel = app.request(Method::POST, &format!("/api/v1/gigs/{id}/cancel"), Some(&agent.key)).send().await.unwrap();
+    let cancel =
+        app.request(Method::POST, &format!("/api/v1/gigs/{id}/cancel"), Some(&agent.key)).send().await.unwrap();
     assert_error(cancel, 403, "FORBIDDEN").await;
     // The agent key reads the marketplace.
-    assert_eq!(found(&app, &agent.key, "").await, [id.clone()]);
+    assert_eq!(found(&app, &agent.key, "").await, [id.as_str()]);
     assert_eq!(app.get_json(&format!("/api/v1/gigs/{id}"), &agent.key).await["data"]["id"], id);
 
     let reader = app.api_key(&alice, &["marketplace:read"]).await;
-    assert_error(app.post("/api/v1/gigs", Some(&reader), gig("Port a parser", "code", &[], 10.0)).await, 403, "FORBIDDEN").await;
+    assert_error(
+        app.post("/api/v1/gigs", Some(&reader), gig("Port a parser", "code", &[], 10.0)).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
     let cancel = app.request(Method::POST, &format!("/api/v1/gigs/{id}/cancel"), Some(&reader)).send().await.unwrap();
     assert_error(cancel, 403, "FORBIDDEN").await;
-    assert_eq!(found(&app, &reader, "").await, [id.clone()]);
+    assert_eq!(found(&app, &reader, "").await, [id.as_str()]);
     let other = app.api_key(&alice, &["agents:read"]).await;
-    for path in ["/api/v1/gigs".to_owned(), format!("/api/v1/gigs/{id}"), "/api/v1/client/gigs".into(), "/api/v1/services".into()] {
+    for path in [
+        "/api/v1/gigs".to_owned(),
+        format!("/api/v1/gigs/{id}"),
+        "/api/v1/client/gigs".into(),
+        "/api/v1/services".into(),
+    ] {
         assert_error(app.get(&path, &other).await, 403, "FORBIDDEN").await;
     }
     // An account-wide key with both scopes is a client.
@@ -205,9 +237,18 @@ async fn search_filters_and_sorts(backend: Backend) {
     assert_eq!((&page["total"], &page["limit"], &page["offset"]), (&json!(5), &json!(20), &json!(0)));
     assert_eq!(ids(&page), [g4.as_str(), g3.as_str(), g2.as_str(), g1.as_str(), g0.as_str()]);
     assert_eq!(found(&app, t, "sort=newest").await, [g4.as_str(), g3.as_str(), g2.as_str(), g1.as_str(), g0.as_str()]);
-    assert_eq!(found(&app, t, "sort=budget_desc").await, [g4.as_str(), g2.as_str(), g0.as_str(), g3.as_str(), g1.as_str()]);
-    assert_eq!(found(&app, t, "sort=budget_asc").await, [g3.as_str(), g1.as_str(), g0.as_str(), g2.as_str(), g4.as_str()]);
-    assert_eq!(found(&app, t, "sort=deadline").await, [g2.as_str(), g3.as_str(), g0.as_str(), g4.as_str(), g1.as_str()]);
+    assert_eq!(
+        found(&app, t, "sort=budget_desc").await,
+        [g4.as_str(), g2.as_str(), g0.as_str(), g3.as_str(), g1.as_str()]
+    );
+    assert_eq!(
+        found(&app, t, "sort=budget_asc").await,
+        [g3.as_str(), g1.as_str(), g0.as_str(), g2.as_str(), g4.as_str()]
+    );
+    assert_eq!(
+        found(&app, t, "sort=deadline").await,
+        [g2.as_str(), g3.as_str(), g0.as_str(), g4.as_str(), g1.as_str()]
+    );
     assert_eq!(found(&app, t, "category=code").await, [g4.as_str(), g0.as_str()]);
     assert_eq!(found(&app, t, "skills=RUST,figma").await, [g4.as_str(), g1.as_str(), g0.as_str()]);
     assert_eq!(found(&app, t, "skills=sql").await, [g2.as_str()]);
@@ -218,10 +259,22 @@ async fn search_filters_and_sorts(backend: Backend) {
     let page = search(&app, t, "category=code&min_budget=100&max_budget=300&limit=1").await;
     assert_eq!((ids(&page), &page["total"]), (vec![g4.clone()], &json!(2)));
     let page = search(&app, t, "limit=2&offset=1").await;
-    assert_eq!((ids(&page), &page["total"], &page["limit"], &page["offset"]), (vec![g3.clone(), g2.clone()], &json!(5), &json!(2), &json!(1)));
+    assert_eq!(
+        (ids(&page), &page["total"], &page["limit"], &page["offset"]),
+        (vec![g3.clone(), g2.clone()], &json!(5), &json!(2), &json!(1))
+    );
     assert_eq!(search(&app, t, "offset=10").await["total"], 5);
 
-    for bad in ["min_budget=20&max_budget=10", "sort=oldest", "limit=101", "limit=0", "offset=-1", "offset=10001", "category=cooking", "min_budget=abc"] {
+    for bad in [
+        "min_budget=20&max_budget=10",
+        "sort=oldest",
+        "limit=101",
+        "limit=0",
+        "offset=-1",
+        "offset=10001",
+        "category=cooking",
+        "min_budget=abc",
+    ] {
         let body = assert_error(app.get(&format!("/api/v1/gigs?{bad}"), t).await, 400, "VALIDATION_ERROR").await;
         assert!(!body["error"]["details"].as_array().unwrap().is_empty(), "{bad}: {body}");
     }
@@ -233,7 +286,8 @@ async fn text_query_matches_title_or_description_words(backend: Backend) {
     let t = &alice.token;
     let parser = post_gig(&app, t, gig("Rust parser port", "code", &[], 100.0)).await;
     let mut warehouse = gig("Data pipeline", "data", &[], 200.0);
-    warehouse["description"] = json!("Load the warehouse every night from our Postgres replica, with retries and alerts.");
+    warehouse["description"] =
+        json!("Load the warehouse every night from our Postgres replica, with retries and alerts.");
     let warehouse = post_gig(&app, t, warehouse).await;
     let cli = post_gig(&app, t, gig("Rust CLI tool", "code", &[], 300.0)).await;
     let gone = post_gig(&app, t, gig("Rust cancelled thing", "code", &[], 300.0)).await;
@@ -264,7 +318,9 @@ async fn page_walk_neither_repeats_nor_skips_while_gigs_are_posted(backend: Back
     let walker = app.market_agent("walker@example.com").await;
     let mut posted: Vec<String> = Vec::new();
     for i in 0..7 {
-        posted.push(post_gig(&app, &alice.token, gig(&format!("Gig number {i}"), "code", &[], 10.0 + f64::from(i))).await);
+        posted.push(
+            post_gig(&app, &alice.token, gig(&format!("Gig number {i}"), "code", &[], 10.0 + f64::from(i))).await,
+        );
     }
     for sort in ["newest", "budget_asc"] {
         let expected = found(&app, &walker.key, &format!("sort={sort}&category=code&limit=100")).await;
@@ -316,7 +372,9 @@ async fn who_may_read_and_cancel_a_gig(backend: Backend) {
     assert_error(app.get(&path, &bob.token).await, 404, "NOT_FOUND").await;
     let agent = app.market_agent("agent@example.com").await;
     assert_error(app.get(&path, &agent.key).await, 404, "NOT_FOUND").await;
-    for unknown in ["gig_00000000000000000000000000000000", "nonexistent", "gig_xyz", "00000000-0000-0000-0000-000000000000"] {
+    for unknown in
+        ["gig_00000000000000000000000000000000", "nonexistent", "gig_xyz", "00000000-0000-0000-0000-000000000000"]
+    {
         assert_error(app.get(&format!("/api/v1/gigs/{unknown}"), &alice.token).await, 404, "NOT_FOUND").await;
         assert_error(cancel_path(&app, &alice, unknown).await, 404, "NOT_FOUND").await;
     }
@@ -335,7 +393,10 @@ async fn the_client_list_shows_only_own_gigs(backend: Backend) {
     let b1 = post_gig(&app, &bob.token, gig("First of bob", "code", &[], 10.0)).await;
     assert_eq!(cancel_path(&app, &alice, &a1).await.status(), 200);
     let mine = app.get_json("/api/v1/client/gigs", &alice.token).await["data"].clone();
-    assert_eq!((ids(&mine), &mine["total"], &mine["limit"], &mine["offset"]), (vec![a2.clone(), a1.clone()], &json!(2), &json!(20), &json!(0)));
+    assert_eq!(
+        (ids(&mine), &mine["total"], &mine["limit"], &mine["offset"]),
+        (vec![a2.clone(), a1.clone()], &json!(2), &json!(20), &json!(0))
+    );
     let cancelled = app.get_json("/api/v1/client/gigs?status=cancelled", &alice.token).await["data"].clone();
     assert_eq!((ids(&cancelled), &cancelled["total"]), (vec![a1.clone()], &json!(1)));
     let paged = app.get_json("/api/v1/client/gigs?limit=1&offset=1", &alice.token).await["data"].clone();
@@ -360,9 +421,27 @@ async fn services_list_get_create_delete(backend: Backend) {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["agent_id", "average_rating", "category", "created_at", "delivery_time_days", "description", "id", "is_active", "orders_completed", "revisions", "starting_price", "tags", "title", "updated_at"]
+        [
+            "agent_id",
+            "average_rating",
+            "category",
+            "created_at",
+            "delivery_time_days",
+            "description",
+            "id",
+            "is_active",
+            "orders_completed",
+            "revisions",
+            "starting_price",
+            "tags",
+            "title",
+            "updated_at"
+        ]
     );
-    assert_eq!((&s["agent_id"], &s["starting_price"], &s["average_rating"], &s["revisions"]), (&json!(coder.agent_id), &json!(25.5), &json!(0.0), &json!(1)));
+    assert_eq!(
+        (&s["agent_id"], &s["starting_price"], &s["average_rating"], &s["revisions"]),
+        (&json!(coder.agent_id), &json!(25.5), &json!(0.0), &json!(1))
+    );
     let review = s["id"].as_str().unwrap().to_owned();
     let essay = json!({"title": "Essays on anything", "description": "Long-form writing, researched.", "category": "content",
         "starting_price_usdc": 40, "delivery_time_days": 3, "revisions": 2});
@@ -371,21 +450,29 @@ async fn services_list_get_create_delete(backend: Backend) {
     let essay = response.json::<Value>().await.unwrap()["data"]["id"].as_str().unwrap().to_owned();
 
     let all = app.get_json("/api/v1/services", &coder.key).await["data"].clone();
-    assert_eq!((ids(&all), &all["total"], &all["limit"], &all["offset"]), (vec![essay.clone(), review.clone()], &json!(2), &json!(20), &json!(0)));
+    assert_eq!(
+        (ids(&all), &all["total"], &all["limit"], &all["offset"]),
+        (vec![essay.clone(), review.clone()], &json!(2), &json!(20), &json!(0))
+    );
     let code = app.get_json("/api/v1/services?category=code", &writer.key).await["data"].clone();
     assert_eq!((ids(&code), &code["total"]), (vec![review.clone()], &json!(1)));
-    assert_eq!(ids(&app.get_json("/api/v1/services?search=PULL%20request", &writer.key).await["data"]), [review.clone()]);
+    assert_eq!(
+        ids(&app.get_json("/api/v1/services?search=PULL%20request", &writer.key).await["data"]),
+        [review.as_str()]
+    );
     assert_eq!(ids(&app.get_json("/api/v1/services?search=100%25", &writer.key).await["data"]), Vec::<String>::new());
-    assert_eq!(ids(&app.get_json("/api/v1/services?limit=1&offset=1", &writer.key).await["data"]), [review.clone()]);
+    assert_eq!(ids(&app.get_json("/api/v1/services?limit=1&offset=1", &writer.key).await["data"]), [review.as_str()]);
     assert_error(app.get("/api/v1/services?category=food", &writer.key).await, 400, "VALIDATION_ERROR").await;
     let one = app.get_json(&format!("/api/v1/services/{review}"), &writer.owner.token).await;
     assert_eq!(one["data"]["title"], "Code review within a day");
-    assert_error(app.get("/api/v1/services/svc_00000000000000000000000000000000", &writer.key).await, 404, "NOT_FOUND").await;
+    assert_error(app.get("/api/v1/services/svc_00000000000000000000000000000000", &writer.key).await, 404, "NOT_FOUND")
+        .await;
     assert_error(app.get("/api/v1/services/nonsense", &writer.key).await, 404, "NOT_FOUND").await;
 
     // Only the offering agent withdraws it; a session is no agent.
     assert_error(app.delete(&format!("/api/v1/agent/services/{review}"), &writer.key).await, 404, "NOT_FOUND").await;
-    assert_error(app.delete(&format!("/api/v1/agent/services/{review}"), &coder.owner.token).await, 403, "FORBIDDEN").await;
+    assert_error(app.delete(&format!("/api/v1/agent/services/{review}"), &coder.owner.token).await, 403, "FORBIDDEN")
+        .await;
     let response = app.delete(&format!("/api/v1/agent/services/{review}"), &coder.key).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["data"]["message"], "Service deleted");
@@ -393,8 +480,10 @@ async fn services_list_get_create_delete(backend: Backend) {
     let service = json!({"title": "Code review", "description": "d", "category": "code", "starting_price_usdc": 1, "delivery_time_days": 1});
     let refused = app.post("/api/v1/agent/services", Some(&coder.owner.token), service).await;
     assert_error(refused, 403, "FORBIDDEN").await;
-    let bad = json!({"title": "x", "description": "", "category": "food", "starting_price_usdc": 0, "delivery_time_days": 0});
-    let body = assert_error(app.post("/api/v1/agent/services", Some(&coder.key), bad).await, 400, "VALIDATION_ERROR").await;
+    let bad =
+        json!({"title": "x", "description": "", "category": "food", "starting_price_usdc": 0, "delivery_time_days": 0});
+    let body =
+        assert_error(app.post("/api/v1/agent/services", Some(&coder.key), bad).await, 400, "VALIDATION_ERROR").await;
     assert_eq!(body["error"]["details"].as_array().unwrap().len(), 5, "{body}");
     let reader = app.api_key(&coder.owner, &["marketplace:read"]).await;
     let body = json!({"title": "Code review", "description": "d", "category": "code", "starting_price_usdc": 1, "delivery_time_days": 1});

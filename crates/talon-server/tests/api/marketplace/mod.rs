@@ -20,7 +20,7 @@ pub struct MarketAgent {
 }
 
 impl TestApp {
-        /// An account with a registry agent and a key restricted to that agent with both marketplace scopes.
+    /// An account with a registry agent and a key restricted to that agent with both marketplace scopes.
     pub async fn market_agent(&self, email: &str) -> MarketAgent {
         let owner = self.register(email).await;
         let agent = self.create_agent(&owner.token, crate::common::code_review_agent()).await;
