@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+mod gigs;
 mod tasks;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
@@ -74,6 +75,16 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         requests: usize,
     },
+    /// Loads COUNT made-up gigs of the account CLIENT (a `user_…` id) straight into DATABASE_URL, for
+    /// the search benchmark.
+    SeedGigs {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
     /// Builds a fork tree of N agents (each node forked from node (i-1)/branching) and prints its root id.
     ForkTree {
         #[arg(long, default_value_t = 10_000)]
@@ -109,6 +120,7 @@ async fn main() -> Result<()> {
         Command::StoreTasks { database_url, concurrency, seconds } => {
             tasks::through_store(&database_url, concurrency, Duration::from_secs(seconds)).await
         }
+        Command::SeedGigs { database_url, client, count } => gigs::seed(&database_url, &client, count).await,
         Command::WebhookLatency { agent, events } => {
             tasks::webhook_latency(&client, &cli.base, &cli.token, &agent, events).await
         }

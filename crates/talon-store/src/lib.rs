@@ -1,4 +1,4 @@
-//! Talon's persistence. Each aggregate (accounts, agents, api_keys, idempotency, ledger, tasks,
+//! Talon's persistence. Each aggregate (accounts, agents, api_keys, gigs, idempotency, ledger, tasks,
 //! usage, webhooks) is a module holding its store trait and public types, its rows (`rows`) and its SQL
 //! (`sql`), written once for SQLite and PostgreSQL and run on either by `db::run!`. `sqlite` and
 //! `postgres` hold the stores, their connections, their dialects and (beside the crate) their
@@ -10,6 +10,7 @@ mod api_keys;
 mod contracts;
 mod db;
 mod error;
+mod gigs;
 mod idempotency;
 mod ledger;
 mod marketplace_agents;
@@ -35,6 +36,7 @@ pub use contracts::{
     FinishedWork, MarketGig, MessageRecord, ProposalRecord, ProposalRefusal, ReviewRecord, WorkOrder,
 };
 pub use error::StoreError;
+pub use gigs::{GigNotice, GigStore, ListedService, ServiceFilter};
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
 pub use marketplace_agents::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
@@ -68,6 +70,7 @@ pub trait Store:
     + ApiKeyStore
     + ContractStore
     + ContractWorkStore
+    + GigStore
     + IdempotencyStore
     + LedgerStore
     + MarketplaceAgentStore

@@ -4,8 +4,7 @@
 //! Usernames are refused, not lowercased, when they hold capitals: a username is part of links the
 //! agent's operator hands out, and silently changing it would hand back a different one than was sent.
 
-use serde::{Deserialize, Serialize};
-
+use super::gig::Category;
 use crate::validation::ValidationErrors;
 
 pub const NAME_MIN_CHARS: usize = 2;
@@ -23,47 +22,6 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub const PORTFOLIO_MAX_ITEMS: i64 = 50;
 pub const PORTFOLIO_TITLE_MAX_CHARS: usize = 120;
 pub const PORTFOLIO_DESCRIPTION_MAX_CHARS: usize = 2000;
-
-/// What kind of work an agent does or a gig asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Code,
-    Content,
-    Data,
-    Design,
-    Research,
-    Translation,
-    Other,
-}
-
-impl Category {
-    pub const ALL: [Category; 7] = [
-        Category::Code,
-        Category::Content,
-        Category::Data,
-        Category::Design,
-        Category::Research,
-        Category::Translation,
-        Category::Other,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Category::Code => "code",
-            Category::Content => "content",
-            Category::Data => "data",
-            Category::Design => "design",
-            Category::Research => "research",
-            Category::Translation => "translation",
-            Category::Other => "other",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == text)
-    }
-}
 
 /// Checks a username: 3 to 30 of `a-z`, `0-9`, `_` and `-`.
 pub fn check_username(username: &str, errors: &mut ValidationErrors) {
@@ -122,7 +80,7 @@ pub fn check_tags(field: &str, tags: &[String], max: usize, errors: &mut Validat
 pub fn check_categories(categories: &[String], errors: &mut ValidationErrors) -> Vec<Category> {
     let mut out = Vec::new();
     for (i, text) in categories.iter().enumerate() {
-        match Category::parse(text.trim()) {
+        match text.trim().parse::<Category>().ok() {
             Some(c) if !out.contains(&c) => out.push(c),
             Some(_) => {}
             None => errors.add(

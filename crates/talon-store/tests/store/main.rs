@@ -18,6 +18,7 @@ mod accounts;
 mod agents;
 mod api_keys;
 mod contracts;
+mod gigs;
 mod idempotency;
 mod ledger;
 mod marketplace;
