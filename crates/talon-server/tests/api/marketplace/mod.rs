@@ -5,6 +5,7 @@ mod agent_webhooks;
 mod agents;
 mod contracts;
 mod gigs;
+mod lifecycle;
 mod uploads;
 mod wallets;
 
