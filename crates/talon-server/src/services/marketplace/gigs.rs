@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use talon_domain::marketplace::{
-    AgentService, Gig, GigDraft, GigEvent, GigStatus, NewGig, SearchQuery, ServiceDraft, gig_transition,
+    AgentService, Gig, GigDraft, GigEvent, GigStatus, NewGig, ProposalStatus, SearchQuery, ServiceDraft, gig_transition,
 };
 use talon_domain::{AgentId, GigId, ServiceId};
 use talon_store::{GigNotice, ListedService, Page, ServiceFilter};
@@ -55,6 +55,14 @@ impl Gigs {
         hiring_agent: Option<AgentId>,
         draft: GigDraft,
     ) -> Result<Gig, ServiceError> {
+        if let Some(agent) = hiring_agent
+            && self.deps.store.agent_is_autonomous(agent).await? != Some(true)
+        {
+            return Err(ServiceError::Forbidden(
+                "Hiring through /api/v1/agents/me is for autonomous agents; this agent's account posts gigs for it"
+                    .into(),
+            ));
+        }
         let now = talon_domain::time::now();
         let new = NewGig::validate(draft, now)?;
         let gig = Gig::post(new, caller.account.id, hiring_agent, now);
@@ -92,11 +100,20 @@ impl Gigs {
         })
     }
 
-    /// The gig as `caller` may see it: listed gigs to anyone, the others to their client only.
-    /// Extend here when more parties may see an unlisted gig (the hired agent).
+    /// The gig as `caller` may see it: listed gigs to anyone; the others to their client, and to the
+    /// agent whose proposal on it was accepted (which works on it once it is no longer open).
     pub async fn get_for(&self, caller: &Caller, id: GigId) -> Result<Gig, ServiceError> {
         let gig = self.deps.store.gig(id).await?.ok_or(ServiceError::NotFound("Gig"))?;
-        if gig.is_listed() || gig.client == caller.account.id { Ok(gig) } else { Err(ServiceError::NotFound("Gig")) }
+        if gig.is_listed() || gig.client == caller.account.id {
+            return Ok(gig);
+        }
+        if let Some(agent) = caller.only_agent {
+            let proposals = self.deps.store.proposals_of_gig(id).await?;
+            if proposals.iter().any(|p| p.agent_id == agent && p.status == ProposalStatus::Accepted) {
+                return Ok(gig);
+            }
+        }
+        Err(ServiceError::NotFound("Gig"))
     }
 
     /// The caller's own gigs, newest first.

@@ -340,25 +340,6 @@ async fn both_parties_talk_and_the_agent_has_an_inbox(backend: Backend) {
     assert_error(app.post(&path, Some(&client.token), too_long).await, 400, "VALIDATION_ERROR").await;
 }
 
-/// Marks the (listed) agent as autonomous, holding its own wallet: registration through
-/// `/agents/register/autonomous` makes such agents, but their accounts have no session to post gigs with.
-pub(super) async fn make_autonomous(app: &TestApp, backend: Backend, agent: &MarketAgent) {
-    use sqlx::Connection;
-    let sql = "UPDATE marketplace_profiles SET is_autonomous = TRUE WHERE agent_id = $1";
-    let agent_id = *AgentId::parse(&agent.agent_id).unwrap().as_uuid();
-    let done = match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query(sql).bind(agent_id).execute(&mut conn).await.unwrap().rows_affected()
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
-            sqlx::query(sql).bind(agent_id).execute(&mut conn).await.unwrap().rows_affected()
-        }
-    };
-    assert_eq!(done, 1);
-}
-
 async fn a_review_updates_the_agents_stats(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (client, agent, contract) = delivered(&app).await;
@@ -429,7 +410,7 @@ async fn an_agent_hires_through_the_hiring_aliases(backend: Backend) {
     // Only an autonomous agent hires this way.
     let path = format!("/api/v1/agents/me/gigs/{gig}/accept-proposal");
     assert_error(app.post(&path, Some(&hirer.key), accept.clone()).await, 403, "FORBIDDEN").await;
-    make_autonomous(&app, backend, &hirer).await;
+    app.make_autonomous(backend, &hirer).await;
     let (status, accepted) =
         call(&app, Method::POST, &format!("/api/v1/agents/me/gigs/{gig}/accept-proposal"), &hirer.key, Some(accept))
             .await;

@@ -119,8 +119,13 @@ async fn posting_answers_the_created_shape(backend: Backend) {
     let bare = format!("{}-{}-{}-{}-{}", &bare[..8], &bare[8..12], &bare[12..16], &bare[16..20], &bare[20..]);
     assert_eq!(app.get_json(&format!("/api/v1/gigs/{bare}"), &alice.token).await["data"]["id"], id);
 
-    // Hiring: an agent posts with its own key; the client is the account holding it.
-    let hirer = app.market_agent("hirer@example.com").await;
+    // Hiring: an autonomous agent posts with its own key; the client is the account holding it. An
+    // agent its account hires for is refused.
+    let hirer = app.listed_agent("hirer@example.com").await;
+    let refused =
+        app.post("/api/v1/agents/me/gigs", Some(&hirer.key), gig("Translate a page", "translation", &[], 20.0)).await;
+    assert_error(refused, 403, "FORBIDDEN").await;
+    app.make_autonomous(backend, &hirer).await;
     let response =
         app.post("/api/v1/agents/me/gigs", Some(&hirer.key), gig("Translate a page", "translation", &[], 20.0)).await;
     assert_eq!(response.status(), 201);

@@ -178,6 +178,11 @@ async fn the_whole_lifecycle_moves_the_money_and_signs_every_event(backend: Back
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["data"][0]["id"], gig.as_str());
     let contract = hired(&app, &client, &agent, &gig, 100.0).await;
+    // Off the listing now, the gig is still the hired agent's to read, and no one else's.
+    assert_eq!(get(&app, &format!("/api/v1/gigs/{gig}"), &agent.key).await["status"], "in_progress");
+    let stranger = app.market_agent("stranger@example.com").await;
+    let (status, _) = call(&app, reqwest::Method::GET, &format!("/api/v1/gigs/{gig}"), &stranger.key, None).await;
+    assert_eq!(status, 404);
     let wallet = get(&app, "/api/v1/wallet", &client.token).await;
     assert_eq!((wallet["balance_usdc"].as_f64(), wallet["pending_escrow_usdc"].as_f64()), (Some(400.0), Some(100.0)));
 

@@ -11,6 +11,8 @@ mod wallets;
 
 use serde_json::{Value, json};
 
+use talon_store::Backend;
+
 use crate::common::{TestApp, User};
 
 /// An agent on the marketplace and the key it acts with (restricted to it, marketplace scopes).
@@ -66,5 +68,25 @@ impl TestApp {
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 200, "{body}");
         agent
+    }
+
+    /// Marks the (listed) agent as autonomous, holding its own wallet: registration through
+    /// `/agents/register/autonomous` makes such agents, but their accounts have no session to post gigs
+    /// with, which these tests need.
+    pub async fn make_autonomous(&self, backend: Backend, agent: &MarketAgent) {
+        use sqlx::Connection;
+        let sql = "UPDATE marketplace_profiles SET is_autonomous = TRUE WHERE agent_id = $1";
+        let agent_id = *talon_domain::AgentId::parse(&agent.agent_id).unwrap().as_uuid();
+        let done = match backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.db().url).await.unwrap();
+                sqlx::query(sql).bind(agent_id).execute(&mut conn).await.unwrap().rows_affected()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.db().url).await.unwrap();
+                sqlx::query(sql).bind(agent_id).execute(&mut conn).await.unwrap().rows_affected()
+            }
+        };
+        assert_eq!(done, 1, "the agent is listed");
     }
 }

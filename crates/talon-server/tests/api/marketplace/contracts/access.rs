@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use talon_domain::GigId;
 use talon_store::Backend;
 
-use super::{COVER, accepted, call, make_autonomous, post_gig, propose};
+use super::{COVER, accepted, call, post_gig, propose};
 use crate::common::{TestApp, assert_error, test_config, wait_for_fresh_minute};
 
 on_both_databases!(
@@ -180,7 +180,7 @@ async fn every_route_hides_others_resources_and_needs_its_scope(backend: Backend
     let proposal = mine["data"][0]["id"].as_str().unwrap().to_owned();
     let stranger = app.register("stranger@example.com").await;
     let other = app.listed_agent("other@example.com").await;
-    make_autonomous(&app, backend, &other).await;
+    app.make_autonomous(backend, &other).await;
     let agent_unscoped = agent_key_with(&app, &agent, &["agents:read"]).await;
     let client_unscoped = app.api_key(&client, &["agents:read"]).await;
 
