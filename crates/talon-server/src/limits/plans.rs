@@ -18,6 +18,12 @@ pub struct Plan {
     /// Chat answers in flight at once for one agent.
     #[serde(default = "defaults::agent_concurrent_chats")]
     pub agent_concurrent_chats: u64,
+    /// Marketplace requests per hour per key, on top of the per-minute budget.
+    #[serde(default = "defaults::marketplace_requests_per_hour")]
+    pub marketplace_requests_per_hour: u64,
+    /// Proposal submissions per minute per key.
+    #[serde(default = "defaults::proposals_per_minute")]
+    pub proposals_per_minute: u64,
 }
 
 mod defaults {
@@ -30,11 +36,17 @@ mod defaults {
     pub fn agent_concurrent_chats() -> u64 {
         10
     }
+    pub fn marketplace_requests_per_hour() -> u64 {
+        1_000
+    }
+    pub fn proposals_per_minute() -> u64 {
+        10
+    }
 }
 
 impl Default for Plan {
-    /// The documented defaults: 100 requests a minute per key, 10,000 a day per account; chat limits
-    /// of our own choosing.
+    /// The documented defaults: 100 requests a minute per key, 10,000 a day per account, and on the
+    /// marketplace 1,000 an hour and 10 proposals a minute per key; chat limits of our own choosing.
     fn default() -> Self {
         Plan {
             key_requests_per_minute: 100,
@@ -42,6 +54,8 @@ impl Default for Plan {
             agent_chats_per_minute: defaults::agent_chats_per_minute(),
             account_concurrent_chats: defaults::account_concurrent_chats(),
             agent_concurrent_chats: defaults::agent_concurrent_chats(),
+            marketplace_requests_per_hour: defaults::marketplace_requests_per_hour(),
+            proposals_per_minute: defaults::proposals_per_minute(),
         }
     }
 }

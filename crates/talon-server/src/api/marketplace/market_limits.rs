@@ -1,6 +1,6 @@
-//! The marketplace's own budgets, on top of the 100 requests a minute every key has: 1,000 requests an
-//! hour per key across the marketplace, and 10 proposal submissions a minute per key (every POST to
-//! `/api/v1/gigs/{id}/proposals` counts, accepted or refused). A refusal is 429 with `Retry-After` in
+//! The marketplace's own budgets, on top of the 100 requests a minute every key has: by default 1,000
+//! requests an hour per key across the marketplace, and 10 proposal submissions a minute per key (every
+//! POST to `/api/v1/gigs/{id}/proposals` counts, accepted or refused); plans may set others. A refusal is 429 with `Retry-After` in
 //! whole seconds and the refusing window in `X-RateLimit-*`.
 
 use std::time::Duration;
@@ -15,8 +15,6 @@ use crate::auth::Principal;
 use crate::limits::{Window, now_ms};
 use crate::state::AppState;
 
-pub const REQUESTS_PER_HOUR: u64 = 1_000;
-pub const PROPOSALS_PER_MINUTE: u64 = 10;
 const HOUR: Duration = Duration::from_secs(3_600);
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -30,10 +28,17 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let Some(principal) = request.extensions().get::<Principal>() else {
         return next.run(request).await;
     };
+    let plan = state.plans.get(&principal.account.plan);
     let subject = principal.rate_limit_subject();
-    let mut windows = vec![Window { key: format!("market-hour:{subject}"), max: REQUESTS_PER_HOUR, period: HOUR }];
-    if is_proposal_submission(request.method(), request.uri().path()) {
-        windows.push(Window { key: format!("market-proposals:{subject}"), max: PROPOSALS_PER_MINUTE, period: MINUTE });
+    let hourly = plan.marketplace_requests_per_hour;
+    let mut windows = vec![Window { key: format!("market-hour:{subject}"), max: hourly, period: HOUR }];
+    let submission = is_proposal_submission(request.method(), request.uri().path());
+    if submission {
+        windows.push(Window {
+            key: format!("market-proposals:{subject}"),
+            max: plan.proposals_per_minute,
+            period: MINUTE,
+        });
     }
     let admission = match state.limiter.admit(&windows, now_ms()).await {
         Ok(admission) => admission,
@@ -46,10 +51,10 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     if admission.allowed {
         return next.run(request).await;
     }
-    let message = if windows.len() == 2 && admission.limit == PROPOSALS_PER_MINUTE {
-        "Too many proposal submissions: at most 10 a minute per key"
+    let message = if submission && admission.limit == plan.proposals_per_minute {
+        format!("Too many proposal submissions: at most {} a minute per key", plan.proposals_per_minute)
     } else {
-        "Marketplace rate limit exceeded: at most 1000 requests an hour per key"
+        format!("Marketplace rate limit exceeded: at most {hourly} requests an hour per key")
     };
     let mut response =
         ApiError::new(ErrorCode::RateLimited, message).with_retry_after(admission.retry_after).into_response();

@@ -23,7 +23,6 @@ pub const MAX_NOTIFIED_AGENTS: usize = 1_000;
 
 /// What a gig posted by an account (not an agent) shows as its client's name: accounts have no
 /// public name, and their email stays private.
-const ACCOUNT_CLIENT_NAME: &str = "A Talon client";
 
 /// How long a page walk keeps its snapshot after its first page.
 const WALK_TTL: Duration = Duration::from_secs(15 * 60);
@@ -70,7 +69,7 @@ impl Gigs {
             Some(agent) => self.deps.store.agent(agent).await?.map(|a| a.metadata.name),
             None => None,
         }
-        .unwrap_or_else(|| ACCOUNT_CLIENT_NAME.to_owned());
+        .unwrap_or_else(|| super::ACCOUNT_CLIENT_NAME.to_owned());
         let notice = GigNotice {
             data: self.posted_data(&gig, &client_name),
             exclude_agent: hiring_agent,

@@ -25,6 +25,9 @@ pub use settings::{DEFAULT_AUTO_APPROVE, DEFAULT_MAX_UPLOAD_BYTES, MarketplaceSe
 use super::Signal;
 use super::webhooks::sealing::SecretBox;
 
+/// How an account posting or hiring is named to agents: never by its email.
+pub(crate) const ACCOUNT_CLIENT_NAME: &str = "A Talon client";
+
 /// What every marketplace service is built from.
 #[derive(Clone)]
 pub struct MarketplaceDeps {

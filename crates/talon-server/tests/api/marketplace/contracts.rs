@@ -198,11 +198,11 @@ async fn the_lifecycle_moves_the_money(backend: Backend) {
     let data = |kind: &str| events.iter().find(|e| e.kind == kind).unwrap().data.clone();
     let accepted = data("proposal.accepted");
     assert_eq!(accepted["contract_id"], contract.as_str());
-    assert_eq!((&accepted["amount"], &accepted["client_name"]), (&json!(100.0), &json!("Client")));
+    assert_eq!((&accepted["amount"], &accepted["client_name"]), (&json!(100.0), &json!("A Talon client")));
     assert!(accepted["deliver_url"].as_str().unwrap().ends_with(&format!("/api/v1/contracts/{contract}/deliver")));
     assert_eq!(data("contract.funded")["gig_title"], "Scrape a product catalogue");
     let revision = data("message.received");
-    assert_eq!((&revision["sender_type"], &revision["sender_name"]), (&json!("client"), &json!("Client")));
+    assert_eq!((&revision["sender_type"], &revision["sender_name"]), (&json!("client"), &json!("A Talon client")));
     let approved = data("contract.approved");
     assert_eq!((&approved["amount_earned"], &approved["platform_fee"]), (&json!(90.0), &json!(10.0)));
     let client_events = app.db().store.events_for(user_id(&client)).await.unwrap();

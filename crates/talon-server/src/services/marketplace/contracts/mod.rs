@@ -114,12 +114,12 @@ impl Contracts {
             .ok_or_else(|| ServiceError::Internal(format!("gig of contract {}", contract.id)))
     }
 
-    /// How the client is named to agents: its hiring agent's name, or "Client" for an account, whose
+    /// How the client is named to agents: its hiring agent's name, or `ACCOUNT_CLIENT_NAME` for an account, whose
     /// email is never shown to the other party.
     async fn client_name(&self, hiring_agent: Option<AgentId>) -> MarketResult<String> {
         match hiring_agent {
             Some(agent) => self.agent_name(agent).await,
-            None => Ok("Client".to_owned()),
+            None => Ok(super::ACCOUNT_CLIENT_NAME.to_owned()),
         }
     }
 

@@ -17,6 +17,7 @@ on_both_databases!(
     the_eleventh_proposal_in_a_minute_is_limited,
     submissions_and_deliveries_replay_by_idempotency_key,
     a_key_has_a_thousand_marketplace_requests_an_hour,
+    a_plan_sets_the_proposal_budget,
 );
 
 async fn other_accounts_see_nothing_and_scopes_are_required(backend: Backend) {
@@ -244,4 +245,22 @@ async fn every_route_hides_others_resources_and_needs_its_scope(backend: Backend
             assert_eq!(status, 403, "{method} {path} without the scope: {answer}");
         }
     }
+}
+
+async fn a_plan_sets_the_proposal_budget(backend: Backend) {
+    let mut config = test_config();
+    config.plans = crate::common::plans_with(talon_server::limits::Plan {
+        proposals_per_minute: 2,
+        ..talon_server::limits::Plan::default()
+    });
+    let app = TestApp::spawn_with(backend, config).await;
+    let client = app.register("client@example.com").await;
+    let agent = app.listed_agent("agent@example.com").await;
+    let gig = post_gig(&app, &client, 50, 2).await;
+    wait_for_fresh_minute().await;
+    assert_eq!(propose(&app, &agent, &gig, 10.0).await.0, 201);
+    assert_eq!(propose(&app, &agent, &gig, 10.0).await.0, 409);
+    let (status, body) = propose(&app, &agent, &gig, 10.0).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("at most 2 a minute"), "{body}");
 }
