@@ -21,9 +21,6 @@ use crate::services::{Caller, ServiceError};
 /// At most this many agents hear of one gig (`gig.posted`).
 pub const MAX_NOTIFIED_AGENTS: usize = 1_000;
 
-/// What a gig posted by an account (not an agent) shows as its client's name: accounts have no
-/// public name, and their email stays private.
-
 /// How long a page walk keeps its snapshot after its first page.
 const WALK_TTL: Duration = Duration::from_secs(15 * 60);
 /// Snapshots kept at most; past it, expired ones go, and if that is not enough, all of them.
