@@ -95,7 +95,17 @@ async fn serve_answers_the_quick_start_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
-    let lines = log.lock().unwrap().clone();
+    // The line is written as the response goes out, and read from the child's stderr by another
+    // thread: give it a moment to arrive.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let lines = loop {
+        let lines = log.lock().unwrap().clone();
+        let complete = ["cli-log-me", "/api/auth/login"].iter().all(|needle| lines.iter().any(|l| l.contains(needle)));
+        if complete || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let line = lines.iter().find(|l| l.contains("request_id=\"cli-log-me\"")).unwrap_or_else(|| panic!("{lines:#?}"));
     for field in ["INFO", "method=GET", "route=\"/api/auth/me\"", "status=200", "latency_ms=", "account_id="] {
         assert!(line.contains(field), "{field} in {line}");
