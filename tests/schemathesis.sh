@@ -18,6 +18,8 @@ account_requests_per_day = 1000000000
 agent_chats_per_minute = 1000000000
 account_concurrent_chats = 1000000
 agent_concurrent_chats = 1000000
+marketplace_requests_per_hour = 1000000000
+proposals_per_minute = 1000000000
 
 [auth_limits]
 login_per_email_per_minute = 1000000000

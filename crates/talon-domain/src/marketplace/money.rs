@@ -123,7 +123,22 @@ impl Micros {
             return Err(AmountError::Negative);
         }
         // -0.0 prints as "-0": it is zero.
-        Self::parse_usdc(&format!("{}", value.abs()))
+        match Self::parse_usdc(&format!("{}", value.abs())) {
+            Err(AmountError::TooManyDecimals) => Self::from_float_error(value.abs()),
+            other => other,
+        }
+    }
+
+    /// An amount whose shortest form has more than 6 decimals only through binary float error (a client
+    /// computing `7 * 0.000001` sends `6.999999999999999e-6`): within a billionth of a micro-USDC of a
+    /// whole micro-USDC it is that amount; anything further off really has more than 6 decimals.
+    fn from_float_error(value: f64) -> Result<Self, AmountError> {
+        let scaled = value * 1_000_000.0;
+        let rounded = scaled.round();
+        if (scaled - rounded).abs() > 1e-9 || rounded > Self::MAX_API_AMOUNT.0 as f64 {
+            return Err(AmountError::TooManyDecimals);
+        }
+        Ok(Micros(rounded as i64))
     }
 
     /// The decimal form with as few decimals as needed (`85.5`, `12`, `0.000001`, `-3.25`): exact, no
@@ -282,6 +297,15 @@ mod tests {
     }
 
     #[test]
+    fn a_float_products_error_is_not_a_seventh_decimal() {
+        // What `7 * 0.000001` and `123456789 * 0.000001` come to in binary floating point.
+        assert_eq!(Micros::from_usdc_f64(7.0 * 0.000_001), Ok(Micros::from_micros(7)));
+        assert_eq!(Micros::from_usdc_f64(123_456_789.0 * 0.000_001), Ok(Micros::from_micros(123_456_789)));
+        assert_eq!(Micros::from_usdc_f64(0.000_001_5), Err(AmountError::TooManyDecimals));
+        assert_eq!(Micros::from_usdc_f64(1.000_000_1), Err(AmountError::TooManyDecimals));
+    }
+
+    #[test]
     fn json_numbers_convert_without_float_error() {
         assert_eq!(Micros::from_usdc_f64(12.5).unwrap().as_micros(), 12_500_000);
         assert_eq!(Micros::from_usdc_f64(0.1).unwrap().as_micros(), 100_000);
@@ -291,7 +315,7 @@ mod tests {
         assert_eq!(Micros::from_usdc_f64(-0.5), Err(AmountError::Negative));
         assert_eq!(Micros::from_usdc_f64(f64::NAN), Err(AmountError::NotANumber));
         assert_eq!(Micros::from_usdc_f64(f64::INFINITY), Err(AmountError::NotANumber));
-        assert_eq!(Micros::from_usdc_f64(0.1 + 0.2), Err(AmountError::TooManyDecimals));
+        assert_eq!(Micros::from_usdc_f64(0.1 + 0.2), Ok(Micros::from_micros(300_000)), "float noise, not a decimal");
         assert_eq!(Micros::from_usdc_f64(1e300), Err(AmountError::TooLarge));
     }
 

@@ -9,4 +9,4 @@ pub mod query;
 pub use client::ClientAddr;
 pub use json::{ApiJson, MaybeJson};
 pub use patch::Patch;
-pub use query::{ApiQuery, Bounded, Flag};
+pub use query::{ApiQuery, Bounded, Flag, Integer};

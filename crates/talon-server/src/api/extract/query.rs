@@ -115,6 +115,19 @@ impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX>
     }
 }
 
+/// Any integer, written as JSON Schema counts integers (`3` or `3.0`), for fields whose range the domain
+/// checks together with the body's other rules (so every bad field is reported at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Integer(pub i64);
+
+impl<'de> Deserialize<'de> for Integer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Bounded::<{ i64::MIN }, { i64::MAX }>::deserialize(deserializer)
+            .map(|n| Integer(n.get()))
+            .map_err(|_| de::Error::custom("Must be an integer"))
+    }
+}
+
 /// `true` or `false` only, in a query string or a body.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flag(pub bool);

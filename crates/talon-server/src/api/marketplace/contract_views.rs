@@ -2,6 +2,7 @@
 //! Talon's extras on contracts), the request bodies that change them, and how the contracts service's
 //! refusals become HTTP errors.
 
+use crate::api::extract::Integer;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use talon_domain::marketplace::Micros;
@@ -278,7 +279,8 @@ pub struct ReasonRequest {
 #[schema(example = json!({"rating": 5, "comment": "Fast and thorough."}))]
 pub struct ReviewRequest {
     /// 1 to 5.
-    pub rating: i64,
+    #[schema(value_type = i64, minimum = 1, maximum = 5)]
+    pub rating: Integer,
     /// At most 2,000 characters.
     pub comment: Option<String>,
 }

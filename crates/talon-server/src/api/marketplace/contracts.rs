@@ -313,7 +313,7 @@ pub async fn review(
     ApiJson(body): ApiJson<ReviewRequest>,
 ) -> Result<(StatusCode, Json<Data<ReviewView>>), ApiError> {
     let caller = client_caller(&principal, Scope::MarketplaceWrite)?;
-    let input = NewReview { rating: body.rating, comment: body.comment };
+    let input = NewReview { rating: body.rating.0, comment: body.comment };
     Ok(created(state.marketplace.contracts.review(&caller, contract_id(&id)?, input).await?.into()))
 }
 

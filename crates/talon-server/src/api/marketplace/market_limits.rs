@@ -25,7 +25,11 @@ fn is_proposal_submission(method: &Method, path: &str) -> bool {
 }
 
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(principal) = request.extensions().get::<Principal>() else {
+    // The budget is the marketplace surface's (`/api/v1`), not the listing route under `/api/agents`
+    // or the claim page that share its router.
+    let Some(principal) =
+        request.extensions().get::<Principal>().filter(|_| request.uri().path().starts_with("/api/v1/"))
+    else {
         return next.run(request).await;
     };
     let plan = state.plans.get(&principal.account.plan);

@@ -3,6 +3,7 @@
 
 mod contract;
 mod failures;
+mod marketplace_rules;
 mod nul;
 mod rules;
 
@@ -20,6 +21,7 @@ pub fn finish(mut doc: OpenApi, facts: &ServerFacts) -> Value {
     failures::add_shared_failures(&mut doc);
     let mut value = nul::forbid_nul_in_bodies(&doc);
     rules::state_rules(&mut value["components"]["schemas"], facts);
+    marketplace_rules::state_marketplace_rules(&mut value["components"]["schemas"]);
     contract::describe(&mut value);
     value
 }

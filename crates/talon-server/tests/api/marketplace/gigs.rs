@@ -176,6 +176,13 @@ async fn bad_postings_list_every_field(backend: Backend) {
     precise["budget_usdc"] = json!(0.0000001);
     assert_error(app.post("/api/v1/gigs", Some(&alice.token), precise).await, 400, "VALIDATION_ERROR").await;
     assert_eq!(search(&app, &alice.token, "").await["total"], 0, "nothing was posted");
+
+    // JSON Schema counts 41.0 as an integer, and a float's noise is not a seventh decimal.
+    let mut whole = gig("Port a parser", "code", &["rust"], 7.0 * 0.000_001);
+    whole["max_proposals"] = json!(41.0);
+    let id = post_gig(&app, &alice.token, whole).await;
+    let posted = app.get_json(&format!("/api/v1/gigs/{id}"), &alice.token).await;
+    assert_eq!((&posted["data"]["max_proposals"], &posted["data"]["budget_usdc"]), (&json!(41), &json!(0.000007)));
 }
 
 async fn client_routes_refuse_agent_keys_and_missing_scopes(backend: Backend) {

@@ -7,7 +7,7 @@ use talon_domain::marketplace::{Gig, GigDraft, SearchDraft, ServiceDraft};
 use talon_store::ListedService;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::extract::Bounded;
+use crate::api::extract::{Bounded, Integer};
 
 /// A gig (spec: Gig).
 #[derive(Debug, Serialize, ToSchema)]
@@ -126,11 +126,11 @@ pub struct CreateGigRequest {
     #[schema(max_length = 5000)]
     pub deliverables: Option<String>,
     /// 1 to 200 (default 50).
-    #[schema(minimum = 1, maximum = 200)]
-    pub max_proposals: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub max_proposals: Option<Integer>,
     /// 0 to 10 (default 2): revision requests the client may make on the contract.
-    #[schema(minimum = 0, maximum = 10)]
-    pub max_revisions: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub max_revisions: Option<Integer>,
 }
 
 impl From<CreateGigRequest> for GigDraft {
@@ -144,8 +144,8 @@ impl From<CreateGigRequest> for GigDraft {
             budget_type: r.budget_type,
             deadline: r.deadline,
             deliverables: r.deliverables,
-            max_proposals: r.max_proposals,
-            max_revisions: r.max_revisions,
+            max_proposals: r.max_proposals.map(|n| n.0),
+            max_revisions: r.max_revisions.map(|n| n.0),
         }
     }
 }
@@ -275,11 +275,11 @@ pub struct CreateServiceRequest {
     pub category: String,
     #[schema(exclusive_minimum = 0)]
     pub starting_price_usdc: f64,
-    #[schema(minimum = 1, maximum = 365)]
-    pub delivery_time_days: i64,
+    #[schema(value_type = i64, minimum = 1, maximum = 365)]
+    pub delivery_time_days: Integer,
     /// 0 to 10 (default 1).
-    #[schema(minimum = 0, maximum = 10)]
-    pub revisions: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub revisions: Option<Integer>,
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
 }
@@ -291,8 +291,8 @@ impl From<CreateServiceRequest> for ServiceDraft {
             description: r.description,
             category: r.category,
             starting_price_usdc: r.starting_price_usdc,
-            delivery_time_days: r.delivery_time_days,
-            revisions: r.revisions,
+            delivery_time_days: r.delivery_time_days.0,
+            revisions: r.revisions.map(|n| n.0),
             tags: r.tags,
         }
     }
