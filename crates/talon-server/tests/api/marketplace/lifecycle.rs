@@ -178,6 +178,7 @@ async fn the_whole_lifecycle_moves_the_money_and_signs_every_event(backend: Back
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["data"][0]["id"], gig.as_str());
     let contract = hired(&app, &client, &agent, &gig, 100.0).await;
+    assert_eq!(get(&app, &format!("/api/v1/contracts/{contract}"), &client.token).await["agent_id"], agent.id.as_str());
     // Off the listing now, the gig is still the hired agent's to read, and no one else's.
     assert_eq!(get(&app, &format!("/api/v1/gigs/{gig}"), &agent.key).await["status"], "in_progress");
     let stranger = app.market_agent("stranger@example.com").await;
