@@ -14,6 +14,7 @@ use crate::limits::{
 use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
+use crate::services::bus::Bus;
 use crate::services::chat::{ChatLimits, ChatService};
 use crate::services::marketplace::{Marketplace, MarketplaceDeps};
 use crate::services::registry::RegistryService;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub plans: Arc<Plans>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
+    /// What changed, told to every replica (wake-ups and cache invalidation).
+    pub bus: Bus,
 }
 
 impl AppState {
@@ -157,6 +160,7 @@ impl AppState {
                 max_connections: config.max_connections,
             }),
             metrics: prometheus(),
+            bus: Bus::local(),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod bus;
 pub mod chat;
 pub mod marketplace;
 pub mod registry;
