@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod bus;
+pub mod cache;
 pub mod chat;
 pub mod marketplace;
 pub mod registry;

@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod auth_limits;
 mod bot_chat;
+mod cached_reads;
 mod chat_limits;
 mod chat_usage;
 mod connections;
