@@ -14,7 +14,7 @@ use crate::limits::{
 use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
-use crate::services::bus::Bus;
+use crate::services::bus::{Bus, Topic};
 use crate::services::chat::{ChatLimits, ChatService};
 use crate::services::marketplace::{Marketplace, MarketplaceDeps};
 use crate::services::registry::RegistryService;
@@ -52,6 +52,8 @@ pub enum StartError {
     Limiter(#[from] LimiterError),
     #[error(transparent)]
     WebhookClient(#[from] crate::services::webhooks::client::ClientError),
+    #[error(transparent)]
+    Bus(#[from] crate::services::bus::BusError),
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -103,7 +105,13 @@ impl AppState {
         };
         let auth_guard = Arc::new(AuthGuard::new(limiter.clone(), config.auth_limits));
         let plans = Arc::new(config.plans);
-        let outbox = Signal::default();
+        let bus = Bus::for_deployment(
+            store.as_ref(),
+            config.redis_url.as_deref().zip(redis.as_ref()),
+            &config.redis_namespace,
+        )?;
+        let outbox = Signal::on_bus(bus.clone(), Topic::EventsWritten);
+        let queued = Signal::on_bus(bus.clone(), Topic::TasksQueued);
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
             .chain(config.providers.iter().map(|p| p.name.clone()))
             .collect();
@@ -130,7 +138,7 @@ impl AppState {
         Ok(Self {
             chat,
             marketplace,
-            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
+            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), queued, outbox.clone())),
             webhooks: Arc::new(WebhookService::new(
                 store.clone(),
                 &config.secret_key,
@@ -160,7 +168,7 @@ impl AppState {
                 max_connections: config.max_connections,
             }),
             metrics: prometheus(),
-            bus: Bus::local(),
+            bus,
         })
     }
 }
