@@ -14,7 +14,7 @@ use crate::limits::{
 use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
-use crate::services::bus::Bus;
+use crate::services::bus::{Bus, Topic};
 use crate::services::cache::Caches;
 use crate::services::chat::{ChatLimits, ChatService};
 use crate::services::marketplace::{Marketplace, MarketplaceDeps};
@@ -53,6 +53,8 @@ pub enum StartError {
     Limiter(#[from] LimiterError),
     #[error(transparent)]
     WebhookClient(#[from] crate::services::webhooks::client::ClientError),
+    #[error(transparent)]
+    Bus(#[from] crate::services::bus::BusError),
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -106,11 +108,16 @@ impl AppState {
         };
         let auth_guard = Arc::new(AuthGuard::new(limiter.clone(), config.auth_limits));
         let plans = Arc::new(config.plans);
-        let outbox = Signal::default();
+        let bus = Bus::for_deployment(
+            store.as_ref(),
+            config.redis_url.as_deref().zip(redis.as_ref()),
+            &config.redis_namespace,
+        )?;
+        let outbox = Signal::on_bus(bus.clone(), Topic::EventsWritten);
+        let queued = Signal::on_bus(bus.clone(), Topic::TasksQueued);
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
             .chain(config.providers.iter().map(|p| p.name.clone()))
             .collect();
-        let bus = Bus::local();
         let caches = Caches::start(bus.clone());
         let registry = Arc::new(RegistryService::new(store.clone(), caches.clone(), outbox.clone(), providers));
         let mut gateway = talon_gateway::Gateway::new(&config.providers, reqwest::Client::new());
@@ -137,7 +144,7 @@ impl AppState {
         Ok(Self {
             chat,
             marketplace,
-            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
+            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), queued, outbox.clone())),
             webhooks: Arc::new(WebhookService::new(
                 store.clone(),
                 &config.secret_key,

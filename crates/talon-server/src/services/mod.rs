@@ -13,7 +13,7 @@ pub mod tasks;
 pub mod usage;
 pub mod webhooks;
 
-pub use signal::{Listener, Signal};
+pub use signal::{Listener, SAFETY_POLL, Signal};
 
 use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;

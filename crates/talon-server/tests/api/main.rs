@@ -32,6 +32,7 @@ mod registry_privacy;
 mod registry_requests;
 mod registry_slugs;
 mod registry_versions;
+mod replicas;
 mod request_log;
 mod restricted_keys;
 mod schema_contract;
