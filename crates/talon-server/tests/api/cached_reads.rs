@@ -189,6 +189,13 @@ async fn two_replicas(backend: Backend) -> (TestApp, TestApp) {
     let first = TestApp::spawn_with(backend, config()).await;
     let db = TestDatabase::open(&first.db().url).await.unwrap();
     let second = TestApp::start(db, config()).await;
+    // Caches serve only while the bus hears the other replica: wait for that, or the test would pass
+    // by reading everything from the database.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(first.state.bus.hears_other_replicas() && second.state.bus.hears_other_replicas()) {
+        assert!(Instant::now() < deadline, "the replicas' buses never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     (first, second)
 }
 
