@@ -61,6 +61,17 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         events: usize,
     },
+    /// Cross-replica wake-up latency: for each sample, a worker long-polls a claim on `claim-base` (a
+    /// second replica, or the same one for the baseline) and a task is then created on `base`; the time
+    /// from the create's answer to the claim's.
+    CrossClaim {
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        claim_base: String,
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+    },
     /// Runs the mock OpenAI-compatible upstream (see talon_gateway::testing) until killed.
     MockUpstream {
         #[arg(long, default_value = "127.0.0.1:3990")]
@@ -121,6 +132,9 @@ async fn main() -> Result<()> {
             tasks::through_store(&database_url, concurrency, Duration::from_secs(seconds)).await
         }
         Command::SeedGigs { database_url, client, count } => gigs::seed(&database_url, &client, count).await,
+        Command::CrossClaim { agent, claim_base, samples } => {
+            tasks::cross_claim(&client, &cli.base, &claim_base, &cli.token, &agent, samples).await
+        }
         Command::WebhookLatency { agent, events } => {
             tasks::webhook_latency(&client, &cli.base, &cli.token, &agent, events).await
         }

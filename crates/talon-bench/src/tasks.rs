@@ -157,6 +157,55 @@ pub async fn through_store(database_url: &str, concurrency: usize, duration: Dur
     Ok(())
 }
 
+/// Task created on `base` → claimed by a worker long-polling on `claim_base`, one sample at a time.
+pub async fn cross_claim(
+    client: &reqwest::Client,
+    base: &str,
+    claim_base: &str,
+    token: &str,
+    agent: &str,
+    samples: usize,
+) -> Result<()> {
+    let mut latencies = Vec::with_capacity(samples);
+    let mut errors = 0;
+    let started = Instant::now();
+    for _ in 0..samples {
+        let claim = {
+            let request = client
+                .post(format!("{claim_base}/api/tasks/claim"))
+                .bearer_auth(token)
+                .json(&json!({"limit": 1, "leaseSeconds": 60, "waitSeconds": 30}));
+            tokio::spawn(async move {
+                let response = request.send().await?;
+                let answered = Instant::now();
+                let body: Value = response.json().await?;
+                Ok::<_, anyhow::Error>((body, answered))
+            })
+        };
+        // The claim has looked once and waits when the task is created.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let created: Value = client
+            .post(format!("{base}/api/tasks"))
+            .bearer_auth(token)
+            .json(&json!({"agentId": agent, "title": "wake-up"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        // The clock starts when the task is committed: when the API answers.
+        let committed = Instant::now();
+        match claim.await? {
+            Ok((body, answered)) if body["data"][0]["id"] == created["id"] => {
+                // The claim may answer before the create's answer is read; that counts as zero.
+                latencies.push(answered.saturating_duration_since(committed))
+            }
+            _ => errors += 1,
+        }
+    }
+    println!("{}", report("claims", &mut latencies, started.elapsed().as_secs_f64(), errors, 1));
+    Ok(())
+}
+
 /// Arrival times of webhook payloads by task id, and a signal for each arrival.
 #[derive(Default)]
 struct Arrivals {

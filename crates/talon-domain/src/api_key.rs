@@ -72,7 +72,12 @@ impl ApiKeySecret {
     /// The SHA-256 of the key: the only form that is stored. Keys carry ~190 bits of randomness, so a
     /// fast hash is safe here where a password would need a slow one.
     pub fn hash(&self) -> Vec<u8> {
-        Sha256::digest(self.0.as_bytes()).to_vec()
+        self.digest().to_vec()
+    }
+
+    /// `hash` as a fixed-size value, for lookups that should not allocate.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
     }
 
     pub fn display_prefix(&self) -> String {

@@ -17,6 +17,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The chat API's documented upstream timeout.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(130);
 pub const DEFAULT_RUNTIME_WORKERS: usize = 4;
+/// Webhook deliveries one server sends at once.
+pub const DEFAULT_WEBHOOK_WORKERS: usize = 32;
 pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const DEFAULT_STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Hyper's own default for reading a request's headers; also how long a kept-alive connection may idle.

@@ -14,7 +14,8 @@ use crate::limits::{
 use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
-use crate::services::bus::Bus;
+use crate::services::bus::{Bus, Topic};
+use crate::services::cache::Caches;
 use crate::services::chat::{ChatLimits, ChatService};
 use crate::services::marketplace::{Marketplace, MarketplaceDeps};
 use crate::services::registry::RegistryService;
@@ -52,6 +53,8 @@ pub enum StartError {
     Limiter(#[from] LimiterError),
     #[error(transparent)]
     WebhookClient(#[from] crate::services::webhooks::client::ClientError),
+    #[error(transparent)]
+    Bus(#[from] crate::services::bus::BusError),
 }
 
 /// Everything a request may need, cheap to clone into each handler.
@@ -79,13 +82,15 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// What changed, told to every replica (wake-ups and cache invalidation).
     pub bus: Bus,
+    /// API keys and agents as the hot paths read them, invalidated through `bus`.
+    pub caches: Arc<Caches>,
 }
 
 impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StartError> {
         let jwt = Arc::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
         let redis = match &config.redis_url {
-            Some(url) => Some(RedisLink::connect(url).await?),
+            Some(url) => Some(RedisLink::connect(url, config.redis_timeout).await?),
             None => None,
         };
         let (limiter, concurrency): (Arc<dyn RateLimiter>, Arc<dyn ConcurrencyLimiter>) = match &redis {
@@ -103,11 +108,18 @@ impl AppState {
         };
         let auth_guard = Arc::new(AuthGuard::new(limiter.clone(), config.auth_limits));
         let plans = Arc::new(config.plans);
-        let outbox = Signal::default();
+        let bus = Bus::for_deployment(
+            store.as_ref(),
+            config.redis_url.as_deref().zip(redis.as_ref()),
+            &config.redis_namespace,
+        )?;
+        let outbox = Signal::on_bus(bus.clone(), Topic::EventsWritten);
+        let queued = Signal::on_bus(bus.clone(), Topic::TasksQueued);
         let providers = std::iter::once(talon_gateway::providers::echo::PROVIDER.to_owned())
             .chain(config.providers.iter().map(|p| p.name.clone()))
             .collect();
-        let registry = Arc::new(RegistryService::new(store.clone(), outbox.clone(), providers));
+        let caches = Caches::start(bus.clone());
+        let registry = Arc::new(RegistryService::new(store.clone(), caches.clone(), outbox.clone(), providers));
         let mut gateway = talon_gateway::Gateway::new(&config.providers, reqwest::Client::new());
         gateway.first_token_timeout = config.first_token_timeout;
         let usage = Arc::new(UsageService::new(store.clone(), registry.clone()));
@@ -118,6 +130,7 @@ impl AppState {
             Arc::new(gateway),
             limits,
             usage.clone(),
+            caches.clone(),
             config.agent_error_after,
         ));
         let sealer = Arc::new(SecretBox::new(&config.secret_key));
@@ -126,11 +139,12 @@ impl AppState {
             outbox: outbox.clone(),
             sealer: sealer.clone(),
             settings: Arc::new(config.marketplace.clone()),
+            caches: caches.clone(),
         }));
         Ok(Self {
             chat,
             marketplace,
-            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), outbox.clone())),
+            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), queued, outbox.clone())),
             webhooks: Arc::new(WebhookService::new(
                 store.clone(),
                 &config.secret_key,
@@ -138,9 +152,10 @@ impl AppState {
                 outbox,
             )?),
             registry,
-            authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone())),
-            accounts: Arc::new(AccountService::new(store.clone(), jwt)),
-            api_keys: Arc::new(ApiKeyService::new(store.clone())),
+            authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone(), caches.clone())),
+            accounts: Arc::new(AccountService::new(store.clone(), jwt, caches.clone())),
+            api_keys: Arc::new(ApiKeyService::new(store.clone(), caches.clone())),
+            caches,
             store,
             limiter,
             sealer,
@@ -160,7 +175,7 @@ impl AppState {
                 max_connections: config.max_connections,
             }),
             metrics: prometheus(),
-            bus: Bus::local(),
+            bus,
         })
     }
 }

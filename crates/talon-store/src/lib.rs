@@ -90,6 +90,12 @@ pub trait Store:
 
     /// Closes every connection; called once on shutdown.
     async fn close(&self);
+
+    /// The PostgreSQL pool, for what works beside the store on the same database (the server's
+    /// cross-replica notifications: `LISTEN/NOTIFY`); `None` on SQLite.
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        None
+    }
 }
 
 /// Opens the database named by `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.

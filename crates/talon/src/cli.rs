@@ -138,6 +138,9 @@ pub struct ServeArgs {
     /// Timeout of one webhook request, in seconds.
     #[arg(long, env = "TALON_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 15)]
     pub webhook_timeout_seconds: u64,
+    /// Webhook deliveries this server sends at once; 0 leaves sending to other replicas.
+    #[arg(long, env = "TALON_WEBHOOK_WORKERS", default_value_t = talon_server::config::DEFAULT_WEBHOOK_WORKERS)]
+    pub webhook_workers: usize,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TALON_MAX_BODY_BYTES", default_value_t = talon_server::config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -203,6 +206,7 @@ impl Default for ServeArgs {
             webhook_allow_private: false,
             webhook_retry_schedule: None,
             webhook_timeout_seconds: 15,
+            webhook_workers: talon_server::config::DEFAULT_WEBHOOK_WORKERS,
             marketplace_fee_bps: 1000,
             marketplace_auto_approve_hours: 72.0,
             marketplace_sandbox: false,

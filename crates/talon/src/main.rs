@@ -96,6 +96,7 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     let mut config = ServerConfig::new(secret, secret_key);
     config.webhooks.allow_private = args.webhook_allow_private;
     config.webhooks.timeout = std::time::Duration::from_secs(args.webhook_timeout_seconds);
+    config.webhooks.concurrency = args.webhook_workers;
     if let Some(schedule) = &args.webhook_retry_schedule {
         config.webhooks.retry_schedule = talon_domain::webhook::parse_schedule(schedule)
             .map_err(|e| anyhow::anyhow!("TALON_WEBHOOK_RETRY_SCHEDULE: {e}"))?;

@@ -6,6 +6,7 @@ use talon_store::Store;
 
 use super::jwt::JwtKeys;
 use super::{AuthError, Credential, Principal};
+use crate::services::cache::{CachedKey, Caches};
 
 /// `lastUsedAt` is kept to the minute: writing it on every request would make each read a write.
 const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
@@ -13,11 +14,12 @@ const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
 pub struct Authenticator {
     store: Arc<dyn Store>,
     jwt: Arc<JwtKeys>,
+    caches: Arc<Caches>,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, jwt: Arc<JwtKeys>) -> Self {
-        Self { store, jwt }
+    pub fn new(store: Arc<dyn Store>, jwt: Arc<JwtKeys>, caches: Arc<Caches>) -> Self {
+        Self { store, jwt, caches }
     }
 
     /// Resolves a bearer token, an API key or a session JWT, to its principal.
@@ -29,19 +31,26 @@ impl Authenticator {
         }
     }
 
+    /// Resolves an API key from the key cache (filled from the store on a miss): a key's revocation,
+    /// and any change to its account, drop its entry; its expiry is checked here at each use.
     async fn resolve_key(&self, token: &str) -> Result<Principal, AuthError> {
         // A malformed key is refused before any database work.
         let secret =
             ApiKeySecret::parse(token).map_err(|e| AuthError::Unauthorized(format!("Invalid API key: {e}").into()))?;
+        let hash = secret.digest();
         let found = self
-            .store
-            .api_key_by_hash(&secret.hash())
+            .caches
+            .keys
+            .get_or_load(hash, || async {
+                let found = self.store.api_key_by_hash(&hash).await?;
+                Ok::<_, AuthError>(found.map(|f| Arc::new(CachedKey::new(f.key, f.account))))
+            })
             .await?
             .ok_or_else(|| AuthError::Unauthorized("Invalid API key".into()))?;
         let now = talon_domain::time::now();
         found.key.check_usable(now).map_err(|e| AuthError::Unauthorized(e.to_string().into()))?;
 
-        if found.key.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+        if found.use_due(now, LAST_USED_GRANULARITY) {
             let store = self.store.clone();
             let id = found.key.id;
             tokio::spawn(async move {
@@ -50,10 +59,10 @@ impl Authenticator {
                 }
             });
         }
-        let key = found.key;
+        let key = &found.key;
         Ok(Principal {
-            account: found.account,
-            credential: Credential::ApiKey { id: key.id, scopes: key.scopes, agent_id: key.agent_id },
+            account: found.account.clone(),
+            credential: Credential::ApiKey { id: key.id, scopes: key.scopes.clone(), agent_id: key.agent_id },
         })
     }
 

@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use super::LimiterError;
 
-/// How long one connection attempt and one command may take. Limiter calls have a tighter budget of
-/// their own (`redis_timeout`); these keep the connection itself from waiting on a dead peer.
+/// How long one connection attempt and one command may take at least. Limiter calls have a budget of
+/// their own (`redis_timeout`, usually tighter); these keep the connection itself from waiting on a
+/// dead peer, and never cut a command short before its caller's budget is spent.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// One quick retry per reconnection: the next command starts another attempt, so a Redis that comes
@@ -31,11 +32,12 @@ pub struct RedisLink {
 
 impl RedisLink {
     /// Validates `url` and connects in the background; waits at most `STARTUP_WAIT` for the first
-    /// connection, logging at warn if Redis is not reachable by then.
-    pub async fn connect(url: &str) -> Result<Self, LimiterError> {
+    /// connection, logging at warn if Redis is not reachable by then. Callers give a command at most
+    /// `budget` (the limiters' `redis_timeout`).
+    pub async fn connect(url: &str, budget: Duration) -> Result<Self, LimiterError> {
         let client = redis::Client::open(url).map_err(|e| LimiterError(e.to_string()))?;
         let (publish, connection) = watch::channel(None);
-        tokio::spawn(connect_until_up(client, publish));
+        tokio::spawn(connect_until_up(client, manager_config(budget.max(RESPONSE_TIMEOUT)), publish));
         let mut waiting = connection.clone();
         let up = tokio::time::timeout(STARTUP_WAIT, waiting.wait_for(Option::is_some)).await;
         if !matches!(up, Ok(Ok(_))) {
@@ -60,10 +62,10 @@ impl RedisLink {
     }
 }
 
-fn manager_config() -> ConnectionManagerConfig {
+fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_connection_timeout(CONNECT_TIMEOUT)
-        .set_response_timeout(RESPONSE_TIMEOUT)
+        .set_response_timeout(response_timeout)
         .set_number_of_retries(RECONNECT_RETRIES)
         .set_factor(RECONNECT_DELAY_FACTOR_MS)
         .set_max_delay(RECONNECT_MAX_DELAY_MS)
@@ -71,10 +73,14 @@ fn manager_config() -> ConnectionManagerConfig {
 
 /// Makes the first connection, however long Redis takes to appear; the manager reconnects by itself
 /// after that.
-async fn connect_until_up(client: redis::Client, publish: watch::Sender<Option<ConnectionManager>>) {
+async fn connect_until_up(
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    publish: watch::Sender<Option<ConnectionManager>>,
+) {
     let mut failures = 0u64;
     loop {
-        match ConnectionManager::new_with_config(client.clone(), manager_config()).await {
+        match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
             Ok(manager) => {
                 if failures > 0 {
                     tracing::info!("connected to Redis; limits are shared between replicas again");

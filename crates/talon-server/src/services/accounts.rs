@@ -8,12 +8,14 @@ use talon_domain::{Account, NewAccount, UserId};
 use talon_store::{Store, StoreError};
 
 use super::ServiceError;
+use super::cache::{Caches, Invalidation};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password;
 
 pub struct AccountService {
     store: Arc<dyn Store>,
     jwt: Arc<JwtKeys>,
+    caches: Arc<Caches>,
 }
 
 /// A signed-in account and its session token.
@@ -23,8 +25,8 @@ pub struct Session {
 }
 
 impl AccountService {
-    pub fn new(store: Arc<dyn Store>, jwt: Arc<JwtKeys>) -> Self {
-        Self { store, jwt }
+    pub fn new(store: Arc<dyn Store>, jwt: Arc<JwtKeys>, caches: Arc<Caches>) -> Self {
+        Self { store, jwt, caches }
     }
 
     /// Creates the account, or does nothing when the email already has one, and returns the email either
@@ -86,5 +88,19 @@ impl AccountService {
     /// Ends every session of the account issued so far, this one included; new sign-ins work at once.
     pub async fn revoke_all_sessions(&self, account: UserId) -> Result<(), ServiceError> {
         Ok(self.store.revoke_all_sessions(account).await?)
+    }
+
+    /// Moves the account with `email` to `plan` (a configured plan's name); its limits apply from the
+    /// next request on, on every replica. `None` when no account has the email.
+    pub async fn set_plan(&self, email: &str, plan: &str) -> Result<Option<UserId>, ServiceError> {
+        let email = email.trim().to_lowercase();
+        let Some((account, _)) = self.store.account_by_email(&email).await? else {
+            return Ok(None);
+        };
+        if !self.store.set_account_plan(&email, plan).await? {
+            return Ok(None);
+        }
+        self.caches.invalidate(Invalidation::Account(account.id));
+        Ok(Some(account.id))
     }
 }

@@ -5,14 +5,16 @@ use talon_domain::{ApiKey, ApiKeyId, ApiKeySecret, NewApiKey, UserId, Validation
 use talon_store::Store;
 
 use super::ServiceError;
+use super::cache::{Caches, Invalidation};
 
 pub struct ApiKeyService {
     store: Arc<dyn Store>,
+    caches: Arc<Caches>,
 }
 
 impl ApiKeyService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, caches: Arc<Caches>) -> Self {
+        Self { store, caches }
     }
 
     /// Creates a key; the secret is returned this once and only its hash is kept.
@@ -45,8 +47,13 @@ impl ApiKeyService {
         Ok(self.store.list_api_keys(owner).await?)
     }
 
-    /// Revokes at once: the next request with the key is refused. Another account's key is "not found".
+    /// Revokes at once: the next request with the key is refused, on every replica. Another account's
+    /// key is "not found".
     pub async fn revoke(&self, owner: UserId, id: ApiKeyId) -> Result<(), ServiceError> {
-        if self.store.revoke_api_key(owner, id, now()).await? { Ok(()) } else { Err(ServiceError::NotFound("API key")) }
+        if !self.store.revoke_api_key(owner, id, now()).await? {
+            return Err(ServiceError::NotFound("API key"));
+        }
+        self.caches.invalidate(Invalidation::Key(id));
+        Ok(())
     }
 }

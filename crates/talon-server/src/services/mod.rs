@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod bus;
+pub mod cache;
 pub mod chat;
 pub mod marketplace;
 pub mod registry;
@@ -12,7 +13,7 @@ pub mod tasks;
 pub mod usage;
 pub mod webhooks;
 
-pub use signal::{Listener, Signal};
+pub use signal::{Listener, SAFETY_POLL, Signal};
 
 use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;

@@ -62,7 +62,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         if !busy {
             tokio::select! {
                 () = stop.cancelled() => {}
-                _ = woken.wait(settings.poll_every) => {}
+                _ = woken.wait(wake.poll_every(settings.poll_every)) => {}
             }
         }
     }

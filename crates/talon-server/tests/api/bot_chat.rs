@@ -225,6 +225,8 @@ async fn deployed_agents_chat_statuses(backend: Backend) {
     let event =
         talon_domain::event::Event::new(talon_domain::UserId::parse(&user.id).unwrap(), "agent.updated", json!({}));
     app.db().store.set_deployment(id, error, chrono::Utc::now(), &event).await.unwrap();
+    // Written behind the server's back: dropped from its agent cache as the runtime's own write is.
+    app.state.caches.invalidate(talon_server::services::cache::Invalidation::Agent(id));
     let error = assert_error(ask().await, 502, "bot_offline").await;
     assert_eq!(error["error"]["message"], "The bot is in an error state");
     // The same codes as the bot route for everything else.

@@ -321,7 +321,14 @@ async fn a_slow_first_token_gets_keep_alive_comments(backend: Backend) {
 async fn a_stream_nobody_reads_gives_its_place_back(backend: Backend) {
     use tokio::io::AsyncWriteExt;
     let up = upstream().await;
-    let plan = Plan { agent_concurrent_chats: 1, ..Plan::default() };
+    // The probes below come quickly, and must be refused for the agent's one place only, never for a
+    // per-minute budget (the key's, the agent's).
+    let plan = Plan {
+        agent_concurrent_chats: 1,
+        key_requests_per_minute: 1_000_000,
+        agent_chats_per_minute: 1_000_000,
+        ..Plan::default()
+    };
     let mut config = config(&up.base, plan);
     // Long enough that a probe on a loaded machine still sees the place taken before it is given back.
     config.stream_write_timeout = Duration::from_secs(4);

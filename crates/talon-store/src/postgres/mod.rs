@@ -50,6 +50,13 @@ impl Store for PgStore {
     async fn close(&self) {
         self.db.close().await;
     }
+
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        match &self.db {
+            Db::Postgres(pool) => Some(pool.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Portable for PgStore {

@@ -88,7 +88,7 @@ pub async fn get(
     let caller = principal.with_scope(Scope::AgentsRead)?;
     let (agent, current) = state.registry.agent(&caller, &agent_ref(&id)?).await?;
     let parent = state.registry.parent_of(&caller, &agent).await?;
-    Ok(Json(AgentView::new(agent, Some(current), parent.as_ref())))
+    Ok(Json(AgentView::new(agent, Some(current), parent.as_deref())))
 }
 
 /// Change name, description, capabilities, visibility (`public`) or chat API access (`apiAccess`).

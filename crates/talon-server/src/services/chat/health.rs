@@ -20,10 +20,13 @@ use talon_domain::event::{self, Event};
 use talon_gateway::{GatewayError, ProviderError};
 use talon_store::{Deployment, Store};
 
+use crate::services::cache::{Caches, Invalidation};
+
 pub const DEFAULT_ERROR_AFTER: u32 = 5;
 
 pub struct AgentHealth {
     store: Arc<dyn Store>,
+    caches: Arc<Caches>,
     threshold: u32,
     failures: Mutex<HashMap<AgentId, Streak>>,
 }
@@ -48,8 +51,8 @@ pub fn counts(error: &GatewayError) -> bool {
 
 impl AgentHealth {
     /// `threshold` 0 never marks an agent `error`.
-    pub fn new(store: Arc<dyn Store>, threshold: u32) -> Self {
-        Self { store, threshold, failures: Mutex::default() }
+    pub fn new(store: Arc<dyn Store>, caches: Arc<Caches>, threshold: u32) -> Self {
+        Self { store, caches, threshold, failures: Mutex::default() }
     }
 
     pub fn succeeded(&self, agent: AgentId) {
@@ -109,6 +112,7 @@ impl AgentHealth {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, at, &event).await?;
+        self.caches.invalidate(Invalidation::Agent(agent.id));
         tracing::warn!(agent = %agent.id, failures = self.threshold, "agent marked as in error after failed answers");
         Ok(())
     }

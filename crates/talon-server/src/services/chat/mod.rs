@@ -20,6 +20,7 @@ pub use self::health::DEFAULT_ERROR_AFTER;
 use self::health::{AgentHealth, Deployed};
 use self::metered::{Meter, Metered};
 pub use self::role::Role;
+use super::cache::Caches;
 use super::registry::RegistryService;
 use super::usage::UsageService;
 use super::{Caller, ServiceError};
@@ -99,10 +100,10 @@ pub enum Limit {
     AgentConcurrency,
 }
 
-/// The agent and the version of it that answers.
+/// The agent and the version of it that answers (shared with the agent cache).
 pub struct Target {
-    pub agent: Agent,
-    pub version: Version,
+    pub agent: Arc<Agent>,
+    pub version: Arc<Version>,
 }
 
 impl Target {
@@ -155,9 +156,10 @@ impl ChatService {
         gateway: Arc<Gateway>,
         limits: ChatLimits,
         usage: Arc<UsageService>,
+        caches: Arc<Caches>,
         error_after: u32,
     ) -> Self {
-        let health = Arc::new(AgentHealth::new(store.clone(), error_after));
+        let health = Arc::new(AgentHealth::new(store.clone(), caches, error_after));
         Self { store, registry, gateway, limits, usage, health }
     }
 
@@ -186,12 +188,13 @@ impl ChatService {
         })?;
         let version = match model.pinned {
             None => served,
-            Some(n) => self
-                .store
-                .version_by_number(agent.id, n)
-                .await
-                .map_err(ServiceError::from)?
-                .ok_or(ChatError::NotFound)?,
+            Some(n) => Arc::new(
+                self.store
+                    .version_by_number(agent.id, n)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .ok_or(ChatError::NotFound)?,
+            ),
         };
         Ok(Target { agent, version })
     }
@@ -226,7 +229,7 @@ impl ChatService {
             timeout: Some(timeout),
             start_timeout: Some(timeout),
         };
-        Ok((Target { agent, version }, asker))
+        Ok((Target { agent: Arc::new(agent), version: Arc::new(version) }, asker))
     }
 
     /// The caller's deployed agents, for `GET /v1/models`.

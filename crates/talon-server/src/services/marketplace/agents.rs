@@ -21,6 +21,7 @@ use talon_store::{MarketProfile, Registration, StoreError};
 
 use super::MarketplaceDeps;
 use super::mail::{LogMailSender, MailSender};
+use crate::services::cache::Invalidation;
 use crate::services::{Caller, ServiceError};
 
 /// An unclaimed account's password hash: not a PHC string, so no password ever verifies against it.
@@ -334,7 +335,12 @@ impl AgentProfiles {
     pub async fn claim(&self, caller: &Caller, token: &str) -> Result<AgentId, ServiceError> {
         let hash = sha256(token.trim().as_bytes());
         match self.deps.store.claim_market_agent(&hash, caller.account.id, now()).await {
-            Ok(Some(agent)) => Ok(agent),
+            Ok(Some(agent)) => {
+                // The agent and the keys restricted to it now belong to the caller's account.
+                self.deps.caches.invalidate(Invalidation::Agent(agent));
+                self.deps.caches.invalidate(Invalidation::AgentKeys(agent));
+                Ok(agent)
+            }
             Ok(None) => Err(ServiceError::NotFound("claim token")),
             Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(
                 "You already have an agent with this agent's slug; rename or delete yours first".into(),

@@ -23,6 +23,7 @@ use talon_store::Store;
 pub use settings::{DEFAULT_AUTO_APPROVE, DEFAULT_MAX_UPLOAD_BYTES, MarketplaceSettings};
 
 use super::Signal;
+use super::cache::Caches;
 use super::webhooks::sealing::SecretBox;
 
 /// How an account posting or hiring is named to agents: never by its email.
@@ -37,6 +38,8 @@ pub struct MarketplaceDeps {
     /// Seals secrets kept at rest (an agent's webhook secret).
     pub sealer: Arc<SecretBox>,
     pub settings: Arc<MarketplaceSettings>,
+    /// Told when an agent or its keys change hands (a claim).
+    pub caches: Arc<Caches>,
 }
 
 /// The marketplace's services, one per resource.

@@ -1,4 +1,5 @@
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use talon_domain::agent::lineage::{LineageNode, build_tree};
@@ -12,6 +13,7 @@ use talon_domain::{AgentId, ValidationErrors};
 use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError};
 
 use super::{Caller, RegistryService, ServiceError};
+use crate::services::cache::Invalidation;
 
 /// How many times a derived slug is chosen afresh after losing a race for it before giving up.
 const SLUG_ATTEMPTS: usize = 8;
@@ -127,6 +129,10 @@ impl RegistryService {
             }
             match self.store.insert_agent(agent, version, &events(agent)).await {
                 Ok(()) => {
+                    // A fork is counted on its parent.
+                    if let Some(parent) = agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
+                        self.changed(parent);
+                    }
                     self.outbox.ring();
                     return Ok(());
                 }
@@ -140,22 +146,23 @@ impl RegistryService {
         Err(ServiceError::Conflict(format!("Too many agents named like `{base}` are being created at once; retry")))
     }
 
-    /// An agent the caller may read, with its current version.
+    /// An agent the caller may read, with its current version (from the agent cache).
     pub async fn agent(&self, caller: &Caller, reference: &AgentRef) -> Result<(Agent, Version), ServiceError> {
         let (agent, current) = self
             .find_head(caller, reference)
             .await?
             .filter(|(a, _)| Self::may_read(caller, a))
             .ok_or(ServiceError::NotFound("Agent"))?;
+        let (agent, current) = (Arc::unwrap_or_clone(agent), Arc::unwrap_or_clone(current));
         let current = self.presented_one(caller, &agent, current).await?;
         Ok((agent, current))
     }
 
     /// The parent of a fork (for showing `parentAgent`), if it still exists and the caller may read it:
     /// a public fork of a private agent names no parent to other accounts.
-    pub async fn parent_of(&self, caller: &Caller, agent: &Agent) -> Result<Option<Agent>, ServiceError> {
+    pub async fn parent_of(&self, caller: &Caller, agent: &Agent) -> Result<Option<Arc<Agent>>, ServiceError> {
         match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
-            Some(parent) => Ok(self.store.agent(parent).await?.filter(|p| Self::may_read(caller, p))),
+            Some(parent) => Ok(self.cached_agent(parent).await?.filter(|p| Self::may_read(caller, p))),
             None => Ok(None),
         }
     }
@@ -208,6 +215,7 @@ impl RegistryService {
         data["changed"] = json!(changed);
         let event = Event::new(agent.owner, event::AGENT_UPDATED, data);
         self.store.update_agent_profile(&agent, &event).await?;
+        self.changed(agent.id);
         self.outbox.ring();
         Ok(agent)
     }
@@ -217,6 +225,14 @@ impl RegistryService {
         let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent));
         match self.store.delete_agent(agent.id, force, &event).await? {
             DeleteOutcome::Deleted => {
+                self.changed(agent.id);
+                // Its parent counts one fork less; its forks no longer name it.
+                if let Some(parent) = agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
+                    self.changed(parent);
+                }
+                if agent.fork_count > 0 {
+                    self.caches.invalidate(Invalidation::Forks(agent.id));
+                }
                 self.outbox.ring();
                 Ok(())
             }
@@ -257,6 +273,7 @@ impl RegistryService {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, at, &event).await?;
+        self.changed(agent.id);
         self.outbox.ring();
         Ok(agent)
     }
@@ -272,6 +289,7 @@ impl RegistryService {
             deployed_at: agent.deployed_at,
         };
         self.store.set_deployment(agent.id, deployment, agent.updated_at, &event).await?;
+        self.changed(agent.id);
         self.outbox.ring();
         Ok(agent)
     }

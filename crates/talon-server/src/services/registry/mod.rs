@@ -14,6 +14,7 @@ pub use agents::{NewAgent, ProfileChange};
 pub use forks::{Fork, ForkRequest};
 pub use versions::{NewVersion, VersionRequest};
 
+use super::cache::{AgentVersion, Caches, Invalidation};
 use super::{Caller, ServiceError, Signal};
 
 /// Optimistic appends retry when another writer got there first; beyond this, give up with 409.
@@ -25,6 +26,8 @@ const APPEND_LOCKS: usize = 64;
 
 pub struct RegistryService {
     store: Arc<dyn Store>,
+    /// Agents as reads and the chat runtime see them; every change here invalidates its agent.
+    caches: Arc<Caches>,
     append_locks: Vec<tokio::sync::Mutex<()>>,
     outbox: Signal,
     /// Names a version's models may start with (`<provider>/<model>`).
@@ -32,9 +35,14 @@ pub struct RegistryService {
 }
 
 impl RegistryService {
-    pub fn new(store: Arc<dyn Store>, outbox: Signal, providers: Vec<String>) -> Self {
+    pub fn new(store: Arc<dyn Store>, caches: Arc<Caches>, outbox: Signal, providers: Vec<String>) -> Self {
         let append_locks = (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Self { store, append_locks, outbox, providers }
+        Self { store, caches, append_locks, outbox, providers }
+    }
+
+    /// Drops the agent's cached entries here and on every replica; call once the change is committed.
+    fn changed(&self, agent: AgentId) {
+        self.caches.invalidate(Invalidation::Agent(agent));
     }
 
     /// The providers a model name may start with (`<provider>/<model>`): `test` and the configured ones.
@@ -91,16 +99,37 @@ impl RegistryService {
         }
     }
 
-    /// Like `find`, with the agent's current version read in the same query.
-    async fn find_head(&self, caller: &Caller, reference: &AgentRef) -> Result<Option<(Agent, Version)>, ServiceError> {
-        let id = match Self::lookup(caller, reference) {
-            AgentLookup::Id(id) => id,
-            AgentLookup::Slug { owner, slug } => match self.store.agent_by_slug(owner, slug).await? {
-                Some(agent) => agent.id,
-                None => return Ok(None),
-            },
-        };
-        Ok(self.store.agent_head(id).await?)
+    /// Like `find`, with the agent's current version, from the agent cache (read-only uses: what is
+    /// changed is always read from the store).
+    async fn find_head(&self, caller: &Caller, reference: &AgentRef) -> Result<Option<AgentVersion>, ServiceError> {
+        let lookup = Self::lookup(caller, reference);
+        self.caches
+            .agents
+            .head(lookup, || async {
+                let id = match lookup {
+                    AgentLookup::Id(id) => id,
+                    AgentLookup::Slug { owner, slug } => match self.store.agent_by_slug(owner, slug).await? {
+                        Some(agent) => agent.id,
+                        None => return Ok(None),
+                    },
+                };
+                Ok(self.store.agent_head(id).await?.map(|(agent, head)| (Arc::new(agent), Arc::new(head))))
+            })
+            .await
+    }
+
+    /// An agent by id, from the agent cache, for read-only uses.
+    async fn cached_agent(&self, id: AgentId) -> Result<Option<Arc<Agent>>, ServiceError> {
+        let head = self
+            .caches
+            .agents
+            .head(AgentLookup::Id(id), || async {
+                Ok::<_, ServiceError>(
+                    self.store.agent_head(id).await?.map(|(agent, head)| (Arc::new(agent), Arc::new(head))),
+                )
+            })
+            .await?;
+        Ok(head.map(|(agent, _)| agent))
     }
 
     /// Own agents, and other accounts' public ones, within the caller's reach.
@@ -116,10 +145,16 @@ impl RegistryService {
             .ok_or(ServiceError::NotFound("Agent"))
     }
 
-    /// An agent the caller owns with the version it serves (deployed, else current), in one query.
-    pub async fn owned_serving(&self, caller: &Caller, reference: &AgentRef) -> Result<(Agent, Version), ServiceError> {
-        self.store
-            .agent_serving(Self::lookup(caller, reference))
+    /// An agent the caller owns with the version it serves (deployed, else current): from the agent
+    /// cache, else in one query.
+    pub async fn owned_serving(&self, caller: &Caller, reference: &AgentRef) -> Result<AgentVersion, ServiceError> {
+        let lookup = Self::lookup(caller, reference);
+        self.caches
+            .agents
+            .serving(lookup, || async {
+                let found = self.store.agent_serving(lookup).await?;
+                Ok::<_, ServiceError>(found.map(|(agent, served)| (Arc::new(agent), Arc::new(served))))
+            })
             .await?
             .filter(|(a, _)| a.owner == caller.account.id && caller.reaches(a.id))
             .ok_or(ServiceError::NotFound("Agent"))
@@ -154,7 +189,7 @@ impl RegistryService {
         }
         let origin_hidden = match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
             Some(parent) if versions.iter().any(|v| v.fork_type.is_some()) => {
-                !self.store.agent(parent).await?.is_some_and(|p| Self::may_read(caller, &p))
+                !self.cached_agent(parent).await?.is_some_and(|p| Self::may_read(caller, &p))
             }
             _ => false,
         };

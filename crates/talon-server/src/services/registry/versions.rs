@@ -91,6 +91,7 @@ impl RegistryService {
             let events = [Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version))];
             match self.store.append_version(&version, &events).await? {
                 AppendOutcome::Appended => {
+                    self.changed(agent.id);
                     self.outbox.ring();
                     return Ok(NewVersion { version, diff_from_parent, created: true });
                 }

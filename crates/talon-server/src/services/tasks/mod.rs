@@ -78,12 +78,14 @@ pub struct ClaimRequest {
 }
 
 const MAX_WAIT_SECONDS: i64 = 30;
-/// While long-polling, look again at least this often (tasks queued on another replica, or due now).
+/// While long-polling without the bus, look again at least this often (tasks queued on another replica);
+/// with it, rings wake the claim and this is only the safety net's pace (see `Signal::poll_every`).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl TaskService {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>, outbox: Signal) -> Self {
-        Self { store, registry, queued: Signal::default(), outbox }
+    /// `queued` rings when tasks become claimable, `outbox` when events are written.
+    pub fn new(store: Arc<dyn Store>, registry: Arc<RegistryService>, queued: Signal, outbox: Signal) -> Self {
+        Self { store, registry, queued, outbox }
     }
 
     /// Creates a task (201) or, when its dedupe key is held by a queued or running task, returns that one.
@@ -129,7 +131,7 @@ impl TaskService {
         })?;
         match outcome {
             InsertOutcome::Created => {
-                self.queued.ring();
+                self.queued.ring_at(task.run_at);
                 self.outbox.ring();
                 Ok((task, true))
             }
@@ -274,7 +276,7 @@ impl TaskService {
             if !tasks.is_empty() || now_instant >= deadline {
                 return Ok((tasks, lease));
             }
-            queued.wait((deadline - now_instant).min(POLL_EVERY)).await;
+            queued.wait((deadline - now_instant).min(self.queued.poll_every(POLL_EVERY))).await;
         }
     }
 
@@ -308,7 +310,7 @@ impl TaskService {
             self.outbox.ring();
         }
         if next.status == TaskStatus::Queued && expected != TaskStatus::Queued {
-            self.queued.ring();
+            self.queued.ring_at(next.run_at);
         }
         Ok(true)
     }

@@ -296,7 +296,12 @@ impl WebhookService {
 
     /// Turns up to `limit` outbox events into deliveries; how many events were dispatched.
     pub async fn fan_out(&self, limit: i64) -> Result<usize, StoreError> {
-        self.store.fan_out_events(limit, now()).await
+        let fanned = self.store.fan_out_events(limit, now()).await?;
+        if fanned > 0 {
+            // The deliveries may be another replica's to send (this one may have no free slot).
+            self.wake.ring();
+        }
+        Ok(fanned)
     }
 
     /// Takes up to `limit` due deliveries to send, each held for `hold` (then another sender may take it).
@@ -320,6 +325,12 @@ impl WebhookService {
         metrics::counter!("talon_webhook_attempts_total", "outcome" => delivery.status.as_str()).increment(1);
         if let Err(e) = self.store.update_delivery(delivery).await {
             tracing::error!(delivery_id = %delivery.id, error = %e, "could not record a delivery attempt");
+        }
+        // The attempt's place is free (deliveries held back by the in-flight bounds may go now, from any
+        // replica), and a retry rings when it falls due.
+        self.wake.ring();
+        if delivery.status == DeliveryStatus::Pending {
+            self.wake.ring_at(delivery.next_attempt_at);
         }
     }
 }

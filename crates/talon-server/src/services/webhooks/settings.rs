@@ -11,10 +11,11 @@ pub struct WebhookSettings {
     pub retry_schedule: Vec<Duration>,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// How often an idle dispatcher looks for events written by other replicas and for retries that
-    /// fell due (changes on this replica wake it at once).
+    /// How often an idle dispatcher looks for events written by other replicas while it cannot hear
+    /// them on the bus (changes on this replica, its retries falling due, and other replicas' changes
+    /// through the bus wake it at once; see `Signal::poll_every`).
     pub poll_every: Duration,
-    /// Deliveries in flight at once, per server.
+    /// Deliveries in flight at once, per server (0: this server sends none; other replicas do).
     pub concurrency: usize,
     /// Deliveries in flight at once to one webhook (across replicas).
     pub per_webhook_in_flight: usize,
@@ -30,7 +31,7 @@ impl Default for WebhookSettings {
             retry_schedule: talon_domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
             timeout: Duration::from_secs(15),
             poll_every: Duration::from_millis(200),
-            concurrency: 32,
+            concurrency: crate::config::DEFAULT_WEBHOOK_WORKERS,
             per_webhook_in_flight: 2,
             per_account_in_flight: 8,
         }

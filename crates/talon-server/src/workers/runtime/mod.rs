@@ -21,8 +21,8 @@ use crate::state::AppState;
 
 /// How long a claim holds a task: longer than an answer may take (`answer::ANSWER_TIMEOUT`).
 pub const LEASE: Duration = Duration::from_secs(300);
-/// An idle runtime looks again this often, for tasks queued on other replicas or whose retry fell due
-/// (tasks queued on this server wake it at once).
+/// An idle runtime without the bus looks again this often, for tasks queued on other replicas (tasks
+/// queued on this server, and on others through the bus, wake it at once; see `Signal::poll_every`).
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// Runs until `stop` is cancelled, then claims nothing more and waits for the answers in flight. If the
@@ -59,7 +59,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             drop(first);
             tokio::select! {
                 () = stop.cancelled() => break,
-                _ = woken.wait(POLL_EVERY) => continue,
+                _ = woken.wait(queued.poll_every(POLL_EVERY)) => continue,
             }
         }
         let mut permit = Some(first);
