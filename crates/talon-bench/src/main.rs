@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 mod gigs;
+mod queue_store;
 mod tasks;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
@@ -35,7 +36,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// create → claim → complete cycles over HTTP from N concurrent workers, on one agent.
+    /// create → claim → complete cycles over HTTP from N concurrent workers, on one agent: one task per
+    /// call (`--batch 1`: POST /api/tasks, claim, PATCH), or `--batch N` tasks per call (POST
+    /// /api/tasks/batch, claim with `limit` N (at most 100), POST /api/tasks/complete).
     Tasks {
         #[arg(long)]
         agent: String,
@@ -43,15 +46,27 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
     },
-    /// The same cycle through the store alone (no HTTP), against DATABASE_URL.
-    StoreTasks {
+    /// The same cycle through the queue store alone (no HTTP), against DATABASE_URL: one task per call
+    /// (`--mode single`) or `--batch` tasks per call (`--mode batch`).
+    #[command(alias = "store-tasks")]
+    QueueStore {
         #[arg(long)]
         database_url: String,
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        #[arg(long, value_enum, default_value = "single")]
+        mode: queue_store::Mode,
+        #[arg(long, alias = "concurrency", default_value_t = 8)]
+        workers: usize,
+        #[arg(long, value_parser = queue_store::parse_duration, default_value = "10s")]
+        duration: Duration,
+        /// Overrides `--duration` (the older flag).
+        #[arg(long, hide = true)]
+        seconds: Option<u64>,
+        /// Tasks per call in batch mode.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
     },
     /// Event-to-delivery latency: creates tasks one at a time and times each task.created webhook's
     /// arrival at a receiver in this process (the server needs TALON_WEBHOOK_ALLOW_PRIVATE=true).
@@ -125,11 +140,17 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::FirstEvent { url, body, requests } => first_event(&client, &url, &cli.token, &body, requests).await,
-        Command::Tasks { agent, concurrency, seconds } => {
-            tasks::over_http(&client, &cli.base, &cli.token, &agent, concurrency, Duration::from_secs(seconds)).await
+        Command::Tasks { agent, concurrency, seconds, batch } => {
+            let duration = Duration::from_secs(seconds);
+            if batch > 1 {
+                tasks::batched_over_http(&client, &cli.base, &cli.token, &agent, concurrency, duration, batch).await
+            } else {
+                tasks::over_http(&client, &cli.base, &cli.token, &agent, concurrency, duration).await
+            }
         }
-        Command::StoreTasks { database_url, concurrency, seconds } => {
-            tasks::through_store(&database_url, concurrency, Duration::from_secs(seconds)).await
+        Command::QueueStore { database_url, mode, workers, duration, seconds, batch } => {
+            let duration = seconds.map_or(duration, Duration::from_secs);
+            queue_store::run(&database_url, mode, workers, duration, batch).await
         }
         Command::SeedGigs { database_url, client, count } => gigs::seed(&database_url, &client, count).await,
         Command::CrossClaim { agent, claim_base, samples } => {

@@ -4,14 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::report;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use talon_domain::agent::{Agent, AgentMetadata, Author, Definition, ModelSpec, Version};
-use talon_domain::task::{Executor, Lease, Priority, Task, TaskStatus};
-use talon_domain::time::now;
-use talon_domain::{Account, AgentId, TaskId, UserId};
-
-use crate::report;
 
 /// Runs `cycle` from `concurrency` workers for `duration`; returns per-cycle latencies, errors, seconds.
 async fn drive<F, Fut>(concurrency: usize, duration: Duration, cycle: F) -> (Vec<Duration>, u64, f64)
@@ -87,73 +82,64 @@ pub async fn over_http(
     Ok(())
 }
 
-pub async fn through_store(database_url: &str, concurrency: usize, duration: Duration) -> Result<()> {
-    let store = talon_store::connect(database_url).await?;
-    let at = now();
-    let account = Account {
-        id: UserId::new(),
-        email: format!("bench-{}@example.com", UserId::new()),
-        plan: "default".into(),
-        created_at: at,
-    };
-    store.create_account(&account, "unused").await?;
-    let definition =
-        Definition { prompt: "p".into(), tools: vec![], config: Default::default(), model: ModelSpec::default() };
-    let author = Author { id: account.id, email: account.email.clone() };
-    let version = Version::first(AgentId::new(), definition, "bench".into(), author, at);
-    let slug = format!("bench-{}", version.id.as_uuid().simple());
-    let metadata = AgentMetadata { name: "bench".into(), ..Default::default() };
-    let agent = Agent::new(account.id, slug, metadata, &version);
-    store.insert_agent(&agent, &version, &[]).await?;
-    let (owner, agent_id, version_id) = (account.id, agent.id, version.id);
+/// Batched cycles: each worker creates `batch` tasks in one call, claims up to `batch` (at most 100) in
+/// one, and completes those in one. Prints tasks completed per second.
+pub async fn batched_over_http(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    agent: &str,
+    concurrency: usize,
+    duration: Duration,
+    batch: usize,
+) -> Result<()> {
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (client, base, token, agent) = (client.clone(), base.to_owned(), token.to_owned(), agent.to_owned());
+    let counter = done.clone();
     let cycle = move || {
-        let store = store.clone();
+        let (client, base, token, agent, done) =
+            (client.clone(), base.clone(), token.clone(), agent.clone(), counter.clone());
         async move {
-            let at = now();
-            let task = Task {
-                id: TaskId::new(),
-                owner,
-                agent_id,
-                version_id,
-                title: "no-op".into(),
-                description: String::new(),
-                priority: Priority::Normal,
-                status: TaskStatus::Queued,
-                executor: Executor::External,
-                input: json!({}),
-                output: None,
-                error: None,
-                attempts: 0,
-                max_attempts: 3,
-                run_at: at,
-                dedupe_key: None,
-                lease: None,
-                created_at: at,
-                updated_at: at,
-                started_at: None,
-                completed_at: None,
-            };
-            let event = talon_domain::event::Event::new(owner, talon_domain::event::TASK_CREATED, task.event_data());
-            store.insert_task(&task, &[event]).await?;
-            let lease = Lease {
-                token: format!("lease_{}", TaskId::new().as_uuid().simple()),
-                expires_at: at + chrono::Duration::seconds(60),
-            };
-            let mut claimed = store.claim_tasks(owner, None, Executor::External, 1, &lease, now()).await?;
-            let mut task = claimed.pop().context("claimed nothing")?;
-            task.status = TaskStatus::Completed;
-            task.completed_at = Some(now());
-            task.lease = None;
-            let event = talon_domain::event::Event::new(owner, talon_domain::event::TASK_COMPLETED, task.event_data());
-            anyhow::ensure!(
-                store.update_task(&task, TaskStatus::Running, Some(&lease.token), &[event]).await?,
-                "lost the task"
-            );
+            let tasks: Vec<Value> = (0..batch).map(|_| json!({"agentId": agent, "title": "no-op"})).collect();
+            let created = client
+                .post(format!("{base}/api/tasks/batch"))
+                .bearer_auth(&token)
+                .json(&json!({"tasks": tasks}))
+                .send()
+                .await?;
+            anyhow::ensure!(created.status().as_u16() == 201, "create: {}", created.status());
+            let claimed: Value = client
+                .post(format!("{base}/api/tasks/claim"))
+                .bearer_auth(&token)
+                .json(&json!({"limit": batch.min(100), "leaseSeconds": 60}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let items: Vec<Value> = claimed["data"]
+                .as_array()
+                .context("claimed nothing")?
+                .iter()
+                .map(|t| json!({"id": t["id"], "leaseToken": t["leaseToken"], "output": {"ok": true}}))
+                .collect();
+            anyhow::ensure!(!items.is_empty(), "claimed nothing");
+            let finished: Value = client
+                .post(format!("{base}/api/tasks/complete"))
+                .bearer_auth(&token)
+                .json(&json!({"tasks": items}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let completed = finished["data"].as_array().map_or(0, |d| d.iter().filter(|o| o["ok"] == true).count());
+            done.fetch_add(completed as u64, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         }
     };
     let (mut latencies, errors, elapsed) = drive(concurrency, duration, cycle).await;
-    println!("{}", report("tasks", &mut latencies, elapsed, errors, concurrency));
+    let tasks = done.load(std::sync::atomic::Ordering::Relaxed);
+    let cycles = report("cycles", &mut latencies, elapsed, errors, concurrency);
+    println!("{:.0} tasks/s ({batch} per call)  {cycles}", tasks as f64 / elapsed);
     Ok(())
 }
 

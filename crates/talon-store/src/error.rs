@@ -13,6 +13,9 @@ pub enum StoreError {
         balance: talon_domain::marketplace::Micros,
         needed: talon_domain::marketplace::Micros,
     },
+    /// A batch holds more items than one statement or transaction may take.
+    #[error("a batch of {len} is over the limit of {max}")]
+    BatchTooLarge { len: usize, max: usize },
     #[error("DATABASE_URL must start with sqlite:, postgres:// or postgresql://")]
     UnsupportedUrl,
     #[error("stored data is corrupt: {0}")]

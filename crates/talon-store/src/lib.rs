@@ -41,7 +41,7 @@ pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
 pub use marketplace_agents::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
 pub use marketplace_wallets::{MarketplaceWalletStore, WalletEntry, Withdrawal};
-pub use tasks::{InsertOutcome, ListedTask, TaskFilter, TaskStore};
+pub use tasks::{InsertOutcome, ListedTask, MAX_BATCH, TaskChange, TaskFilter, TaskInsert, TaskStore};
 pub use uploads::UploadStore;
 pub use usage::UsageStore;
 pub use webhooks::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, WebhookStore};

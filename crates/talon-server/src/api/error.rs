@@ -236,6 +236,11 @@ impl From<crate::services::ServiceError> for ApiError {
             E::Conflict(message) => ApiError::conflict(message),
             E::BadCredentials => ApiError::unauthorized("Invalid email or password"),
             E::NotFound(what) => ApiError::not_found(what),
+            E::NotFoundAt { what, field } => {
+                let mut details = ValidationErrors::new();
+                details.add(field, format!("{what} not found"));
+                Self { details: details.into_fields(), ..ApiError::not_found(what) }
+            }
             E::Forbidden(message) => ApiError::forbidden(message),
             E::Store(e) => ApiError::internal(e),
             E::Internal(e) => ApiError::internal(e),

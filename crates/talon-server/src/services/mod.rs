@@ -28,6 +28,9 @@ pub enum ServiceError {
     BadCredentials,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Not found, where a request naming many things must say which one (`tasks[3].agentId`).
+    #[error("{what} not found ({field})")]
+    NotFoundAt { what: &'static str, field: String },
     /// The caller may not do this (yet): the message says why (an incomplete marketplace profile, an
     /// operator-only action, sandbox deposits turned off).
     #[error("{0}")]

@@ -39,6 +39,7 @@ mod schema_contract;
 mod sessions;
 mod shutdown;
 mod tasks;
+mod tasks_batch;
 mod tasks_leases;
 mod tasks_runtime;
 mod typed_requests;

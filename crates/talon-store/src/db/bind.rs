@@ -1,7 +1,7 @@
 //! Binding written once for both databases, so a domain value's argument list lives in one function.
 
 use sqlx::postgres::PgArguments;
-use sqlx::query::Query;
+use sqlx::query::{Query, QueryAs};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Encode, Postgres, Sqlite, Type};
 
@@ -28,5 +28,17 @@ impl<'q> Bind<'q> for Query<'q, Sqlite, SqliteArguments<'q>> {
 impl<'q> Bind<'q> for Query<'q, Postgres, PgArguments> {
     fn bind<T: Value<'q>>(self, value: T) -> Self {
         Query::bind(self, value)
+    }
+}
+
+impl<'q, O> Bind<'q> for QueryAs<'q, Sqlite, O, SqliteArguments<'q>> {
+    fn bind<T: Value<'q>>(self, value: T) -> Self {
+        QueryAs::bind(self, value)
+    }
+}
+
+impl<'q, O> Bind<'q> for QueryAs<'q, Postgres, O, PgArguments> {
+    fn bind<T: Value<'q>>(self, value: T) -> Self {
+        QueryAs::bind(self, value)
     }
 }

@@ -1,14 +1,9 @@
-//! What the portable statements cannot share: how each database claims rows under concurrency.
+//! What the portable statements cannot share: how each database claims rows under concurrency (tasks
+//! keep theirs in `tasks::postgres` and `tasks::sqlite`).
 
 /// The statements and choices that differ between the databases; `sqlite::DIALECT` and
 /// `postgres::DIALECT` fill it in.
 pub(crate) struct Dialect {
-    /// Claims queued tasks of one account (binds as `tasks::sql` documents); `RETURNING` follows.
-    pub claim_tasks: &'static str,
-    /// Claims runtime tasks of every account; `RETURNING` follows.
-    pub claim_runtime_tasks: &'static str,
-    /// Requeues or fails running tasks whose lease lapsed; `RETURNING` follows.
-    pub expire_leases: &'static str,
     /// Reads undispatched outbox events inside the fan-out transaction.
     pub pending_events: &'static str,
     /// Whether the fair delivery pick runs on a reader before the claim (one claimer per database),
@@ -16,8 +11,6 @@ pub(crate) struct Dialect {
     pub pick_on_reader: bool,
     /// Picks and claims deliveries in one statement; `RETURNING` follows. Unused with `pick_on_reader`.
     pub claim_deliveries: fn() -> String,
-    /// The task columns a claim returns.
-    pub task_returning: fn() -> String,
     /// The delivery columns a claim returns.
     pub delivery_returning: fn() -> String,
 }

@@ -2,15 +2,37 @@
 
 use talon_domain::event::Event;
 
-use super::{Bind, Tx, run};
+use super::{Bind, ConnRef, Tx, run};
 
-const INSERT_EVENT: &str =
-    "INSERT INTO events (id, user_id, agent_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_EVENTS: &str = "INSERT INTO events (id, user_id, agent_id, kind, data, created_at) VALUES ";
+const COLUMNS: usize = 6;
+/// Events per statement: 6 bound values each, well under either database's bound on variables.
+const EVENTS_PER_INSERT: usize = 100;
 
 /// Records `events` inside `tx`.
 pub(crate) async fn record(tx: &mut Tx, events: &[Event]) -> Result<(), sqlx::Error> {
-    for event in events {
-        run!(tx.conn(), |c| bind_event(sqlx::query(INSERT_EVENT), event).execute(c).await.map(|_| ()))?;
+    record_on(tx.conn(), events).await
+}
+
+/// Records `events` on a connection inside a transaction, a hundred to a statement.
+pub(crate) async fn record_on(mut conn: ConnRef<'_>, events: &[Event]) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks(EVENTS_PER_INSERT) {
+        let rows = (0..chunk.len())
+            .map(|r| {
+                let first = r * COLUMNS + 1;
+                let row = (first..first + COLUMNS).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+                format!("({row})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = format!("{INSERT_EVENTS}{rows}");
+        run!(&mut conn, |c| {
+            let mut query = sqlx::query(&statement);
+            for event in chunk {
+                query = bind_event(query, event);
+            }
+            query.execute(&mut **c).await.map(|_| ())
+        })?;
     }
     Ok(())
 }

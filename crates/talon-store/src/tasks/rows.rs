@@ -87,7 +87,7 @@ pub(crate) fn claimed_in_order(rows: Vec<TaskRow>) -> Result<Vec<Task>, StoreErr
     Ok(tasks)
 }
 
-/// Binds a `Task` to `sql::INSERT_TASK`.
+/// Binds a `Task` as one row of the task insert (`TASK_COLUMNS` order).
 pub(crate) fn bind_task<'q, Q: Bind<'q>>(query: Q, task: &Task) -> Q {
     query
         .bind(*task.id.as_uuid())
@@ -114,7 +114,7 @@ pub(crate) fn bind_task<'q, Q: Bind<'q>>(query: Q, task: &Task) -> Q {
         .bind(task.completed_at)
 }
 
-/// Binds a `Task`'s mutable fields and the expected state to `sql::UPDATE_TASK`.
+/// Binds a `Task`'s mutable fields and the expected state to the compare-and-swap (`sqlite::UPDATE_TASK`).
 pub(crate) fn bind_task_update<'q, Q: Bind<'q>>(
     query: Q,
     task: &Task,

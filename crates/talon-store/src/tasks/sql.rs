@@ -1,68 +1,107 @@
-//! `TaskStore` for every store, in SQL both databases run; claims and lease expiry take their
-//! statements from the store's dialect.
+//! `TaskStore` for every store: the reads, which both databases run alike, and the order of each write
+//! (dedupe within a batch, the retry when a dedupe key's holder finishes mid-way), whose statements come
+//! from `postgres` or `sqlite`.
+
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use talon_domain::event::{self, Event};
-use talon_domain::task::{Executor, Lease, Task, TaskStatus};
+use talon_domain::task::{Executor, Lease, Task};
 use talon_domain::{AgentId, TaskId, UserId};
 
-use super::rows::{ListedTaskRow, TASK_COLUMNS, TaskRow, bind_task, bind_task_update, claimed_in_order};
-use crate::db::{Portable, Tx, outbox, run};
+use super::rows::{ListedTaskRow, TASK_COLUMNS, TaskRow};
+use super::{MAX_BATCH, TaskChange, TaskInsert, postgres, sqlite};
+use crate::db::{Db, On, Portable, outbox, run};
 use crate::{InsertOutcome, ListedTask, Page, StoreError, TaskFilter, TaskStore};
-
-const INSERT_TASK: &str = "INSERT INTO tasks (id, user_id, agent_id, version_id, title, description, \
-     priority, status, executor, input, output, error, attempts, max_attempts, run_at, dedupe_key, lease_token, \
-     lease_expires_at, created_at, updated_at, started_at, completed_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-     ON CONFLICT (user_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING";
 
 const TASK_HOLDING_DEDUPE_KEY: &str = "SELECT id, user_id, agent_id, version_id, title, description, \
      priority, status, executor, input, output, error, attempts, max_attempts, run_at, dedupe_key, lease_token, \
      lease_expires_at, created_at, updated_at, started_at, completed_at FROM tasks \
      WHERE user_id = $1 AND dedupe_key = $2 AND status IN ('queued', 'running')";
 
-/// Compare-and-swap on status and lease (an absent lease compares as '').
-const UPDATE_TASK: &str = "UPDATE tasks SET status = $1, output = $2, error = $3, attempts = $4, \
-     lease_token = $5, lease_expires_at = $6, started_at = $7, completed_at = $8, updated_at = $9, run_at = $13 \
-     WHERE id = $10 AND status = $11 AND COALESCE(lease_token, '') = $12";
-
 /// How often an insert is tried again when its dedupe key's holder finished mid-way.
 const DEDUPE_INSERT_ATTEMPTS: usize = 8;
 
+/// Which queued tasks a claim takes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ClaimScope {
+    /// An external worker's claim: the account's tasks of this executor, optionally of one agent.
+    Account { owner: UserId, agent: Option<AgentId>, executor: Executor },
+    /// Talon's runtime: runtime tasks of every account.
+    Runtime,
+}
+
 #[async_trait]
 impl<S: Portable> TaskStore for S {
-    async fn insert_task(&self, task: &Task, events: &[Event]) -> Result<InsertOutcome, StoreError> {
-        let mut tx = self.db().begin().await?;
-        // The key's holder may finish between the insert's conflict and the read of the holder
-        // (each statement sees the latest commits on PostgreSQL); the key is then free, so the
-        // insert is tried again, a bounded number of times.
-        let mut attempts = 0;
-        loop {
-            let inserted = run!(tx.conn(), |c| {
-                bind_task(sqlx::query(INSERT_TASK), task).execute(c).await.map(|done| done.rows_affected())
-            })?;
-            if inserted == 1 {
-                break;
+    async fn insert_tasks(&self, items: &[TaskInsert<'_>]) -> Result<Vec<InsertOutcome>, StoreError> {
+        check_batch(items.len())?;
+        let plan = DedupePlan::of(items);
+        let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; items.len()];
+        let keyed = plan.leaders.iter().any(|&i| items[i].task.dedupe_key.is_some());
+        match self.db() {
+            // Without dedupe keys nothing can conflict: one statement, atomic on its own.
+            Db::Postgres(pool) if !keyed => {
+                let batch: Vec<TaskInsert> = plan.leaders.iter().map(|&i| items[i]).collect();
+                let inserted = postgres::insert(pool, &batch).await?;
+                if inserted.len() != batch.len() {
+                    return Err(StoreError::Corrupt("a task without a dedupe key was not inserted".into()));
+                }
+                plan.leaders.iter().for_each(|&i| outcomes[i] = Some(InsertOutcome::Created));
             }
-            let existing: Option<TaskRow> = run!(tx.conn(), |c| {
-                sqlx::query_as(TASK_HOLDING_DEDUPE_KEY)
-                    .bind(task.owner.as_uuid())
-                    .bind(&task.dedupe_key)
-                    .fetch_optional(c)
-                    .await
-            })?;
-            if let Some(existing) = existing {
-                return Ok(InsertOutcome::Existing(Box::new(existing.try_into()?)));
-            }
-            attempts += 1;
-            if attempts >= DEDUPE_INSERT_ATTEMPTS {
-                return Err(StoreError::Conflict("task dedupe key (its task kept changing)"));
+            db => {
+                let mut tx = db.begin().await?;
+                // A key's holder may finish between the insert's conflict and the read of the holder
+                // (each statement sees the latest commits on PostgreSQL); the key is then free, so
+                // the insert is tried again, a bounded number of times.
+                let mut pending = plan.leaders.clone();
+                for attempt in 0.. {
+                    let batch: Vec<TaskInsert> = pending.iter().map(|&i| items[i]).collect();
+                    let inserted = match tx.conn() {
+                        On::Postgres(c) => postgres::insert(&mut *c, &batch).await?,
+                        On::Sqlite(c) => sqlite::insert(c, &batch).await?,
+                    };
+                    let mut conflicted = Vec::new();
+                    for i in pending {
+                        if inserted.contains(&items[i].task.id) {
+                            outcomes[i] = Some(InsertOutcome::Created);
+                        } else {
+                            conflicted.push(i);
+                        }
+                    }
+                    pending = Vec::new();
+                    for i in conflicted {
+                        let task = items[i].task;
+                        let holder: Option<TaskRow> = run!(tx.conn(), |c| {
+                            sqlx::query_as(TASK_HOLDING_DEDUPE_KEY)
+                                .bind(task.owner.as_uuid())
+                                .bind(&task.dedupe_key)
+                                .fetch_optional(c)
+                                .await
+                        })?;
+                        match holder {
+                            Some(row) => outcomes[i] = Some(InsertOutcome::Existing(Box::new(row.try_into()?))),
+                            None => pending.push(i),
+                        }
+                    }
+                    if pending.is_empty() {
+                        break;
+                    }
+                    if attempt + 1 >= DEDUPE_INSERT_ATTEMPTS {
+                        return Err(StoreError::Conflict("task dedupe key (its task kept changing)"));
+                    }
+                }
+                tx.commit().await?;
             }
         }
-        outbox::record(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(InsertOutcome::Created)
+        for (follower, leader) in &plan.followers {
+            let outcome = match &outcomes[*leader] {
+                Some(InsertOutcome::Created) => InsertOutcome::Existing(Box::new(items[*leader].task.clone())),
+                Some(existing) => existing.clone(),
+                None => return Err(StoreError::Corrupt("a dedupe key's first task has no outcome".into())),
+            };
+            outcomes[*follower] = Some(outcome);
+        }
+        outcomes.into_iter().map(|o| o.ok_or_else(|| StoreError::Corrupt("a task has no outcome".into()))).collect()
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
@@ -70,6 +109,18 @@ impl<S: Portable> TaskStore for S {
         let row: Option<TaskRow> =
             run!(self.db().reader(), |e| sqlx::query_as(&statement).bind(id.as_uuid()).fetch_optional(e).await)?;
         row.map(TryInto::try_into).transpose()
+    }
+
+    async fn tasks_by_id(&self, ids: &[TaskId]) -> Result<Vec<Task>, StoreError> {
+        check_batch(ids.len())?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = match self.db().reader() {
+            On::Postgres(pool) => postgres::tasks_by_id(pool, ids).await?,
+            On::Sqlite(pool) => sqlite::tasks_by_id(pool, ids).await?,
+        };
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn list_tasks(
@@ -120,22 +171,7 @@ impl<S: Portable> TaskStore for S {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<Vec<Task>, StoreError> {
-        let dialect = self.db().dialect();
-        let statement = format!("{} RETURNING {}", dialect.claim_tasks, (dialect.task_returning)());
-        let mut tx = self.db().begin().await?;
-        let rows: Vec<TaskRow> = run!(tx.conn(), |c| {
-            sqlx::query_as(&statement)
-                .bind(owner.as_uuid())
-                .bind(now)
-                .bind(agent.map(|a| *a.as_uuid()))
-                .bind(limit)
-                .bind(&lease.token)
-                .bind(lease.expires_at)
-                .bind(executor.as_str())
-                .fetch_all(c)
-                .await
-        })?;
-        settle_claim(tx, rows).await
+        claim(self.db(), ClaimScope::Account { owner, agent, executor }, limit, lease, now).await
     }
 
     async fn claim_runtime_tasks(
@@ -144,67 +180,111 @@ impl<S: Portable> TaskStore for S {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<Vec<Task>, StoreError> {
-        let dialect = self.db().dialect();
-        let statement = format!("{} RETURNING {}", dialect.claim_runtime_tasks, (dialect.task_returning)());
-        let mut tx = self.db().begin().await?;
-        let rows: Vec<TaskRow> = run!(tx.conn(), |c| {
-            sqlx::query_as(&statement)
-                .bind(now)
-                .bind(limit)
-                .bind(&lease.token)
-                .bind(lease.expires_at)
-                .fetch_all(c)
-                .await
-        })?;
-        settle_claim(tx, rows).await
+        claim(self.db(), ClaimScope::Runtime, limit, lease, now).await
     }
 
-    async fn update_task(
-        &self,
-        task: &Task,
-        expected: TaskStatus,
-        expected_lease: Option<&str>,
-        events: &[Event],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.db().begin().await?;
-        let updated = run!(tx.conn(), |c| {
-            bind_task_update(sqlx::query(UPDATE_TASK), task, expected, expected_lease)
-                .execute(c)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        if updated != 1 {
-            return Ok(false);
+    async fn update_tasks(&self, changes: &[TaskChange<'_>]) -> Result<Vec<bool>, StoreError> {
+        check_batch(changes.len())?;
+        let mut seen = HashSet::with_capacity(changes.len());
+        if !changes.iter().all(|c| seen.insert(c.task.id)) {
+            return Err(StoreError::Corrupt("a batch of task changes names one task twice".into()));
         }
-        outbox::record(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(true)
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let changed = match self.db() {
+            Db::Postgres(pool) => postgres::update(pool, changes).await?,
+            Db::Sqlite { .. } => {
+                let mut tx = self.db().begin().await?;
+                let On::Sqlite(c) = tx.conn() else { unreachable!("a SQLite store's transaction") };
+                let changed = sqlite::update(c, changes).await?;
+                let events: Vec<_> = changes
+                    .iter()
+                    .filter(|c| changed.contains(&c.task.id))
+                    .flat_map(|c| c.events.iter())
+                    .cloned()
+                    .collect();
+                outbox::record(&mut tx, &events).await?;
+                tx.commit().await?;
+                changed
+            }
+        };
+        Ok(changes.iter().map(|c| changed.contains(&c.task.id)).collect())
     }
 
     async fn expire_leases(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Task>, StoreError> {
-        let dialect = self.db().dialect();
-        let statement = format!("{} RETURNING {}", dialect.expire_leases, (dialect.task_returning)());
-        let mut tx = self.db().begin().await?;
-        let rows: Vec<TaskRow> =
-            run!(tx.conn(), |c| sqlx::query_as(&statement).bind(now).bind(limit).fetch_all(c).await)?;
-        let tasks = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Task>, _>>()?;
-        let failed = events_of(&tasks, event::TASK_FAILED, |t| t.status == TaskStatus::Failed);
-        outbox::record(&mut tx, &failed).await?;
-        tx.commit().await?;
-        Ok(tasks)
+        match self.db() {
+            Db::Postgres(pool) => postgres::expire_leases(pool, now, limit).await,
+            Db::Sqlite { .. } => {
+                let mut tx = self.db().begin().await?;
+                let On::Sqlite(c) = tx.conn() else { unreachable!("a SQLite store's transaction") };
+                let (tasks, events) = sqlite::expire_leases(c, now, limit).await?;
+                outbox::record(&mut tx, &events).await?;
+                tx.commit().await?;
+                Ok(tasks)
+            }
+        }
     }
 }
 
-/// One `kind` event for each of `tasks` that `which` picks.
-fn events_of(tasks: &[Task], kind: &'static str, which: impl Fn(&Task) -> bool) -> Vec<Event> {
-    tasks.iter().filter(|t| which(t)).map(|t| Event::new(t.owner, kind, t.event_data())).collect()
+fn check_batch(len: usize) -> Result<(), StoreError> {
+    if len > MAX_BATCH {
+        return Err(StoreError::BatchTooLarge { len, max: MAX_BATCH });
+    }
+    Ok(())
 }
 
-/// The end of every claim: the claimed tasks in priority order, `task.started` recorded for each in the
-/// claim's own transaction, then the commit.
-async fn settle_claim(mut tx: Tx, rows: Vec<TaskRow>) -> Result<Vec<Task>, StoreError> {
-    let tasks = claimed_in_order(rows)?;
-    outbox::record(&mut tx, &events_of(&tasks, event::TASK_STARTED, |_| true)).await?;
-    tx.commit().await?;
-    Ok(tasks)
+/// Claims through the database's own statement; the claimed tasks come back by priority, then age.
+async fn claim(
+    db: &Db,
+    scope: ClaimScope,
+    limit: i64,
+    lease: &Lease,
+    now: DateTime<Utc>,
+) -> Result<Vec<Task>, StoreError> {
+    let limit = limit.min(MAX_BATCH as i64);
+    match db {
+        Db::Postgres(pool) => postgres::claim(pool, scope, limit, lease, now).await,
+        Db::Sqlite { .. } => {
+            let mut tx = db.begin().await?;
+            let On::Sqlite(c) = tx.conn() else { unreachable!("a SQLite store's transaction") };
+            let (tasks, events) = sqlite::claim(c, scope, limit, lease, now).await?;
+            outbox::record(&mut tx, &events).await?;
+            tx.commit().await?;
+            Ok(tasks)
+        }
+    }
+}
+
+/// Which tasks of a batch are inserted and which take an earlier task's outcome: the first task with
+/// a given (account, dedupe key) leads; later ones with the same follow it.
+struct DedupePlan {
+    leaders: Vec<usize>,
+    followers: Vec<(usize, usize)>,
+}
+
+impl DedupePlan {
+    fn of(items: &[TaskInsert<'_>]) -> Self {
+        let mut first: HashMap<(UserId, &str), usize> = HashMap::new();
+        let (mut leaders, mut followers) = (Vec::with_capacity(items.len()), Vec::new());
+        for (i, item) in items.iter().enumerate() {
+            match item.task.dedupe_key.as_deref() {
+                Some(key) => match first.get(&(item.task.owner, key)) {
+                    Some(&leader) => followers.push((i, leader)),
+                    None => {
+                        first.insert((item.task.owner, key), i);
+                        leaders.push(i);
+                    }
+                },
+                None => leaders.push(i),
+            }
+        }
+        // Keyed inserts wait on a concurrent insert of the same key; taking keys in one order keeps two
+        // batches from waiting on each other.
+        leaders.sort_by(|&a, &b| {
+            let key = |i: usize| (items[i].task.dedupe_key.is_none(), items[i].task.owner, &items[i].task.dedupe_key);
+            key(a).cmp(&key(b)).then(a.cmp(&b))
+        });
+        Self { leaders, followers }
+    }
 }

@@ -22,6 +22,7 @@ mod gigs;
 mod idempotency;
 mod ledger;
 mod marketplace;
+mod task_batches;
 mod tasks;
 mod usage;
 mod webhooks;

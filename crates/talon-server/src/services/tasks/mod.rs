@@ -1,19 +1,21 @@
 //! Tasks: creation (pinned to an agent version, deduplicated), the lifecycle state machine, and leased
 //! claims for external workers and for Talon's runtime (`runtime`).
 
+mod batch;
 mod runtime;
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use talon_domain::agent::{AgentRef, AgentStatus, VersionRef};
+use talon_domain::agent::{Agent, AgentRef, AgentStatus, VersionRef};
 use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
 use talon_domain::{TaskId, ValidationErrors, VersionId};
 use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
 
+pub use batch::{BatchCreated, Finish, FinishOutcome, MAX_BATCH};
 pub use runtime::RuntimeFailure;
 
 use super::registry::RegistryService;
@@ -96,39 +98,9 @@ impl TaskService {
             Some(v) => self.registry.version(caller, &agent.id.into(), VersionRef::Id(v)).await.map(|v| v.id)?,
             None => agent.current_version_id,
         };
-        let at = now();
-        let task = Task {
-            id: TaskId::new(),
-            owner: caller.account.id,
-            agent_id: agent.id,
-            version_id,
-            title: new.title,
-            description: new.description,
-            priority: new.priority,
-            status: TaskStatus::Queued,
-            // An explicit `runtime` for an agent that is not deployed is accepted: it may be deployed before
-            // the task runs, and if it is not, the runtime fails the task saying so.
-            executor: executor.unwrap_or(Executor::default_for(agent.status == AgentStatus::Deployed)),
-            input: new.input,
-            output: None,
-            error: None,
-            attempts: 0,
-            max_attempts: new.max_attempts,
-            run_at: new.run_at.unwrap_or(at),
-            dedupe_key: new.dedupe_key,
-            lease: None,
-            created_at: at,
-            updated_at: at,
-            started_at: None,
-            completed_at: None,
-        };
+        let task = queued_task(caller, &agent, version_id, executor, new, now());
         let events = [Event::new(task.owner, event::TASK_CREATED, task.event_data())];
-        let outcome = self.store.insert_task(&task, &events).await.map_err(|e| match e {
-            talon_store::StoreError::Conflict(_) => ServiceError::Conflict(
-                "The dedupe key's task kept changing while this one was created; try again".into(),
-            ),
-            e => e.into(),
-        })?;
+        let outcome = self.store.insert_task(&task, &events).await.map_err(insert_error)?;
         match outcome {
             InsertOutcome::Created => {
                 self.queued.ring_at(task.run_at);
@@ -170,61 +142,12 @@ impl TaskService {
     /// and its `maxAttempts` apply.
     pub async fn update(&self, caller: &Caller, id: TaskId, update: TaskUpdate) -> Result<Updated, ServiceError> {
         let current = self.get(caller, id).await?;
-        let held = current.lease.as_ref().map(|l| l.token.clone());
-        match (held.as_deref(), update.lease_token.as_deref()) {
-            (Some(_), None) => {
-                return Err(ServiceError::Conflict(
-                    "This task is leased to a worker: send its `leaseToken` (the task's owner may still cancel \
-                     it with POST /api/tasks/:id/cancel)"
-                        .into(),
-                ));
-            }
-            (held, Some(token)) if held != Some(token) => {
-                return Err(ServiceError::Conflict(
-                    "The lease token is stale: the task's lease expired or another worker holds it".into(),
-                ));
-            }
-            _ => {}
-        }
-        let lease_seconds = update.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
-        if !(1..=MAX_LEASE_SECONDS).contains(&lease_seconds) {
-            return Err(ValidationErrors::single("leaseSeconds", "Must be from 1 to 3600").into());
-        }
-        let to = update.status.unwrap_or(current.status);
-        let status = current.status.transition(to).map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let at = now();
-        let mut next = current.clone();
-        next.status = status;
-        next.updated_at = at;
-        if let Some(output) = update.output {
-            next.output = Some(output);
-        }
-        if let Some(error) = update.error {
-            next.error = Some(error);
-        }
-        let mut granted = None;
-        match status {
-            TaskStatus::Running if current.status == TaskStatus::Queued => {
-                next.attempts += 1;
-                next.started_at = next.started_at.or(Some(at));
-                let lease = Lease { token: lease_token(), expires_at: at + Duration::seconds(lease_seconds) };
-                granted = Some(lease.token.clone());
-                next.lease = Some(lease);
-            }
-            TaskStatus::Running => {
-                next.lease =
-                    held.clone().map(|token| Lease { token, expires_at: at + Duration::seconds(lease_seconds) });
-            }
-            s if s.is_terminal() => {
-                next.completed_at = Some(at);
-                next.lease = None;
-            }
-            _ => {}
-        }
-        if !self.write(&next, current.status, held.as_deref()).await? {
+        let planned = plan_update(&current, update, now())?;
+        let held = current.lease.as_ref().map(|l| l.token.as_str());
+        if !self.write(&planned.task, current.status, held).await? {
             return Err(ServiceError::Conflict("The task changed while it was being updated; read it again".into()));
         }
-        Ok(Updated { task: next, lease_token: granted })
+        Ok(planned)
     }
 
     /// The owner's cancel: no lease token needed, since it is the account stopping its own work rather
@@ -297,12 +220,7 @@ impl TaskService {
     /// Writes `next` over a task still in `expected` status under `lease` (compare-and-swap), with the
     /// event of the status it enters; `false` when the task changed in between.
     async fn write(&self, next: &Task, expected: TaskStatus, lease: Option<&str>) -> Result<bool, ServiceError> {
-        let events: Vec<Event> = (next.status != expected)
-            .then(|| next.status.event())
-            .flatten()
-            .map(|kind| Event::new(next.owner, kind, next.event_data()))
-            .into_iter()
-            .collect();
+        let events = status_events(next, expected);
         if !self.store.update_task(next, expected, lease, &events).await? {
             return Ok(false);
         }
@@ -314,6 +232,117 @@ impl TaskService {
         }
         Ok(true)
     }
+}
+
+/// A new queued task of `agent`, pinned to `version_id`.
+fn queued_task(
+    caller: &Caller,
+    agent: &Agent,
+    version_id: VersionId,
+    executor: Option<Executor>,
+    new: NewTask,
+    at: DateTime<Utc>,
+) -> Task {
+    Task {
+        id: TaskId::new(),
+        owner: caller.account.id,
+        agent_id: agent.id,
+        version_id,
+        title: new.title,
+        description: new.description,
+        priority: new.priority,
+        status: TaskStatus::Queued,
+        // An explicit `runtime` for an agent that is not deployed is accepted: it may be deployed before
+        // the task runs, and if it is not, the runtime fails the task saying so.
+        executor: executor.unwrap_or(Executor::default_for(agent.status == AgentStatus::Deployed)),
+        input: new.input,
+        output: None,
+        error: None,
+        attempts: 0,
+        max_attempts: new.max_attempts,
+        run_at: new.run_at.unwrap_or(at),
+        dedupe_key: new.dedupe_key,
+        lease: None,
+        created_at: at,
+        updated_at: at,
+        started_at: None,
+        completed_at: None,
+    }
+}
+
+/// A store conflict while inserting is a dedupe key whose task kept changing.
+fn insert_error(e: talon_store::StoreError) -> ServiceError {
+    match e {
+        talon_store::StoreError::Conflict(_) => {
+            ServiceError::Conflict("The dedupe key's task kept changing while this one was created; try again".into())
+        }
+        e => e.into(),
+    }
+}
+
+/// What an update makes of `current` at `at`: the lease rules (a leased task changes only with its token,
+/// which the update extends), the state machine, and the lease a `queued → running` update starts.
+fn plan_update(current: &Task, update: TaskUpdate, at: DateTime<Utc>) -> Result<Updated, ServiceError> {
+    let held = current.lease.as_ref().map(|l| l.token.clone());
+    match (held.as_deref(), update.lease_token.as_deref()) {
+        (Some(_), None) => {
+            return Err(ServiceError::Conflict(
+                "This task is leased to a worker: send its `leaseToken` (the task's owner may still cancel \
+                 it with POST /api/tasks/:id/cancel)"
+                    .into(),
+            ));
+        }
+        (held, Some(token)) if held != Some(token) => {
+            return Err(ServiceError::Conflict(
+                "The lease token is stale: the task's lease expired or another worker holds it".into(),
+            ));
+        }
+        _ => {}
+    }
+    let lease_seconds = update.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
+    if !(1..=MAX_LEASE_SECONDS).contains(&lease_seconds) {
+        return Err(ValidationErrors::single("leaseSeconds", "Must be from 1 to 3600").into());
+    }
+    let to = update.status.unwrap_or(current.status);
+    let status = current.status.transition(to).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    let mut next = current.clone();
+    next.status = status;
+    next.updated_at = at;
+    if let Some(output) = update.output {
+        next.output = Some(output);
+    }
+    if let Some(error) = update.error {
+        next.error = Some(error);
+    }
+    let mut granted = None;
+    match status {
+        TaskStatus::Running if current.status == TaskStatus::Queued => {
+            next.attempts += 1;
+            next.started_at = next.started_at.or(Some(at));
+            let lease = Lease { token: lease_token(), expires_at: at + Duration::seconds(lease_seconds) };
+            granted = Some(lease.token.clone());
+            next.lease = Some(lease);
+        }
+        TaskStatus::Running => {
+            next.lease = held.map(|token| Lease { token, expires_at: at + Duration::seconds(lease_seconds) });
+        }
+        s if s.is_terminal() => {
+            next.completed_at = Some(at);
+            next.lease = None;
+        }
+        _ => {}
+    }
+    Ok(Updated { task: next, lease_token: granted })
+}
+
+/// The event a task entering its status records, if the write changes its status.
+fn status_events(next: &Task, expected: TaskStatus) -> Vec<Event> {
+    (next.status != expected)
+        .then(|| next.status.event())
+        .flatten()
+        .map(|kind| Event::new(next.owner, kind, next.event_data()))
+        .into_iter()
+        .collect()
 }
 
 fn lease_token() -> String {

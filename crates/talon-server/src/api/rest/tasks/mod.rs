@@ -1,5 +1,6 @@
 //! `/api/tasks`: work routed to agent versions, and the claim queue for external workers.
 
+pub mod batch;
 mod requests;
 
 use axum::Json;
