@@ -14,7 +14,7 @@ use talon_domain::agent::diff::{DefinitionDiff, diff};
 use talon_domain::agent::{Author, Definition, Version, default_commit_message};
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
-use talon_domain::{AgentId, ValidationErrors, VersionId};
+use talon_domain::{AgentId, UserId, ValidationErrors, VersionId};
 use talon_store::{AppendOutcome, Store};
 use tokio::sync::oneshot;
 
@@ -111,7 +111,7 @@ impl Appender {
                 Ok(None) => return answer_all(group, || ServiceError::NotFound("Agent")),
                 Err(e) => return answer_all(group, || ServiceError::Internal(e.to_string())),
             };
-            let planned = self.plan(head.0, head.1, &group);
+            let planned = plan(&self.providers, head.0, head.1, &group);
             let (versions, events): (Vec<_>, Vec<_>) = planned
                 .iter()
                 .filter_map(|p| match p {
@@ -148,45 +148,6 @@ impl Appender {
         }
     }
 
-    /// Derives each request's outcome in order, each from the version the one before it left current.
-    fn plan(&self, owner: talon_domain::UserId, head: Version, group: &[Append]) -> Vec<Planned> {
-        let mut current = head;
-        // The diff of `current` from its parent, when `current` was made in this group.
-        let mut current_diff: Option<DefinitionDiff> = None;
-        let mut planned = Vec::with_capacity(group.len());
-        for request in group {
-            if let Some(expected) = request.expected.filter(|e| *e != current.id) {
-                planned.push(Planned::Refused(stale(expected, current.id)));
-                continue;
-            }
-            let derived = (request.derive)(&current)
-                .and_then(|(definition, message)| {
-                    check_models(&self.providers, &definition, request.primary_field)?;
-                    Ok((definition, message))
-                })
-                .map_err(ServiceError::from);
-            let (definition, message) = match derived {
-                Ok(derived) => derived,
-                Err(error) => {
-                    planned.push(Planned::Refused(error));
-                    continue;
-                }
-            };
-            if definition.content_hash() == current.content_hash {
-                planned.push(Planned::Unchanged(current.clone(), current_diff.clone()));
-                continue;
-            }
-            let diff_from_parent = diff(&current.definition, &definition);
-            let message = message.unwrap_or_else(|| default_commit_message(&diff_from_parent.changed_parts()));
-            let version = Version::next(&current, definition, message, request.author.clone(), now());
-            let event = Event::new(owner, event::VERSION_CREATED, version_event_data(&version));
-            current = version.clone();
-            current_diff = Some(diff_from_parent.clone());
-            planned.push(Planned::Created(NewVersion { version, diff_from_parent, created: true }, event));
-        }
-        planned
-    }
-
     /// The answer to a request that would change nothing of the agent's (already stored) current version:
     /// that version, with how it differs from the version it was made from (nothing for a first version,
     /// or for a fork whose parent has since been deleted).
@@ -198,6 +159,45 @@ impl Appender {
         let diff_from_parent = parent.map(|p| diff(&p.definition, &version.definition)).unwrap_or_default();
         Ok(NewVersion { version, diff_from_parent, created: false })
     }
+}
+
+/// Derives each request's outcome in order, each from the version the one before it left current.
+fn plan(providers: &[String], owner: UserId, head: Version, group: &[Append]) -> Vec<Planned> {
+    let mut current = head;
+    // The diff of `current` from its parent, when `current` was made in this group.
+    let mut current_diff: Option<DefinitionDiff> = None;
+    let mut planned = Vec::with_capacity(group.len());
+    for request in group {
+        if let Some(expected) = request.expected.filter(|e| *e != current.id) {
+            planned.push(Planned::Refused(stale(expected, current.id)));
+            continue;
+        }
+        let derived = (request.derive)(&current)
+            .and_then(|(definition, message)| {
+                check_models(providers, &definition, request.primary_field)?;
+                Ok((definition, message))
+            })
+            .map_err(ServiceError::from);
+        let (definition, message) = match derived {
+            Ok(derived) => derived,
+            Err(error) => {
+                planned.push(Planned::Refused(error));
+                continue;
+            }
+        };
+        if definition.content_hash() == current.content_hash {
+            planned.push(Planned::Unchanged(current.clone(), current_diff.clone()));
+            continue;
+        }
+        let diff_from_parent = diff(&current.definition, &definition);
+        let message = message.unwrap_or_else(|| default_commit_message(&diff_from_parent.changed_parts()));
+        let version = Version::next(&current, definition, message, request.author.clone(), now());
+        let event = Event::new(owner, event::VERSION_CREATED, version_event_data(&version));
+        current = version.clone();
+        current_diff = Some(diff_from_parent.clone());
+        planned.push(Planned::Created(NewVersion { version, diff_from_parent, created: true }, event));
+    }
+    planned
 }
 
 /// What becomes of one request of a group.
@@ -233,5 +233,109 @@ impl Drop for Lane<'_> {
             let mut queues = self.appender.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             queues.remove(&self.agent);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use talon_domain::agent::DefinitionChange;
+
+    use super::*;
+
+    fn author() -> Author {
+        Author { id: UserId::new(), email: "a@example.com".into() }
+    }
+
+    fn first() -> Version {
+        let definition =
+            DefinitionChange { prompt: Some("v1".into()), ..Default::default() }.into_new_definition().unwrap();
+        Version::first(AgentId::new(), definition, "first".into(), author(), now())
+    }
+
+    /// A request setting the prompt to `prompt`, expecting `expected` (if any) to be current.
+    fn request(prompt: &str, expected: Option<VersionId>) -> Append {
+        let change = DefinitionChange { prompt: Some(prompt.into()), ..Default::default() };
+        let (reply, _) = oneshot::channel();
+        Append {
+            author: author(),
+            expected,
+            primary_field: "model.primary",
+            derive: Box::new(move |current| Ok((change.apply(&current.definition)?, None))),
+            reply,
+        }
+    }
+
+    fn providers() -> Vec<String> {
+        vec!["test".into()]
+    }
+
+    #[test]
+    fn a_group_becomes_one_chain_in_arrival_order() {
+        let head = first();
+        let group = [request("a", None), request("b", None), request("b", None), request("c", None)];
+        let planned = plan(&providers(), UserId::new(), head.clone(), &group);
+        let mut parent = head;
+        let mut made = Vec::new();
+        for outcome in &planned {
+            match outcome {
+                Planned::Created(new, event) => {
+                    assert_eq!(new.version.parent_version_id, Some(parent.id));
+                    assert_eq!(new.version.number, parent.number + 1);
+                    assert_eq!(event.data["id"], new.version.id.to_string());
+                    parent = new.version.clone();
+                    made.push(new.version.definition.prompt.clone());
+                }
+                Planned::Unchanged(version, diff) => {
+                    // The second "b" changes nothing of the "b" made just before it, in this group.
+                    assert_eq!(version.id, parent.id);
+                    assert!(diff.as_ref().is_some_and(|d| d.prompt.is_some()), "the diff of that version");
+                }
+                Planned::Refused(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(made, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_stale_expected_version_is_refused_alone() {
+        let head = first();
+        let group = [
+            request("a", Some(head.id)), // current: accepted
+            request("b", Some(head.id)), // no longer current after "a": refused
+            request("c", None),          // unaffected
+            request("d", Some(head.id)), // still stale
+        ];
+        let planned = plan(&providers(), UserId::new(), head.clone(), &group);
+        let kinds: Vec<&str> = planned
+            .iter()
+            .map(|p| match p {
+                Planned::Created(..) => "created",
+                Planned::Unchanged(..) => "unchanged",
+                Planned::Refused(ServiceError::Conflict(message)) => {
+                    assert!(message.contains(&head.id.to_string()), "{message}");
+                    "409"
+                }
+                Planned::Refused(e) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["created", "409", "created", "409"]);
+        let Planned::Created(c, _) = &planned[2] else { unreachable!() };
+        assert_eq!(c.version.number, 3, "c follows a directly");
+    }
+
+    #[test]
+    fn an_invalid_request_is_refused_alone() {
+        let head = first();
+        let mut bad = request("x", None);
+        bad.derive = Box::new(|current| {
+            let change = DefinitionChange {
+                model: Some(talon_domain::agent::ModelInput::Name("nowhere/m".into())),
+                ..Default::default()
+            };
+            Ok((change.apply(&current.definition)?, None))
+        });
+        let planned = plan(&providers(), UserId::new(), head, &[bad, request("a", None)]);
+        assert!(matches!(planned[0], Planned::Refused(ServiceError::Invalid(_))));
+        assert!(matches!(planned[1], Planned::Created(..)));
     }
 }
