@@ -29,7 +29,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use accounts::{AccountStore, SessionAccount};
-pub use agents::{AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoredEvent};
+pub use agents::{
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, Page, StoredEvent,
+};
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use contracts::{
     Acceptance, ChangeOutcome, ContractChange, ContractParty, ContractRecord, ContractStore, ContractWorkStore,

@@ -106,7 +106,14 @@ pub trait AgentStore {
 
     /// Adds `version` as the agent's new current version if `version.parent_version_id` is still
     /// current (compare-and-swap), with its events, in one transaction.
-    async fn append_version(&self, version: &Version, events: &[Event]) -> Result<AppendOutcome, StoreError>;
+    async fn append_version(&self, version: &Version, events: &[Event]) -> Result<AppendOutcome, StoreError> {
+        self.append_versions(std::slice::from_ref(version), events).await
+    }
+
+    /// Adds `versions`, a chain of one agent's versions (each the parent of the next), if the first one's
+    /// parent is still the agent's current version (compare-and-swap), and makes the last one current;
+    /// with `events`, in one transaction: all of them or nothing.
+    async fn append_versions(&self, versions: &[Version], events: &[Event]) -> Result<AppendOutcome, StoreError>;
 
     async fn version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
 
@@ -118,8 +125,20 @@ pub trait AgentStore {
     /// Every agent in the fork tree that `id` belongs to, from its root ancestor down, in one query.
     async fn lineage(&self, id: AgentId) -> Result<Vec<LineageEntry>, StoreError>;
 
+    /// Which lineage the agent belongs to and how many changes it has seen: equal marks mean an unchanged
+    /// lineage. `None` for an agent that does not exist (or predates lineage marks on SQLite).
+    async fn lineage_mark(&self, id: AgentId) -> Result<Option<LineageMark>, StoreError>;
+
     /// The account's recorded events, oldest first.
     async fn events_for(&self, account: UserId) -> Result<Vec<StoredEvent>, StoreError>;
+}
+
+/// A lineage and its count of changes. Every transaction that changes what a lineage shows (a fork, a
+/// new version, a rename or visibility change, a move to another account, a deletion) counts one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LineageMark {
+    pub lineage: uuid::Uuid,
+    pub changes: i64,
 }
 
 /// An event as read back from the outbox.

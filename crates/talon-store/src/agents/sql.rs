@@ -11,15 +11,18 @@ use super::rows::{
     AGENT_COLUMNS, AGENT_WITH_VERSION, AgentHeadRow, AgentRow, EventRow, LineageRow, ON_CURRENT_VERSION,
     ON_SERVED_VERSION, VERSION_COLUMNS, VersionRow, bind_agent, bind_version, encode_capabilities,
 };
-use crate::db::{Portable, outbox, run};
+use crate::db::{Portable, Tx, outbox, run};
 use crate::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, Page, StoreError, StoredEvent,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, Page, StoreError,
+    StoredEvent,
 };
 
+/// A fork joins its parent's lineage; any other agent starts its own, named by its id.
 pub(crate) const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, name, description, capabilities, \
      public, status, current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, \
-     parent_version_id, fork_type, created_at, updated_at, api_access) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+     parent_version_id, fork_type, created_at, updated_at, api_access, lineage_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+     COALESCE((SELECT p.lineage_id FROM agents p WHERE p.id = $14), $1))";
 
 pub(crate) const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
      definition, content_hash, commit_message, fork_type, created_by, created_at) \
@@ -45,6 +48,20 @@ const FORK_COUNT: &str = "SELECT fork_count FROM agents WHERE id = $1";
 const RUNNING_TASKS_OF_AGENT: &str = "SELECT COUNT(*) FROM tasks WHERE agent_id = $1 AND status = 'running'";
 
 const DELETE_AGENT: &str = "DELETE FROM agents WHERE id = $1";
+
+/// Counts a change of the lineage the agent belongs to. Run last in a transaction, after the agent's own
+/// rows are written, so that every writer takes the lineage's row lock after its agents' (no deadlock).
+const COUNT_LINEAGE_CHANGE_OF: &str = "INSERT INTO lineages (id, changes) \
+     SELECT lineage_id, 1 FROM agents WHERE id = $1 AND lineage_id IS NOT NULL \
+     ON CONFLICT (id) DO UPDATE SET changes = lineages.changes + 1";
+
+const COUNT_LINEAGE_CHANGE: &str = "INSERT INTO lineages (id, changes) VALUES ($1, 1) \
+     ON CONFLICT (id) DO UPDATE SET changes = lineages.changes + 1";
+
+const LINEAGE_OF: &str = "SELECT lineage_id FROM agents WHERE id = $1";
+
+const LINEAGE_MARK: &str = "SELECT a.lineage_id, COALESCE(l.changes, 0) FROM agents a \
+     LEFT JOIN lineages l ON l.id = a.lineage_id WHERE a.id = $1";
 
 /// Up from the agent to its root, then down from the root to every descendant.
 const LINEAGE: &str = "WITH RECURSIVE
@@ -74,6 +91,7 @@ impl<S: Portable> AgentStore for S {
             run!(tx.conn(), |c| sqlx::query(COUNT_FORK).bind(*parent.as_uuid()).execute(c).await.map(|_| ()))?;
         }
         outbox::record(&mut tx, events).await?;
+        count_lineage_change_of(&mut tx, agent.id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -176,6 +194,7 @@ impl<S: Portable> AgentStore for S {
                 .map(|_| ())
         })?;
         outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+        count_lineage_change_of(&mut tx, agent.id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -219,23 +238,37 @@ impl<S: Portable> AgentStore for S {
         if running > 0 && !force {
             return Ok(DeleteOutcome::HasRunningTasks(running));
         }
+        let lineage: Option<uuid::Uuid> =
+            run!(tx.conn(), |c| sqlx::query_scalar(LINEAGE_OF).bind(id.as_uuid()).fetch_one(c).await)?;
         run!(tx.conn(), |c| sqlx::query(UNCOUNT_FORK).bind(id.as_uuid()).execute(c).await.map(|_| ()))?;
         run!(tx.conn(), |c| sqlx::query(DELETE_AGENT).bind(id.as_uuid()).execute(c).await.map(|_| ()))?;
         outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+        if let Some(lineage) = lineage {
+            run!(tx.conn(), |c| sqlx::query(COUNT_LINEAGE_CHANGE).bind(lineage).execute(c).await.map(|_| ()))?;
+        }
         tx.commit().await?;
         Ok(DeleteOutcome::Deleted)
     }
 
-    async fn append_version(&self, version: &Version, events: &[Event]) -> Result<AppendOutcome, StoreError> {
-        let Some(parent) = version.parent_version_id else {
+    async fn append_versions(&self, versions: &[Version], events: &[Event]) -> Result<AppendOutcome, StoreError> {
+        let (Some(first), Some(last)) = (versions.first(), versions.last()) else {
+            return Ok(AppendOutcome::Appended);
+        };
+        let Some(parent) = first.parent_version_id else {
             return Ok(AppendOutcome::Stale);
         };
+        let chained = versions
+            .windows(2)
+            .all(|pair| pair[1].agent_id == first.agent_id && pair[1].parent_version_id == Some(pair[0].id));
+        if !chained {
+            return Err(StoreError::Corrupt("versions appended together must form one chain".into()));
+        }
         let mut tx = self.db().begin().await?;
         let advanced = run!(tx.conn(), |c| {
             sqlx::query(ADVANCE_CURRENT_VERSION)
-                .bind(version.id.as_uuid())
-                .bind(version.created_at)
-                .bind(version.agent_id.as_uuid())
+                .bind(last.id.as_uuid())
+                .bind(last.created_at)
+                .bind(first.agent_id.as_uuid())
                 .bind(parent.as_uuid())
                 .execute(c)
                 .await
@@ -244,8 +277,11 @@ impl<S: Portable> AgentStore for S {
         if advanced != 1 {
             return Ok(AppendOutcome::Stale);
         }
-        run!(tx.conn(), |c| bind_version(sqlx::query(INSERT_VERSION), version).execute(c).await.map(|_| ()))?;
+        for version in versions {
+            run!(tx.conn(), |c| bind_version(sqlx::query(INSERT_VERSION), version).execute(c).await.map(|_| ()))?;
+        }
         outbox::record(&mut tx, events).await?;
+        count_lineage_change_of(&mut tx, first.agent_id).await?;
         tx.commit().await?;
         Ok(AppendOutcome::Appended)
     }
@@ -294,6 +330,12 @@ impl<S: Portable> AgentStore for S {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    async fn lineage_mark(&self, id: AgentId) -> Result<Option<LineageMark>, StoreError> {
+        let row: Option<(Option<uuid::Uuid>, i64)> =
+            run!(self.db().reader(), |e| sqlx::query_as(LINEAGE_MARK).bind(id.as_uuid()).fetch_optional(e).await)?;
+        Ok(row.and_then(|(lineage, changes)| lineage.map(|lineage| LineageMark { lineage, changes })))
+    }
+
     async fn events_for(&self, account: UserId) -> Result<Vec<StoredEvent>, StoreError> {
         let rows: Vec<EventRow> = run!(self.db().reader(), |e| {
             sqlx::query_as("SELECT id, kind, data, created_at FROM events WHERE user_id = $1 ORDER BY id")
@@ -303,4 +345,9 @@ impl<S: Portable> AgentStore for S {
         })?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
+}
+
+/// Counts a change of the lineage `agent` belongs to, inside `tx`.
+pub(crate) async fn count_lineage_change_of(tx: &mut Tx, agent: AgentId) -> Result<(), sqlx::Error> {
+    run!(tx.conn(), |c| sqlx::query(COUNT_LINEAGE_CHANGE_OF).bind(*agent.as_uuid()).execute(c).await.map(|_| ()))
 }

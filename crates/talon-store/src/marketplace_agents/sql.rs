@@ -10,7 +10,7 @@ use super::rows::{
 use super::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
 use crate::StoreError;
 use crate::agents::rows::{bind_agent, bind_version};
-use crate::agents::sql::{INSERT_AGENT, INSERT_VERSION};
+use crate::agents::sql::{INSERT_AGENT, INSERT_VERSION, count_lineage_change_of};
 use crate::api_keys::rows::encode_scopes;
 use crate::db::{Portable, outbox, run};
 
@@ -122,6 +122,8 @@ impl<S: Portable> MarketplaceAgentStore for S {
         run!(tx.conn(), |c| sqlx::query(MOVE_PROFILE).bind(owner).bind(at).bind(agent).execute(c).await.map(|_| ()))?;
         run!(tx.conn(), |c| sqlx::query(MOVE_KEYS).bind(owner).bind(agent).execute(c).await.map(|_| ()))?;
         run!(tx.conn(), |c| sqlx::query(MOVE_WEBHOOK).bind(owner).bind(agent).execute(c).await.map(|_| ()))?;
+        // Who owns an agent decides who sees it in its lineage.
+        count_lineage_change_of(&mut tx, AgentId::from_uuid(agent)).await?;
         tx.commit().await?;
         Ok(Some(AgentId::from_uuid(agent)))
     }

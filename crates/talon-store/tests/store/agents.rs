@@ -9,6 +9,8 @@ on_both_databases!(
     agents_insert_read_and_list,
     taken_slugs_are_the_numbered_variants_of_one_owner,
     append_version_is_compare_and_swap,
+    append_versions_writes_a_whole_chain_or_nothing,
+    every_change_a_lineage_shows_moves_its_mark,
     an_agent_is_read_with_the_version_it_serves,
     forks_count_lineage_and_delete,
 );
@@ -90,6 +92,88 @@ async fn append_version_is_compare_and_swap(backend: Backend) {
     assert_eq!(page.total, 2);
     assert_eq!(page.items.iter().map(|v| v.number).collect::<Vec<_>>(), [2, 1], "newest first");
     assert_eq!(db.store.events_for(alice.id).await.unwrap().len(), 1, "a stale append records nothing");
+}
+
+fn next_version(parent: &talon_domain::agent::Version) -> talon_domain::agent::Version {
+    let mut v = parent.clone();
+    v.id = talon_domain::VersionId::new();
+    v.number = parent.number + 1;
+    v.parent_version_id = Some(parent.id);
+    v
+}
+
+async fn append_versions_writes_a_whole_chain_or_nothing(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v1) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v1, &[]).await.unwrap();
+    let v2 = next_version(&v1);
+    let v3 = next_version(&v2);
+    let v4 = next_version(&v3);
+    let chain = [v2.clone(), v3.clone(), v4.clone()];
+    let events = [event(&alice), event(&alice), event(&alice)];
+    assert_eq!(db.store.append_versions(&chain, &events).await.unwrap(), talon_store::AppendOutcome::Appended);
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap().current_version_id, v4.id, "the last is current");
+    let numbers: Vec<i64> = db.store.list_versions(a.id, 0, 10).await.unwrap().items.iter().map(|v| v.number).collect();
+    assert_eq!(numbers, [4, 3, 2, 1]);
+    assert_eq!(db.store.version(v3.id).await.unwrap().unwrap().parent_version_id, Some(v2.id));
+    assert_eq!(db.store.events_for(alice.id).await.unwrap().len(), 3);
+
+    // A chain from a version that is no longer current writes nothing.
+    let late = next_version(&v2);
+    let stale = [late.clone(), next_version(&late)];
+    assert_eq!(db.store.append_versions(&stale, &events[..2]).await.unwrap(), talon_store::AppendOutcome::Stale);
+    assert!(db.store.version(late.id).await.unwrap().is_none());
+    assert_eq!(db.store.events_for(alice.id).await.unwrap().len(), 3);
+
+    // Versions that do not follow one another are refused before anything is written.
+    let (v5, other) = (next_version(&v4), next_version(&v4));
+    let err = db.store.append_versions(&[v5.clone(), other], &[]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap().current_version_id, v4.id);
+    assert_eq!(db.store.append_versions(&[], &[]).await.unwrap(), talon_store::AppendOutcome::Appended);
+}
+
+async fn every_change_a_lineage_shows_moves_its_mark(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (root, rv) = agent(&alice, "root", None);
+    db.store.insert_agent(&root, &rv, &[]).await.unwrap();
+    let mark = |id| {
+        let store = db.store.clone();
+        async move { store.lineage_mark(id).await.unwrap().unwrap() }
+    };
+    let mut last = mark(root.id).await;
+    assert_eq!(last.lineage, *root.id.as_uuid(), "a root starts its own lineage");
+    let (child, cv) = agent(&alice, "child", fork_of(&root));
+    let (other, ov) = agent(&alice, "other", None);
+    db.store.insert_agent(&other, &ov, &[]).await.unwrap();
+    let unrelated = mark(other.id).await;
+
+    fn moved(last: &mut talon_store::LineageMark, now: talon_store::LineageMark, what: &str) {
+        assert_eq!(now.lineage, last.lineage, "{what}: same lineage");
+        assert!(now.changes > last.changes, "{what}: {now:?} after {last:?}");
+        *last = now;
+    }
+    db.store.insert_agent(&child, &cv, &[]).await.unwrap();
+    moved(&mut last, mark(root.id).await, "a fork");
+    assert_eq!(mark(child.id).await, last, "a fork joins its parent's lineage");
+    db.store.append_version(&next_version(&cv), &[]).await.unwrap();
+    moved(&mut last, mark(root.id).await, "a new version");
+    let mut renamed = db.store.agent(child.id).await.unwrap().unwrap();
+    renamed.metadata.name = "renamed".into();
+    db.store.update_agent_profile(&renamed, &event(&alice)).await.unwrap();
+    moved(&mut last, mark(root.id).await, "a rename");
+    let (grandchild, gv) = agent(&alice, "grandchild", fork_of(&child));
+    db.store.insert_agent(&grandchild, &gv, &[]).await.unwrap();
+    moved(&mut last, mark(root.id).await, "a fork of a fork");
+    db.store.delete_agent(child.id, true, &event(&alice)).await.unwrap();
+    moved(&mut last, mark(root.id).await, "a deletion");
+    assert_eq!(mark(grandchild.id).await, last, "a split tree keeps counting with its old lineage");
+    assert_eq!(mark(other.id).await, unrelated, "another tree saw none of it");
+    assert!(db.store.lineage_mark(child.id).await.unwrap().is_none(), "a deleted agent has no mark");
 }
 
 async fn forks_count_lineage_and_delete(backend: Backend) {

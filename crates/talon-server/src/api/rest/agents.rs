@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use talon_domain::Scope;
 use talon_domain::agent::lineage::LineageNode;
@@ -154,9 +155,15 @@ pub async fn lineage(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Lineage>, ApiError> {
+) -> Result<Response, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    Ok(Json(Lineage { root: state.registry.lineage(&caller, &agent_ref(&id)?).await? }))
+    let tree = state.registry.lineage(&caller, &agent_ref(&id)?).await?;
+    // `Lineage`, written around the tree the registry rendered (and may have kept) as JSON.
+    let mut body = String::with_capacity(tree.as_str().len() + 10);
+    body.push_str("{\"root\":");
+    body.push_str(tree.as_str());
+    body.push('}');
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Deploy the agent: serve `versionId` (an id or number) or `version` (a number) if given (pinned), else

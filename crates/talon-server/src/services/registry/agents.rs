@@ -2,7 +2,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use talon_domain::agent::lineage::{LineageNode, build_tree};
 use talon_domain::agent::{
     Agent, AgentRef, Author, DefinitionChange, MetadataChange, Version, VersionRef, commit_message,
     default_commit_message, free_slug, slug_from_name, validate_slug,
@@ -292,24 +291,6 @@ impl RegistryService {
         self.changed(agent.id);
         self.outbox.ring();
         Ok(agent)
-    }
-
-    /// The fork tree the agent belongs to, from its topmost ancestor the caller may see. Agents of other
-    /// accounts that are not public are left out, with their forks.
-    pub async fn lineage(&self, caller: &Caller, reference: &AgentRef) -> Result<LineageNode, ServiceError> {
-        let agent = self.readable(caller, reference).await?;
-        let entries = self.store.lineage(agent.id).await?;
-        // A key restricted to one agent sees that agent's node alone: its parent and siblings are out of reach.
-        let (mut visible, hidden): (Vec<_>, Vec<_>) =
-            entries.into_iter().partition(|e| (e.owner == caller.account.id || e.public) && caller.reaches(e.id));
-        // A fork whose parent is hidden is shown as a root: which version of what it came from stays hidden.
-        let hidden: HashSet<_> = hidden.into_iter().map(|e| e.id).collect();
-        for entry in &mut visible {
-            if entry.parent.is_some_and(|p| hidden.contains(&p)) {
-                entry.forked_from_version_id = None;
-            }
-        }
-        build_tree(visible, agent.id).ok_or(ServiceError::NotFound("Agent"))
     }
 }
 

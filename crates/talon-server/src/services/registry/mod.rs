@@ -1,7 +1,9 @@
 //! The agent registry: agents, their immutable versions, forks, lineage and deployment.
 
 mod agents;
+mod appends;
 mod forks;
+mod lineages;
 mod versions;
 
 use std::sync::Arc;
@@ -12,32 +14,30 @@ use talon_store::{AgentLookup, Store};
 
 pub use agents::{NewAgent, ProfileChange};
 pub use forks::{Fork, ForkRequest};
+pub use lineages::LineageJson;
 pub use versions::{NewVersion, VersionRequest};
 
 use super::cache::{AgentVersion, Caches, Invalidation};
 use super::{Caller, ServiceError, Signal};
-
-/// Optimistic appends retry when another writer got there first; beyond this, give up with 409.
-const APPEND_ATTEMPTS: usize = 64;
-/// Appends to one agent are queued in-process (agents hash onto this many locks), so that concurrent
-/// writers on one replica wait their turn instead of racing and retrying. The store's compare-and-swap
-/// still decides between replicas.
-const APPEND_LOCKS: usize = 64;
+use appends::Appender;
+use lineages::LineageCache;
 
 pub struct RegistryService {
     store: Arc<dyn Store>,
     /// Agents as reads and the chat runtime see them; every change here invalidates its agent.
     caches: Arc<Caches>,
-    append_locks: Vec<tokio::sync::Mutex<()>>,
+    appender: Arc<Appender>,
+    lineages: LineageCache,
     outbox: Signal,
     /// Names a version's models may start with (`<provider>/<model>`).
-    providers: Vec<String>,
+    providers: Arc<[String]>,
 }
 
 impl RegistryService {
     pub fn new(store: Arc<dyn Store>, caches: Arc<Caches>, outbox: Signal, providers: Vec<String>) -> Self {
-        let append_locks = (0..APPEND_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Self { store, caches, append_locks, outbox, providers }
+        let providers: Arc<[String]> = providers.into();
+        let appender = Appender::new(store.clone(), outbox.clone(), providers.clone());
+        Self { store, caches, appender, lineages: LineageCache::default(), outbox, providers }
     }
 
     /// Drops the agent's cached entries here and on every replica; call once the change is committed.
@@ -50,37 +50,12 @@ impl RegistryService {
         &self.providers
     }
 
-    /// A version may only name models of configured providers. `primary_field` is where the request
-    /// named the primary model (`model` when it sent a plain string).
     fn check_models(
         &self,
         definition: &talon_domain::agent::Definition,
         primary_field: &str,
     ) -> Result<(), ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let model = &definition.model;
-        for (field, name) in [(primary_field, Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
-            let Some(name) = name else { continue };
-            let known = name
-                .split_once('/')
-                .is_some_and(|(provider, model)| !model.is_empty() && self.providers.iter().any(|p| p == provider));
-            if !known {
-                errors.add(
-                    field,
-                    format!(
-                        "`{name}` names no configured provider; use <provider>/<model> with one of: {}",
-                        self.providers.join(", ")
-                    ),
-                );
-            }
-        }
-        errors.finish(())
-    }
-
-    fn append_lock(&self, agent: AgentId) -> &tokio::sync::Mutex<()> {
-        let bytes = agent.as_uuid().as_bytes();
-        // The low bytes of a UUIDv7 are random, so they spread agents evenly.
-        &self.append_locks[usize::from(bytes[15]) % APPEND_LOCKS]
+        check_models(&self.providers, definition, primary_field)
     }
 
     /// The store's lookup for `reference`: a slug is one of the caller's.
@@ -216,4 +191,31 @@ impl RegistryService {
             .await?
             .ok_or_else(|| ServiceError::Internal(format!("agent {} has no current version", agent.id)))
     }
+}
+
+/// A version may only name models of configured providers. `primary_field` is where the request named
+/// the primary model (`model` when it sent a plain string).
+fn check_models(
+    providers: &[String],
+    definition: &talon_domain::agent::Definition,
+    primary_field: &str,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let model = &definition.model;
+    for (field, name) in [(primary_field, Some(&model.primary)), ("model.fallback", model.fallback.as_ref())] {
+        let Some(name) = name else { continue };
+        let known = name
+            .split_once('/')
+            .is_some_and(|(provider, model)| !model.is_empty() && providers.iter().any(|p| p == provider));
+        if !known {
+            errors.add(
+                field,
+                format!(
+                    "`{name}` names no configured provider; use <provider>/<model> with one of: {}",
+                    providers.join(", ")
+                ),
+            );
+        }
+    }
+    errors.finish(())
 }

@@ -1,14 +1,10 @@
 use talon_domain::agent::diff::{DefinitionDiff, diff};
-use talon_domain::agent::{
-    Agent, AgentRef, Definition, DefinitionChange, Version, VersionRef, commit_message, default_commit_message,
-};
-use talon_domain::event::{self, Event};
-use talon_domain::time::now;
+use talon_domain::agent::{Agent, AgentRef, Definition, DefinitionChange, Version, VersionRef, commit_message};
 use talon_domain::{ValidationErrors, VersionId};
-use talon_store::{AppendOutcome, Page};
+use talon_store::Page;
 
-use super::agents::version_event_data;
-use super::{APPEND_ATTEMPTS, Caller, RegistryService, ServiceError};
+use super::appends::Append;
+use super::{Caller, RegistryService, ServiceError};
 
 /// A new version: any subset of the definition's parts; the rest carries over.
 #[derive(Debug, Default)]
@@ -40,8 +36,9 @@ impl RegistryService {
         }
         let agent = self.owned(caller, reference).await?;
         let primary_field = input.definition.primary_model_field();
-        self.append(caller, &agent, input.expected_version_id, primary_field, |current| {
-            let next = input.definition.apply(&current.definition)?;
+        let change = input.definition;
+        self.append(caller, &agent, input.expected_version_id, primary_field, move |current| {
+            let next = change.apply(&current.definition)?;
             Ok((next, message.clone()))
         })
         .await
@@ -57,62 +54,32 @@ impl RegistryService {
         let agent = self.owned(caller, reference).await?;
         let target = self.version_of(&agent, target).await?;
         let message = format!("Rollback to version {}", target.number);
-        self.append(caller, &agent, None, "model.primary", |_| Ok((target.definition.clone(), Some(message.clone()))))
-            .await
+        self.append(caller, &agent, None, "model.primary", move |_| {
+            Ok((target.definition.clone(), Some(message.clone())))
+        })
+        .await
     }
 
-    /// Appends the version `make` derives from the current one, retrying from the new current version when
-    /// another writer appended first (unless the caller pinned `expected`). A definition identical to the
-    /// current one creates nothing.
+    /// Appends the version `derive` makes from the current one, in the agent's queue (see `appends`): a
+    /// request is derived from whatever version is current when its turn comes, unless the caller pinned
+    /// `expected`. A definition identical to the current one creates nothing.
     async fn append(
         &self,
         caller: &Caller,
         agent: &Agent,
         expected: Option<VersionId>,
-        primary_field: &str,
-        make: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors>,
+        primary_field: &'static str,
+        derive: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors> + Send + Sync + 'static,
     ) -> Result<NewVersion, ServiceError> {
-        let _turn = self.append_lock(agent.id).lock().await;
-        for _ in 0..APPEND_ATTEMPTS {
-            let (_, current) = self.store.agent_head(agent.id).await?.ok_or(ServiceError::NotFound("Agent"))?;
-            if let Some(expected) = expected.filter(|e| *e != current.id) {
-                return Err(stale(expected, current.id));
-            }
-            let (definition, message) = make(&current)?;
-            self.check_models(&definition, primary_field)?;
-            let content_hash = definition.content_hash();
-            if content_hash == current.content_hash {
-                let diff_from_parent = self.diff_from_parent(&current).await?;
-                return Ok(NewVersion { version: current, diff_from_parent, created: false });
-            }
-            let diff_from_parent = diff(&current.definition, &definition);
-            let message = message.unwrap_or_else(|| default_commit_message(&diff_from_parent.changed_parts()));
-            let version = Version::next(&current, definition, message, Self::author(caller), now());
-            let events = [Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version))];
-            match self.store.append_version(&version, &events).await? {
-                AppendOutcome::Appended => {
-                    self.changed(agent.id);
-                    self.outbox.ring();
-                    return Ok(NewVersion { version, diff_from_parent, created: true });
-                }
-                AppendOutcome::Stale if expected.is_some() => {
-                    let now_current = self.store.agent(agent.id).await?.map_or(current.id, |a| a.current_version_id);
-                    return Err(stale(current.id, now_current));
-                }
-                AppendOutcome::Stale => continue,
-            }
+        let author = Self::author(caller);
+        let appended = self
+            .appender
+            .append(agent.id, |reply| Append { author, expected, primary_field, derive: Box::new(derive), reply })
+            .await?;
+        if appended.created {
+            self.changed(agent.id);
         }
-        Err(ServiceError::Conflict("The agent is changing too fast; retry".into()))
-    }
-
-    /// How `version` differs from the version it was made from; empty for a first version (or when a
-    /// fork's parent has since been deleted).
-    async fn diff_from_parent(&self, version: &Version) -> Result<DefinitionDiff, ServiceError> {
-        let parent = match version.parent_version_id {
-            Some(id) => self.store.version(id).await?,
-            None => None,
-        };
-        Ok(parent.map(|p| diff(&p.definition, &version.definition)).unwrap_or_default())
+        Ok(appended)
     }
 
     pub async fn list_versions(
@@ -177,8 +144,4 @@ impl RegistryService {
             .any(|e| e.id == version.agent_id && (e.owner == caller.account.id || e.public) && caller.reaches(e.id));
         if reachable { Ok(version) } else { Err(ServiceError::NotFound("Version")) }
     }
-}
-
-fn stale(expected: VersionId, current: VersionId) -> ServiceError {
-    ServiceError::Conflict(format!("Version {expected} is no longer current; the current version is {current}"))
 }
