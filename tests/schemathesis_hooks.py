@@ -5,6 +5,7 @@
   otherwise make a generated POST return an earlier, since-deleted resource.
 - A body's tools have distinct names: the server refuses a repeated tool name with 400, and JSON Schema
   can require distinct array items but not distinct values of one member.
+- Likewise, a batch that ends tasks (`POST /api/tasks/complete`, `/fail`) names each task once.
 """
 
 import re
@@ -34,13 +35,22 @@ def _tool_name(tool):
     return tool.get("name")
 
 
+def _distinct_texts(values):
+    # Only values that are text can repeat; a generated wrong type is for the server to refuse.
+    texts = [value for value in values if isinstance(value, str)]
+    return len(texts) == len(set(texts))
+
+
 @schemathesis.hook
 def filter_case(context, case):
     body = case.body
-    tools = body.get("tools") if isinstance(body, dict) else None
-    if not isinstance(tools, list):
+    if not isinstance(body, dict):
         return True
-    names = [_tool_name(tool) for tool in tools]
-    # Only names that are text can repeat; a generated wrong type is for the server to refuse.
-    named = [name for name in names if isinstance(name, str)]
-    return len(named) == len(set(named))
+    tools = body.get("tools")
+    if isinstance(tools, list) and not _distinct_texts(_tool_name(tool) for tool in tools):
+        return False
+    tasks = body.get("tasks")
+    ends_tasks = case.path in ("/api/tasks/complete", "/api/tasks/fail")
+    if ends_tasks and isinstance(tasks, list):
+        return _distinct_texts(task.get("id") for task in tasks if isinstance(task, dict))
+    return True

@@ -16,6 +16,7 @@ mod connections;
 mod error_surfaces;
 mod errors;
 mod idempotency;
+mod json_depth;
 mod marketplace;
 mod nul_characters;
 mod openai;

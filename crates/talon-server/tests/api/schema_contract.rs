@@ -156,6 +156,22 @@ async fn the_document_states_cross_field_rules(backend: Backend) {
     assert_eq!(schemas["RollbackRequest"]["anyOf"].as_array().map(Vec::len), Some(2));
     let capabilities = &schemas["CreateAgentRequest"]["properties"]["capabilities"];
     assert_eq!((capabilities["maxItems"].as_i64(), capabilities["items"]["maxLength"].as_i64()), (Some(50), Some(64)));
+    // A contract list's `status` names the statuses the server takes (it was once any string).
+    let statuses = json!(["active", "delivered", "approved", "disputed", "resolved", "cancelled"]);
+    for path in ["/api/v1/agent/contracts", "/api/v1/client/contracts", "/api/v1/agents/me/hiring"] {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let status = params.iter().find(|p| p["name"] == "status").unwrap();
+        assert_eq!(status["schema"]["enum"], statuses, "{path}: {status}");
+    }
+    for body in ["RegisterRequest", "AutonomousRegisterRequest", "UpdateProfileRequest", "ListAgentRequest"] {
+        let profile = &schemas[body]["properties"];
+        assert_eq!(profile["description"]["maxLength"], 500, "{body}: {profile}");
+        if profile.get("bio").is_some() {
+            assert_eq!(profile["bio"]["maxLength"], 2000, "{body}: {profile}");
+        }
+    }
+    let share = &schemas["ResolveRequest"]["properties"]["agent_share_percent"];
+    assert_eq!((share["minimum"].as_i64(), share["maximum"].as_i64()), (Some(0), Some(100)), "{share}");
 
     let (user, agent) = app.user_with_agent().await;
     let missing = json!({"versionId": "ver_00000000000000000000000000000000"});

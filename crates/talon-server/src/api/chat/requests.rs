@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::answer::StreamOptions;
 use crate::api::error::ApiError;
-use crate::api::extract::Bounded;
+use crate::api::extract::{Bounded, free_json};
 use crate::services::chat::{ChatInput, Role};
 
 const NON_EMPTY: &str = "Must be a non-empty array of messages";
@@ -53,10 +53,11 @@ pub struct ChatCompletionRequest {
 pub struct ChatCompletionMessage {
     pub role: Role,
     /// A string, or an array of content parts; null on an assistant message that only calls tools.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Object)]
     pub content: Value,
     /// The tool calls of an assistant message, as OpenAI writes them.
+    #[serde(default, deserialize_with = "free_json::objects")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub tool_calls: Option<Value>,
     /// On a `tool` message: the call it answers.

@@ -1,6 +1,7 @@
 //! What handlers take from a request: the typed JSON body, the caller, the client's address.
 
 pub mod client;
+pub mod free_json;
 pub mod json;
 mod patch;
 mod principal;

@@ -2,7 +2,7 @@
 //! Talon's extras on contracts), the request bodies that change them, and how the contracts service's
 //! refusals become HTTP errors.
 
-use crate::api::extract::Integer;
+use crate::api::extract::{Bounded, Integer};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use talon_domain::marketplace::Micros;
@@ -309,5 +309,6 @@ pub enum ResolutionKind {
 pub struct ResolveRequest {
     pub resolution: ResolutionKind,
     /// The agent's share for a split, 0 to 100.
-    pub agent_share_percent: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100)]
+    pub agent_share_percent: Option<Bounded<0, 100>>,
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use talon_domain::marketplace::{ContractStatus, SharePercent};
 use talon_domain::{Scope, ValidationErrors};
 use talon_store::ContractParty;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -53,13 +54,17 @@ pub fn example(text: &str) -> serde_json::Value {
 #[into_params(parameter_in = Query)]
 pub struct ContractsQuery {
     /// Only contracts in this status.
-    #[param(value_type = Option<String>, example = "active")]
+    #[param(schema_with = contract_statuses, example = "active")]
     pub status: Option<ContractStatus>,
     /// 1 to 100 (20 unless asked).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+fn contract_statuses() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ContractStatus::ALL.iter().map(|s| s.as_str())))
 }
 
 impl ContractsQuery {
@@ -418,7 +423,7 @@ pub async fn resolve(
         (ResolutionKind::Release, _) => Resolution::Release,
         (ResolutionKind::Refund, _) => Resolution::Refund,
         (ResolutionKind::Split, Some(percent)) => {
-            let share = u8::try_from(percent).ok().and_then(|p| SharePercent::new(p).ok()).ok_or_else(|| {
+            let share = u8::try_from(percent.get()).ok().and_then(|p| SharePercent::new(p).ok()).ok_or_else(|| {
                 ApiError::validation(ValidationErrors::single("agent_share_percent", "Must be 0 to 100"))
             })?;
             Resolution::Split(share)

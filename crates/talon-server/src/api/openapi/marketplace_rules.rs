@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use talon_domain::marketplace::Category;
+use talon_domain::marketplace::profile::{BIO_MAX_CHARS, DESCRIPTION_MAX_CHARS};
 
 /// A string with something besides whitespace (the server trims it) and no NUL.
 const NOT_BLANK: &str = "^[^\\x00]*[^\\s\\x00][^\\x00]*$";
@@ -69,6 +70,8 @@ pub fn state_marketplace_rules(schemas: &mut Value) {
             json!({"minLength": 2, "maxLength": 50, "pattern": "^\\s*[^\\s\\x00][^\\x00]*[^\\s\\x00]\\s*$"}),
         );
         merge(properties, "username", json!({"pattern": "^[a-z0-9_-]{3,30}$"}));
+        merge(properties, "description", json!({"maxLength": DESCRIPTION_MAX_CHARS}));
+        merge(properties, "bio", json!({"maxLength": BIO_MAX_CHARS}));
         merge(properties, "webhook_url", json!({"maxLength": 500, "pattern": WEBHOOK_URL}));
         merge(properties, "avatar_url", json!({"maxLength": 500, "pattern": LINK}));
         merge(properties, "contact_email", json!({"maxLength": 254, "pattern": EMAIL}));
@@ -84,7 +87,7 @@ pub fn state_marketplace_rules(schemas: &mut Value) {
         } else {
             format!("^\\s*[^\\s\\x00][^\\x00]{{{},}}[^\\s\\x00]\\s*$", min - 2)
         };
-        merge(properties, "description", json!({"minLength": min, "maxLength": 500, "pattern": pattern}));
+        merge(properties, "description", json!({"minLength": min, "pattern": pattern}));
         merge(properties, "skills", json!({"minItems": 1}));
         merge(properties, "categories", json!({"minItems": 1}));
     }

@@ -3,6 +3,8 @@
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
 
+use crate::api::extract::free_json::JSON_DEPTH;
+
 /// What a string in a JSON body may hold: the server refuses a NUL character anywhere in a body, in a
 /// value or a key (PostgreSQL text cannot hold one).
 const NUL_FREE: &str = "^[^\\x00]*$";
@@ -77,13 +79,10 @@ fn forbid_nul(schema: &mut Value, referenced: &mut Vec<String>) {
     }
 }
 
-/// How many levels of arrays and objects the free-JSON schema spells out. Client generators cannot follow
-/// a recursive union, so the levels are written out; the server accepts deeper JSON than the document
-/// describes, never less.
-const JSON_DEPTH: usize = 4;
-
-/// Any JSON value without a NUL character in a string or key, as `JsonValue` (and the levels it is made
-/// of: `JsonScalar`, `JsonValue1` … `JsonValue3`).
+/// Any JSON value without a NUL character in a string or key, nesting at most `JSON_DEPTH` levels, as
+/// `JsonValue` (and the levels it is made of: `JsonScalar`, `JsonValue1` … `JsonValue{JSON_DEPTH - 1}`).
+/// Client generators cannot follow a recursive union, so the levels are written out; the server refuses
+/// deeper JSON (`api::extract::free_json`), so the document and the server draw the same line.
 fn add_json_value_schemas(schemas: &mut Value) {
     let scalars = json!([
         { "type": "null" },

@@ -14,6 +14,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 use crate::api::error::ApiError;
+use crate::api::extract::free_json;
 
 /// `"provider/model"` (a primary model without fallback) or `{primary, fallback}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -70,6 +71,7 @@ pub struct FunctionRequest {
     #[schema(max_length = 2048)]
     description: Option<String>,
     /// A JSON-schema-like object describing the arguments; `{}` when left out.
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     parameters: Option<Value>,
 }

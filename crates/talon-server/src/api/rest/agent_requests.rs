@@ -11,7 +11,7 @@ use super::agent_inputs::{
     Config, ForkKind, ModelRequest, ToolRequest, VersionNumber, VersionSelector, selected_version, tool_inputs,
 };
 use crate::api::error::ApiError;
-use crate::api::extract::{Flag, Patch};
+use crate::api::extract::{Flag, Patch, free_json};
 use crate::services::registry::{ForkRequest, NewAgent, ProfileChange, VersionRequest};
 
 /// A new agent and its version 1.
@@ -45,6 +45,7 @@ pub struct CreateAgentRequest {
     /// At most 128 tools, in either shape.
     tools: Option<Vec<ToolRequest>>,
     /// Free JSON; `temperature` (0 to 2) and `maxTokens` (1 to 200000) are checked.
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     config: Option<Config>,
     /// `test/echo` when left out.
@@ -141,6 +142,7 @@ pub struct ForkAgentRequest {
     /// For `tool_mutation` only.
     tools: Option<Vec<ToolRequest>>,
     /// For `tool_mutation` only.
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     config: Option<Config>,
     /// Refused for `exact_clone`.
@@ -208,6 +210,7 @@ pub struct CreateVersionRequest {
     /// Replaces the tools.
     tools: Option<Vec<ToolRequest>>,
     /// Replaces the config.
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     config: Option<Config>,
     model: Option<ModelRequest>,

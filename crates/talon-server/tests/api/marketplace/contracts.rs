@@ -273,12 +273,17 @@ async fn a_dispute_resolves_by_split_for_operators_only(backend: Backend) {
     assert_eq!((status, &body["data"]["status"]), (200, &json!("disputed")), "{body}");
 
     let resolve = format!("/api/v1/admin/contracts/{contract}/resolve");
-    let split = json!({"resolution": "split", "agent_share_percent": 40});
+    // Written as JSON Schema counts integers: 40.0 is the integer 40 (a schema-valid body once refused).
+    let split = json!({"resolution": "split", "agent_share_percent": 40.0});
     assert_error(app.post(&resolve, Some(&client.token), split.clone()).await, 403, "FORBIDDEN").await;
     let operator = app.register("operator@example.com").await;
     assert!(app.db().store.set_account_role("operator@example.com", "operator").await.unwrap());
     let missing = json!({"resolution": "split"});
     assert_error(app.post(&resolve, Some(&operator.token), missing).await, 400, "VALIDATION_ERROR").await;
+    for share in [json!(101), json!(-1), json!(40.5), json!("40")] {
+        let body = json!({"resolution": "split", "agent_share_percent": share});
+        assert_error(app.post(&resolve, Some(&operator.token), body).await, 400, "VALIDATION_ERROR").await;
+    }
     let (status, body) = call(&app, Method::POST, &resolve, &operator.token, Some(split.clone())).await;
     assert_eq!((status, &body["data"]["status"]), (200, &json!("resolved")), "{body}");
     assert_eq!(body["data"]["resolution"], "split:40");

@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 
 use super::{CreateTaskRequest, TaskView};
 use crate::api::error::{ApiError, ErrorEnvelope};
-use crate::api::extract::Patch;
 use crate::api::extract::json::ApiJson;
+use crate::api::extract::{Patch, free_json};
 use crate::auth::Principal;
 use crate::services::ServiceError;
 use crate::services::tasks::{CreateTask, Finish, FinishOutcome, MAX_BATCH};
@@ -46,7 +46,7 @@ pub struct CompleteTaskItem {
     /// The token of the lease the task is held under (from the claim).
     pub lease_token: String,
     /// Free JSON; replaces the task's output (kept as it is when absent).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     pub output: Patch<Value>,
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use talon_domain::task::{self, TaskDraft};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::extract::{Bounded, Patch};
+use crate::api::extract::{Bounded, Patch, free_json};
 use crate::api::rest::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// Where a task is in its lifecycle: `queued → running → completed | failed`, `queued | running →
@@ -94,7 +94,7 @@ pub struct CreateTaskRequest {
     /// `runtime` when the agent is deployed, else `external`, when absent.
     pub executor: Option<TaskExecutor>,
     /// Free JSON handed to whoever works the task, at most 1 MB; `{}` when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     pub input: Patch<Value>,
     /// How many times the task may be started, 1 to 100 (3 when absent).
@@ -145,7 +145,7 @@ pub struct UpdateTaskRequest {
     /// The status to move to; the task's current status when absent (a progress update).
     pub status: Option<TaskStatus>,
     /// Free JSON; replaces the task's output.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "free_json::object")]
     #[schema(value_type = Option<Object>)]
     pub output: Patch<Value>,
     /// Why the task failed.
