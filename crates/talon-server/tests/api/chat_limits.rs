@@ -319,7 +319,7 @@ async fn a_slow_first_token_gets_keep_alive_comments(backend: Backend) {
 }
 
 async fn a_stream_nobody_reads_gives_its_place_back(backend: Backend) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let up = upstream().await;
     // The probes below come quickly, and must be refused for the agent's one place only, never for a
     // per-minute budget (the key's, the agent's).
@@ -347,6 +347,16 @@ async fn a_stream_nobody_reads_gives_its_place_back(backend: Backend) {
         body.len()
     );
     stalled.write_all(head.as_bytes()).await.unwrap();
+    // Its status line first, so that the stream holds the place before any probe asks for it (a probe
+    // sent sooner could take the place first and have the stream refused). The body stays unread.
+    let mut received = Vec::new();
+    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut chunk = [0u8; 256];
+        let n = stalled.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the connection closed before the response head");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    assert!(received.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&received));
     // A quick answer from the same agent (the echo model), to probe its one place.
     let probe = || async {
         let body = json!({"messages": [{"role": "user", "content": "probe"}], "model": "test/echo"});
