@@ -8,6 +8,12 @@ TALON="${TALON:-$CARGO_TARGET_DIR/release/talon}"
 LOAD="$CARGO_TARGET_DIR/release/talon-load"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DURATION="${DURATION:-10s}"
+# Pinning (bench/all.sh sets both): the server on SERVER_CPUS, the load generators and mock upstreams on
+# CLIENT_CPUS, so that they do not take each other's time. Unset: no pinning.
+SERVER_PIN=()
+CLIENT_PIN=()
+[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "${CLIENT_CPUS:-}" ] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 
 build_release() {
   (cd "$ROOT" && cargo build --release -p talon -p talon-bench --quiet)
@@ -38,7 +44,7 @@ TOML
     url="postgres://postgres@127.0.0.1:5432/talon_bench"
   fi
   DATABASE_URL="$url" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG="${BENCH_LOG:-warn}" \
-    "$TALON" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+    "${SERVER_PIN[@]}" "$TALON" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
   BASE="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
@@ -65,7 +71,39 @@ session_and_key() {
 
 # oha_json ARGS...: runs oha and prints its JSON summary.
 oha_json() {
-  oha --no-tui --output-format json "$@" 2>/dev/null
+  "${CLIENT_PIN[@]}" oha --no-tui --output-format json "$@" 2>/dev/null
+}
+
+# load ARGS...: runs talon-load on the client cores.
+load() {
+  "${CLIENT_PIN[@]}" "$LOAD" "$@"
+}
+
+# record SCENARIO BACKEND SERIES X METRIC VALUE: one figure for bench/summarize.py, appended as a JSON
+# line to $RESULTS when it is set (X may be "-" for none).
+record() {
+  [ -n "${RESULTS:-}" ] || return 0
+  jq -nc --arg scenario "$1" --arg backend "$2" --arg series "$3" --arg x "$4" --arg metric "$5" --arg value "$6" \
+    '{scenario: $scenario, backend: $backend, series: $series, x: (if $x == "-" then null else ($x | tonumber) end),
+      metric: $metric, value: ($value | tonumber)}' >>"$RESULTS"
+}
+
+# record_oha SCENARIO BACKEND SERIES X JSON: an oha summary's p50_ms, p99_ms, rps and errors.
+record_oha() {
+  local metric
+  for metric in p50_ms p99_ms rps errors; do record "$1" "$2" "$3" "$4" "$metric" "$(field "$5" "$metric")"; done
+}
+
+# record_load SCENARIO BACKEND SERIES X LINE: a talon-load report line ("<rate> <unit>/s … p50 <ms> ms
+# p99 <ms> ms …"): its rate as rps, and its percentiles when it has them.
+record_load() {
+  local rate p50 p99
+  rate=$(awk '{print $1}' <<<"$5")
+  p50=$(grep -o 'p50 [0-9.]*' <<<"$5" | head -n1 | awk '{print $2}')
+  p99=$(grep -o 'p99 [0-9.]*' <<<"$5" | head -n1 | awk '{print $2}')
+  record "$1" "$2" "$3" "$4" rps "$rate"
+  if [ -n "$p50" ]; then record "$1" "$2" "$3" "$4" p50_ms "$p50"; fi
+  if [ -n "$p99" ]; then record "$1" "$2" "$3" "$4" p99_ms "$p99"; fi
 }
 
 # field JSON NAME: one figure of an oha summary: rps, p50_ms, p99_ms or errors (non-2xx responses and

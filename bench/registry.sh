@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Registry benchmark on SQLite and PostgreSQL: reads of one agent (GET /api/agents/:id, oha), new
-# versions per second (POST /api/agents/:id/versions, each a distinct prompt, talon-load), and the
-# latency of GET /api/agents/:id/lineage on a fork tree of 10,000 agents. Usage: bench/registry.sh
+# versions per second on one agent (POST /api/agents/:id/versions, each a distinct prompt, talon-load)
+# from 1, 4 and 16 clients, and the latency of GET /api/agents/:id/lineage on a fork tree of 10,000
+# agents. Usage: bench/registry.sh  (NODES=10000 RATE=10000 BACKENDS="sqlite postgres")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build_release
 machine
 NODES="${NODES:-10000}"
-for backend in sqlite postgres; do
+for backend in ${BACKENDS:-sqlite postgres}; do
   dir=$(mktemp -d)
   start_server "$backend" 3902 "$dir"
   session_and_key
@@ -23,18 +24,24 @@ for backend in sqlite postgres; do
   echo "  concurrency 1:             $(summary "$c1")"
   echo "  concurrency 64 (max):      $(summary "$max")"
   echo "  open loop ${RATE:-10000} req/s, c64: $(summary "$open")"
-  writer=$(curl -sf -X POST "$BASE/api/agents" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
-    -d '{"name":"Writer","prompt":"v1"}' | jq -r .id)
-  echo "[$backend] POST /api/agents/:id/versions"
-  echo "  concurrency 1:  $("$LOAD" --base "$BASE" --token "$KEY" versions --agent "$writer" --concurrency 1 --seconds "${DURATION%s}")"
-  echo "  concurrency 16: $("$LOAD" --base "$BASE" --token "$KEY" versions --agent "$writer" --concurrency 16 --seconds "${DURATION%s}")"
+  record_oha agent_get "$backend" talon 1 "$c1"
+  record_oha agent_get "$backend" talon 64 "$max"
+  echo "[$backend] POST /api/agents/:id/versions, one agent"
+  for clients in 1 4 16; do
+    writer=$(curl -sf -X POST "$BASE/api/agents" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
+      -d "{\"name\":\"Writer $clients\",\"prompt\":\"v1\"}" | jq -r .id)
+    line=$(load --base "$BASE" --token "$KEY" versions --agent "$writer" --concurrency "$clients" --seconds "${DURATION%s}")
+    echo "  concurrency $clients: $line"
+    record_load versions "$backend" talon "$clients" "$line"
+  done
   started=$(date +%s)
-  root=$("$LOAD" --base "$BASE" --token "$KEY" fork-tree --nodes "$NODES" --branching 4)
+  root=$(load --base "$BASE" --token "$KEY" fork-tree --nodes "$NODES" --branching 4)
   built=$(( $(date +%s) - started ))
   bytes=$(curl -sf "$BASE/api/agents/$root/lineage" "${auth[@]}" | wc -c)
   lineage=$(oha_json -z "$DURATION" -c 1 "${auth[@]}" "$BASE/api/agents/$root/lineage")
   echo "[$backend] GET /api/agents/:id/lineage, $NODES-agent tree (branching 4, built in ${built}s; $bytes bytes)"
   echo "  concurrency 1:  $(summary "$lineage")"
+  record_oha lineage "$backend" talon "$NODES" "$lineage"
   echo "  memory after the run: $(rss_mib "$SERVER_PID") MiB"
   stop_server
   rm -rf "$dir"

@@ -19,7 +19,7 @@ start_replica() {
   shift 3
   env "$@" DATABASE_URL="$url" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG="${BENCH_LOG:-warn}" \
     JWT_SECRET="bench-secret-bench-secret-bench-secret-0123" TALON_SECRET_KEY="$(printf '42%.0s' {1..32})" \
-    TALON_WEBHOOK_ALLOW_PRIVATE=true "$TALON" serve --listen "127.0.0.1:$port" >"$dir/server-$port.log" 2>&1 &
+    TALON_WEBHOOK_ALLOW_PRIVATE=true "${SERVER_PIN[@]}" "$TALON" serve --listen "127.0.0.1:$port" >"$dir/server-$port.log" 2>&1 &
   echo $!
 }
 
@@ -44,10 +44,12 @@ TOML
     url="postgres://postgres@127.0.0.1:5432/talon_bench"
     extra=()
     label="PostgreSQL, LISTEN/NOTIFY"
+    name=postgres
   else
     url="sqlite://$dir/talon.db"
     extra=("REDIS_URL=$REDIS_URL")
     label="SQLite, Redis pub/sub"
+    name=sqlite
   fi
   # A first, alone, so that it creates (and migrates) the database.
   a_pid=$(start_replica "$url" 3911 "$dir" "${extra[@]}" TALON_WEBHOOK_WORKERS=0)
@@ -61,10 +63,16 @@ TOML
   agent=$(curl -sf -X POST "$A/api/agents" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
     -d '{"name":"Worker","prompt":"p"}' | jq -r .id)
   echo "[$label] task created on A → claimed by a worker waiting on B ($SAMPLES samples)"
-  echo "  A → B: $("$LOAD" --base "$A" --token "$KEY" cross-claim --agent "$agent" --claim-base "$B" --samples "$SAMPLES")"
-  echo "  A → A (baseline): $("$LOAD" --base "$A" --token "$KEY" cross-claim --agent "$agent" --claim-base "$A" --samples "$SAMPLES")"
+  across=$(load --base "$A" --token "$KEY" cross-claim --agent "$agent" --claim-base "$B" --samples "$SAMPLES")
+  within=$(load --base "$A" --token "$KEY" cross-claim --agent "$agent" --claim-base "$A" --samples "$SAMPLES")
+  echo "  A → B: $across"
+  echo "  A → A (baseline): $within"
+  record_load wakeup_claim "$name" a_to_b - "$across"
+  record_load wakeup_claim "$name" a_to_a - "$within"
   echo "[$label] event committed on A → webhook received from B"
-  echo "  A → B: $("$LOAD" --base "$A" --token "$KEY" webhook-latency --agent "$agent" --events "$SAMPLES")"
+  hooks=$(load --base "$A" --token "$KEY" webhook-latency --agent "$agent" --events "$SAMPLES")
+  echo "  A → B: $hooks"
+  record_load wakeup_webhook "$name" a_to_b - "$hooks"
   kill "$a_pid" "$b_pid" 2>/dev/null || true
   wait "$a_pid" "$b_pid" 2>/dev/null || true
   rm -rf "$dir"
