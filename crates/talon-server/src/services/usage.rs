@@ -18,6 +18,11 @@ use super::{Caller, ServiceError};
 const QUEUE: usize = 65_536;
 /// Records written per transaction at most.
 const BATCH: usize = 512;
+/// How long the writer lets records gather after the first one arrives. Without it a busy gateway wrote
+/// one transaction per answer (the writer keeps up record by record), which took a sixth of the server's
+/// time at 2,000 answers a second; with it, one transaction carries up to a linger's worth of answers.
+/// Records wait in memory either way, and shutdown writes what is queued.
+const LINGER: Duration = Duration::from_millis(50);
 const WRITE_ATTEMPTS: u32 = 3;
 
 pub struct UsageService {
@@ -64,6 +69,13 @@ impl UsageService {
                 received = pending.recv_many(&mut batch, BATCH) => {
                     if received == 0 {
                         return;
+                    }
+                    if batch.len() < BATCH {
+                        tokio::time::sleep(LINGER).await;
+                        while batch.len() < BATCH {
+                            let Ok(record) = pending.try_recv() else { break };
+                            batch.push(record);
+                        }
                     }
                     self.write(&mut batch).await;
                 }

@@ -41,6 +41,34 @@ macro_rules! run {
 }
 pub(crate) use run;
 
+/// `rows` rows of `columns` placeholders for a multi-row insert: `(?, …), (?, …)` on SQLite, numbered
+/// `($1, …), ($columns+1, …)` on PostgreSQL. Binding a numbered parameter makes SQLite look its name up
+/// in a list of every name (`sqlite3_bind_parameter_name`), so a statement of n numbered parameters
+/// costs n² to bind: at 1,400 it cost more than writing the rows. Anonymous ones have no names.
+pub(crate) fn placeholders<S, P>(on: &On<S, P>, rows: usize, columns: usize) -> String {
+    match on {
+        On::Sqlite(_) => anonymous_rows(rows, columns),
+        On::Postgres(_) => {
+            (0..rows).map(|r| format!("({})", numbered(r * columns + 1, columns))).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// `(?, …), (?, …)`: `rows` rows of `columns` anonymous placeholders (SQLite).
+pub(crate) fn anonymous_rows(rows: usize, columns: usize) -> String {
+    vec![format!("({})", anonymous(columns)); rows].join(", ")
+}
+
+/// `?, …` for `count` placeholders, bound in order (SQLite).
+pub(crate) fn anonymous(count: usize) -> String {
+    vec!["?"; count].join(", ")
+}
+
+/// `$first, …` for `count` placeholders.
+pub(crate) fn numbered(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// The connections of a store.
 #[derive(Clone)]
 pub enum Db {

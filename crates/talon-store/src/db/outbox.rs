@@ -2,7 +2,7 @@
 
 use talon_domain::event::Event;
 
-use super::{Bind, ConnRef, Tx, run};
+use super::{Bind, ConnRef, Tx, placeholders, run};
 
 const INSERT_EVENTS: &str = "INSERT INTO events (id, user_id, agent_id, kind, data, created_at) VALUES ";
 const COLUMNS: usize = 6;
@@ -17,15 +17,7 @@ pub(crate) async fn record(tx: &mut Tx, events: &[Event]) -> Result<(), sqlx::Er
 /// Records `events` on a connection inside a transaction, a hundred to a statement.
 pub(crate) async fn record_on(mut conn: ConnRef<'_>, events: &[Event]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(EVENTS_PER_INSERT) {
-        let rows = (0..chunk.len())
-            .map(|r| {
-                let first = r * COLUMNS + 1;
-                let row = (first..first + COLUMNS).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-                format!("({row})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let statement = format!("{INSERT_EVENTS}{rows}");
+        let statement = format!("{INSERT_EVENTS}{}", placeholders(&conn, chunk.len(), COLUMNS));
         run!(&mut conn, |c| {
             let mut query = sqlx::query(&statement);
             for event in chunk {

@@ -16,7 +16,7 @@ use super::rows::{TASK_COLUMNS, TaskRow, bind_task, bind_task_update};
 use super::sql::ClaimScope;
 use super::{TaskChange, TaskInsert};
 use crate::StoreError;
-use crate::db::{Bind, On, outbox};
+use crate::db::{Bind, On, anonymous, anonymous_rows, outbox};
 
 const CLAIM_TASKS: &str = "UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_token = $5, \
      lease_expires_at = $6, started_at = COALESCE(started_at, $2), updated_at = $2
@@ -56,7 +56,7 @@ pub(super) async fn insert(c: &mut SqliteConnection, items: &[TaskInsert<'_>]) -
             "INSERT INTO tasks ({TASK_COLUMNS}) VALUES {} \
              ON CONFLICT (user_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') \
              DO NOTHING RETURNING id",
-            placeholders(chunk.len(), TASK_COLUMN_COUNT)
+            anonymous_rows(chunk.len(), TASK_COLUMN_COUNT)
         );
         let mut query = sqlx::query_as::<_, (Uuid,)>(&statement);
         for item in chunk {
@@ -142,7 +142,7 @@ pub(super) async fn expire_leases(
 pub(super) async fn tasks_by_id(pool: &SqlitePool, ids: &[TaskId]) -> Result<Vec<TaskRow>, StoreError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_INSERT * 10) {
-        let statement = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id IN ({})", numbered(1, chunk.len()));
+        let statement = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id IN ({})", anonymous(chunk.len()));
         let mut query = sqlx::query_as::<_, TaskRow>(&statement);
         for id in chunk {
             query = Bind::bind(query, *id.as_uuid());
@@ -159,14 +159,4 @@ fn events_of(tasks: &[Task], kind: &'static str, at: DateTime<Utc>, which: impl 
         .filter(|t| which(t))
         .map(|t| Event { created_at: at, ..Event::new(t.owner, kind, t.event_data()) })
         .collect()
-}
-
-/// `($1, …, $columns), ($columns+1, …)`: `rows` rows of numbered placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows).map(|r| format!("({})", numbered(r * columns + 1, columns))).collect::<Vec<_>>().join(", ")
-}
-
-/// `$first, …` for `count` placeholders.
-fn numbered(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }

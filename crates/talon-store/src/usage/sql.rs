@@ -7,13 +7,15 @@ use talon_domain::AgentId;
 use talon_domain::usage::{UsageRecord, VersionUsage};
 
 use super::rows::VersionUsageRow;
-use crate::db::{Portable, run};
+use crate::db::{Portable, placeholders, run};
 use crate::{StoreError, UsageStore};
 
-const INSERT_USAGE: &str =
-    "INSERT INTO chat_usage (id, user_id, agent_id, version_id, key_id, source, model, fell_back,
-         prompt_tokens, completion_tokens, latency_us, first_token_us, outcome, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const USAGE_COLUMNS: &str = "id, user_id, agent_id, version_id, key_id, source, model, fell_back, \
+     prompt_tokens, completion_tokens, latency_us, first_token_us, outcome, created_at";
+const USAGE_COLUMN_COUNT: usize = 14;
+/// Records per multi-row insert: 14 columns each, well under SQLite's 32,766 bound variables and
+/// PostgreSQL's 65,535.
+const ROWS_PER_INSERT: usize = 256;
 
 const USAGE_BY_VERSION: &str = "SELECT u.version_id, CAST(COALESCE(v.number, 0) AS BIGINT) AS number,
          CAST(COUNT(*) AS BIGINT) AS requests,
@@ -36,26 +38,31 @@ const USAGE_BY_VERSION: &str = "SELECT u.version_id, CAST(COALESCE(v.number, 0) 
 impl<S: Portable> UsageStore for S {
     async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError> {
         let mut tx = self.db().begin().await?;
-        for r in records {
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let statement = format!(
+                "INSERT INTO chat_usage ({USAGE_COLUMNS}) VALUES {}",
+                placeholders(&tx.conn(), chunk.len(), USAGE_COLUMN_COUNT)
+            );
             run!(tx.conn(), |c| {
-                sqlx::query(INSERT_USAGE)
-                    .bind(r.id)
-                    .bind(*r.owner.as_uuid())
-                    .bind(*r.agent_id.as_uuid())
-                    .bind(*r.version_id.as_uuid())
-                    .bind(r.key_id.map(|k| *k.as_uuid()))
-                    .bind(r.source.as_str())
-                    .bind(&r.model)
-                    .bind(r.fell_back)
-                    .bind(i64::try_from(r.prompt_tokens).unwrap_or(i64::MAX))
-                    .bind(i64::try_from(r.completion_tokens).unwrap_or(i64::MAX))
-                    .bind(i64::try_from(r.latency_us).unwrap_or(i64::MAX))
-                    .bind(r.first_token_us.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
-                    .bind(r.outcome.as_str())
-                    .bind(r.created_at)
-                    .execute(c)
-                    .await
-                    .map(|_| ())
+                let mut query = sqlx::query(&statement);
+                for r in chunk {
+                    query = query
+                        .bind(r.id)
+                        .bind(*r.owner.as_uuid())
+                        .bind(*r.agent_id.as_uuid())
+                        .bind(*r.version_id.as_uuid())
+                        .bind(r.key_id.map(|k| *k.as_uuid()))
+                        .bind(r.source.as_str())
+                        .bind(&r.model)
+                        .bind(r.fell_back)
+                        .bind(i64::try_from(r.prompt_tokens).unwrap_or(i64::MAX))
+                        .bind(i64::try_from(r.completion_tokens).unwrap_or(i64::MAX))
+                        .bind(i64::try_from(r.latency_us).unwrap_or(i64::MAX))
+                        .bind(r.first_token_us.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+                        .bind(r.outcome.as_str())
+                        .bind(r.created_at);
+                }
+                query.execute(c).await.map(|_| ())
             })?;
         }
         tx.commit().await?;

@@ -59,4 +59,22 @@ async fn usage_summarised_per_version(backend: Backend) {
     assert!(
         db.store.usage_by_version(a.id, at + Duration::seconds(1), at + Duration::hours(1)).await.unwrap().is_empty()
     );
+
+    // A batch larger than one multi-row statement is written whole, each record with its own values.
+    let (b, w1) = agent(&alice, "two", None);
+    db.store.insert_agent(&b, &w1, &[]).await.unwrap();
+    let many: Vec<UsageRecord> = (1..=600)
+        .map(|n| UsageRecord {
+            agent_id: b.id,
+            version_id: w1.id,
+            latency_us: n * 1_000,
+            prompt_tokens: n,
+            ..record(if n % 3 == 0 { Outcome::Timeout } else { Outcome::Ok }, 0, None, n % 2 == 0)
+        })
+        .collect();
+    db.store.insert_usage(&many).await.unwrap();
+    let rows = db.store.usage_by_version(b.id, at - Duration::hours(1), at + Duration::seconds(1)).await.unwrap();
+    let row = &rows[0];
+    assert_eq!((row.requests, row.succeeded, row.failed, row.fallbacks), (600, 400, 200, 300));
+    assert_eq!((row.prompt_tokens, row.max_latency_ms, row.avg_latency_ms), (180_300, 600.0, 300.5));
 }
