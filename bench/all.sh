@@ -5,14 +5,15 @@
 # cross-replica wake-ups, lineage, memory. Writes bench/results/<date>/: each script's log,
 # results.jsonl (every figure), summary.md (the goals beside this run's figures and their same-run
 # baselines) and one SVG chart per scenario (bench/summarize.py).
-# Usage: bench/all.sh  (DURATION=10s; SCRIPTS="chat registry tasks wakeups"; OUT=DIR; SERVER_CPUS=0 CLIENT_CPUS=1)
+# Usage: bench/all.sh  (DURATION=10s; SCRIPTS="chat registry tasks wakeups"; OUT=DIR; SERVER_CPUS=0 CLIENT_CPUS=1;
+# KEEP=1 adds to OUT's results instead of starting them afresh, to rerun some scripts)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export SERVER_CPUS="${SERVER_CPUS:-0}" CLIENT_CPUS="${CLIENT_CPUS:-1}" DURATION="${DURATION:-10s}"
 OUT="${OUT:-$ROOT/bench/results/$(date -u +%F)}"
 mkdir -p "$OUT"
 export RESULTS="$OUT/results.jsonl"
-: >"$RESULTS"
+[ -n "${KEEP:-}" ] || : >"$RESULTS"
 source "$ROOT/bench/lib.sh"
 build_release
 python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check matplotlib

@@ -54,14 +54,21 @@ pub fn subscribes(events: &[String], kind: &str) -> bool {
 /// The event `POST /api/v1/agent/webhooks/test` sends (the name the ClawGig SDK's own tests sign).
 pub const AGENT_TEST_EVENT: &str = "test";
 
-/// Whether `hook` receives an event of its account of `kind` meant for `agent`: an account's webhook
-/// takes every event of the account it subscribes to; an agent's webhook only those meant for its agent.
-pub fn receives(hook: &Webhook, kind: &str, agent: Option<crate::id::AgentId>) -> bool {
+/// Whether `hook` receives an event of its account of `kind` meant for `agent` that happened at
+/// `occurred`: an account's webhook takes every event of the account it subscribes to; an agent's webhook
+/// only those meant for its agent. Neither takes events from before it existed, even when the dispatcher
+/// reaches them after it was made (a backlog of thousands of old events once went to a new webhook).
+pub fn receives(
+    hook: &Webhook,
+    kind: &str,
+    agent: Option<crate::id::AgentId>,
+    occurred: chrono::DateTime<chrono::Utc>,
+) -> bool {
     let addressed = match hook.agent {
         None => true,
         Some(own) => agent == Some(own),
     };
-    addressed && subscribes(&hook.events, kind)
+    addressed && subscribes(&hook.events, kind) && occurred >= hook.created_at
 }
 
 /// An agent's webhook events (`webhook_events`): marketplace event names, each at most once. An empty
@@ -284,14 +291,24 @@ mod tests {
     fn agent_webhooks_receive_only_their_agents_events() {
         let (mine, other) = (crate::id::AgentId::new(), crate::id::AgentId::new());
         let agent_hook = hook(Some(mine), &["contract.funded"]);
-        assert!(receives(&agent_hook, "contract.funded", Some(mine)));
-        assert!(!receives(&agent_hook, "contract.funded", Some(other)), "another agent's event");
-        assert!(!receives(&agent_hook, "contract.funded", None), "an account-wide event");
-        assert!(!receives(&agent_hook, "contract.approved", Some(mine)), "not subscribed");
         let account_hook = hook(None, &["contract.funded"]);
-        assert!(receives(&account_hook, "contract.funded", Some(mine)), "accounts see their agents' events");
-        assert!(receives(&account_hook, "contract.funded", None));
-        assert!(!receives(&account_hook, "task.failed", None));
+        let now = chrono::Utc::now();
+        assert!(receives(&agent_hook, "contract.funded", Some(mine), now));
+        assert!(!receives(&agent_hook, "contract.funded", Some(other), now), "another agent's event");
+        assert!(!receives(&agent_hook, "contract.funded", None, now), "an account-wide event");
+        assert!(!receives(&agent_hook, "contract.approved", Some(mine), now), "not subscribed");
+        assert!(receives(&account_hook, "contract.funded", Some(mine), now), "accounts see their agents' events");
+        assert!(receives(&account_hook, "contract.funded", None, now));
+        assert!(!receives(&account_hook, "task.failed", None, now));
+    }
+
+    #[test]
+    fn a_webhook_takes_no_event_from_before_it_existed() {
+        let account_hook = hook(None, &["*"]);
+        let made = account_hook.created_at;
+        assert!(!receives(&account_hook, "task.created", None, made - chrono::Duration::milliseconds(1)));
+        assert!(receives(&account_hook, "task.created", None, made));
+        assert!(receives(&account_hook, "task.created", None, made + chrono::Duration::seconds(1)));
     }
 
     #[test]
