@@ -18,6 +18,7 @@ name = "mock"
 kind = "openai"
 base_url = "http://127.0.0.1:3990/v1"' start_server sqlite 3904 "$dir"
 idle=$(rss_mib "$SERVER_PID")
+idle_anon=$(anon_mib "$SERVER_PID")
 session_and_key
 for spec in 'bench-bot:mock/instant' 'stream-bot:mock/chunks-64'; do
   name=${spec%%:*}; model=${spec#*:}
@@ -65,8 +66,11 @@ echo "First event of a 64-chunk stream (chunks 20 ms apart), 50 requests one at 
 echo "  direct to the mock: $(load --token unused first-event --url http://127.0.0.1:3990/v1/chat/completions --body "{\"model\":\"chunks-64\",\"stream\":true,\"messages\":$messages}")"
 echo "  through Talon:      $(load --token "$KEY" first-event --url "$BASE/v1/chat/completions" --body "{\"model\":\"stream-bot\",\"stream\":true,\"messages\":$messages}")"
 after=$(rss_mib "$SERVER_PID")
-echo "  memory: $idle MiB idle, $after MiB after the run"
+after_anon=$(anon_mib "$SERVER_PID")
+echo "  memory: $idle MiB idle, $after MiB after the run (of which the process's own: $idle_anon, $after_anon MiB)"
 record memory sqlite idle - mib "$idle"
 record memory sqlite after_chat - mib "$after"
+record memory sqlite idle - anon_mib "$idle_anon"
+record memory sqlite after_chat - anon_mib "$after_anon"
 stop_server
 rm -rf "$dir"

@@ -60,6 +60,12 @@ rss_mib() {
   awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"
 }
 
+# anon_mib PID: the part of the resident memory that is the process's own (heap, stacks), without the
+# executable's mapped pages, which are shared and can be dropped by the kernel.
+anon_mib() {
+  awk '/RssAnon/{printf "%.1f", $2/1024}' "/proc/$1/status"
+}
+
 # session_and_key: registers an account, sets TOKEN and KEY (scopes: every one).
 session_and_key() {
   local creds='{"email":"bench@example.com","password":"bench-password-123"}'

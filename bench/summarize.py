@@ -174,6 +174,12 @@ GOALS = [
     {"scenario": "memory", "goal": "server memory, SQLite", "filing": "13–36 MiB / 43 MiB",
      "this": [item("idle", at(SQ, "idle", "mib"), mib, "<", 20),
               item("after chat load", at(SQ, "after_chat", "mib"), mib, "<", 64)]},
+    # Resident memory counts the executable's mapped code (about 17 MiB, shared and reclaimable); this
+    # row leaves it out, so the two together show which part a goal is missed by.
+    {"scenario": "memory", "goal": "server memory, SQLite, the process's own (RssAnon; informational)",
+     "filing": "not measured",
+     "this": [item("idle", at(SQ, "idle", "anon_mib"), mib, "<", 20),
+              item("after chat load", at(SQ, "after_chat", "anon_mib"), mib, "<", 64)]},
 ]
 
 def bars(title, metrics, ylabel, **options):
@@ -203,9 +209,9 @@ SCENARIOS = {
                          "wake-up latency (ms)"),
     "wakeup_webhook": bars("event → webhook delivered from the other replica", LATENCY, "wake-up latency (ms)"),
     "lineage": bars("GET /api/agents/:id/lineage", LATENCY, "latency (ms)", xname="nodes "),
-    "memory": bars("server resident memory", ["mib"], "resident memory (MiB)"),
+    "memory": bars("server memory", ["mib", "anon_mib"], "memory (MiB)"),
 }
-METRIC_NAMES = {"p50_ms": "p50", "p99_ms": "p99", "rps": "throughput", "mib": "RSS"}
+METRIC_NAMES = {"p50_ms": "p50", "p99_ms": "p99", "rps": "throughput", "mib": "RSS", "anon_mib": "own (RssAnon)"}
 
 
 def read_results(path):
