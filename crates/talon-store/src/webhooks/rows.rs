@@ -119,7 +119,8 @@ pub(crate) fn deliveries_for(
     now: DateTime<Utc>,
 ) -> Result<Vec<Delivery>, StoreError> {
     let agent = event.agent_id.map(AgentId::from_uuid);
-    let subscribed: Vec<&Webhook> = hooks.iter().copied().filter(|h| receives(h, &event.kind, agent, event.created_at)).collect();
+    let subscribed: Vec<&Webhook> =
+        hooks.iter().copied().filter(|h| receives(h, &event.kind, agent, event.created_at)).collect();
     if subscribed.is_empty() {
         return Ok(Vec::new());
     }
