@@ -42,11 +42,16 @@ def num(v):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def unit(suffix, signed=False):
-    return lambda v: ("+" if signed and v >= 0 else "") + num(v) + suffix
+def unit(suffix):
+    return lambda v: num(v) + suffix
 
 
-ms, mib, req_s, tasks_s, delta_ms = unit(" ms"), unit(" MiB"), unit(" req/s"), unit(" tasks/s"), unit(" ms", True)
+ms, mib, req_s, tasks_s = unit(" ms"), unit(" MiB"), unit(" req/s"), unit(" tasks/s")
+
+
+def delta_ms(v):
+    # Four digits: a difference judged against a limit such as 0.15 ms must not round onto it.
+    return ("+" if v >= 0 else "") + f"{v:.4g} ms"
 
 
 def held_rate(v):
