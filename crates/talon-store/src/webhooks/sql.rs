@@ -16,7 +16,7 @@ use super::rows::{
     bind_webhook, deliveries_for,
 };
 use crate::db::outbox;
-use crate::db::{Portable, Tx, run};
+use crate::db::{On, Portable, Tx, anonymous, numbered, run};
 use crate::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore};
 
 const INSERT_WEBHOOK: &str = "INSERT INTO webhooks (id, user_id, url, events, description, active, \
@@ -46,7 +46,15 @@ const ACTIVE_ACCOUNT_WEBHOOKS: &str = "FROM webhooks WHERE user_id = $1 AND agen
 /// The agent's webhook, if active.
 const ACTIVE_AGENT_WEBHOOK: &str = "FROM webhooks WHERE agent_id = $1 AND active";
 
-const MARK_DISPATCHED: &str = "UPDATE events SET dispatched_at = $1 WHERE id = $2";
+/// Marks a batch of events dispatched, in one statement: `(now, ids…)`. One statement per event cost a
+/// round trip each, which put a new event ten seconds behind a backlog of 100,000 on PostgreSQL.
+fn mark_dispatched<S, P>(on: &On<S, P>, events: usize) -> String {
+    let (now, ids) = match on {
+        On::Sqlite(_) => ("?", anonymous(events)),
+        On::Postgres(_) => ("$1", numbered(2, events)),
+    };
+    format!("UPDATE events SET dispatched_at = {now} WHERE id IN ({ids})")
+}
 
 /// Outcome updates name only the columns deliveries own, and apply only while the URL attempted is
 /// still the webhook's (`$2`).
@@ -196,7 +204,16 @@ impl<S: Portable> WebhookStore for S {
             for delivery in deliveries_for(event, &receivers, now)? {
                 insert_delivery(&mut tx, &delivery).await?;
             }
-            run!(tx.conn(), |c| sqlx::query(MARK_DISPATCHED).bind(now).bind(event.id).execute(c).await.map(|_| ()))?;
+        }
+        if !events.is_empty() {
+            let mark = mark_dispatched(&tx.conn(), events.len());
+            run!(tx.conn(), |c| {
+                let mut query = sqlx::query(&mark).bind(now);
+                for event in &events {
+                    query = query.bind(event.id);
+                }
+                query.execute(c).await.map(|_| ())
+            })?;
         }
         tx.commit().await?;
         Ok(events.len())

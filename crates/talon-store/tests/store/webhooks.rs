@@ -12,6 +12,7 @@ on_both_databases!(
     claims_are_bounded_and_take_turns,
     agent_webhooks_take_their_agents_events_only,
     uploads_are_kept_and_found,
+    a_backlog_fans_out_in_batches_once_each,
 );
 
 fn now() -> chrono::DateTime<Utc> {
@@ -264,4 +265,34 @@ async fn uploads_are_kept_and_found(backend: Backend) {
     store.insert_upload(&upload).await.unwrap();
     assert_eq!(store.upload(id).await.unwrap(), Some(upload));
     assert_eq!(store.upload(UploadId::new()).await.unwrap(), None);
+}
+
+/// A backlog of events goes out a batch at a time, each event once (the batch is marked dispatched in
+/// one statement), and a webhook made after an event never receives it.
+async fn a_backlog_fans_out_in_batches_once_each(backend: Backend) {
+    use talon_domain::event::Event;
+
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let owner = account(store, "backlog@example.com").await;
+    let early = Event::new(owner, "task.created", serde_json::json!({"n": 0}));
+    store.record_events(std::slice::from_ref(&early)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let hook = webhook(store, owner, "https://backlog.example/hook").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let later: Vec<Event> = (1..=70).map(|n| Event::new(owner, "task.created", serde_json::json!({"n": n}))).collect();
+    store.record_events(&later).await.unwrap();
+
+    let mut fanned = Vec::new();
+    loop {
+        let n = store.fan_out_events(32, now()).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        fanned.push(n);
+    }
+    assert_eq!(fanned, [32, 32, 7], "every event once, a batch at a time");
+    let deliveries = store.list_deliveries(hook.id, 0, 100).await.unwrap();
+    assert_eq!(deliveries.total, 70, "the events after the webhook, not the one before it");
+    assert!(deliveries.items.iter().all(|d| d.event_id != early.id));
 }
