@@ -8,15 +8,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build_release
 machine
-# Started directly (not through `load`) so that $! is the mock itself, which the trap stops.
-"${CLIENT_PIN[@]}" "$LOAD" --token unused mock-upstream --listen 127.0.0.1:3990 >/dev/null &
-MOCK=$!
-trap 'kill $MOCK 2>/dev/null || true' EXIT
 dir=$(mktemp -d)
-EXTRA_TOML='[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "http://127.0.0.1:3990/v1"' start_server sqlite 3904 "$dir"
+start_chat_server 3904 "$dir"
 idle=$(rss_mib "$SERVER_PID")
 idle_anon=$(anon_mib "$SERVER_PID")
 session_and_key

@@ -51,6 +51,19 @@ TOML
   echo "server did not start:" >&2; cat "$dir/server.log" >&2; exit 1
 }
 
+# start_chat_server PORT DIR: the zero-latency mock upstream on 127.0.0.1:3990 (stopped on exit; MOCK is
+# its pid) and a SQLite server with it as the `mock` provider.
+start_chat_server() {
+  # Started directly (not through `load`) so that $! is the mock itself, which the trap stops.
+  "${CLIENT_PIN[@]}" "$LOAD" --token unused mock-upstream --listen 127.0.0.1:3990 >/dev/null &
+  MOCK=$!
+  trap 'kill $MOCK 2>/dev/null || true' EXIT
+  EXTRA_TOML='[[providers]]
+name = "mock"
+kind = "openai"
+base_url = "http://127.0.0.1:3990/v1"' start_server sqlite "$1" "$2"
+}
+
 stop_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true

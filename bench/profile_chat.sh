@@ -12,15 +12,8 @@ CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 build_release
 command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 command -v inferno-flamegraph >/dev/null || { echo "inferno is missing: cargo install inferno --locked" >&2; exit 1; }
-# Started directly (not through `load`) so that $! is the mock itself, which the trap stops.
-"${CLIENT_PIN[@]}" "$LOAD" --token unused mock-upstream --listen 127.0.0.1:3990 >/dev/null &
-MOCK=$!
-trap 'kill $MOCK 2>/dev/null || true' EXIT
 dir=$(mktemp -d)
-EXTRA_TOML='[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "http://127.0.0.1:3990/v1"' start_server sqlite 3905 "$dir"
+start_chat_server 3905 "$dir"
 session_and_key
 curl -sf -X POST "$BASE/api/agents" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
   -d '{"name":"bench-bot","prompt":"You help.","model":{"primary":"mock/instant"}}' >/dev/null

@@ -29,6 +29,13 @@ impl<T> Patch<T> {
     }
 }
 
+impl Patch<serde_json::Value> {
+    /// Free JSON to store: `None` leaves the stored value, and an explicit `null` is kept as JSON null.
+    pub fn into_json(self) -> Option<serde_json::Value> {
+        self.into_change().map(|value| value.unwrap_or(serde_json::Value::Null))
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Option::<T>::deserialize(deserializer)?.map_or(Patch::Null, Patch::Value))

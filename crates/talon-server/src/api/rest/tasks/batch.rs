@@ -199,18 +199,7 @@ pub async fn complete_batch(
     ApiJson(body): ApiJson<CompleteTasksRequest>,
 ) -> Result<Json<FinishedTasks>, ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
-    let items = body
-        .tasks
-        .into_iter()
-        .map(|item| {
-            let output = match item.output {
-                Patch::Absent => None,
-                Patch::Null => Some(Value::Null),
-                Patch::Value(output) => Some(output),
-            };
-            (item.id, item.lease_token, output, None)
-        })
-        .collect();
+    let items = body.tasks.into_iter().map(|item| (item.id, item.lease_token, item.output.into_json(), None)).collect();
     finish(&state, &caller, TaskStatus::Completed, items).await
 }
 

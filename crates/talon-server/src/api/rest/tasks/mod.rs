@@ -18,7 +18,7 @@ use super::agent_views::AgentSummary;
 use super::pagination::Pagination;
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::json::ApiJson;
-use crate::api::extract::{ApiQuery, Bounded, Patch};
+use crate::api::extract::{ApiQuery, Bounded};
 use crate::auth::Principal;
 use crate::services::tasks::{ClaimRequest, CreateTask, DEFAULT_LEASE_SECONDS, TaskListFilter, TaskUpdate};
 use talon_domain::agent::AgentRef;
@@ -245,11 +245,7 @@ pub async fn update(
     let caller = principal.with_scope(Scope::TasksWrite)?;
     let update = TaskUpdate {
         status: body.status.map(Into::into),
-        output: match body.output {
-            Patch::Absent => None,
-            Patch::Null => Some(Value::Null),
-            Patch::Value(output) => Some(output),
-        },
+        output: body.output.into_json(),
         error: body.error,
         lease_token: body.lease_token,
         lease_seconds: body.lease_seconds.map(Bounded::get),

@@ -119,11 +119,7 @@ pub struct TaskTarget {
 impl CreateTaskRequest {
     /// The task's own fields (for the domain to check) and where it goes (for the service to resolve).
     pub fn split(self) -> (TaskDraft, TaskTarget) {
-        let input = match self.input {
-            Patch::Absent => None,
-            Patch::Null => Some(Value::Null),
-            Patch::Value(input) => Some(input),
-        };
+        let input = self.input.into_json();
         let draft = TaskDraft {
             title: self.title,
             description: self.description,
