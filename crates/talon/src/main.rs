@@ -1,5 +1,6 @@
 //! The `talon` binary: the server and its administration commands.
 
+mod allocator;
 mod cli;
 
 use std::sync::Arc;
@@ -16,22 +17,8 @@ use tokio::net::TcpListener;
 use cli::{Cli, Command, Common, LogFormat, Role, SeedArgs, ServeArgs};
 
 fn main() -> Result<()> {
-    limit_malloc_arenas();
+    allocator::limit_arenas();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(run())
-}
-
-/// glibc gives each thread that allocates under contention an arena of its own and rarely hands their
-/// freed memory back: after a chat load of up to 15,000 answers a second (bench/chat.sh) the server kept
-/// 61 MiB of its own memory, and 43–53 MiB with two arenas (two runs), at the same speed. Two arenas unless the operator set
-/// `MALLOC_ARENA_MAX` (which glibc then reads itself). Runs before any thread starts.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread exists.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
 }
 
 async fn run() -> Result<()> {
@@ -171,6 +158,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
     }
     let state = build_state(common, &args, store.clone()).await?;
+    allocator::spawn_trimmer();
     let listener =
         TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
