@@ -15,6 +15,7 @@ mod idempotency;
 mod ledger;
 mod marketplace_agents;
 mod marketplace_wallets;
+mod page;
 pub mod postgres;
 pub mod sqlite;
 mod tasks;
@@ -30,7 +31,7 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, Page, StoredEvent,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, StoredEvent,
 };
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use contracts::{
@@ -43,6 +44,7 @@ pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
 pub use marketplace_agents::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
 pub use marketplace_wallets::{MarketplaceWalletStore, WalletEntry, Withdrawal};
+pub use page::{Page, Window};
 pub use tasks::{InsertOutcome, ListedTask, MAX_BATCH, TaskChange, TaskFilter, TaskInsert, TaskStore};
 pub use uploads::UploadStore;
 pub use usage::UsageStore;

@@ -17,6 +17,7 @@ mod error_surfaces;
 mod errors;
 mod idempotency;
 mod json_depth;
+mod list_cursors;
 mod marketplace;
 mod nul_characters;
 mod openai;

@@ -49,7 +49,7 @@ async fn spec_create_get_and_list(backend: Backend) {
     assert_eq!(app.get_json(&format!("/api/agents/{uuid}"), &user.token).await["id"], id);
 
     let list = app.get_json("/api/agents?page=1&limit=10", &user.token).await;
-    assert_eq!(list["pagination"], json!({"page": 1, "limit": 10, "total": 1, "totalPages": 1}));
+    assert_eq!(list["pagination"], json!({"page": 1, "limit": 10, "total": 1, "totalPages": 1, "hasMore": false}));
     let item = &list["data"][0];
     for field in ["id", "name", "description", "status", "currentVersionId", "forkCount", "createdAt"] {
         assert!(item.get(field).is_some(), "{field} in {item}");

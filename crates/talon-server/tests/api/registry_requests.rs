@@ -185,7 +185,10 @@ async fn page_and_limit_are_held_to_their_ranges(backend: Backend) {
     let first = app.get_json("/api/agents?limit=1", &user.token).await;
     assert_eq!(first["data"].as_array().unwrap().len(), 1);
     assert_eq!(first["data"][0]["id"], ids[0]);
-    assert_eq!(first["pagination"], json!({"page": 1, "limit": 1, "total": 2, "totalPages": 2}));
+    assert_eq!(
+        first["pagination"],
+        json!({"page": 1, "limit": 1, "total": 2, "totalPages": 2, "hasMore": true, "nextCursor": ids[0]})
+    );
     let second = app.get_json("/api/agents?limit=1&page=2", &user.token).await;
     assert_eq!(second["data"][0]["id"], ids[1]);
     let all = app.get_json("/api/agents?limit=100", &user.token).await;

@@ -8,16 +8,10 @@ use talon_domain::event::Event;
 use talon_domain::{AgentId, UserId, VersionId};
 
 use crate::StoreError;
+use crate::page::{Page, Window};
 
 pub(crate) mod rows;
 pub(crate) mod sql;
-
-/// One page of a list, and how many rows the whole list has.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: i64,
-}
 
 /// Which of an account's agents a list shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,14 +75,9 @@ pub trait AgentStore {
     /// owner's slug index, so that a free one can be chosen without trial inserts.
     async fn taken_slugs(&self, owner: UserId, base: &str) -> Result<Vec<String>, StoreError>;
 
-    /// The owner's agents, oldest first, so that pages stay stable while agents are added.
-    async fn list_agents(
-        &self,
-        owner: UserId,
-        filter: AgentFilter,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Page<Agent>, StoreError>;
+    /// A window of the owner's agents, oldest first, so that pages stay stable while agents are added;
+    /// the total comes from the account's counters, not from counting rows.
+    async fn list_agents(&self, owner: UserId, filter: AgentFilter, window: Window) -> Result<Page<Agent>, StoreError>;
 
     /// Writes the agent's metadata, visibility and API access only (never versions or deployment).
     async fn update_agent_profile(&self, agent: &Agent, event: &Event) -> Result<(), StoreError>;

@@ -12,8 +12,9 @@ use super::rows::{
     ON_SERVED_VERSION, VERSION_COLUMNS, VersionRow, bind_agent, bind_version, encode_capabilities,
 };
 use crate::db::{Portable, Tx, outbox, run};
+use crate::page::{Order, Page, Window};
 use crate::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, Page, StoreError,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, StoreError,
     StoredEvent,
 };
 
@@ -149,32 +150,51 @@ impl<S: Portable> AgentStore for S {
         Ok(slugs.into_iter().map(|(slug,)| slug).collect())
     }
 
-    async fn list_agents(
-        &self,
-        owner: UserId,
-        filter: AgentFilter,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Page<Agent>, StoreError> {
-        let condition = "a.user_id = $1 AND ($2 = FALSE OR a.status <> 'idle') AND ($3 IS NULL OR a.id = $3)";
-        let only = filter.only.map(|a| *a.as_uuid());
-        let count = format!("SELECT COUNT(*) FROM agents a WHERE {condition}");
-        let (total,): (i64,) = run!(self.db().reader(), |e| {
-            sqlx::query_as(&count).bind(owner.as_uuid()).bind(filter.deployed_only).bind(only).fetch_one(e).await
-        })?;
-        let select = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE {condition} ORDER BY a.id LIMIT $4 OFFSET $5");
+    async fn list_agents(&self, owner: UserId, filter: AgentFilter, window: Window) -> Result<Page<Agent>, StoreError> {
+        let mut condition = String::from("a.user_id = $1");
+        if filter.deployed_only {
+            condition.push_str(" AND a.status <> 'idle'");
+        }
+        if filter.only.is_some() {
+            condition.push_str(" AND a.id = $2");
+        }
+        let total: i64 = match filter.only {
+            // A key restricted to one agent lists at most that one: counting it is one index lookup.
+            Some(only) => {
+                let count = format!("SELECT COUNT(*) FROM agents a WHERE {condition}");
+                let (n,): (i64,) = run!(self.db().reader(), |e| {
+                    sqlx::query_as(&count).bind(owner.as_uuid()).bind(only.as_uuid()).fetch_one(e).await
+                })?;
+                n
+            }
+            None => {
+                let counted = if filter.deployed_only { " AND status <> 'idle'" } else { "" };
+                let count =
+                    format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agent_counts WHERE user_id = $1{counted}");
+                let (n,): (i64,) =
+                    run!(self.db().reader(), |e| sqlx::query_as(&count).bind(owner.as_uuid()).fetch_one(e).await)?;
+                n
+            }
+        };
+        let cursor_param = if filter.only.is_some() { 3 } else { 2 };
+        let sql = window.sql("a.id", Order::Ascending, cursor_param);
+        if let Some(keyset) = &sql.condition {
+            condition.push_str(" AND ");
+            condition.push_str(keyset);
+        }
+        let select = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE {condition} {}", sql.tail);
         let rows: Vec<AgentRow> = run!(self.db().reader(), |e| {
-            sqlx::query_as(&select)
-                .bind(owner.as_uuid())
-                .bind(filter.deployed_only)
-                .bind(only)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(e)
-                .await
+            let mut query = sqlx::query_as(&select).bind(owner.as_uuid());
+            if let Some(only) = filter.only {
+                query = query.bind(*only.as_uuid());
+            }
+            if let Some(cursor) = window.cursor() {
+                query = query.bind(cursor);
+            }
+            query.fetch_all(e).await
         })?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        Ok(window.page(items, total, sql.reversed))
     }
 
     async fn update_agent_profile(&self, agent: &Agent, event: &Event) -> Result<(), StoreError> {
@@ -321,7 +341,7 @@ impl<S: Portable> AgentStore for S {
             sqlx::query_as(&statement).bind(agent.as_uuid()).bind(limit).bind(offset).fetch_all(e).await
         })?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        Ok(Page::positioned(items, total, offset))
     }
 
     async fn lineage(&self, id: AgentId) -> Result<Vec<LineageEntry>, StoreError> {

@@ -236,7 +236,7 @@ impl<S: Portable> ContractStore for S {
             sqlx::query_as(&select).bind(id).bind(status).bind(limit).bind(offset).fetch_all(e).await
         })?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        Ok(Page::positioned(items, total, offset))
     }
 
     async fn change_contract(&self, change: &ContractChange<'_>) -> Result<ChangeOutcome, StoreError> {

@@ -275,7 +275,7 @@ impl<S: Portable> GigStore for S {
         let count = format!("SELECT COUNT(*) FROM gigs WHERE {clause}");
         let (l, o) = (c.arg(Arg::Int(limit)), c.arg(Arg::Int(offset)));
         let page = format!("SELECT {GIG_COLUMNS} FROM gigs WHERE {clause} ORDER BY id DESC LIMIT {l} OFFSET {o}");
-        fetch_page(self.db(), &count, &page, &c.args).await
+        fetch_page(self.db(), &count, &page, &c.args, offset).await
     }
 
     async fn cancel_gig(&self, id: GigId, now: DateTime<Utc>) -> Result<Option<Gig>, StoreError> {
@@ -313,7 +313,7 @@ impl<S: Portable> GigStore for S {
         let rows: Vec<GigRow> =
             run!(db.reader(), |e| bind_all!(sqlx::query_as(&page), &c.args).persistent(prepared).fetch_all(e).await)?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        Ok(Page::positioned(items, total, query.offset))
     }
 
     async fn gig_listing_version(&self) -> Result<i64, StoreError> {
@@ -369,7 +369,7 @@ impl<S: Portable> GigStore for S {
         let rows: Vec<ServiceRow> =
             run!(self.db().reader(), |e| bind_all!(sqlx::query_as(&page), &c.args).fetch_all(e).await)?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        Ok(Page::positioned(items, total, filter.offset))
     }
 
     async fn delete_service(&self, agent: AgentId, id: ServiceId) -> Result<bool, StoreError> {
@@ -387,12 +387,12 @@ impl<S: Portable> GigStore for S {
 
 /// Runs a count (binding all but the last two arguments, the page's limit and offset) and a page of
 /// gigs.
-async fn fetch_page(db: &Db, count: &str, page: &str, args: &[Arg]) -> Result<Page<Gig>, StoreError> {
+async fn fetch_page(db: &Db, count: &str, page: &str, args: &[Arg], offset: i64) -> Result<Page<Gig>, StoreError> {
     let filters = &args[..args.len().saturating_sub(2)];
     let (total,): (i64,) = run!(db.reader(), |e| bind_all!(sqlx::query_as(count), filters).fetch_one(e).await)?;
     let rows: Vec<GigRow> = run!(db.reader(), |e| bind_all!(sqlx::query_as(page), args).fetch_all(e).await)?;
     let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-    Ok(Page { items, total })
+    Ok(Page::positioned(items, total, offset))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use talon_domain::event::Event;
 use talon_domain::task::{Executor, Lease, Priority, Task, TaskStatus};
 use talon_domain::{AgentId, TaskId, UserId};
 
-use crate::{Page, StoreError};
+use crate::StoreError;
+use crate::page::{Page, Window};
 
 mod postgres;
 mod rows;
@@ -82,13 +83,13 @@ pub trait TaskStore {
     /// The tasks among `ids` that exist, in no particular order.
     async fn tasks_by_id(&self, ids: &[TaskId]) -> Result<Vec<Task>, StoreError>;
 
-    /// The owner's tasks, newest first.
+    /// A window of the owner's tasks, newest first; the total comes from the account's counters, not
+    /// from counting rows.
     async fn list_tasks(
         &self,
         owner: UserId,
         filter: TaskFilter,
-        offset: i64,
-        limit: i64,
+        window: Window,
     ) -> Result<Page<ListedTask>, StoreError>;
 
     /// Atomically moves up to `limit` runnable queued tasks (highest priority, then oldest) to `running`

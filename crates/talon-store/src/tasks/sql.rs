@@ -8,11 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::task::{Executor, Lease, Task};
 use talon_domain::{AgentId, TaskId, UserId};
+use uuid::Uuid;
 
 use super::rows::{ListedTaskRow, TASK_COLUMNS, TaskRow};
 use super::{MAX_BATCH, TaskChange, TaskInsert, postgres, sqlite};
 use crate::db::{Db, On, Portable, outbox, run};
-use crate::{InsertOutcome, ListedTask, Page, StoreError, TaskFilter, TaskStore};
+use crate::page::{Order, Page, Window};
+use crate::{InsertOutcome, ListedTask, StoreError, TaskFilter, TaskStore};
 
 const TASK_HOLDING_DEDUPE_KEY: &str = "SELECT id, user_id, agent_id, version_id, title, description, \
      priority, status, executor, input, output, error, attempts, max_attempts, run_at, dedupe_key, lease_token, \
@@ -127,39 +129,46 @@ impl<S: Portable> TaskStore for S {
         &self,
         owner: UserId,
         filter: TaskFilter,
-        offset: i64,
-        limit: i64,
+        window: Window,
     ) -> Result<Page<ListedTask>, StoreError> {
-        let condition = "t.user_id = $1 AND ($2 IS NULL OR t.status = $2) AND ($3 IS NULL OR t.agent_id = $3) \
-                         AND ($4 IS NULL OR t.priority = $4)";
-        let status = filter.status.map(|s| s.as_str());
         let agent = filter.agent.map(|a| *a.as_uuid());
+        let status = filter.status.map(|s| s.as_str());
         let priority = filter.priority.map(|p| p.rank());
-        let count = format!("SELECT COUNT(*) FROM tasks t WHERE {condition}");
+        // The counters keep one row per agent and one, under the nil agent, for the whole account; the
+        // page has only the filters given as conditions, so that each combination is its own statement
+        // with a plan on the index made for it (`tasks_by_*`).
+        let (count, select, reversed) = list_statements(&filter, &window);
         let (total,): (i64,) = run!(self.db().reader(), |e| {
-            sqlx::query_as(&count).bind(owner.as_uuid()).bind(status).bind(agent).bind(priority).fetch_one(e).await
+            let mut query = sqlx::query_as(&count).bind(owner.as_uuid()).bind(agent.unwrap_or(Uuid::nil()));
+            if let Some(status) = status {
+                query = query.bind(status);
+            }
+            if let Some(priority) = priority {
+                query = query.bind(priority);
+            }
+            query.fetch_one(e).await
         })?;
-        let columns = TASK_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
-        let select = format!(
-            "SELECT {columns}, a.name AS agent_name FROM tasks t JOIN agents a ON a.id = t.agent_id
-             WHERE {condition} ORDER BY t.id DESC LIMIT $5 OFFSET $6"
-        );
         let rows: Vec<ListedTaskRow> = run!(self.db().reader(), |e| {
-            sqlx::query_as(&select)
-                .bind(owner.as_uuid())
-                .bind(status)
-                .bind(agent)
-                .bind(priority)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(e)
-                .await
+            let mut query = sqlx::query_as(&select).bind(owner.as_uuid());
+            if let Some(agent) = agent {
+                query = query.bind(agent);
+            }
+            if let Some(status) = status {
+                query = query.bind(status);
+            }
+            if let Some(priority) = priority {
+                query = query.bind(priority);
+            }
+            if let Some(cursor) = window.cursor() {
+                query = query.bind(cursor);
+            }
+            query.fetch_all(e).await
         })?;
         let items = rows
             .into_iter()
             .map(|r| Ok(ListedTask { agent_name: r.agent_name, task: r.task.try_into()? }))
             .collect::<Result<_, StoreError>>()?;
-        Ok(Page { items, total })
+        Ok(window.page(items, total, reversed))
     }
 
     async fn claim_tasks(
@@ -287,4 +296,33 @@ impl DedupePlan {
         });
         Self { leaders, followers }
     }
+}
+
+/// The statements of a task list: the total from the counters (bound: owner, agent or nil, then the
+/// status and priority given) and the window (bound: owner, then the agent, status and priority given,
+/// then the cursor), and whether the window's rows come back reversed.
+fn list_statements(filter: &TaskFilter, window: &Window) -> (String, String, bool) {
+    let mut counted = vec!["user_id = $1", "agent_id = $2"].into_iter().map(String::from).collect::<Vec<_>>();
+    let mut conditions = vec!["t.user_id = $1".to_owned()];
+    if filter.agent.is_some() {
+        conditions.push(format!("t.agent_id = ${}", conditions.len() + 1));
+    }
+    if filter.status.is_some() {
+        counted.push(format!("status = ${}", counted.len() + 1));
+        conditions.push(format!("t.status = ${}", conditions.len() + 1));
+    }
+    if filter.priority.is_some() {
+        counted.push(format!("priority = ${}", counted.len() + 1));
+        conditions.push(format!("t.priority = ${}", conditions.len() + 1));
+    }
+    let sql = window.sql("t.id", Order::Descending, conditions.len() + 1);
+    conditions.extend(sql.condition);
+    let columns = TASK_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let count = format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM task_counts WHERE {}", counted.join(" AND "));
+    let select = format!(
+        "SELECT {columns}, a.name AS agent_name FROM tasks t JOIN agents a ON a.id = t.agent_id WHERE {} {}",
+        conditions.join(" AND "),
+        sql.tail
+    );
+    (count, select, sql.reversed)
 }

@@ -309,7 +309,7 @@ impl<S: Portable> WebhookStore for S {
             sqlx::query_as(&statement).bind(webhook.as_uuid()).bind(limit).bind(offset).fetch_all(e).await
         })?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-        Ok(Page { items, total })
+        Ok(Page::positioned(items, total, offset))
     }
 
     async fn claim_deliveries(

@@ -1,6 +1,8 @@
 //! Agents, versions, forks and lineage.
 
-use talon_store::{Backend, StoreError};
+use talon_store::{Backend, StoreError, Window};
+
+const FIRST_TEN: Window = Window::Offset { offset: 0, limit: 10 };
 
 use crate::common::agent_fixtures::{agent, event, fork_of};
 use crate::common::{account, db, now};
@@ -33,13 +35,13 @@ async fn agents_insert_read_and_list(backend: Backend) {
 
     let (b, bv) = agent(&alice, "two", None);
     db.store.insert_agent(&b, &bv, &[]).await.unwrap();
-    let page = db.store.list_agents(alice.id, Default::default(), 0, 10).await.unwrap();
+    let page = db.store.list_agents(alice.id, Default::default(), FIRST_TEN).await.unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.items.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(), ["one", "two"]);
     let deployed = talon_store::AgentFilter { deployed_only: true, only: None };
-    assert_eq!(db.store.list_agents(alice.id, deployed, 0, 10).await.unwrap().total, 0);
+    assert_eq!(db.store.list_agents(alice.id, deployed, FIRST_TEN).await.unwrap().total, 0);
     let only_b = talon_store::AgentFilter { deployed_only: false, only: Some(b.id) };
-    assert_eq!(db.store.list_agents(alice.id, only_b, 0, 10).await.unwrap().items[0].id, b.id);
+    assert_eq!(db.store.list_agents(alice.id, only_b, FIRST_TEN).await.unwrap().items[0].id, b.id);
 
     let events = db.store.events_for(alice.id).await.unwrap();
     assert_eq!(events.len(), 1);

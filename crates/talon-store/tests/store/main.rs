@@ -21,6 +21,7 @@ mod contracts;
 mod gigs;
 mod idempotency;
 mod ledger;
+mod lists;
 mod marketplace;
 mod task_batches;
 mod tasks;

@@ -9,7 +9,7 @@ use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, Priority, Task, TaskStatus};
 use talon_domain::{Account, AgentId, TaskId};
 use talon_store::testing::TestDatabase;
-use talon_store::{Backend, InsertOutcome, MAX_BATCH, StoreError, TaskChange, TaskInsert};
+use talon_store::{Backend, InsertOutcome, MAX_BATCH, StoreError, TaskChange, TaskInsert, Window};
 
 use crate::common::agent_fixtures::agent;
 use crate::common::{account, db, now, queued_task};
@@ -100,7 +100,10 @@ async fn a_failing_batch_leaves_nothing(backend: Backend) {
         }
     }
     assert_eq!(count_events(&db, &alice, "task.created").await, 0);
-    assert_eq!(db.store.list_tasks(alice.id, Default::default(), 0, 10).await.unwrap().total, 0);
+    assert_eq!(
+        db.store.list_tasks(alice.id, Default::default(), Window::Offset { offset: 0, limit: 10 }).await.unwrap().total,
+        0
+    );
 }
 
 async fn batches_over_the_limit_are_refused(backend: Backend) {
@@ -113,7 +116,10 @@ async fn batches_over_the_limit_are_refused(backend: Backend) {
         .map(|t| TaskChange { task: t, expected: TaskStatus::Queued, expected_lease: None, events: &[] })
         .collect();
     assert!(matches!(db.store.update_tasks(&changes).await, Err(StoreError::BatchTooLarge { .. })));
-    assert_eq!(db.store.list_tasks(alice.id, Default::default(), 0, 10).await.unwrap().total, 0);
+    assert_eq!(
+        db.store.list_tasks(alice.id, Default::default(), Window::Offset { offset: 0, limit: 10 }).await.unwrap().total,
+        0
+    );
 
     // The limit itself is one batch.
     let full: Vec<Task> = too_many[..MAX_BATCH].to_vec();

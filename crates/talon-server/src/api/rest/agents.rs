@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use talon_domain::Scope;
 use talon_domain::agent::lineage::LineageNode;
+use talon_domain::{AgentId, Scope};
 use utoipa::ToSchema;
 
 use super::agent_inputs::{agent_ref, selected_version};
@@ -14,7 +14,7 @@ use super::agent_requests::{
     CreateAgentRequest, DeleteAgentQuery, DeployAgentRequest, ForkAgentRequest, UpdateAgentRequest,
 };
 use super::agent_views::AgentView;
-use super::pagination::{PageQuery, Pagination};
+use super::pagination::{CursorPageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{ApiJson, ApiQuery, MaybeJson};
 use crate::auth::Principal;
@@ -42,18 +42,18 @@ pub struct Lineage {
 /// List the account's agents, oldest first.
 #[utoipa::path(get, path = "/api/agents", operation_id = "listAgents",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(PageQuery),
+    params(CursorPageQuery),
     responses((status = 200, body = AgentList), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<CursorPageQuery>,
 ) -> Result<Json<AgentList>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
-    let (page, limit, offset) = query.resolve();
-    let agents = state.registry.list_agents(&caller, false, offset, limit).await?;
+    let (page, window) = query.window(|id| AgentId::parse(id).ok().map(|a| *a.as_uuid()))?;
+    let agents = state.registry.list_agents(&caller, false, window).await?;
     Ok(Json(AgentList {
-        pagination: Pagination::new(page, limit, agents.total),
+        pagination: Pagination::of_window(page, window, &agents, |a| a.id.to_string()),
         data: agents.items.into_iter().map(|a| AgentView::new(a, None, None)).collect(),
     }))
 }

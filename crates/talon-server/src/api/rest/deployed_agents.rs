@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use talon_domain::Scope;
 use talon_domain::agent::Agent;
+use talon_store::Window;
 use utoipa::ToSchema;
 
 use super::pagination::LimitOffsetQuery;
@@ -62,14 +63,13 @@ pub async fn list(
         Err(missing) => principal.with_scope(Scope::Chat).map_err(|_| missing)?,
     };
     let (limit, offset) = query.resolve();
-    let page = state.registry.list_agents(&caller, true, offset, limit).await?;
+    let page = state.registry.list_agents(&caller, true, Window::Offset { offset, limit }).await?;
     let mut agents = Vec::with_capacity(page.items.len());
     for agent in page.items {
         let served = state.registry.served_version(&agent).await?;
         agents.push(view(agent, served.definition.model));
     }
-    let has_more = offset + (agents.len() as i64) < page.total;
-    Ok(Json(DeployedAgentList { agents, total: page.total, has_more }))
+    Ok(Json(DeployedAgentList { agents, total: page.total, has_more: page.has_more }))
 }
 
 fn view(agent: Agent, model: talon_domain::agent::ModelSpec) -> DeployedAgent {

@@ -232,10 +232,20 @@ impl ChatService {
         Ok((Target { agent: Arc::new(agent), version: Arc::new(version) }, asker))
     }
 
-    /// The caller's deployed agents, for `GET /v1/models`.
+    /// The caller's deployed agents, for `GET /v1/models`: every one, read a window at a time.
     pub async fn deployed(&self, caller: &Caller) -> Result<Vec<Agent>, ChatError> {
-        let page = self.registry.list_agents(caller, true, 0, 1000).await?;
-        Ok(page.items.into_iter().filter(|a| a.status == AgentStatus::Deployed).collect())
+        const WINDOW: i64 = 1000;
+        let mut deployed = Vec::new();
+        let mut window = talon_store::Window::Offset { offset: 0, limit: WINDOW };
+        loop {
+            let page = self.registry.list_agents(caller, true, window).await?;
+            let last = page.items.last().map(|a| *a.id.as_uuid());
+            deployed.extend(page.items.into_iter().filter(|a| a.status == AgentStatus::Deployed));
+            match last {
+                Some(id) if page.has_more => window = talon_store::Window::After { id, limit: WINDOW },
+                _ => return Ok(deployed),
+            }
+        }
     }
 
     /// Starts the answer: within the chat limits (for callers of the chat APIs), the first model that

@@ -9,7 +9,7 @@ use talon_domain::agent::{
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
 use talon_domain::{AgentId, ValidationErrors};
-use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError};
+use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError, Window};
 
 use super::{Caller, RegistryService, ServiceError};
 use crate::services::cache::Invalidation;
@@ -170,11 +170,10 @@ impl RegistryService {
         &self,
         caller: &Caller,
         deployed_only: bool,
-        offset: i64,
-        limit: i64,
+        window: Window,
     ) -> Result<Page<Agent>, ServiceError> {
         let filter = AgentFilter { deployed_only, only: caller.only_agent };
-        Ok(self.store.list_agents(caller.account.id, filter, offset, limit).await?)
+        Ok(self.store.list_agents(caller.account.id, filter, window).await?)
     }
 
     pub async fn update_profile(

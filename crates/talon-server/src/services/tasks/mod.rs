@@ -13,7 +13,7 @@ use talon_domain::event::{self, Event};
 use talon_domain::task::{Executor, Lease, NewTask, Priority, Task, TaskStatus};
 use talon_domain::time::now;
 use talon_domain::{TaskId, ValidationErrors, VersionId};
-use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter};
+use talon_store::{InsertOutcome, ListedTask, Page, Store, TaskFilter, Window};
 
 pub use batch::{BatchCreated, Finish, FinishOutcome, MAX_BATCH};
 pub use runtime::RuntimeFailure;
@@ -125,15 +125,14 @@ impl TaskService {
         &self,
         caller: &Caller,
         filter: TaskListFilter,
-        offset: i64,
-        limit: i64,
+        window: Window,
     ) -> Result<Page<ListedTask>, ServiceError> {
         let agent = match filter.agent {
             Some(reference) => Some(self.registry.owned(caller, &reference).await?.id),
             None => caller.only_agent,
         };
         let filter = TaskFilter { status: filter.status, agent, priority: filter.priority };
-        Ok(self.store.list_tasks(caller.account.id, filter, offset, limit).await?)
+        Ok(self.store.list_tasks(caller.account.id, filter, window).await?)
     }
 
     /// Applies a status change and/or output. A task under a lease changes only with its lease token

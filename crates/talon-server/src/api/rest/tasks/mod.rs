@@ -199,15 +199,15 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListTasksQuery>,
 ) -> Result<Json<TaskList>, ApiError> {
     let caller = principal.with_scope(Scope::TasksRead)?;
-    let (page, limit, offset) = query.page();
+    let (page, window) = query.cursor_page().window(|id| TaskId::parse(id).ok().map(|t| *t.as_uuid()))?;
     let filter = TaskListFilter {
         status: query.status.map(Into::into),
         priority: query.priority.map(Into::into),
         agent: agent_filter(query.agent_id)?,
     };
-    let tasks = state.tasks.list(&caller, filter, offset, limit).await?;
+    let tasks = state.tasks.list(&caller, filter, window).await?;
     Ok(Json(TaskList {
-        pagination: Pagination::new(page, limit, tasks.total),
+        pagination: Pagination::of_window(page, window, &tasks, |t| t.task.id.to_string()),
         data: tasks.items.into_iter().map(Into::into).collect(),
     }))
 }

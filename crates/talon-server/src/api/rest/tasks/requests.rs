@@ -7,7 +7,7 @@ use talon_domain::task::{self, TaskDraft};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::extract::{Bounded, Patch, free_json};
-use crate::api::rest::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::api::rest::pagination::{CursorPageQuery, MAX_LIMIT};
 
 /// Where a task is in its lifecycle: `queued → running → completed | failed`, `queued | running →
 /// cancelled`.
@@ -184,20 +184,27 @@ pub struct ListTasksQuery {
     pub priority: Option<TaskPriority>,
     /// Only this agent's tasks: its id (`agent_…` or UUID) or slug.
     pub agent_id: Option<String>,
-    /// The page, from 1.
+    /// The page, from 1 (not with a cursor).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647, default = 1)]
     pub page: Option<Bounded<1, 2147483647>>,
     /// Items a page, 1 to 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<Bounded<1, MAX_LIMIT>>,
+    /// A task's id: the page holds the (older) tasks after it. A response's `pagination.nextCursor`.
+    pub starting_after: Option<String>,
+    /// A task's id: the page holds the (newer) tasks just before it.
+    pub ending_before: Option<String>,
 }
 
 impl ListTasksQuery {
-    /// `(page, limit, offset)`.
-    pub fn page(&self) -> (i64, i64, i64) {
-        let page = self.page.map_or(1, Bounded::get);
-        let limit = self.limit.map_or(DEFAULT_LIMIT, Bounded::get);
-        (page, limit, (page - 1) * limit)
+    /// The page or cursor asked for.
+    pub fn cursor_page(&self) -> CursorPageQuery {
+        CursorPageQuery {
+            page: self.page,
+            limit: self.limit,
+            starting_after: self.starting_after.clone(),
+            ending_before: self.ending_before.clone(),
+        }
     }
 }
 
