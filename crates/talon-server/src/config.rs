@@ -67,6 +67,36 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// Connections served at once; further ones wait in the listen queue.
     pub max_connections: usize,
+    /// How long what grows without bound is kept.
+    pub retention: Retention,
+}
+
+/// How long what grows without bound is kept; the maintenance worker deletes the rest in small
+/// batches, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Chat usage records (`TALON_USAGE_RAW_RETENTION_DAYS`); their hourly and daily rollups stay.
+    pub usage_records: chrono::Duration,
+    /// Finished tasks (`TALON_TASK_RETENTION_DAYS`); `None` keeps them.
+    pub finished_tasks: Option<chrono::Duration>,
+    /// Events the webhook fan-out has handled (`TALON_EVENT_RETENTION_DAYS`).
+    pub dispatched_events: chrono::Duration,
+    /// The newest deliveries kept of each webhook (`TALON_DELIVERIES_KEPT_PER_WEBHOOK`)…
+    pub deliveries_per_webhook: i64,
+    /// …and failed ones beyond those for this long (`TALON_FAILED_DELIVERY_RETENTION_DAYS`).
+    pub failed_deliveries: chrono::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            usage_records: chrono::Duration::days(30),
+            finished_tasks: None,
+            dispatched_events: chrono::Duration::days(30),
+            deliveries_per_webhook: 1000,
+            failed_deliveries: chrono::Duration::days(30),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -93,6 +123,7 @@ impl ServerConfig {
             trust_proxy: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            retention: Retention::default(),
         }
     }
 }

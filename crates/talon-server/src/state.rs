@@ -44,6 +44,8 @@ pub struct Settings {
     pub header_timeout: std::time::Duration,
     /// Connections served at once; further ones wait to be accepted.
     pub max_connections: usize,
+    /// How long what grows without bound is kept.
+    pub retention: crate::config::Retention,
 }
 
 /// Why the server could not start.
@@ -186,6 +188,7 @@ impl AppState {
                 trust_proxy: config.trust_proxy,
                 header_timeout: config.header_timeout,
                 max_connections: config.max_connections,
+                retention: config.retention,
             }),
             metrics: prometheus(),
             bus,

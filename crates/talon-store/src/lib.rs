@@ -17,6 +17,7 @@ mod marketplace_agents;
 mod marketplace_wallets;
 mod page;
 pub mod postgres;
+mod retention;
 pub mod sqlite;
 mod tasks;
 #[cfg(feature = "testing")]
@@ -45,6 +46,7 @@ pub use ledger::{LedgerStore, StoredTransaction};
 pub use marketplace_agents::{EmailCode, MarketProfile, MarketplaceAgentStore, PortfolioItem, Registration};
 pub use marketplace_wallets::{MarketplaceWalletStore, WalletEntry, Withdrawal};
 pub use page::{Page, Window};
+pub use retention::{DeliveryRetention, RetentionStore};
 pub use tasks::{InsertOutcome, ListedTask, MAX_BATCH, TaskChange, TaskFilter, TaskInsert, TaskStore};
 pub use uploads::UploadStore;
 pub use usage::UsageStore;
@@ -79,6 +81,7 @@ pub trait Store:
     + LedgerStore
     + MarketplaceAgentStore
     + MarketplaceWalletStore
+    + RetentionStore
     + TaskStore
     + UploadStore
     + UsageStore

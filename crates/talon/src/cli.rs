@@ -193,6 +193,53 @@ pub struct ServeArgs {
     /// The address users reach this server at, for the links it hands out (claim and delivery links).
     #[arg(long, env = "TALON_PUBLIC_URL")]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How long what grows without bound is kept (deleted in small batches by the maintenance worker).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionArgs {
+    /// Days chat usage records are kept; their hourly and daily summaries are kept for good.
+    #[arg(long, env = "TALON_USAGE_RAW_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub usage_raw_retention_days: u32,
+    /// Days finished tasks (completed, failed, cancelled) are kept; unset keeps them.
+    #[arg(long, env = "TALON_TASK_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub task_retention_days: Option<u32>,
+    /// Days events are kept once the webhook fan-out has handled them.
+    #[arg(long, env = "TALON_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_retention_days: u32,
+    /// The newest deliveries kept of each webhook, whatever their outcome.
+    #[arg(long, env = "TALON_DELIVERIES_KEPT_PER_WEBHOOK", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub deliveries_kept_per_webhook: u32,
+    /// Days failed deliveries beyond those are kept.
+    #[arg(long, env = "TALON_FAILED_DELIVERY_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub failed_delivery_retention_days: u32,
+}
+
+impl Default for RetentionArgs {
+    fn default() -> Self {
+        Self {
+            usage_raw_retention_days: 30,
+            task_retention_days: None,
+            event_retention_days: 30,
+            deliveries_kept_per_webhook: 1000,
+            failed_delivery_retention_days: 30,
+        }
+    }
+}
+
+impl RetentionArgs {
+    pub fn settings(&self) -> talon_server::config::Retention {
+        let days = |n: u32| chrono::Duration::days(i64::from(n));
+        talon_server::config::Retention {
+            usage_records: days(self.usage_raw_retention_days),
+            finished_tasks: self.task_retention_days.map(days),
+            dispatched_events: days(self.event_retention_days),
+            deliveries_per_webhook: i64::from(self.deliveries_kept_per_webhook),
+            failed_deliveries: days(self.failed_delivery_retention_days),
+        }
+    }
 }
 
 impl Default for ServeArgs {
@@ -213,6 +260,7 @@ impl Default for ServeArgs {
             uploads_dir: None,
             max_upload_bytes: talon_server::services::marketplace::DEFAULT_MAX_UPLOAD_BYTES,
             public_url: None,
+            retention: RetentionArgs::default(),
             max_body_bytes: talon_server::config::DEFAULT_MAX_BODY_BYTES,
             chat_timeout_seconds: 130,
             first_token_timeout_seconds: 30,

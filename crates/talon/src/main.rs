@@ -123,6 +123,7 @@ async fn build_state(common: &Common, args: &ServeArgs, store: Arc<dyn Store>) -
     config.redis_timeout = std::time::Duration::from_millis(args.redis_timeout_ms);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_seconds);
     config.max_connections = args.max_connections;
+    config.retention = args.retention.settings();
     config.marketplace = marketplace_settings(common, args)?;
     AppState::new(store, config).await.context("cannot start the server")
 }

@@ -6,6 +6,7 @@
 //! what the others announce while they finish still reaches the other replicas.
 
 pub mod maintenance;
+pub mod retention;
 pub mod runtime;
 pub mod wakeups;
 pub mod webhook_delivery;
@@ -39,6 +40,7 @@ impl Workers {
         let mut running = JoinSet::new();
         running.spawn(wakeups::run(state.clone(), stop.clone()));
         running.spawn(maintenance::run(state.clone(), stop.clone()));
+        running.spawn(retention::run(state.clone(), stop.clone()));
         running.spawn(webhook_delivery::run(state.clone(), stop.clone()));
         running.spawn(runtime::run(state.clone(), stop.clone()));
         let usage = state.usage.clone();

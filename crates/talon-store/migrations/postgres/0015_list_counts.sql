@@ -1,7 +1,13 @@
 -- Lists answer their totals from counters kept by triggers in the same transaction as every change to
--- the rows they count, so a total costs a few index rows however many rows the account holds. A writer
--- adds to one of 16 slots picked per statement: writers of one account would otherwise queue on one
--- counter row until each commits. A total is the sum over the slots; one slot alone may be negative.
+-- the rows they count, so a total costs a few index rows however many rows the account holds. Each
+-- connection adds to a slot of its own (its backend's pid modulo 64): writers of one account would
+-- otherwise queue on one counter row until each commits (with random slots they still met often
+-- enough to cut the queue's throughput). A total is the sum over the slots; one slot alone may be
+-- negative.
+
+CREATE FUNCTION counter_slot() RETURNS SMALLINT LANGUAGE sql STABLE AS $$
+    SELECT (pg_backend_pid() % 64)::smallint
+$$;
 
 -- Tasks per account, agent, status and priority; the nil agent counts every agent of the account.
 CREATE TABLE task_counts (
@@ -21,9 +27,11 @@ SELECT user_id, '00000000-0000-0000-0000-000000000000', status, priority, 0, COU
 GROUP BY user_id, status, priority;
 
 -- Adds each delta to its task's key and to the account-wide key, in one key order for every writer so
--- that two statements never wait on each other's counters in opposite orders.
+-- that two statements never wait on each other's counters in opposite orders. (PL/pgSQL keeps the
+-- statement's plan for the session; an SQL function would plan it again on every call.)
 CREATE FUNCTION add_task_counts(user_ids UUID[], agent_ids UUID[], statuses TEXT[], priorities INTEGER[],
-                                deltas INTEGER[]) RETURNS void LANGUAGE sql AS $$
+                                deltas INTEGER[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     WITH changes AS (SELECT * FROM unnest(user_ids, agent_ids, statuses, priorities, deltas)
                      AS c(user_id, agent_id, status, priority, d)),
     scoped AS (
@@ -31,12 +39,13 @@ CREATE FUNCTION add_task_counts(user_ids UUID[], agent_ids UUID[], statuses TEXT
         UNION ALL
         SELECT user_id, '00000000-0000-0000-0000-000000000000'::uuid, status, priority, d FROM changes)
     INSERT INTO task_counts AS c (user_id, agent_id, status, priority, slot, n)
-    SELECT user_id, agent_id, status, priority, floor(random() * 16)::smallint, total
+    SELECT s.user_id, s.agent_id, s.status, s.priority, counter_slot(), s.total
     FROM (SELECT user_id, agent_id, status, priority, SUM(d) AS total FROM scoped
-          GROUP BY user_id, agent_id, status, priority) summed
-    WHERE total <> 0
-    ORDER BY user_id, agent_id, status, priority
-    ON CONFLICT (user_id, agent_id, status, priority, slot) DO UPDATE SET n = c.n + EXCLUDED.n
+          GROUP BY user_id, agent_id, status, priority) s
+    WHERE s.total <> 0
+    ORDER BY s.user_id, s.agent_id, s.status, s.priority
+    ON CONFLICT (user_id, agent_id, status, priority, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+END
 $$;
 
 CREATE FUNCTION count_inserted_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -87,14 +96,16 @@ INSERT INTO agent_counts (user_id, status, slot, n)
 SELECT user_id, status, 0, COUNT(*) FROM agents GROUP BY user_id, status;
 
 CREATE FUNCTION add_agent_counts(user_ids UUID[], statuses TEXT[], deltas INTEGER[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO agent_counts AS c (user_id, status, slot, n)
-    SELECT user_id, status, floor(random() * 16)::smallint, total
-    FROM (SELECT user_id, status, SUM(d) AS total FROM unnest(user_ids, statuses, deltas) AS c(user_id, status, d)
-          GROUP BY user_id, status) summed
-    WHERE total <> 0
-    ORDER BY user_id, status
-    ON CONFLICT (user_id, status, slot) DO UPDATE SET n = c.n + EXCLUDED.n
+    SELECT s.user_id, s.status, counter_slot(), s.total
+    FROM (SELECT user_id, status, SUM(d) AS total FROM unnest(user_ids, statuses, deltas) AS u(user_id, status, d)
+          GROUP BY user_id, status) s
+    WHERE s.total <> 0
+    ORDER BY s.user_id, s.status
+    ON CONFLICT (user_id, status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+END
 $$;
 
 CREATE FUNCTION count_inserted_agents() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,7 +1,7 @@
 -- Lists answer their totals from counters kept by triggers in the same transaction as every change to
 -- the rows they count, so a total costs a few index rows however many rows the account holds. SQLite
 -- has one writer at a time, so every change adds to slot 0 (the column keeps one schema with
--- PostgreSQL, whose writers spread over 16 slots).
+-- PostgreSQL, whose connections each add to a slot of their own).
 
 -- Tasks per account, agent, status and priority; the nil agent counts every agent of the account.
 CREATE TABLE task_counts (

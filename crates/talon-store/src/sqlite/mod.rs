@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::db::{Db, Portable};
 use crate::{Backend, Store, StoreError};
@@ -39,10 +39,13 @@ impl SqliteStore {
             files::make_database_private(options.get_filename())?;
         }
 
+        // Pages freed by retention go back to the filesystem a batch at a time
+        // (`RetentionStore::reclaim_free_pages`); takes effect on databases created with it. Set by the
+        // writer only: readers may not write the setting.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .connect_with(options.clone().auto_vacuum(SqliteAutoVacuum::Incremental))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
 

@@ -15,7 +15,9 @@ pub trait UsageStore {
     /// Writes a batch of records in one transaction.
     async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError>;
 
-    /// The agent's usage in `[from, to)`, one row per version that answered, oldest version first.
+    /// The agent's usage in `[from, to)`, one row per version that answered, oldest version first: from
+    /// the hourly and daily rollups, and from the records only where the range cuts an hour (so an
+    /// edge older than the records' retention counts from the first whole hour).
     async fn usage_by_version(
         &self,
         agent: AgentId,

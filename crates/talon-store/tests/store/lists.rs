@@ -18,6 +18,7 @@ on_both_databases!(
     agent_totals_follow_creation_deployment_and_deletion,
     task_cursors_neither_skip_nor_repeat_while_tasks_are_added,
     agent_cursors_walk_both_ways,
+    task_retention_removes_only_tasks_finished_before_its_cutoff,
 );
 
 const STATUSES: [TaskStatus; 5] =
@@ -280,4 +281,41 @@ async fn agent_cursors_walk_both_ways(backend: Backend) {
     let back = back.await.unwrap();
     assert_eq!(back.items.iter().map(|a| a.id).collect::<Vec<_>>(), ids[2..7]);
     assert!(back.has_more, "two more before them");
+}
+
+async fn task_retention_removes_only_tasks_finished_before_its_cutoff(backend: Backend) {
+    let db = db(backend).await;
+    let store = db.store.as_ref();
+    let (alice, agents) = owner_with_agents(store, "alice@example.com", 1).await;
+    let (a, av) = &agents[0];
+    let t0 = now();
+    let long_ago = t0 - Duration::days(10);
+    // A task's id tells when it was made: the first four were made ten days ago.
+    let made_at = |at: chrono::DateTime<chrono::Utc>| {
+        let stamp = uuid::Timestamp::from_unix(uuid::NoContext, at.timestamp() as u64, at.timestamp_subsec_nanos());
+        TaskId::from_uuid(uuid::Uuid::new_v7(stamp))
+    };
+    let tasks: Vec<Task> = (0..6)
+        .map(|i| Task { id: made_at(if i < 4 { long_ago } else { t0 }), ..task_of(a, av, PRIORITIES[i % 3]) })
+        .collect();
+    let inserts: Vec<TaskInsert> = tasks.iter().map(|task| TaskInsert { task, events: &[] }).collect();
+    store.insert_tasks(&inserts).await.unwrap();
+    // Two finished long ago, one finished just now, one cancelled long ago; two still queued.
+    let finish = |task: &Task, status, at| Task { status, completed_at: Some(at), updated_at: at, ..task.clone() };
+    let changes = [
+        finish(&tasks[0], TaskStatus::Completed, long_ago),
+        finish(&tasks[1], TaskStatus::Failed, long_ago),
+        finish(&tasks[2], TaskStatus::Completed, t0),
+        finish(&tasks[3], TaskStatus::Cancelled, long_ago),
+    ];
+    for task in &changes {
+        assert!(store.update_task(task, TaskStatus::Queued, None, &[]).await.unwrap());
+    }
+    let cutoff = t0 - Duration::days(1);
+    assert_eq!(store.purge_finished_tasks(cutoff, 2).await.unwrap(), 2, "a batch at a time");
+    assert_eq!(store.purge_finished_tasks(cutoff, 2).await.unwrap(), 1);
+    assert_eq!(store.purge_finished_tasks(cutoff, 2).await.unwrap(), 0);
+    let left: HashSet<TaskId> = every_task(store, alice.id).await.iter().map(|t| t.id).collect();
+    assert_eq!(left, HashSet::from([tasks[2].id, tasks[4].id, tasks[5].id]));
+    assert_totals_match_rows(store, alice.id, &[a]).await;
 }

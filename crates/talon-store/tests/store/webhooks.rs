@@ -13,6 +13,8 @@ on_both_databases!(
     agent_webhooks_take_their_agents_events_only,
     uploads_are_kept_and_found,
     a_backlog_fans_out_in_batches_once_each,
+    retention_keeps_the_newest_deliveries_and_recent_failures,
+    retention_removes_only_dispatched_events_older_than_its_cutoff,
 );
 
 fn now() -> chrono::DateTime<Utc> {
@@ -295,4 +297,73 @@ async fn a_backlog_fans_out_in_batches_once_each(backend: Backend) {
     let deliveries = store.list_deliveries(hook.id, 0, 100).await.unwrap();
     assert_eq!(deliveries.total, 70, "the events after the webhook, not the one before it");
     assert!(deliveries.items.iter().all(|d| d.event_id != early.id));
+}
+
+/// Delivery retention keeps each webhook's newest deliveries whatever their outcome, failures younger
+/// than the cutoff beyond those, and anything not finished; other webhooks are not touched.
+async fn retention_keeps_the_newest_deliveries_and_recent_failures(backend: Backend) {
+    use talon_store::DeliveryRetention;
+
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let owner = account(store, "retention@example.com").await;
+    let (hook, other) =
+        (webhook(store, owner, "https://a.example/hook").await, webhook(store, owner, "https://b.example/hook").await);
+    let t0 = now();
+    let mut made = Vec::new();
+    // Oldest first: 4 succeeded, 2 failed, 1 pending, then 3 succeeded (the newest).
+    for status in [DeliveryStatus::Succeeded; 4]
+        .into_iter()
+        .chain([DeliveryStatus::Failed; 2])
+        .chain([DeliveryStatus::Pending])
+        .chain([DeliveryStatus::Succeeded; 3])
+    {
+        let mut delivery = Delivery::pending(&hook, EventId::new(), "ping", "{}".into(), t0);
+        delivery.status = status;
+        store.insert_delivery(&delivery).await.unwrap();
+        made.push(delivery.id);
+    }
+    for _ in 0..3 {
+        due_delivery(store, &other, t0).await;
+    }
+    assert_eq!(store.webhooks_over(3).await.unwrap(), vec![hook.id], "only the webhook holding more than 3");
+    let keep_failures = DeliveryRetention { keep_per_webhook: 3, keep_failed_since: t0 - Duration::hours(1) };
+    assert_eq!(store.purge_deliveries_of(hook.id, keep_failures, 2).await.unwrap(), 2, "a batch at a time");
+    assert_eq!(store.purge_deliveries_of(hook.id, keep_failures, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_deliveries_of(hook.id, keep_failures, 2).await.unwrap(), 0);
+    let left: Vec<DeliveryId> =
+        store.list_deliveries(hook.id, 0, 100).await.unwrap().items.iter().map(|d| d.id).collect();
+    let mut expected = made[4..].to_vec();
+    expected.reverse();
+    assert_eq!(left, expected, "the failures, the pending one and the newest three");
+    let drop_failures = DeliveryRetention { keep_per_webhook: 3, keep_failed_since: t0 + Duration::hours(1) };
+    assert_eq!(store.purge_deliveries_of(hook.id, drop_failures, 100).await.unwrap(), 2);
+    assert_eq!(store.list_deliveries(hook.id, 0, 100).await.unwrap().total, 4, "pending and the newest three");
+    assert_eq!(store.list_deliveries(other.id, 0, 100).await.unwrap().total, 3, "the other webhook untouched");
+}
+
+/// Event retention removes events the fan-out handled before the cutoff, never one still to handle.
+async fn retention_removes_only_dispatched_events_older_than_its_cutoff(backend: Backend) {
+    use talon_domain::event::Event;
+
+    let db = TestDatabase::new(backend).await.unwrap();
+    let store = db.store.as_ref();
+    let owner = account(store, "events@example.com").await;
+    let handled: Vec<Event> = (0..5).map(|n| Event::new(owner, "task.created", serde_json::json!({"n": n}))).collect();
+    store.record_events(&handled).await.unwrap();
+    while store.fan_out_events(100, now()).await.unwrap() > 0 {}
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cutoff = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let waiting = Event::new(owner, "task.created", serde_json::json!({"n": "late"}));
+    store.record_events(std::slice::from_ref(&waiting)).await.unwrap();
+    assert_eq!(store.purge_dispatched_events(cutoff, 3).await.unwrap(), 3);
+    assert_eq!(store.purge_dispatched_events(cutoff, 3).await.unwrap(), 2);
+    assert_eq!(
+        store.purge_dispatched_events(Utc::now() + Duration::hours(1), 100).await.unwrap(),
+        0,
+        "not handled yet"
+    );
+    let left: Vec<EventId> = store.events_for(owner).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(left, vec![waiting.id]);
 }

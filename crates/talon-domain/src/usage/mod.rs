@@ -9,6 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::id::{AgentId, ApiKeyId, UserId, VersionId};
 use crate::validation::ValidationErrors;
 
+mod rollup;
+
+pub use rollup::{OutcomeKey, Period, ReadPlan, RollupKey, RollupSums, Span, UsageRollup, roll_up};
+
 /// A summary without `from` covers this many days before `to`.
 pub const DEFAULT_RANGE_DAYS: i64 = 30;
 
