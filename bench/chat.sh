@@ -2,7 +2,7 @@
 # Chat gateway benchmark: the same requests straight to a zero-latency mock upstream and through Talon
 # (SQLite), side by side in one run: JSON completions at concurrency 1 and saturated; open loop at rising
 # rates until Talon no longer holds the rate with p99 under 5 ms and no errors; the time to the first
-# event of a 64-chunk stream (chunks 20 ms apart); the server's memory idle and after the run.
+# event of a 64-chunk stream (chunks 20 ms apart); the server's memory idle, as the run ends and 6 s later.
 # Usage: bench/chat.sh  (RATES="…" DURATION=20s to change)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -60,10 +60,17 @@ echo "  direct to the mock: $(load --token unused first-event --url http://127.0
 echo "  through Talon:      $(load --token "$KEY" first-event --url "$BASE/v1/chat/completions" --body "{\"model\":\"stream-bot\",\"stream\":true,\"messages\":$messages}")"
 after=$(rss_mib "$SERVER_PID")
 after_anon=$(anon_mib "$SERVER_PID")
-echo "  memory: $idle MiB idle, $after MiB after the run (of which the process's own: $idle_anon, $after_anon MiB)"
+# The server hands freed heap back every 5 s (crates/talon/src/allocator.rs): what it keeps once idle.
+sleep 6
+settled=$(rss_mib "$SERVER_PID")
+settled_anon=$(anon_mib "$SERVER_PID")
+echo "  memory: $idle MiB idle, $after MiB as the run ends, $settled MiB 6 s later"
+echo "    (of which the process's own: $idle_anon, $after_anon, $settled_anon MiB)"
 record memory sqlite idle - mib "$idle"
 record memory sqlite after_chat - mib "$after"
+record memory sqlite after_chat_settled - mib "$settled"
 record memory sqlite idle - anon_mib "$idle_anon"
 record memory sqlite after_chat - anon_mib "$after_anon"
+record memory sqlite after_chat_settled - anon_mib "$settled_anon"
 stop_server
 rm -rf "$dir"

@@ -15,8 +15,9 @@ CLIENT_PIN=()
 [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
 [ -n "${CLIENT_CPUS:-}" ] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 
+# build_release: builds the server and talon-load (NO_BUILD=1 uses the binaries already built).
 build_release() {
-  (cd "$ROOT" && cargo build --release -p talon -p talon-bench --quiet)
+  [ -n "${NO_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -p talon -p talon-bench --quiet)
   command -v oha >/dev/null || { echo "oha is missing: cargo install oha --locked" >&2; exit 1; }
 }
 

@@ -178,13 +178,15 @@ GOALS = [
        "this": latency(b, "talon", x=10000, p50=40)} for b in (SQ, PG)],
     {"scenario": "memory", "goal": "server memory, SQLite", "filing": "13–36 MiB / 43 MiB",
      "this": [item("idle", at(SQ, "idle", "mib"), mib, "<", 20),
-              item("after chat load", at(SQ, "after_chat", "mib"), mib, "<", 64)]},
+              item("after chat load, 6 s idle", at(SQ, "after_chat_settled", "mib"), mib, "<", 64),
+              item("as the load ends", at(SQ, "after_chat", "mib"), mib)]},
     # Resident memory counts the executable's mapped code (about 17 MiB, shared and reclaimable); this
     # row leaves it out, so the two together show which part a goal is missed by.
     {"scenario": "memory", "goal": "server memory, SQLite, the process's own (RssAnon; informational)",
      "filing": "not measured",
      "this": [item("idle", at(SQ, "idle", "anon_mib"), mib, "<", 20),
-              item("after chat load", at(SQ, "after_chat", "anon_mib"), mib, "<", 64)]},
+              item("after chat load, 6 s idle", at(SQ, "after_chat_settled", "anon_mib"), mib, "<", 64),
+              item("as the load ends", at(SQ, "after_chat", "anon_mib"), mib)]},
 ]
 
 def bars(title, metrics, ylabel, **options):

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 
 mod gigs;
 mod queue_store;
+mod seed;
 mod tasks;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
@@ -111,6 +112,21 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         count: usize,
     },
+    /// Fills the account EMAIL (registered already) in DATABASE_URL through the store: AGENTS agents,
+    /// TASKS tasks (half queued) and USAGE usage records over the last year, for bench/scale.sh. Prints
+    /// the id of the agent the usage belongs to.
+    Seed {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value_t = 1_000)]
+        agents: usize,
+        #[arg(long, default_value_t = 1_000)]
+        tasks: usize,
+        #[arg(long, default_value_t = 10_000)]
+        usage: usize,
+    },
     /// Builds a fork tree of N agents (each node forked from node (i-1)/branching) and prints its root id.
     ForkTree {
         #[arg(long, default_value_t = 10_000)]
@@ -153,6 +169,9 @@ async fn main() -> Result<()> {
             queue_store::run(&database_url, mode, workers, duration, batch).await
         }
         Command::SeedGigs { database_url, client, count } => gigs::seed(&database_url, &client, count).await,
+        Command::Seed { database_url, email, agents, tasks, usage } => {
+            seed::run(&database_url, &email, agents, tasks, usage).await
+        }
         Command::CrossClaim { agent, claim_base, samples } => {
             tasks::cross_claim(&client, &cli.base, &claim_base, &cli.token, &agent, samples).await
         }
