@@ -41,7 +41,9 @@ ${EXTRA_TOML:-}
 TOML
   local url="sqlite://$dir/talon.db"
   if [ "$backend" = postgres ]; then
-    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS talon_bench" -qc "CREATE DATABASE talon_bench" >/dev/null
+    # REUSE_DB=1 starts on the database a previous start_server left (a restart).
+    [ -n "${REUSE_DB:-}" ] ||
+      psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS talon_bench" -qc "CREATE DATABASE talon_bench" >/dev/null
     url="postgres://postgres@127.0.0.1:5432/talon_bench"
   fi
   DATABASE_URL="$url" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG="${BENCH_LOG:-warn}" \

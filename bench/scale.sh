@@ -45,6 +45,13 @@ for backend in ${BACKENDS:-sqlite postgres}; do
     # Claims take tasks: a fixed count, fewer than the queue holds.
     run claim -n $((n / 4 < 400 ? n / 4 : 400)) -m POST -T application/json -d '{"limit": 1}' "$BASE/api/tasks/claim"
     stop_server
+    # Retention under load: a restarted server purges at once the usage records older than 30 days
+    # (eleven months of the seeded year) while the first page of the agent list is read.
+    REUSE_DB=1 BENCH_LOG="warn,talon_server::workers::retention=info" start_server "$backend" 3905 "$dir"
+    run agents_first_page_during_retention -z "$DURATION" "$BASE/api/agents?limit=20"
+    sleep 1
+    echo "  retention: $(grep -o 'rows past their retention removed.*' "$dir/server.log" | head -1 || echo 'still running')"
+    stop_server
     rm -rf "$dir"
   done
 done

@@ -12,8 +12,8 @@ from pathlib import Path
 
 # The requests whose cost must not grow with the data (within 2x of the smallest size).
 HELD = {"agents_first_page", "agents_by_cursor", "tasks_queued_first_page", "tasks_by_cursor", "claim", "usage_year"}
-ORDER = ["agents_first_page", "agents_by_cursor", "agents_deep_page", "agent", "tasks_queued_first_page",
-         "tasks_by_cursor", "claim", "usage_year"]
+ORDER = ["agents_first_page", "agents_first_page_during_retention", "agents_by_cursor", "agents_deep_page",
+         "agent", "tasks_queued_first_page", "tasks_by_cursor", "claim", "usage_year"]
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 

@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, Sq
 use crate::db::{Db, Portable};
 use crate::{Backend, Store, StoreError};
 
+mod checkpoints;
 mod dialect;
 mod files;
 pub(crate) use dialect::DIALECT;
@@ -53,6 +54,7 @@ impl SqliteStore {
         let reader = if in_memory {
             writer.clone()
         } else {
+            checkpoints::start(options.clone(), writer.clone()).await?;
             SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?
         };
         Ok(Self { db: Db::Sqlite { writer, reader } })

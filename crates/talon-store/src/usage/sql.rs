@@ -152,48 +152,46 @@ fn clamp(n: u64) -> i64 {
 }
 
 /// The summary of a plan: its sources' figures (bound: the agent, then each span's from and to, records
-/// first, then hours, then days) summed per version.
+/// first, then hours, then days) summed per version. Each span is a query of its own, so that each
+/// reads its index by range (two ranges joined by OR read every row of the agent on SQLite).
 fn summary_statement(plan: &ReadPlan) -> String {
-    let mut n = 1;
-    let mut span = |column: &str| {
-        let condition = format!("({column} >= ${} AND {column} < ${})", n + 1, n + 2);
-        n += 2;
-        condition
-    };
     let mut sources = Vec::new();
-    let records: Vec<String> = plan.records.iter().map(|_| span("created_at")).collect();
-    if !records.is_empty() {
+    let mut n = 1;
+    let mut source = |figures: &str, table: &str, column: &str| {
         sources.push(format!(
-            "SELECT {RECORD_FIGURES} FROM chat_usage WHERE agent_id = $1 AND ({})",
-            records.join(" OR ")
+            "SELECT {figures} FROM {table} WHERE agent_id = $1 AND {column} >= ${} AND {column} < ${}",
+            n + 1,
+            n + 2
         ));
+        n += 2;
+    };
+    for _ in &plan.records {
+        source(RECORD_FIGURES, "chat_usage", "created_at");
     }
-    let hours: Vec<String> = plan.hours.iter().map(|_| span("period_start")).collect();
-    if !hours.is_empty() {
-        sources.push(format!(
-            "SELECT {ROLLUP_FIGURES} FROM usage_hourly WHERE agent_id = $1 AND ({})",
-            hours.join(" OR ")
-        ));
+    for _ in &plan.hours {
+        source(ROLLUP_FIGURES, "usage_hourly", "period_start");
     }
     if plan.days.is_some() {
-        sources
-            .push(format!("SELECT {ROLLUP_FIGURES} FROM usage_daily WHERE agent_id = $1 AND {}", span("period_start")));
+        source(ROLLUP_FIGURES, "usage_daily", "period_start");
     }
+    // Summed per version first, then each version's number looked up once.
     format!(
-        "SELECT u.version_id, CAST(COALESCE(v.number, 0) AS BIGINT) AS number,
-             CAST(SUM(u.requests) AS BIGINT) AS requests, CAST(SUM(u.succeeded) AS BIGINT) AS succeeded,
-             CAST(SUM(u.failed) AS BIGINT) AS failed, CAST(SUM(u.client_closed) AS BIGINT) AS client_closed,
-             CAST(SUM(u.fallbacks) AS BIGINT) AS fallbacks, CAST(SUM(u.prompt_tokens) AS BIGINT) AS prompt_tokens,
-             CAST(SUM(u.completion_tokens) AS BIGINT) AS completion_tokens,
-             CAST(SUM(u.latency_sum_us) AS DOUBLE PRECISION) / SUM(u.requests) AS avg_latency_us,
-             CAST(MAX(u.latency_max_us) AS BIGINT) AS max_latency_us,
-             CAST(SUM(u.first_tokens) AS BIGINT) AS first_tokens,
-             CASE WHEN SUM(u.first_tokens) > 0
-                  THEN CAST(SUM(u.first_token_sum_us) AS DOUBLE PRECISION) / SUM(u.first_tokens) END
-                 AS avg_first_token_us
-         FROM ({}) u LEFT JOIN agent_versions v ON v.id = u.version_id
-         GROUP BY u.version_id, v.number
-         ORDER BY number, u.version_id",
+        "SELECT g.*, CAST(COALESCE(v.number, 0) AS BIGINT) AS number FROM (
+             SELECT u.version_id,
+                 CAST(SUM(u.requests) AS BIGINT) AS requests, CAST(SUM(u.succeeded) AS BIGINT) AS succeeded,
+                 CAST(SUM(u.failed) AS BIGINT) AS failed, CAST(SUM(u.client_closed) AS BIGINT) AS client_closed,
+                 CAST(SUM(u.fallbacks) AS BIGINT) AS fallbacks,
+                 CAST(SUM(u.prompt_tokens) AS BIGINT) AS prompt_tokens,
+                 CAST(SUM(u.completion_tokens) AS BIGINT) AS completion_tokens,
+                 CAST(SUM(u.latency_sum_us) AS DOUBLE PRECISION) / SUM(u.requests) AS avg_latency_us,
+                 CAST(MAX(u.latency_max_us) AS BIGINT) AS max_latency_us,
+                 CAST(SUM(u.first_tokens) AS BIGINT) AS first_tokens,
+                 CASE WHEN SUM(u.first_tokens) > 0
+                      THEN CAST(SUM(u.first_token_sum_us) AS DOUBLE PRECISION) / SUM(u.first_tokens) END
+                     AS avg_first_token_us
+             FROM ({}) u GROUP BY u.version_id) g
+         LEFT JOIN agent_versions v ON v.id = g.version_id
+         ORDER BY number, g.version_id",
         sources.join(" UNION ALL ")
     )
 }
