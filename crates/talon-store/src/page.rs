@@ -3,6 +3,8 @@
 
 use uuid::Uuid;
 
+use crate::db::Bind;
+
 /// One window of a list: its rows in list order, how many rows the whole list has, and whether more
 /// rows lie beyond the window in the direction it was read.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,9 +40,11 @@ pub(crate) enum Order {
     Descending,
 }
 
-/// A window as SQL over a list ordered by `column`: the condition to add (bound to the cursor, `$n`),
-/// the `ORDER BY … LIMIT …` tail (one row more than asked, which tells whether more follow), and
-/// whether the rows come back in reverse list order.
+/// A window as SQL over a list ordered by `column`: the condition to add, the `ORDER BY … LIMIT …` tail
+/// (one row more than asked, which tells whether more follow), and whether the rows come back in
+/// reverse list order. Its parameters, from `$n` on, are bound by `Window::bind`: the cursor (if any),
+/// the row limit, the offset (if any); bound rather than written in, so that every page of a list is
+/// one prepared statement.
 pub(crate) struct WindowSql {
     pub condition: Option<String>,
     pub tail: String,
@@ -54,34 +58,34 @@ impl Window {
         }
     }
 
-    /// The cursor to bind as parameter `$n` of `sql`'s condition, if the window has one.
-    pub(crate) fn cursor(&self) -> Option<Uuid> {
+    /// Binds the parameters of `sql`'s condition and tail, in their order.
+    pub(crate) fn bind<'q, Q: Bind<'q>>(&self, query: Q) -> Q {
         match *self {
-            Window::Offset { .. } => None,
-            Window::After { id, .. } | Window::Before { id, .. } => Some(id),
+            Window::Offset { offset, limit } => query.bind(limit + 1).bind(offset),
+            Window::After { id, limit } | Window::Before { id, limit } => query.bind(id).bind(limit + 1),
         }
     }
 
-    /// The SQL of this window over `column` in `order`; `n` is the cursor's parameter number.
+    /// The SQL of this window over `column` in `order`; `n` is the number of its first parameter.
     pub(crate) fn sql(&self, column: &str, order: Order, n: usize) -> WindowSql {
         let (forward, backward) = match order {
             Order::Ascending => (("ASC", ">"), ("DESC", "<")),
             Order::Descending => (("DESC", "<"), ("ASC", ">")),
         };
         match *self {
-            Window::Offset { offset, limit } => WindowSql {
+            Window::Offset { .. } => WindowSql {
                 condition: None,
-                tail: format!("ORDER BY {column} {} LIMIT {} OFFSET {offset}", forward.0, limit + 1),
+                tail: format!("ORDER BY {column} {} LIMIT ${n} OFFSET ${}", forward.0, n + 1),
                 reversed: false,
             },
-            Window::After { limit, .. } => WindowSql {
+            Window::After { .. } => WindowSql {
                 condition: Some(format!("{column} {} ${n}", forward.1)),
-                tail: format!("ORDER BY {column} {} LIMIT {}", forward.0, limit + 1),
+                tail: format!("ORDER BY {column} {} LIMIT ${}", forward.0, n + 1),
                 reversed: false,
             },
-            Window::Before { limit, .. } => WindowSql {
+            Window::Before { .. } => WindowSql {
                 condition: Some(format!("{column} {} ${n}", backward.1)),
-                tail: format!("ORDER BY {column} {} LIMIT {}", backward.0, limit + 1),
+                tail: format!("ORDER BY {column} {} LIMIT ${}", backward.0, n + 1),
                 reversed: true,
             },
         }
@@ -115,7 +119,7 @@ mod tests {
         let window = Window::Before { id: Uuid::nil(), limit: 2 };
         let sql = window.sql("t.id", Order::Descending, 4);
         assert_eq!(sql.condition.as_deref(), Some("t.id > $4"));
-        assert_eq!(sql.tail, "ORDER BY t.id ASC LIMIT 3");
+        assert_eq!(sql.tail, "ORDER BY t.id ASC LIMIT $5");
         assert!(sql.reversed);
         assert_eq!(window.page(vec![7, 8, 9], 9, true), Page { items: vec![8, 7], total: 9, has_more: true });
     }
@@ -124,10 +128,10 @@ mod tests {
     fn a_window_after_a_row_continues_in_list_order() {
         let sql = Window::After { id: Uuid::nil(), limit: 20 }.sql("a.id", Order::Ascending, 2);
         assert_eq!(sql.condition.as_deref(), Some("a.id > $2"));
-        assert_eq!(sql.tail, "ORDER BY a.id ASC LIMIT 21");
+        assert_eq!(sql.tail, "ORDER BY a.id ASC LIMIT $3");
         assert!(!sql.reversed);
         let offset = Window::Offset { offset: 40, limit: 20 }.sql("a.id", Order::Ascending, 2);
         assert_eq!(offset.condition, None);
-        assert_eq!(offset.tail, "ORDER BY a.id ASC LIMIT 21 OFFSET 40");
+        assert_eq!(offset.tail, "ORDER BY a.id ASC LIMIT $2 OFFSET $3");
     }
 }

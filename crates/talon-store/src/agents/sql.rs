@@ -188,10 +188,7 @@ impl<S: Portable> AgentStore for S {
             if let Some(only) = filter.only {
                 query = query.bind(*only.as_uuid());
             }
-            if let Some(cursor) = window.cursor() {
-                query = query.bind(cursor);
-            }
-            query.fetch_all(e).await
+            window.bind(query).fetch_all(e).await
         })?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
         Ok(window.page(items, total, sql.reversed))

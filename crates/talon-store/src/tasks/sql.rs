@@ -159,10 +159,7 @@ impl<S: Portable> TaskStore for S {
             if let Some(priority) = priority {
                 query = query.bind(priority);
             }
-            if let Some(cursor) = window.cursor() {
-                query = query.bind(cursor);
-            }
-            query.fetch_all(e).await
+            window.bind(query).fetch_all(e).await
         })?;
         let items = rows
             .into_iter()
@@ -300,7 +297,7 @@ impl DedupePlan {
 
 /// The statements of a task list: the total from the counters (bound: owner, agent or nil, then the
 /// status and priority given) and the window (bound: owner, then the agent, status and priority given,
-/// then the cursor), and whether the window's rows come back reversed.
+/// then the window's own), and whether the window's rows come back reversed.
 fn list_statements(filter: &TaskFilter, window: &Window) -> (String, String, bool) {
     let mut counted = vec!["user_id = $1", "agent_id = $2"].into_iter().map(String::from).collect::<Vec<_>>();
     let mut conditions = vec!["t.user_id = $1".to_owned()];
