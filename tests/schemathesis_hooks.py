@@ -6,6 +6,8 @@
 - A body's tools have distinct names: the server refuses a repeated tool name with 400, and JSON Schema
   can require distinct array items but not distinct values of one member.
 - Likewise, a batch that ends tasks (`POST /api/tasks/complete`, `/fail`) names each task once.
+- A list is read by page number or by one cursor: the server refuses `page`, `startingAfter` and
+  `endingBefore` given together (400), and parameters of a query cannot exclude each other in a schema.
 """
 
 import re
@@ -41,8 +43,14 @@ def _distinct_texts(values):
     return len(texts) == len(set(texts))
 
 
+PAGE_CHOICES = ("page", "startingAfter", "endingBefore")
+
+
 @schemathesis.hook
 def filter_case(context, case):
+    query = case.query or {}
+    if sum(1 for name in PAGE_CHOICES if query.get(name) is not None) > 1:
+        return False
     body = case.body
     if not isinstance(body, dict):
         return True

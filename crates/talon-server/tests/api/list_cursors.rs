@@ -14,6 +14,7 @@ on_both_databases!(
     tasks_walk_by_cursor_with_filters,
     bad_cursors_are_400_naming_the_parameter,
     a_cursor_of_another_account_shows_nothing_of_it,
+    the_document_gives_each_list_the_pattern_of_its_own_ids,
 );
 
 fn ids(list: &Value) -> Vec<String> {
@@ -126,4 +127,19 @@ async fn a_cursor_of_another_account_shows_nothing_of_it(backend: Backend) {
     let page = app.get_json(&format!("/api/agents?startingAfter={theirs}"), &bob.token).await;
     assert_eq!(ids(&page), [mine], "only Bob's own agents, positioned by the id");
     assert_eq!(page["pagination"]["total"], 1);
+}
+
+/// A cursor the document calls valid is one the server takes: each list's cursors have the pattern of
+/// that list's ids (a generated task id is not a valid agent cursor).
+async fn the_document_gives_each_list_the_pattern_of_its_own_ids(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = reqwest::get(format!("{}/openapi.json", app.base)).await.unwrap().json().await.unwrap();
+    for (path, prefix) in [("/api/agents", "^(agent_"), ("/api/tasks", "^(task_")] {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        for name in ["startingAfter", "endingBefore"] {
+            let param = params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"));
+            let pattern = param["schema"]["pattern"].as_str().unwrap_or_default();
+            assert!(pattern.starts_with(prefix), "{path} {name}: {pattern}");
+        }
+    }
 }

@@ -4,19 +4,19 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use talon_domain::agent::lineage::LineageNode;
 use talon_domain::{AgentId, Scope};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::agent_inputs::{agent_ref, selected_version};
 use super::agent_requests::{
     CreateAgentRequest, DeleteAgentQuery, DeployAgentRequest, ForkAgentRequest, UpdateAgentRequest,
 };
 use super::agent_views::AgentView;
-use super::pagination::{CursorPageQuery, Pagination};
+use super::pagination::{CursorPageQuery, MAX_LIMIT, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
-use crate::api::extract::{ApiJson, ApiQuery, MaybeJson};
+use crate::api::extract::{ApiJson, ApiQuery, Bounded, MaybeJson};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -39,17 +39,48 @@ pub struct Lineage {
     root: LineageNode,
 }
 
+/// `GET /api/agents`: the page, or a cursor instead of it.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AgentListQuery {
+    /// The page, from 1 (not with a cursor).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647, default = 1)]
+    page: Option<Bounded<1, 2147483647>>,
+    /// Items a page, 1 to 100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
+    limit: Option<Bounded<1, MAX_LIMIT>>,
+    /// An agent's id: the page holds the (newer) agents after it. A response's `pagination.nextCursor`.
+    /// Not with `page` or `endingBefore`.
+    #[param(
+        pattern = "^(agent_[0-9a-f]{32}|[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    starting_after: Option<String>,
+    /// An agent's id: the page holds the (older) agents just before it. Not with `page` or
+    /// `startingAfter`.
+    #[param(
+        pattern = "^(agent_[0-9a-f]{32}|[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    ending_before: Option<String>,
+}
+
 /// List the account's agents, oldest first.
 #[utoipa::path(get, path = "/api/agents", operation_id = "listAgents",
     tag = "agents", security(("bearer" = ["agents:read"])),
-    params(CursorPageQuery),
+    params(AgentListQuery),
     responses((status = 200, body = AgentList), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<CursorPageQuery>,
+    ApiQuery(query): ApiQuery<AgentListQuery>,
 ) -> Result<Json<AgentList>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsRead)?;
+    let query = CursorPageQuery {
+        page: query.page,
+        limit: query.limit,
+        starting_after: query.starting_after,
+        ending_before: query.ending_before,
+    };
     let (page, window) = query.window(|id| AgentId::parse(id).ok().map(|a| *a.as_uuid()))?;
     let agents = state.registry.list_agents(&caller, false, window).await?;
     Ok(Json(AgentList {

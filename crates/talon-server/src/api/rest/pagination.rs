@@ -56,20 +56,13 @@ impl LimitOffsetQuery {
 
 /// `?page=&limit=`, or instead of `page` a cursor: `startingAfter` (the items after this one, in list
 /// order) or `endingBefore` (the items just before it). A cursor costs the same however deep it is;
-/// a page number costs in proportion to its depth.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
+/// a page number costs in proportion to its depth. Each list declares these parameters with the pattern
+/// of its own ids (`AgentListQuery`, `ListTasksQuery`) and hands them over here.
+#[derive(Debug, Default)]
 pub struct CursorPageQuery {
-    /// The page, from 1 (not with a cursor).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647, default = 1)]
     pub page: Option<Bounded<1, 2147483647>>,
-    /// Items a page, 1 to 100.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<Bounded<1, MAX_LIMIT>>,
-    /// The id of an item: the page holds the items after it. A response's `pagination.nextCursor`.
     pub starting_after: Option<String>,
-    /// The id of an item: the page holds the items just before it.
     pub ending_before: Option<String>,
 }
 

@@ -191,8 +191,15 @@ pub struct ListTasksQuery {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<Bounded<1, MAX_LIMIT>>,
     /// A task's id: the page holds the (older) tasks after it. A response's `pagination.nextCursor`.
+    /// Not with `page` or `endingBefore`.
+    #[param(
+        pattern = "^(task_[0-9a-f]{32}|[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub starting_after: Option<String>,
-    /// A task's id: the page holds the (newer) tasks just before it.
+    /// A task's id: the page holds the (newer) tasks just before it. Not with `page` or `startingAfter`.
+    #[param(
+        pattern = "^(task_[0-9a-f]{32}|[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub ending_before: Option<String>,
 }
 
