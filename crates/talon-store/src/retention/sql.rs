@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{DeliveryRetention, RetentionStore};
 use crate::StoreError;
-use crate::db::{On, Portable, run};
+use crate::db::{Db, On, Portable, run};
 
 /// The smallest UUIDv7 of the millisecond `at`: every id made before `at` is below it.
 fn first_id_at(at: DateTime<Utc>) -> Uuid {
@@ -19,6 +19,30 @@ fn first_id_at(at: DateTime<Utc>) -> Uuid {
     bytes[6] = 0x70;
     bytes[8] = 0x80;
     Uuid::from_bytes(bytes)
+}
+
+/// Deletes up to `batch` rows of `table` (UUIDv7 ids) made before `before` that also meet `condition`
+/// (`$2` is `before`), oldest first, reading the primary key from its start.
+async fn delete_made_before(
+    db: &Db,
+    table: &str,
+    condition: &str,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let statement = format!(
+        "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < $1 AND {condition} ORDER BY id LIMIT $3)"
+    );
+    let purged = run!(db.writer(), |e| {
+        sqlx::query(&statement)
+            .bind(first_id_at(before))
+            .bind(before)
+            .bind(batch)
+            .execute(e)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(purged)
 }
 
 #[async_trait]
@@ -33,36 +57,12 @@ impl<S: Portable> RetentionStore for S {
     }
 
     async fn purge_dispatched_events(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
-        let statement = "DELETE FROM events WHERE id IN (
-             SELECT id FROM events WHERE id < $1 AND dispatched_at IS NOT NULL AND created_at < $2
-             ORDER BY id LIMIT $3)";
-        let purged = run!(self.db().writer(), |e| {
-            sqlx::query(statement)
-                .bind(first_id_at(before))
-                .bind(before)
-                .bind(batch)
-                .execute(e)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(purged)
+        delete_made_before(self.db(), "events", "dispatched_at IS NOT NULL AND created_at < $2", before, batch).await
     }
 
     async fn purge_finished_tasks(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
-        let statement = "DELETE FROM tasks WHERE id IN (
-             SELECT id FROM tasks WHERE id < $1 AND status IN ('completed', 'failed', 'cancelled')
-                 AND completed_at < $2
-             ORDER BY id LIMIT $3)";
-        let purged = run!(self.db().writer(), |e| {
-            sqlx::query(statement)
-                .bind(first_id_at(before))
-                .bind(before)
-                .bind(batch)
-                .execute(e)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(purged)
+        let finished = "status IN ('completed', 'failed', 'cancelled') AND completed_at < $2";
+        delete_made_before(self.db(), "tasks", finished, before, batch).await
     }
 
     async fn purge_deliveries_of(
