@@ -1,10 +1,8 @@
 //! Fills one account through the store with what the scale benchmark (bench/scale.sh) reads: agents,
 //! tasks (half queued, the rest completed) and usage records spread over the last year, in the store's
-//! batch paths where it has them (tasks and usage) and from concurrent writers where it has not
-//! (agents).
+//! batch paths, thousands of rows to a transaction.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -17,8 +15,6 @@ use talon_domain::usage::{Outcome, Source, UsageRecord};
 use talon_domain::{AgentId, TaskId, UserId, VersionId};
 use talon_store::{MAX_BATCH, Store, TaskInsert};
 
-/// Writers of agents at once.
-const AGENT_WRITERS: usize = 16;
 /// Usage records per batch.
 const USAGE_BATCH: usize = 5_000;
 
@@ -48,37 +44,28 @@ async fn seed_agents(
     email: &str,
     count: usize,
 ) -> Result<Vec<(AgentId, VersionId)>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let writers: Vec<_> = (0..AGENT_WRITERS)
-        .map(|_| {
-            let (store, next, email) = (store.clone(), next.clone(), email.to_owned());
-            tokio::spawn(async move {
-                let mut made = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        return Ok::<_, anyhow::Error>(made);
-                    }
-                    let at = now();
-                    let definition = Definition {
-                        prompt: format!("You are agent {i}."),
-                        tools: vec![],
-                        config: Default::default(),
-                        model: ModelSpec::default(),
-                    };
-                    let author = Author { id: owner, email: email.clone() };
-                    let version = Version::first(AgentId::new(), definition, "seed".into(), author, at);
-                    let metadata = AgentMetadata { name: format!("agent {i}"), ..Default::default() };
-                    let agent = Agent::new(owner, format!("agent-{i}"), metadata, &version);
-                    store.insert_agent(&agent, &version, &[]).await?;
-                    made.push((agent.id, version.id));
-                }
-            })
-        })
-        .collect();
     let mut made = Vec::with_capacity(count);
-    for writer in writers {
-        made.extend(writer.await??);
+    let mut i = 0;
+    while i < count {
+        let n = MAX_BATCH.min(count - i);
+        let at = now();
+        let batch: Vec<(Agent, Version)> = (i..i + n)
+            .map(|k| {
+                let definition = Definition {
+                    prompt: format!("You are agent {k}."),
+                    tools: vec![],
+                    config: Default::default(),
+                    model: ModelSpec::default(),
+                };
+                let author = Author { id: owner, email: email.to_owned() };
+                let version = Version::first(AgentId::new(), definition, "seed".into(), author, at);
+                let metadata = AgentMetadata { name: format!("agent {k}"), ..Default::default() };
+                (Agent::new(owner, format!("agent-{k}"), metadata, &version), version)
+            })
+            .collect();
+        store.insert_root_agents(&batch).await?;
+        made.extend(batch.iter().map(|(agent, version)| (agent.id, version.id)));
+        i += n;
     }
     made.sort();
     Ok(made)

@@ -60,6 +60,11 @@ pub trait AgentStore {
     /// and the events happen in one transaction. `Conflict("slug")` when the owner has the slug.
     async fn insert_agent(&self, agent: &Agent, first: &Version, events: &[Event]) -> Result<(), StoreError>;
 
+    /// Inserts up to `MAX_BATCH` agents that are no forks, each with its first version, in one
+    /// transaction of multi-row statements, with no events: the path of bulk imports and seeding.
+    /// `Conflict("slug")` when any slug is taken, and then nothing is written.
+    async fn insert_root_agents(&self, agents: &[(Agent, Version)]) -> Result<(), StoreError>;
+
     async fn agent(&self, id: AgentId) -> Result<Option<Agent>, StoreError>;
 
     /// The agent with its current version, in one query (the hot path of reads and appends).

@@ -11,10 +11,10 @@ use super::rows::{
     AGENT_COLUMNS, AGENT_WITH_VERSION, AgentHeadRow, AgentRow, EventRow, LineageRow, ON_CURRENT_VERSION,
     ON_SERVED_VERSION, VERSION_COLUMNS, VersionRow, bind_agent, bind_version, encode_capabilities,
 };
-use crate::db::{Portable, Tx, outbox, run};
+use crate::db::{Portable, Tx, outbox, placeholders, run};
 use crate::page::{Order, Page, Window};
 use crate::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, StoreError,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, MAX_BATCH, StoreError,
     StoredEvent,
 };
 
@@ -24,6 +24,17 @@ pub(crate) const INSERT_AGENT: &str = "INSERT INTO agents (id, user_id, slug, na
      parent_version_id, fork_type, created_at, updated_at, api_access, lineage_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
      COALESCE((SELECT p.lineage_id FROM agents p WHERE p.id = $14), $1))";
+
+/// The columns of `INSERT_AGENT`, for the multi-row insert of root agents, whose lineage is their own id.
+const AGENT_INSERT_COLUMNS: &str = "id, user_id, slug, name, description, capabilities, public, status, \
+     current_version_id, deployed_version_id, deployed_at, fork_count, depth, parent_agent_id, parent_version_id, \
+     fork_type, created_at, updated_at, api_access, lineage_id";
+const AGENT_INSERT_COLUMN_COUNT: usize = 20;
+const VERSION_INSERT_COLUMNS: &str = "id, agent_id, number, parent_version_id, definition, content_hash, \
+     commit_message, fork_type, created_by, created_at";
+const VERSION_INSERT_COLUMN_COUNT: usize = 10;
+/// Rows per statement of a multi-row insert: 4,000 bound values at most, under either database's bound.
+const ROWS_PER_INSERT: usize = 200;
 
 pub(crate) const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
      definition, content_hash, commit_message, fork_type, created_by, created_at) \
@@ -93,6 +104,52 @@ impl<S: Portable> AgentStore for S {
         }
         outbox::record(&mut tx, events).await?;
         count_lineage_change_of(&mut tx, agent.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_root_agents(&self, agents: &[(Agent, Version)]) -> Result<(), StoreError> {
+        if agents.len() > MAX_BATCH {
+            return Err(StoreError::BatchTooLarge { len: agents.len(), max: MAX_BATCH });
+        }
+        if agents.iter().any(|(agent, first)| agent.fork_origin.is_some() || first.agent_id != agent.id) {
+            return Err(StoreError::Corrupt("a batch of root agents holds a fork or a foreign version".into()));
+        }
+        let mut tx = self.db().begin().await?;
+        for chunk in agents.chunks(ROWS_PER_INSERT) {
+            let rows = placeholders(&tx.conn(), chunk.len(), AGENT_INSERT_COLUMN_COUNT);
+            let statement = format!("INSERT INTO agents ({AGENT_INSERT_COLUMNS}) VALUES {rows}");
+            run!(tx.conn(), |c| {
+                let mut query = sqlx::query(&statement);
+                for (agent, _) in chunk {
+                    query = bind_agent(query, agent).bind(*agent.id.as_uuid());
+                }
+                query.execute(c).await.map(|_| ())
+            })
+            .map_err(|e| StoreError::unique(e, "slug"))?;
+            let rows = placeholders(&tx.conn(), chunk.len(), VERSION_INSERT_COLUMN_COUNT);
+            let statement = format!("INSERT INTO agent_versions ({VERSION_INSERT_COLUMNS}) VALUES {rows}");
+            run!(tx.conn(), |c| {
+                let mut query = sqlx::query(&statement);
+                for (_, first) in chunk {
+                    query = bind_version(query, first);
+                }
+                query.execute(c).await.map(|_| ())
+            })?;
+            // Each root starts its lineage, named by its id, with one change.
+            let rows = placeholders(&tx.conn(), chunk.len(), 2);
+            let statement = format!(
+                "INSERT INTO lineages (id, changes) VALUES {rows} \
+                 ON CONFLICT (id) DO UPDATE SET changes = lineages.changes + 1"
+            );
+            run!(tx.conn(), |c| {
+                let mut query = sqlx::query(&statement);
+                for (agent, _) in chunk {
+                    query = query.bind(*agent.id.as_uuid()).bind(1_i64);
+                }
+                query.execute(c).await.map(|_| ())
+            })?;
+        }
         tx.commit().await?;
         Ok(())
     }

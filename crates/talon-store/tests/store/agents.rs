@@ -15,6 +15,7 @@ on_both_databases!(
     every_change_a_lineage_shows_moves_its_mark,
     an_agent_is_read_with_the_version_it_serves,
     forks_count_lineage_and_delete,
+    root_agents_are_inserted_in_batches_or_not_at_all,
 );
 
 async fn agents_insert_read_and_list(backend: Backend) {
@@ -238,4 +239,40 @@ async fn an_agent_is_read_with_the_version_it_serves(backend: Backend) {
     assert_eq!((agent.deployed_version_id, served.id), (Some(v1.id), v1.id), "deployed: the deployed version");
     assert!(db.store.agent_serving(AgentLookup::Slug { owner: bob.id, slug: "one" }).await.unwrap().is_none());
     assert!(db.store.agent_serving(AgentLookup::Id(talon_domain::AgentId::new())).await.unwrap().is_none());
+}
+
+async fn root_agents_are_inserted_in_batches_or_not_at_all(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    // More than one statement's worth of rows, so the chunks meet inside one transaction.
+    let batch: Vec<_> = (0..450).map(|i| agent(&alice, &format!("bulk-{i:03}"), None)).collect();
+    db.store.insert_root_agents(&batch).await.unwrap();
+
+    let page = db.store.list_agents(alice.id, Default::default(), FIRST_TEN).await.unwrap();
+    assert_eq!(page.total, 450, "the counters see every row of the batch");
+    let (a, v) = &batch[321];
+    assert_eq!(db.store.agent(a.id).await.unwrap().unwrap(), *a);
+    assert_eq!(db.store.version_by_number(a.id, 1).await.unwrap().unwrap(), *v);
+    let lineage = db.store.lineage(a.id).await.unwrap();
+    assert_eq!(lineage.len(), 1, "a root is its own lineage");
+    let mark = db.store.lineage_mark(a.id).await.unwrap().unwrap();
+    assert_eq!(mark.lineage, *a.id.as_uuid(), "{mark:?}");
+    assert_eq!(mark.changes, 1, "{mark:?}");
+
+    // One taken slug at the end of the last chunk: nothing of the batch is written.
+    let mut clash: Vec<_> = (0..300).map(|i| agent(&alice, &format!("more-{i:03}"), None)).collect();
+    clash.push(agent(&alice, "bulk-007", None));
+    let err = db.store.insert_root_agents(&clash).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("slug")), "{err:?}");
+    assert!(db.store.agent(clash[0].0.id).await.unwrap().is_none());
+    assert_eq!(db.store.list_agents(alice.id, Default::default(), FIRST_TEN).await.unwrap().total, 450);
+
+    // A fork needs its parent's lineage and count: it takes `insert_agent`.
+    let fork = agent(&alice, "fork", fork_of(a));
+    let err = db.store.insert_root_agents(&[fork]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let too_many: Vec<_> = (0..talon_store::MAX_BATCH + 1).map(|i| agent(&alice, &format!("x-{i}"), None)).collect();
+    let err = db.store.insert_root_agents(&too_many).await.unwrap_err();
+    assert!(matches!(err, StoreError::BatchTooLarge { .. }), "{err:?}");
 }
