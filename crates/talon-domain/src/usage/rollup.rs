@@ -1,7 +1,7 @@
-//! Usage summarised as it is written: one row per agent version, API key and outcome for every hour
-//! and every day, so that a summary over a year reads a few hundred rows instead of every answer.
+//! Usage summarised as it is written: one row per agent version, API key and outcome for every minute,
+//! hour and day, so that a summary over a year reads a few hundred rows instead of every answer.
 //! A range is read from the coarsest rows that fit inside it, and from the records themselves only at
-//! its edges, where it cuts an hour.
+//! its edges, where it cuts a minute.
 
 use std::collections::BTreeMap;
 
@@ -13,15 +13,17 @@ use crate::id::{AgentId, ApiKeyId, UserId, VersionId};
 /// The length of a rollup row's period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    Minute,
     Hour,
     Day,
 }
 
 impl Period {
-    pub const ALL: [Period; 2] = [Period::Hour, Period::Day];
+    pub const ALL: [Period; 3] = [Period::Minute, Period::Hour, Period::Day];
 
     fn length(self) -> Duration {
         match self {
+            Period::Minute => Duration::minutes(1),
             Period::Hour => Duration::hours(1),
             Period::Day => Duration::days(1),
         }
@@ -136,45 +138,60 @@ pub struct Span {
     pub to: DateTime<Utc>,
 }
 
-/// Where a range's usage is read from: the records at edges that cut an hour, hourly rows for whole
-/// hours outside whole days, and daily rows for the whole days.
+/// Where a range's usage is read from: daily rows for the whole days, hourly rows for whole hours
+/// outside them, minute rows for whole minutes outside those, and the records only at edges that cut a
+/// minute. Each list holds at most two spans (one per edge), days at most one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadPlan {
     pub records: Vec<Span>,
+    pub minutes: Vec<Span>,
     pub hours: Vec<Span>,
-    pub days: Option<Span>,
+    pub days: Vec<Span>,
 }
 
-impl UsageRange {
-    /// The plan that reads exactly this range from records, hours and days.
-    pub fn read_plan(&self) -> ReadPlan {
-        let mut plan = ReadPlan::default();
-        let (from, to) = (self.from, self.to);
+impl ReadPlan {
+    fn spans_of(&mut self, period: Period) -> &mut Vec<Span> {
+        match period {
+            Period::Minute => &mut self.minutes,
+            Period::Hour => &mut self.hours,
+            Period::Day => &mut self.days,
+        }
+    }
+
+    /// Covers `[from, to)` with whole periods of `coarsest` and finer: the whole periods inside, then
+    /// each edge left over by the next finer period (the records after the minutes).
+    fn cover(&mut self, from: DateTime<Utc>, to: DateTime<Utc>, coarsest: Option<Period>) {
         if from >= to {
-            return plan;
+            return;
         }
-        let (first_hour, last_hour) = (Period::Hour.ceil(from), Period::Hour.start_of(to));
-        if first_hour >= last_hour {
-            plan.records.push(Span { from, to });
-            return plan;
+        let Some(period) = coarsest else {
+            self.records.push(Span { from, to });
+            return;
+        };
+        let finer = match period {
+            Period::Day => Some(Period::Hour),
+            Period::Hour => Some(Period::Minute),
+            Period::Minute => None,
+        };
+        let (first, last) = (period.ceil(from), period.start_of(to));
+        if first >= last {
+            return self.cover(from, to, finer);
         }
-        push_span(&mut plan.records, from, first_hour);
-        push_span(&mut plan.records, last_hour, to);
-        let (first_day, last_day) = (Period::Day.ceil(first_hour), Period::Day.start_of(last_hour));
-        if first_day >= last_day {
-            plan.hours.push(Span { from: first_hour, to: last_hour });
-            return plan;
-        }
-        push_span(&mut plan.hours, first_hour, first_day);
-        push_span(&mut plan.hours, last_day, last_hour);
-        plan.days = Some(Span { from: first_day, to: last_day });
-        plan
+        self.spans_of(period).push(Span { from: first, to: last });
+        self.cover(from, first, finer);
+        self.cover(last, to, finer);
     }
 }
 
-fn push_span(spans: &mut Vec<Span>, from: DateTime<Utc>, to: DateTime<Utc>) {
-    if from < to {
-        spans.push(Span { from, to });
+impl UsageRange {
+    /// The plan that reads exactly this range from records, minutes, hours and days.
+    pub fn read_plan(&self) -> ReadPlan {
+        let mut plan = ReadPlan::default();
+        plan.cover(self.from, self.to, Some(Period::Day));
+        for spans in [&mut plan.records, &mut plan.minutes, &mut plan.hours] {
+            spans.sort_by_key(|span| span.from);
+        }
+        plan
     }
 }
 
@@ -213,20 +230,24 @@ mod tests {
     }
 
     #[test]
-    fn a_year_reads_days_between_hours_between_records() {
-        let range = UsageRange { from: at("2025-11-30T17:42:10Z"), to: at("2026-11-30T18:05:00Z") };
+    fn a_year_reads_days_between_hours_between_minutes_between_records() {
+        let range = UsageRange { from: at("2025-11-30T17:42:10Z"), to: at("2026-11-30T18:05:30Z") };
         assert_eq!(
             range.read_plan(),
             ReadPlan {
                 records: vec![
-                    span("2025-11-30T17:42:10Z", "2025-11-30T18:00:00Z"),
+                    span("2025-11-30T17:42:10Z", "2025-11-30T17:43:00Z"),
+                    span("2026-11-30T18:05:00Z", "2026-11-30T18:05:30Z"),
+                ],
+                minutes: vec![
+                    span("2025-11-30T17:43:00Z", "2025-11-30T18:00:00Z"),
                     span("2026-11-30T18:00:00Z", "2026-11-30T18:05:00Z"),
                 ],
                 hours: vec![
                     span("2025-11-30T18:00:00Z", "2025-12-01T00:00:00Z"),
                     span("2026-11-30T00:00:00Z", "2026-11-30T18:00:00Z"),
                 ],
-                days: Some(span("2025-12-01T00:00:00Z", "2026-11-30T00:00:00Z")),
+                days: vec![span("2025-12-01T00:00:00Z", "2026-11-30T00:00:00Z")],
             }
         );
     }
@@ -236,17 +257,20 @@ mod tests {
         let aligned = UsageRange { from: at("2026-11-01T00:00:00Z"), to: at("2026-11-03T00:00:00Z") };
         assert_eq!(
             aligned.read_plan(),
-            ReadPlan { days: Some(span("2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z")), ..ReadPlan::default() }
+            ReadPlan { days: vec![span("2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z")], ..ReadPlan::default() }
         );
-        let within_an_hour = UsageRange { from: at("2026-11-01T10:05:00Z"), to: at("2026-11-01T10:55:00Z") };
-        assert_eq!(within_an_hour.read_plan().records, vec![span("2026-11-01T10:05:00Z", "2026-11-01T10:55:00Z")]);
+        let within_a_minute = UsageRange { from: at("2026-11-01T10:05:05Z"), to: at("2026-11-01T10:05:55Z") };
+        assert_eq!(
+            within_a_minute.read_plan(),
+            ReadPlan { records: vec![span("2026-11-01T10:05:05Z", "2026-11-01T10:05:55Z")], ..ReadPlan::default() }
+        );
         let hours = UsageRange { from: at("2026-11-01T10:00:00Z"), to: at("2026-11-01T13:30:00Z") };
         assert_eq!(
             hours.read_plan(),
             ReadPlan {
-                records: vec![span("2026-11-01T13:00:00Z", "2026-11-01T13:30:00Z")],
+                minutes: vec![span("2026-11-01T13:00:00Z", "2026-11-01T13:30:00Z")],
                 hours: vec![span("2026-11-01T10:00:00Z", "2026-11-01T13:00:00Z")],
-                days: None,
+                ..ReadPlan::default()
             }
         );
         let empty = UsageRange { from: at("2026-11-02T00:00:00Z"), to: at("2026-11-01T00:00:00Z") };
@@ -255,13 +279,24 @@ mod tests {
 
     #[test]
     fn every_instant_of_a_range_is_read_once() {
-        let range = UsageRange { from: at("2026-10-30T22:17:00Z"), to: at("2026-11-02T01:45:30Z") };
-        let plan = range.read_plan();
-        let mut spans: Vec<Span> = plan.records.iter().chain(&plan.hours).chain(&plan.days).copied().collect();
-        spans.sort_by_key(|s| s.from);
-        assert_eq!(spans.first().unwrap().from, range.from);
-        assert_eq!(spans.last().unwrap().to, range.to);
-        assert!(spans.windows(2).all(|w| w[0].to == w[1].from), "no gap, no overlap: {spans:?}");
+        for (from, to) in [
+            ("2026-10-30T22:17:00Z", "2026-11-02T01:45:30Z"),
+            ("2026-10-30T22:17:12.5Z", "2026-10-30T23:00:01Z"),
+            ("2026-10-30T00:00:00Z", "2026-10-31T00:00:00.000001Z"),
+            ("2026-10-30T23:59:59Z", "2026-10-31T00:00:01Z"),
+        ] {
+            let range = UsageRange { from: at(from), to: at(to) };
+            let plan = range.read_plan();
+            let mut spans: Vec<Span> =
+                plan.records.iter().chain(&plan.minutes).chain(&plan.hours).chain(&plan.days).copied().collect();
+            spans.sort_by_key(|s| s.from);
+            assert_eq!(spans.first().unwrap().from, range.from);
+            assert_eq!(spans.last().unwrap().to, range.to);
+            assert!(spans.windows(2).all(|w| w[0].to == w[1].from), "no gap, no overlap: {spans:?}");
+            assert!(
+                plan.records.len() <= 2 && plan.minutes.len() <= 2 && plan.hours.len() <= 2 && plan.days.len() <= 1
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! pause between batches, so that a purge of millions of rows never holds writers up for longer than
 //! one short statement and leaves the database time for its own work.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use talon_store::{DeliveryRetention, StoreError};
@@ -13,10 +13,14 @@ use crate::state::AppState;
 
 /// How often retention looks for rows past their time.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
-/// Rows one statement deletes.
-const BATCH: i64 = 500;
-/// The pause between two batches.
+/// Rows one statement deletes: about a millisecond of work, the longest a request waits behind it.
+const BATCH: i64 = 200;
+/// The shortest pause between two batches.
 const PAUSE: Duration = Duration::from_millis(20);
+/// The pause after a batch, as a multiple of the time the batch took: a purge keeps the database (and,
+/// on SQLite, the core it shares with requests) busy at most a fifth of the time, however slow a
+/// batch gets.
+const PAUSE_PER_BATCH_TIME: u32 = 4;
 /// Free pages handed back to the filesystem after each round (SQLite), 4 KiB each.
 const RECLAIM_PAGES: i64 = 4096;
 
@@ -24,6 +28,7 @@ const RECLAIM_PAGES: i64 = 4096;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
     pub usage_records: u64,
+    pub usage_minutes: u64,
     pub events: u64,
     pub tasks: u64,
     pub deliveries: u64,
@@ -52,6 +57,7 @@ pub async fn purge(state: &AppState, retention: Retention, stop: &CancellationTo
     let now = Utc::now();
     let mut purged = Purged {
         usage_records: in_batches(stop, || store.purge_usage_records(now - retention.usage_records, BATCH)).await?,
+        usage_minutes: in_batches(stop, || store.purge_usage_minutes(now - retention.usage_records, BATCH)).await?,
         events: in_batches(stop, || store.purge_dispatched_events(now - retention.dispatched_events, BATCH)).await?,
         ..Purged::default()
     };
@@ -71,6 +77,10 @@ pub async fn purge(state: &AppState, retention: Retention, stop: &CancellationTo
     Ok(purged)
 }
 
+fn pause_after(batch_took: Duration) -> Duration {
+    PAUSE.max(batch_took * PAUSE_PER_BATCH_TIME)
+}
+
 /// Runs `batch` until it deletes less than a whole batch, pausing between batches.
 async fn in_batches<F, Fut>(stop: &CancellationToken, batch: F) -> Result<u64, StoreError>
 where
@@ -79,11 +89,23 @@ where
 {
     let mut total = 0;
     loop {
+        let started = Instant::now();
         let deleted = batch().await?;
         total += deleted;
         if deleted < BATCH as u64 || stop.is_cancelled() {
             return Ok(total);
         }
-        tokio::time::sleep(PAUSE).await;
+        tokio::time::sleep(pause_after(started.elapsed())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_batch_is_followed_by_a_longer_pause() {
+        assert_eq!(pause_after(Duration::from_millis(1)), PAUSE);
+        assert_eq!(pause_after(Duration::from_millis(15)), Duration::from_millis(60));
     }
 }

@@ -24,6 +24,10 @@ pub trait RetentionStore {
     /// stay); returns how many went.
     async fn purge_usage_records(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
 
+    /// Deletes up to `batch` minute rollups of minutes that started before `before` (kept as long as the
+    /// records they summarise); returns how many went.
+    async fn purge_usage_minutes(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
+
     /// Deletes up to `batch` events recorded before `before` that the webhook fan-out has already
     /// handled (deliveries keep their own copy of the payload).
     async fn purge_dispatched_events(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;

@@ -56,6 +56,18 @@ impl<S: Portable> RetentionStore for S {
         Ok(purged)
     }
 
+    async fn purge_usage_minutes(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+        // The table has no single-column key: rows are named by their whole primary key.
+        let statement = "DELETE FROM usage_minutely
+             WHERE (agent_id, period_start, version_id, key_id, outcome) IN (
+                 SELECT agent_id, period_start, version_id, key_id, outcome FROM usage_minutely
+                 WHERE period_start < $1 ORDER BY period_start LIMIT $2)";
+        let purged = run!(self.db().writer(), |e| {
+            sqlx::query(statement).bind(before).bind(batch).execute(e).await.map(|done| done.rows_affected())
+        })?;
+        Ok(purged)
+    }
+
     async fn purge_dispatched_events(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
         delete_made_before(self.db(), "events", "dispatched_at IS NOT NULL AND created_at < $2", before, batch).await
     }

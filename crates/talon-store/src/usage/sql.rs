@@ -1,6 +1,6 @@
 //! `UsageStore` for every store, in SQL both databases run: every sum and average is cast so both
-//! databases return the same types. Records are written with their hourly and daily rollups in one
-//! transaction; a summary reads the rollups, and the records only where its range cuts an hour.
+//! databases return the same types. Records are written with their minute, hourly and daily rollups in
+//! one transaction; a summary reads the rollups, and the records only where its range cuts a minute.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -57,7 +57,8 @@ impl<S: Portable> UsageStore for S {
         for chunk in records.chunks(ROWS_PER_INSERT) {
             insert_records(&mut tx, chunk).await?;
         }
-        for (period, table) in [(Period::Hour, "usage_hourly"), (Period::Day, "usage_daily")] {
+        for period in Period::ALL {
+            let table = rollup_table(period);
             for chunk in roll_up(records, period).chunks(ROWS_PER_INSERT) {
                 add_rollups(&mut tx, table, chunk).await?;
             }
@@ -79,7 +80,7 @@ impl<S: Portable> UsageStore for S {
         let statement = summary_statement(&plan);
         let rows: Vec<VersionUsageRow> = run!(self.db().reader(), |e| {
             let mut query = sqlx::query_as(&statement).bind(*agent.as_uuid());
-            for span in plan.records.iter().chain(&plan.hours).chain(&plan.days) {
+            for span in plan.records.iter().chain(&plan.minutes).chain(&plan.hours).chain(&plan.days) {
                 query = query.bind(span.from).bind(span.to);
             }
             query.fetch_all(e).await
@@ -147,6 +148,14 @@ async fn add_rollups(tx: &mut Tx, table: &str, chunk: &[UsageRollup]) -> Result<
     Ok(())
 }
 
+pub(crate) fn rollup_table(period: Period) -> &'static str {
+    match period {
+        Period::Minute => "usage_minutely",
+        Period::Hour => "usage_hourly",
+        Period::Day => "usage_daily",
+    }
+}
+
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -168,11 +177,10 @@ fn summary_statement(plan: &ReadPlan) -> String {
     for _ in &plan.records {
         source(RECORD_FIGURES, "chat_usage", "created_at");
     }
-    for _ in &plan.hours {
-        source(ROLLUP_FIGURES, "usage_hourly", "period_start");
-    }
-    if plan.days.is_some() {
-        source(ROLLUP_FIGURES, "usage_daily", "period_start");
+    for (spans, period) in [(&plan.minutes, Period::Minute), (&plan.hours, Period::Hour), (&plan.days, Period::Day)] {
+        for _ in spans {
+            source(ROLLUP_FIGURES, rollup_table(period), "period_start");
+        }
     }
     // Summed per version first, then each version's number looked up once.
     format!(

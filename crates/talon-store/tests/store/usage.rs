@@ -202,13 +202,18 @@ async fn rollups_sum_to_the_records_they_summarise(backend: Backend) {
         (minutes(61), minutes(119)),
         (minutes(1_000), minutes(1_000)),
         (day(22) + Duration::minutes(59), day(23) + Duration::seconds(1)),
+        // Cutting minutes: the records at the edges, minute rows up to the hours.
+        (start + Duration::seconds(200), start + Duration::seconds(7_350)),
+        (start + Duration::milliseconds(433_500), start + Duration::milliseconds(866_900)),
+        (minutes(7) + Duration::seconds(20), minutes(7) + Duration::seconds(40)),
     ] {
         let got = db.store.usage_by_version(agent, from, to).await.unwrap();
         assert_same(&got, expected(&records, from, to), &format!("[{from}, {to})"));
     }
 }
 
-/// Once the records are past their retention, whole hours and days are still summarised exactly.
+/// Once the records and minute rows are past their retention, whole hours and days are still summarised
+/// exactly.
 async fn usage_retention_keeps_the_rollups(backend: Backend) {
     let db = db(backend).await;
     let (agent, start, records) = three_days_of_usage(db.store.as_ref()).await;
@@ -222,6 +227,20 @@ async fn usage_retention_keeps_the_rollups(backend: Backend) {
         }
     }
     assert_eq!(purged, records.iter().filter(|r| r.created_at < cutoff).count() as u64);
+    // One minute row per version, key and outcome of each record, as records never share a minute.
+    let mut minutes_purged = 0;
+    loop {
+        let n = db.store.purge_usage_minutes(cutoff, 100).await.unwrap();
+        minutes_purged += n;
+        if n < 100 {
+            break;
+        }
+    }
+    assert_eq!(minutes_purged, purged, "the minute rows before the cutoff");
+    let edge = (cutoff - Duration::minutes(10), cutoff + Duration::hours(1));
+    let got = db.store.usage_by_version(agent, edge.0, edge.1).await.unwrap();
+    let kept = (cutoff, edge.1);
+    assert_same(&got, expected(&records, kept.0, kept.1), "a range reaching before the cutoff counts from it");
     let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
     let whole = db.store.usage_by_version(agent, day(20), day(24)).await.unwrap();
     assert_same(&whole, expected(&records, day(20), day(24)), "whole days after retention");

@@ -1,0 +1,30 @@
+-- Usage per minute beside the hourly and daily rollups (crates/talon-domain/src/usage/rollup.rs), so that
+-- a summary reads the records only where its range cuts a minute, not an hour: at a few thousand
+-- answers an hour, the edges of a range were most of its cost. Kept as long as the records
+-- (TALON_USAGE_RAW_RETENTION_DAYS), deleted oldest first.
+CREATE TABLE usage_minutely (
+    agent_id           UUID NOT NULL,
+    period_start       TIMESTAMPTZ NOT NULL,
+    version_id         UUID NOT NULL,
+    key_id             UUID NOT NULL,
+    outcome            TEXT NOT NULL,
+    user_id            UUID NOT NULL,
+    requests           BIGINT NOT NULL,
+    fallbacks          BIGINT NOT NULL,
+    prompt_tokens      BIGINT NOT NULL,
+    completion_tokens  BIGINT NOT NULL,
+    latency_sum_us     BIGINT NOT NULL,
+    latency_max_us     BIGINT NOT NULL,
+    first_tokens       BIGINT NOT NULL,
+    first_token_sum_us BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, period_start, version_id, key_id, outcome)
+);
+
+INSERT INTO usage_minutely (agent_id, period_start, version_id, key_id, outcome, user_id, requests, fallbacks,
+    prompt_tokens, completion_tokens, latency_sum_us, latency_max_us, first_tokens, first_token_sum_us)
+SELECT agent_id, date_trunc('minute', created_at, 'UTC'), version_id, COALESCE(key_id, '00000000-0000-0000-0000-000000000000'::uuid), outcome, (array_agg(user_id))[1],
+    COUNT(*), SUM(CASE WHEN fell_back THEN 1 ELSE 0 END), SUM(prompt_tokens), SUM(completion_tokens),
+    SUM(latency_us), MAX(latency_us), COUNT(first_token_us), COALESCE(SUM(first_token_us), 0)
+FROM chat_usage GROUP BY agent_id, date_trunc('minute', created_at, 'UTC'), version_id, COALESCE(key_id, '00000000-0000-0000-0000-000000000000'::uuid), outcome;
+
+CREATE INDEX usage_minutely_by_time ON usage_minutely (period_start);
