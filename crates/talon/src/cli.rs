@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub client: talon_cli::Globals,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +44,8 @@ pub enum LogFormat {
     Json,
 }
 
+/// The server's commands (serve and administration, with direct database access), then the client's
+/// (talking to a server over its public API).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: the HTTP API, the task runtime and webhook deliveries (migrating the database first).
@@ -74,6 +78,8 @@ pub enum Command {
         #[arg(long)]
         reference: String,
     },
+    #[command(flatten)]
+    Client(talon_cli::ClientCommand),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -16,13 +16,22 @@ use tokio::net::TcpListener;
 
 use cli::{Cli, Command, Common, LogFormat, Role, SeedArgs, ServeArgs};
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    if let Command::Client(command) = cli.command {
+        // A client command: a small runtime, no logging setup, its own exit codes.
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+        let mut definition = <Cli as clap::CommandFactory>::command();
+        return Ok(runtime.block_on(talon_cli::run(&cli.client, command, &mut definition)));
+    }
     allocator::limit_arenas();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(run())
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(run(cli))?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn run() -> Result<()> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> Result<()> {
     init_logging(cli.common.log_format);
     match cli.command {
         Command::Serve(args) => serve(&cli.common, *args).await,
@@ -36,6 +45,7 @@ async fn run() -> Result<()> {
         Command::SetPlan { email, plan } => set_plan(&cli.common, &email, &plan).await,
         Command::SetRole { email, role } => set_role(&cli.common, &email, role).await,
         Command::Credit { email, amount, reference } => credit(&cli.common, &email, &amount, &reference).await,
+        Command::Client(_) => unreachable!("client commands run before the server's runtime starts"),
     }
 }
 

@@ -1,0 +1,114 @@
+//! The HTTP client of a Talon server's public API: bearer credentials, JSON in and out, and the
+//! server's error envelope turned into `CliError::Api` with its code, message and request id.
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::Target;
+use crate::error::CliError;
+
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    credential: Option<String>,
+}
+
+impl ApiClient {
+    pub fn new(target: &Target) -> Result<Self, CliError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("talon-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| CliError::Protocol(format!("building the HTTP client: {e}")))?;
+        Ok(ApiClient { http, base: target.url.clone(), credential: target.credential.clone() })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// A request to `path` (starting with `/`), with the credential when there is one.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.credential {
+            Some(credential) => request.bearer_auth(credential),
+            None => request,
+        }
+    }
+
+    /// Like `request`, refusing to go on without a credential.
+    pub fn authed(&self, method: Method, path: &str) -> Result<RequestBuilder, CliError> {
+        if self.credential.is_none() {
+            return Err(CliError::NotSignedIn);
+        }
+        Ok(self.request(method, path))
+    }
+
+    /// Sends `request`; a non-2xx answer becomes `CliError::Api`.
+    pub async fn send(&self, request: RequestBuilder) -> Result<Response, CliError> {
+        let response =
+            request.send().await.map_err(|source| CliError::Unreachable { url: self.base.clone(), source })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_of(response).await)
+    }
+
+    /// Sends `request` and reads the answer as `T`.
+    pub async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, CliError> {
+        let response = self.send(request).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return serde_json::from_value(Value::Null).map_err(|e| CliError::Protocol(e.to_string()));
+        }
+        let bytes =
+            response.bytes().await.map_err(|source| CliError::Unreachable { url: self.base.clone(), source })?;
+        serde_json::from_slice(&bytes).map_err(|e| CliError::Protocol(format!("{e}")))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.json(self.authed(Method::GET, path)?).await
+    }
+
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        self.json(self.authed(Method::POST, path)?.json(body)).await
+    }
+
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        self.json(self.authed(Method::PATCH, path)?.json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<(), CliError> {
+        self.send(self.authed(Method::DELETE, path)?).await.map(|_| ())
+    }
+}
+
+/// The error envelope (`{"error": {"code", "message", "requestId"}}`), or the status alone when the body
+/// is something else (a proxy's page).
+async fn error_of(response: Response) -> CliError {
+    let status = response.status().as_u16();
+    let header_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let error = &body["error"];
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    CliError::Api {
+        status,
+        code: text(&error["code"]).unwrap_or_else(|| format!("HTTP_{status}")),
+        message: text(&error["message"])
+            .or_else(|| text(&body["error"]))
+            .unwrap_or_else(|| StatusCode::from_u16(status).map(|s| s.to_string()).unwrap_or_default()),
+        request_id: text(&error["requestId"]).or(header_id),
+    }
+}
+
+/// `text` escaped for one path segment (slugs and ids need none, but names typed by hand might).
+pub fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

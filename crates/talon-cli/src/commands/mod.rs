@@ -1,0 +1,118 @@
+//! The client commands: their arguments (clap) and what each does. Every command reads its server and
+//! credential from the profile (`config`), talks to the API through `ApiClient`, and prints a table or,
+//! with `--json`, the API's JSON.
+
+mod agents;
+mod auth;
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::client::ApiClient;
+use crate::config::{DEFAULT_PROFILE, Settings};
+use crate::error::CliError;
+
+/// Options of every client command.
+#[derive(Debug, Clone, Args)]
+pub struct Globals {
+    /// The profile (server and credentials) in the client's config file.
+    #[arg(long, env = "TALON_PROFILE", default_value = DEFAULT_PROFILE, global = true)]
+    pub profile: String,
+    /// Print the API's JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Sign in to a server and keep the credential in the profile (email and password, or an API key).
+    Login(auth::LoginArgs),
+    /// Sign out: revoke the session (an API key stays valid) and forget the credential.
+    Logout,
+    /// Show the account and server the profile signs in to.
+    Whoami,
+    /// Write a new agent folder (talon.toml, prompt.md, tools/).
+    Init(agents::InitArgs),
+    /// Write an agent's head (or AGENT@N) into a folder.
+    Pull(agents::PullArgs),
+    /// Show what `push` would change against the agent's head, like `git diff`.
+    Diff(agents::DiffArgs),
+    /// Create a version from each folder (and the agent, the first time); nothing when nothing changed.
+    Push(agents::PushArgs),
+    /// List an agent's versions, newest first, one line each.
+    Log(agents::LogArgs),
+    /// Show one version: AGENT (the head) or AGENT@N.
+    Show(agents::ShowArgs),
+    /// Make a new head with the content of an earlier version.
+    Rollback(agents::RollbackArgs),
+    /// Fork an agent (an exact clone of its head, or of AGENT@N) into a new agent of yours.
+    Fork(agents::ForkArgs),
+    /// Draw the fork tree an agent belongs to.
+    Lineage(agents::AgentArg),
+    /// Serve an agent's head, or pin AGENT@N.
+    Deploy(agents::DeployArgs),
+    /// Stop serving an agent.
+    Stop(agents::AgentArg),
+    /// Your agents.
+    #[command(subcommand)]
+    Agents(agents::AgentsCommand),
+    /// Print a shell completion script: `talon completions bash > /etc/bash_completion.d/talon`.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Runs a client command; prints the error (with the server's request id) and returns its exit code.
+pub async fn run(globals: &Globals, command: ClientCommand, cli: &mut clap::Command) -> ExitCode {
+    match dispatch(globals, command, cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            anstream::eprintln!("{} {e}", crate::output::paint(crate::output::REMOVED, "error:"));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(globals: &Globals, command: ClientCommand, cli: &mut clap::Command) -> Result<(), CliError> {
+    let session = Session::new(globals)?;
+    match command {
+        ClientCommand::Login(args) => auth::login(&session, args).await,
+        ClientCommand::Logout => auth::logout(&session).await,
+        ClientCommand::Whoami => auth::whoami(&session).await,
+        ClientCommand::Init(args) => agents::init(args),
+        ClientCommand::Pull(args) => agents::pull(&session, args).await,
+        ClientCommand::Diff(args) => agents::diff(&session, args).await,
+        ClientCommand::Push(args) => agents::push(&session, args).await,
+        ClientCommand::Log(args) => agents::log(&session, args).await,
+        ClientCommand::Show(args) => agents::show(&session, args).await,
+        ClientCommand::Rollback(args) => agents::rollback(&session, args).await,
+        ClientCommand::Fork(args) => agents::fork(&session, args).await,
+        ClientCommand::Lineage(args) => agents::lineage(&session, args).await,
+        ClientCommand::Deploy(args) => agents::deploy(&session, args).await,
+        ClientCommand::Stop(args) => agents::stop(&session, args).await,
+        ClientCommand::Agents(command) => agents::agents(&session, command).await,
+        ClientCommand::Completions { shell } => {
+            clap_complete::generate(shell, cli, "talon", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// What a command runs with: the settings, the client for the profile's server, and the output mode.
+pub(crate) struct Session {
+    pub settings: Settings,
+    pub client: ApiClient,
+    pub json: bool,
+}
+
+impl Session {
+    fn new(globals: &Globals) -> Result<Self, CliError> {
+        let settings = Settings {
+            path: Settings::default_path()?,
+            profile: globals.profile.clone(),
+            url_override: std::env::var("TALON_URL").ok().filter(|v| !v.is_empty()),
+            api_key_override: std::env::var("TALON_API_KEY").ok().filter(|v| !v.is_empty()),
+        };
+        let client = ApiClient::new(&settings.target()?)?;
+        Ok(Session { settings, client, json: globals.json })
+    }
+}
