@@ -98,6 +98,11 @@ pub trait Store:
     /// Closes every connection; called once on shutdown.
     async fn close(&self);
 
+    /// Brings the query planner's statistics up to date, after a bulk load. PostgreSQL's autovacuum does
+    /// this in the background; a table it has not analyzed since it was empty gets plans made for an
+    /// empty table (a claim then sorts every queued task). SQLite plans by its indexes alone here.
+    async fn refresh_statistics(&self) -> Result<(), StoreError>;
+
     /// The PostgreSQL pool, for what works beside the store on the same database (the server's
     /// cross-replica notifications: `LISTEN/NOTIFY`); `None` on SQLite.
     fn postgres_pool(&self) -> Option<sqlx::PgPool> {

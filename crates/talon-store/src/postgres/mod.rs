@@ -51,6 +51,13 @@ impl Store for PgStore {
         self.db.close().await;
     }
 
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        if let Db::Postgres(pool) = &self.db {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        Ok(())
+    }
+
     fn postgres_pool(&self) -> Option<sqlx::PgPool> {
         match &self.db {
             Db::Postgres(pool) => Some(pool.clone()),

@@ -74,6 +74,10 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.db.close().await;
     }
+
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl Portable for SqliteStore {

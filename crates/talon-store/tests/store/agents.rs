@@ -248,6 +248,7 @@ async fn root_agents_are_inserted_in_batches_or_not_at_all(backend: Backend) {
     // More than one statement's worth of rows, so the chunks meet inside one transaction.
     let batch: Vec<_> = (0..450).map(|i| agent(&alice, &format!("bulk-{i:03}"), None)).collect();
     db.store.insert_root_agents(&batch).await.unwrap();
+    db.store.refresh_statistics().await.unwrap();
 
     let page = db.store.list_agents(alice.id, Default::default(), FIRST_TEN).await.unwrap();
     assert_eq!(page.total, 450, "the counters see every row of the batch");
