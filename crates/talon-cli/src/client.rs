@@ -93,12 +93,23 @@ async fn error_of(response: Response) -> CliError {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     let error = &body["error"];
     let text = |v: &Value| v.as_str().map(str::to_owned);
+    let mut message = text(&error["message"])
+        .or_else(|| text(&body["error"]))
+        .unwrap_or_else(|| StatusCode::from_u16(status).map(|s| s.to_string()).unwrap_or_default());
+    // Validation errors name each field that was wrong: those are what the user must fix.
+    let details: Vec<String> = error["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some(format!("{}: {}", text(&d["field"])?, text(&d["message"])?)))
+        .collect();
+    if !details.is_empty() {
+        message = format!("{message}: {}", details.join("; "));
+    }
     CliError::Api {
         status,
         code: text(&error["code"]).unwrap_or_else(|| format!("HTTP_{status}")),
-        message: text(&error["message"])
-            .or_else(|| text(&body["error"]))
-            .unwrap_or_else(|| StatusCode::from_u16(status).map(|s| s.to_string()).unwrap_or_default()),
+        message,
         request_id: text(&error["requestId"]).or(header_id),
     }
 }

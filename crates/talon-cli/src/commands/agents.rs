@@ -174,7 +174,7 @@ pub fn init(args: InitArgs) -> Result<(), CliError> {
 }
 
 /// A slug from a name: lowercase letters and digits, runs of anything else as one `-`.
-fn slug_of(name: &str) -> String {
+pub(super) fn slug_of(name: &str) -> String {
     let mut slug = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -187,12 +187,12 @@ fn slug_of(name: &str) -> String {
     if slug.is_empty() { "agent".into() } else { slug }
 }
 
-async fn agent(session: &Session, reference: &AgentRef) -> Result<Agent, CliError> {
+pub(super) async fn agent(session: &Session, reference: &AgentRef) -> Result<Agent, CliError> {
     session.client.get(&reference.path()).await
 }
 
 /// The version `reference` names: its `@N`, else the agent's head.
-async fn version_of(session: &Session, reference: &AgentRef, agent: &Agent) -> Result<Version, CliError> {
+pub(super) async fn version_of(session: &Session, reference: &AgentRef, agent: &Agent) -> Result<Version, CliError> {
     match (reference.version, &agent.current_version) {
         (None, Some(head)) => Ok(head.clone()),
         (Some(n), _) => session.client.get(&format!("{}/versions/{n}", reference.path())).await,
@@ -212,26 +212,36 @@ pub async fn pull(session: &Session, args: PullArgs) -> Result<(), CliError> {
 }
 
 /// What a push of a folder would do to its agent.
-struct Plan {
-    folder: AgentFolder,
+pub(super) struct Plan {
+    pub(super) folder: AgentFolder,
     /// The agent and its head, when it exists.
-    remote: Option<(Agent, Version)>,
+    pub(super) remote: Option<(Agent, Version)>,
     definition: DefinitionDiff,
     profile: Vec<(&'static str, Value, Value)>,
+}
+
+/// The agent with this slug and its head, or `None` when there is none yet.
+pub(super) async fn remote(session: &Session, slug: &str) -> Result<Option<(Agent, Version)>, CliError> {
+    let reference = AgentRef { agent: slug.to_owned(), version: None };
+    match agent(session, &reference).await {
+        Ok(agent) => {
+            let head = version_of(session, &reference, &agent).await?;
+            Ok(Some((agent, head)))
+        }
+        Err(e) if e.is_status(404) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 impl Plan {
     async fn of(session: &Session, dir: &Path) -> Result<Self, CliError> {
         let folder = AgentFolder::read(dir)?;
-        let reference = AgentRef { agent: folder.manifest.slug.clone(), version: None };
-        let remote = match agent(session, &reference).await {
-            Ok(agent) => {
-                let head = version_of(session, &reference, &agent).await?;
-                Some((agent, head))
-            }
-            Err(e) if e.is_status(404) => None,
-            Err(e) => return Err(e),
-        };
+        let remote = remote(session, &folder.manifest.slug).await?;
+        Ok(Plan::new(folder, remote))
+    }
+
+    /// The plan for a folder (read from disk or built in memory) against its agent as `remote` found it.
+    pub(super) fn new(folder: AgentFolder, remote: Option<(Agent, Version)>) -> Self {
         let local = folder.definition();
         let (definition, profile) = match &remote {
             Some((agent, head)) => {
@@ -241,10 +251,10 @@ impl Plan {
                 (definition_diff(&Definition { prompt: String::new(), ..Definition::default() }, &local), Vec::new())
             }
         };
-        Ok(Plan { folder, remote, definition, profile })
+        Plan { folder, remote, definition, profile }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.remote.is_some() && self.definition.is_empty() && self.profile.is_empty()
     }
 }
@@ -287,6 +297,12 @@ pub async fn diff(session: &Session, args: DiffArgs) -> Result<(), CliError> {
         anstream::println!("No changes against v{head}");
         return Ok(());
     }
+    print_changes(&plan);
+    Ok(())
+}
+
+/// The profile fields and the definition a push of `plan` would change, coloured like `git diff`.
+pub(super) fn print_changes(plan: &Plan) {
     for (field, from, to) in &plan.profile {
         anstream::println!("{}", paint(REMOVED, format!("-{field}: {from}")));
         anstream::println!("{}", paint(ADDED, format!("+{field}: {to}")));
@@ -294,7 +310,6 @@ pub async fn diff(session: &Session, args: DiffArgs) -> Result<(), CliError> {
     let from =
         plan.remote.as_ref().map(|(_, head)| format!("v{}", head.version_number)).unwrap_or_else(|| "new".into());
     print_definition_diff(&plan.definition, &from);
-    Ok(())
 }
 
 /// A definition diff as `git diff` shows one: removed lines red, added green, hunk headers cyan; `from`
@@ -398,7 +413,16 @@ async fn push_one(
     message: Option<&str>,
     expect: Option<i64>,
 ) -> Result<String, CliError> {
-    let plan = Plan::of(session, dir).await?;
+    push_plan(session, &Plan::of(session, dir).await?, message, expect).await
+}
+
+/// Carries out `plan`; returns the line that says what happened.
+pub(super) async fn push_plan(
+    session: &Session,
+    plan: &Plan,
+    message: Option<&str>,
+    expect: Option<i64>,
+) -> Result<String, CliError> {
     let manifest = &plan.folder.manifest;
     let tools: Vec<FunctionTool> = plan.folder.tools.iter().map(FunctionTool::from).collect();
     let Some((agent, head)) = &plan.remote else {
@@ -672,10 +696,10 @@ pub async fn agents(session: &Session, command: AgentsCommand) -> Result<(), Cli
 
 /// A progress bar on standard error for pushes of many folders, with each folder's line above it;
 /// with one folder, or no terminal, just the lines.
-struct Progress(indicatif::ProgressBar);
+pub(super) struct Progress(indicatif::ProgressBar);
 
 impl Progress {
-    fn new(total: usize) -> Self {
+    pub(super) fn new(total: usize) -> Self {
         let bar = if total > 1 { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
         if let Ok(style) = indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} {elapsed}") {
             bar.set_style(style.progress_chars("#>-"));
@@ -683,12 +707,12 @@ impl Progress {
         Progress(bar)
     }
 
-    fn line(&self, text: &str) {
+    pub(super) fn line(&self, text: &str) {
         self.0.suspend(|| anstream::println!("{text}"));
         self.0.inc(1);
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         self.0.finish_and_clear();
     }
 }

@@ -4,6 +4,12 @@
 
 mod agents;
 mod auth;
+mod chat;
+mod keys;
+mod openclaw;
+mod tasks;
+mod usage;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -57,6 +63,29 @@ pub enum ClientCommand {
     /// Your agents.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
+    /// Create or update agents from another platform's setup: `talon import openclaw PATH`.
+    #[command(subcommand)]
+    Import(openclaw::ImportCommand),
+    /// Write an agent in another platform's format: `talon export openclaw AGENT DIR`.
+    #[command(subcommand)]
+    Export(openclaw::ExportCommand),
+    /// Chat with a deployed agent, the answer streamed as it is written (one message from standard
+    /// input when it is no terminal).
+    Chat(chat::ChatArgs),
+    /// Your tasks: list, show, create, cancel.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
+    /// Work an agent's external tasks with a local command: `talon worker AGENT -- CMD ARGS…`.
+    Worker(tasks::WorkerArgs),
+    /// Webhooks: receive events on this machine (`listen`), list webhooks and their deliveries,
+    /// redeliver, send a test ping, delete.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
+    /// Your API keys: list, create (the key is shown once), revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// An agent's chat usage per version over a period: requests, outcomes, tokens and latency.
+    Usage(usage::UsageArgs),
     /// Print a shell completion script: `talon completions bash > /etc/bash_completion.d/talon`.
     Completions { shell: clap_complete::Shell },
 }
@@ -90,6 +119,14 @@ async fn dispatch(globals: &Globals, command: ClientCommand, cli: &mut clap::Com
         ClientCommand::Deploy(args) => agents::deploy(&session, args).await,
         ClientCommand::Stop(args) => agents::stop(&session, args).await,
         ClientCommand::Agents(command) => agents::agents(&session, command).await,
+        ClientCommand::Import(command) => openclaw::import(&session, command).await,
+        ClientCommand::Export(command) => openclaw::export(&session, command).await,
+        ClientCommand::Chat(args) => chat::chat(&session, args).await,
+        ClientCommand::Tasks(command) => tasks::tasks(&session, command).await,
+        ClientCommand::Worker(args) => tasks::worker(&session, args).await,
+        ClientCommand::Webhooks(command) => webhooks::webhooks(&session, command).await,
+        ClientCommand::Keys(command) => keys::keys(&session, command).await,
+        ClientCommand::Usage(args) => usage::usage(&session, args).await,
         ClientCommand::Completions { shell } => {
             clap_complete::generate(shell, cli, "talon", &mut std::io::stdout());
             Ok(())

@@ -13,8 +13,10 @@ use crate::state::AppState;
 
 /// How often retention looks for rows past their time.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
-/// Rows one statement deletes: about a millisecond of work, the longest a request waits behind it.
-const BATCH: i64 = 200;
+/// Rows one statement deletes: a quarter of a millisecond of work on SQLite, the longest a request on
+/// the same core waits behind it (200 rows raised the list's p99 from 0.30 to 0.73 ms). At the
+/// shortest pause that is still 2,500 rows a second.
+const BATCH: i64 = 50;
 /// The shortest pause between two batches.
 const PAUSE: Duration = Duration::from_millis(20);
 /// The pause after a batch, as a multiple of the time the batch took: a purge keeps the database (and,

@@ -131,6 +131,12 @@ fn bad_input_is_a_usage_error_or_names_the_file() {
     let out = env.run(&["push", "nowhere"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("talon.toml is missing"), "{}", text(&out.stderr));
+    // The server's field errors are printed with its message.
+    env.ok(&["init", "--name", "Bad Model", "--model", "nowhere/none"]);
+    let out = env.run(&["push", "bad-model"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("VALIDATION_ERROR") && err.contains("model") && err.contains("nowhere"), "{err}");
     let out = env.run(&["pull", "no-such-agent"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("NOT_FOUND"), "{}", text(&out.stderr));

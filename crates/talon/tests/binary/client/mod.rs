@@ -2,6 +2,11 @@
 //! the `talon` binary run against it as a user would, with its own config folder.
 
 mod agents;
+mod keys;
+mod openclaw;
+mod usage;
+mod webhooks;
+mod work;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
