@@ -1,148 +1,18 @@
-//! Agents as code: `init`, `pull`, `diff`, `push`, `log`, `show`, `rollback`, `fork`, `lineage`,
-//! `deploy`, `stop` and `agents ls`.
+//! Between an agent folder and the server: `init` writes a folder, `pull` a version into one, `diff`
+//! compares one with the agent's head, and `push` makes the difference a version.
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use talon_domain::agent::diff::{DefinitionDiff, diff as definition_diff};
 use talon_domain::agent::{Definition, ModelSpec};
 
-use super::Session;
+use super::{AgentRef, DiffArgs, InitArgs, PullArgs, PushArgs, agent, slug_of, version_of};
 use crate::api::{Agent, FunctionTool, Version};
-use crate::client::segment;
+use crate::commands::Session;
 use crate::error::CliError;
 use crate::folder::{AgentFolder, MANIFEST, Manifest};
-use crate::output::{self, ACCENT, ADDED, DIM, HEADER, HUNK, REMOVED, Table, paint};
-
-/// An agent named on the command line: its slug or id, and optionally `@N` for one version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentRef {
-    pub agent: String,
-    pub version: Option<i64>,
-}
-
-impl std::str::FromStr for AgentRef {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (agent, version) = match text.rsplit_once('@') {
-            Some((agent, n)) => {
-                let n: i64 =
-                    n.parse().map_err(|_| format!("`{n}` is no version number (AGENT@N, e.g. support-bot@3)"))?;
-                if n < 1 {
-                    return Err("version numbers start at 1".into());
-                }
-                (agent, Some(n))
-            }
-            None => (text, None),
-        };
-        if agent.is_empty() {
-            return Err("name an agent by its slug or id".into());
-        }
-        Ok(AgentRef { agent: agent.to_owned(), version })
-    }
-}
-
-impl AgentRef {
-    fn path(&self) -> String {
-        format!("/api/agents/{}", segment(&self.agent))
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// The folder to create [default: the slug].
-    pub dir: Option<PathBuf>,
-    /// The agent's name.
-    #[arg(long)]
-    pub name: String,
-    /// Its slug [default: from the name].
-    #[arg(long)]
-    pub slug: Option<String>,
-    /// The model answering for it.
-    #[arg(long, default_value = talon_domain::agent::definition::DEFAULT_MODEL)]
-    pub model: String,
-}
-
-#[derive(Debug, Args)]
-pub struct PullArgs {
-    /// AGENT or AGENT@N.
-    pub agent: AgentRef,
-    /// The folder to write [default: the agent's slug].
-    pub dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// The agent folder [default: the current folder].
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct PushArgs {
-    /// Agent folders [default: the current folder].
-    #[arg(default_value = ".")]
-    pub dirs: Vec<PathBuf>,
-    /// The commit message [default: "Update <what changed>"].
-    #[arg(short, long)]
-    pub message: Option<String>,
-    /// Push only if the head is still version N (one folder only).
-    #[arg(long)]
-    pub expect: Option<i64>,
-}
-
-#[derive(Debug, Args)]
-pub struct LogArgs {
-    pub agent: AgentRef,
-    /// How many versions.
-    #[arg(short = 'n', long, default_value_t = 20)]
-    pub limit: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    /// AGENT (its head) or AGENT@N.
-    pub agent: AgentRef,
-}
-
-#[derive(Debug, Args)]
-pub struct RollbackArgs {
-    pub agent: AgentRef,
-    /// The version whose content becomes the new head.
-    pub version: i64,
-}
-
-#[derive(Debug, Args)]
-pub struct ForkArgs {
-    /// AGENT (its head) or AGENT@N: what to fork.
-    pub agent: AgentRef,
-    /// The fork's name [default: "<name> (fork)"].
-    #[arg(long)]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct DeployArgs {
-    /// AGENT (serve the head, following new versions) or AGENT@N (pin version N).
-    pub agent: AgentRef,
-}
-
-#[derive(Debug, Args)]
-pub struct AgentArg {
-    pub agent: AgentRef,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AgentsCommand {
-    /// List your agents.
-    Ls {
-        /// How many.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-    },
-}
+use crate::output::{self, ACCENT, ADDED, HEADER, HUNK, REMOVED, paint};
 
 pub fn init(args: InitArgs) -> Result<(), CliError> {
     let slug = args.slug.unwrap_or_else(|| slug_of(&args.name));
@@ -173,35 +43,6 @@ pub fn init(args: InitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A slug from a name: lowercase letters and digits, runs of anything else as one `-`.
-pub(super) fn slug_of(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "agent".into() } else { slug }
-}
-
-pub(super) async fn agent(session: &Session, reference: &AgentRef) -> Result<Agent, CliError> {
-    session.client.get(&reference.path()).await
-}
-
-/// The version `reference` names: its `@N`, else the agent's head.
-pub(super) async fn version_of(session: &Session, reference: &AgentRef, agent: &Agent) -> Result<Version, CliError> {
-    match (reference.version, &agent.current_version) {
-        (None, Some(head)) => Ok(head.clone()),
-        (Some(n), _) => session.client.get(&format!("{}/versions/{n}", reference.path())).await,
-        (None, None) => {
-            session.client.get(&format!("{}/versions/{}", reference.path(), agent.current_version_id)).await
-        }
-    }
-}
-
 pub async fn pull(session: &Session, args: PullArgs) -> Result<(), CliError> {
     let agent = agent(session, &args.agent).await?;
     let version = version_of(session, &args.agent, &agent).await?;
@@ -212,16 +53,16 @@ pub async fn pull(session: &Session, args: PullArgs) -> Result<(), CliError> {
 }
 
 /// What a push of a folder would do to its agent.
-pub(super) struct Plan {
-    pub(super) folder: AgentFolder,
+pub(crate) struct Plan {
+    pub(crate) folder: AgentFolder,
     /// The agent and its head, when it exists.
-    pub(super) remote: Option<(Agent, Version)>,
+    pub(crate) remote: Option<(Agent, Version)>,
     definition: DefinitionDiff,
     profile: Vec<(&'static str, Value, Value)>,
 }
 
 /// The agent with this slug and its head, or `None` when there is none yet.
-pub(super) async fn remote(session: &Session, slug: &str) -> Result<Option<(Agent, Version)>, CliError> {
+pub(crate) async fn remote(session: &Session, slug: &str) -> Result<Option<(Agent, Version)>, CliError> {
     let reference = AgentRef { agent: slug.to_owned(), version: None };
     match agent(session, &reference).await {
         Ok(agent) => {
@@ -241,7 +82,7 @@ impl Plan {
     }
 
     /// The plan for a folder (read from disk or built in memory) against its agent as `remote` found it.
-    pub(super) fn new(folder: AgentFolder, remote: Option<(Agent, Version)>) -> Self {
+    pub(crate) fn new(folder: AgentFolder, remote: Option<(Agent, Version)>) -> Self {
         let local = folder.definition();
         let (definition, profile) = match &remote {
             Some((agent, head)) => {
@@ -254,7 +95,7 @@ impl Plan {
         Plan { folder, remote, definition, profile }
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.remote.is_some() && self.definition.is_empty() && self.profile.is_empty()
     }
 }
@@ -302,7 +143,7 @@ pub async fn diff(session: &Session, args: DiffArgs) -> Result<(), CliError> {
 }
 
 /// The profile fields and the definition a push of `plan` would change, coloured like `git diff`.
-pub(super) fn print_changes(plan: &Plan) {
+pub(crate) fn print_changes(plan: &Plan) {
     for (field, from, to) in &plan.profile {
         anstream::println!("{}", paint(REMOVED, format!("-{field}: {from}")));
         anstream::println!("{}", paint(ADDED, format!("+{field}: {to}")));
@@ -417,7 +258,7 @@ async fn push_one(
 }
 
 /// Carries out `plan`; returns the line that says what happened.
-pub(super) async fn push_plan(
+pub(crate) async fn push_plan(
     session: &Session,
     plan: &Plan,
     message: Option<&str>,
@@ -506,200 +347,12 @@ fn conflict(slug: &str, head: &Version, expected: i64) -> CliError {
         request_id: None,
     }
 }
-
-pub async fn log(session: &Session, args: LogArgs) -> Result<(), CliError> {
-    let path = format!("{}/versions?limit={}", args.agent.path(), args.limit.clamp(1, 100));
-    let page: Value = session.client.get(&path).await?;
-    if session.json {
-        output::print_json(&page);
-        return Ok(());
-    }
-    let agent = agent(session, &args.agent).await?;
-    let mut versions: Vec<&Value> = page["data"].as_array().map(|v| v.iter().collect()).unwrap_or_default();
-    versions.sort_by_key(|v| std::cmp::Reverse(v["versionNumber"].as_i64()));
-    for version in versions {
-        let id = version["id"].as_str().unwrap_or_default();
-        let mut marks = Vec::new();
-        if id == agent.current_version_id {
-            marks.push("head");
-        }
-        let serving =
-            agent.status != "idle" && agent.deployed_version_id.as_deref().unwrap_or(&agent.current_version_id) == id;
-        if serving {
-            marks.push("deployed");
-        }
-        let marks = if marks.is_empty() { String::new() } else { paint(ACCENT, format!(" ({})", marks.join(", "))) };
-        anstream::println!(
-            "{}{marks} {} {} {}",
-            paint(ACCENT, format!("v{}", output::cell(&version["versionNumber"]))),
-            paint(DIM, output::when(&version["createdAt"])),
-            paint(DIM, output::cell(&version["createdBy"]["email"])),
-            output::cell(&version["commitMessage"])
-        );
-    }
-    Ok(())
-}
-
-pub async fn show(session: &Session, args: ShowArgs) -> Result<(), CliError> {
-    let agent = agent(session, &args.agent).await?;
-    let path = match args.agent.version {
-        Some(n) => format!("{}/versions/{n}", args.agent.path()),
-        None => format!("{}/versions/{}", args.agent.path(), agent.current_version_id),
-    };
-    let raw: Value = session.client.get(&path).await?;
-    if session.json {
-        output::print_json(&raw);
-        return Ok(());
-    }
-    let version: Version = serde_json::from_value(raw).map_err(|e| CliError::Protocol(e.to_string()))?;
-    anstream::println!("{}", paint(ACCENT, format!("{} v{}  {}", agent.slug, version.version_number, version.id)));
-    anstream::println!("Author: {}", version.created_by.email.as_deref().unwrap_or("-"));
-    anstream::println!("Date:   {}", output::when(&json!(version.created_at)));
-    anstream::println!(
-        "Model:  {}{}",
-        version.model.primary,
-        version.model.fallback.as_deref().map(|f| format!(" (fallback {f})")).unwrap_or_default()
-    );
-    anstream::println!("\n    {}\n", version.commit_message);
-    if !version.config.is_empty() {
-        anstream::println!("{}", paint(HEADER, "config"));
-        for (key, value) in &version.config {
-            anstream::println!("  {key} = {value}");
-        }
-    }
-    if !version.tools.is_empty() {
-        anstream::println!("{}", paint(HEADER, "tools"));
-        for tool in &version.tools {
-            anstream::println!("  {}  {}", tool.name, paint(DIM, &tool.description));
-        }
-    }
-    anstream::println!("{}\n{}", paint(HEADER, "prompt"), version.prompt);
-    Ok(())
-}
-
-pub async fn rollback(session: &Session, args: RollbackArgs) -> Result<(), CliError> {
-    let created: Value =
-        session.client.post(&format!("{}/rollback", args.agent.path()), &json!({"version": args.version})).await?;
-    if session.json {
-        output::print_json(&created);
-        return Ok(());
-    }
-    anstream::println!(
-        "{}: v{} has the content of v{} ({})",
-        args.agent.agent,
-        output::cell(&created["versionNumber"]),
-        args.version,
-        output::cell(&created["commitMessage"])
-    );
-    Ok(())
-}
-
-pub async fn fork(session: &Session, args: ForkArgs) -> Result<(), CliError> {
-    let mut body = json!({"forkType": "exact_clone"});
-    if let Some(n) = args.agent.version {
-        body["version"] = json!(n);
-    }
-    if let Some(name) = &args.name {
-        body["name"] = json!(name);
-    }
-    let created: Value = session.client.post(&format!("{}/fork", args.agent.path()), &body).await?;
-    if session.json {
-        output::print_json(&created);
-        return Ok(());
-    }
-    anstream::println!(
-        "Forked {} into {} ({})",
-        args.agent.agent,
-        output::cell(&created["slug"]),
-        output::cell(&created["id"])
-    );
-    Ok(())
-}
-
-pub async fn lineage(session: &Session, args: AgentArg) -> Result<(), CliError> {
-    let tree: Value = session.client.get(&format!("{}/lineage", args.agent.path())).await?;
-    if session.json {
-        output::print_json(&tree);
-        return Ok(());
-    }
-    let mut lines = Vec::new();
-    draw(&tree["root"], "", "", &mut lines);
-    anstream::println!("{}", lines.join("\n"));
-    Ok(())
-}
-
-/// The tree under `node`, one line per agent, with box-drawing branches.
-fn draw(node: &Value, lead: &str, child_lead: &str, lines: &mut Vec<String>) {
-    let fork = node["forkType"].as_str().map(|f| paint(DIM, format!(" [{f}]"))).unwrap_or_default();
-    lines.push(format!(
-        "{lead}{} {}{fork}",
-        paint(HEADER, output::cell(&node["name"])),
-        paint(ACCENT, format!("v{}", output::cell(&node["versionNumber"])))
-    ));
-    let children = node["children"].as_array().cloned().unwrap_or_default();
-    for (i, child) in children.iter().enumerate() {
-        let last = i + 1 == children.len();
-        let (branch, rest) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
-        draw(child, &format!("{child_lead}{branch}"), &format!("{child_lead}{rest}"), lines);
-    }
-}
-
-pub async fn deploy(session: &Session, args: DeployArgs) -> Result<(), CliError> {
-    let body = match args.agent.version {
-        Some(n) => json!({"version": n}),
-        None => json!({}),
-    };
-    let agent: Value = session.client.post(&format!("{}/deploy", args.agent.path()), &body).await?;
-    if session.json {
-        output::print_json(&agent);
-        return Ok(());
-    }
-    let serving = match args.agent.version {
-        Some(n) => format!("v{n} (pinned)"),
-        None => "its head".into(),
-    };
-    anstream::println!("{} serves {serving}", output::cell(&agent["slug"]));
-    Ok(())
-}
-
-pub async fn stop(session: &Session, args: AgentArg) -> Result<(), CliError> {
-    let agent: Value = session.client.post(&format!("{}/stop", args.agent.path()), &json!({})).await?;
-    if session.json {
-        output::print_json(&agent);
-        return Ok(());
-    }
-    anstream::println!("{} stopped", output::cell(&agent["slug"]));
-    Ok(())
-}
-
-pub async fn agents(session: &Session, command: AgentsCommand) -> Result<(), CliError> {
-    let AgentsCommand::Ls { limit } = command;
-    let path = format!("/api/agents?limit={}", limit.clamp(1, 100));
-    let page: Value = session.client.get(&path).await?;
-    if session.json {
-        output::print_json(&page);
-        return Ok(());
-    }
-    let mut table = Table::new(["SLUG", "NAME", "STATUS", "FORKS", "UPDATED"]);
-    for agent in page["data"].as_array().into_iter().flatten() {
-        table.row(vec![
-            output::cell(&agent["slug"]),
-            output::cell(&agent["name"]),
-            output::cell(&agent["status"]),
-            output::cell(&agent["forkCount"]),
-            output::when(&agent["updatedAt"]),
-        ]);
-    }
-    table.print();
-    Ok(())
-}
-
 /// A progress bar on standard error for pushes of many folders, with each folder's line above it;
 /// with one folder, or no terminal, just the lines.
-pub(super) struct Progress(indicatif::ProgressBar);
+pub(crate) struct Progress(indicatif::ProgressBar);
 
 impl Progress {
-    pub(super) fn new(total: usize) -> Self {
+    pub(crate) fn new(total: usize) -> Self {
         let bar = if total > 1 { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
         if let Ok(style) = indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} {elapsed}") {
             bar.set_style(style.progress_chars("#>-"));
@@ -707,36 +360,12 @@ impl Progress {
         Progress(bar)
     }
 
-    pub(super) fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         self.0.suspend(|| anstream::println!("{text}"));
         self.0.inc(1);
     }
 
-    pub(super) fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.0.finish_and_clear();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn agent_refs_name_an_agent_and_maybe_a_version() {
-        assert_eq!("support-bot".parse::<AgentRef>().unwrap(), AgentRef { agent: "support-bot".into(), version: None });
-        assert_eq!(
-            "support-bot@3".parse::<AgentRef>().unwrap(),
-            AgentRef { agent: "support-bot".into(), version: Some(3) }
-        );
-        assert!("support-bot@latest".parse::<AgentRef>().unwrap_err().contains("no version number"));
-        assert!("x@0".parse::<AgentRef>().is_err());
-        assert!("@2".parse::<AgentRef>().is_err());
-    }
-
-    #[test]
-    fn slugs_come_from_names() {
-        assert_eq!(slug_of("Support Bot (EU)"), "support-bot-eu");
-        assert_eq!(slug_of("  ¡Hola!  "), "hola");
-        assert_eq!(slug_of("***"), "agent");
     }
 }

@@ -1,0 +1,200 @@
+//! Agents as code: the arguments of every agent command and how one is looked up. `folder.rs` holds
+//! the commands between a folder and the server (`init`, `pull`, `diff`, `push`), `history.rs` those on
+//! the server's versions and deployment (`log`, `show`, `rollback`, `fork`, `lineage`, `deploy`, `stop`,
+//! `agents ls`).
+
+mod folder;
+mod history;
+
+pub(crate) use folder::{Plan, Progress, print_changes, push_plan, remote};
+pub use folder::{diff, init, pull, push};
+pub use history::{agents, deploy, fork, lineage, log, rollback, show, stop};
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::Session;
+use crate::api::{Agent, Version};
+use crate::client::segment;
+use crate::error::CliError;
+
+/// An agent named on the command line: its slug or id, and optionally `@N` for one version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentRef {
+    pub agent: String,
+    pub version: Option<i64>,
+}
+
+impl std::str::FromStr for AgentRef {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (agent, version) = match text.rsplit_once('@') {
+            Some((agent, n)) => {
+                let n: i64 =
+                    n.parse().map_err(|_| format!("`{n}` is no version number (AGENT@N, e.g. support-bot@3)"))?;
+                if n < 1 {
+                    return Err("version numbers start at 1".into());
+                }
+                (agent, Some(n))
+            }
+            None => (text, None),
+        };
+        if agent.is_empty() {
+            return Err("name an agent by its slug or id".into());
+        }
+        Ok(AgentRef { agent: agent.to_owned(), version })
+    }
+}
+
+impl AgentRef {
+    fn path(&self) -> String {
+        format!("/api/agents/{}", segment(&self.agent))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to create [default: the slug].
+    pub dir: Option<PathBuf>,
+    /// The agent's name.
+    #[arg(long)]
+    pub name: String,
+    /// Its slug [default: from the name].
+    #[arg(long)]
+    pub slug: Option<String>,
+    /// The model answering for it.
+    #[arg(long, default_value = talon_domain::agent::definition::DEFAULT_MODEL)]
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// AGENT or AGENT@N.
+    pub agent: AgentRef,
+    /// The folder to write [default: the agent's slug].
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The agent folder [default: the current folder].
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Agent folders [default: the current folder].
+    #[arg(default_value = ".")]
+    pub dirs: Vec<PathBuf>,
+    /// The commit message [default: "Update <what changed>"].
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Push only if the head is still version N (one folder only).
+    #[arg(long)]
+    pub expect: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    pub agent: AgentRef,
+    /// How many versions.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// AGENT (its head) or AGENT@N.
+    pub agent: AgentRef,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub agent: AgentRef,
+    /// The version whose content becomes the new head.
+    pub version: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    /// AGENT (its head) or AGENT@N: what to fork.
+    pub agent: AgentRef,
+    /// The fork's name [default: "<name> (fork)"].
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// AGENT (serve the head, following new versions) or AGENT@N (pin version N).
+    pub agent: AgentRef,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArg {
+    pub agent: AgentRef,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// List your agents.
+    Ls {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+/// A slug from a name: lowercase letters and digits, runs of anything else as one `-`.
+pub(super) fn slug_of(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() { "agent".into() } else { slug }
+}
+
+pub(super) async fn agent(session: &Session, reference: &AgentRef) -> Result<Agent, CliError> {
+    session.client.get(&reference.path()).await
+}
+
+/// The version `reference` names: its `@N`, else the agent's head.
+pub(super) async fn version_of(session: &Session, reference: &AgentRef, agent: &Agent) -> Result<Version, CliError> {
+    match (reference.version, &agent.current_version) {
+        (None, Some(head)) => Ok(head.clone()),
+        (Some(n), _) => session.client.get(&format!("{}/versions/{n}", reference.path())).await,
+        (None, None) => {
+            session.client.get(&format!("{}/versions/{}", reference.path(), agent.current_version_id)).await
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_refs_name_an_agent_and_maybe_a_version() {
+        assert_eq!("support-bot".parse::<AgentRef>().unwrap(), AgentRef { agent: "support-bot".into(), version: None });
+        assert_eq!(
+            "support-bot@3".parse::<AgentRef>().unwrap(),
+            AgentRef { agent: "support-bot".into(), version: Some(3) }
+        );
+        assert!("support-bot@latest".parse::<AgentRef>().unwrap_err().contains("no version number"));
+        assert!("x@0".parse::<AgentRef>().is_err());
+        assert!("@2".parse::<AgentRef>().is_err());
+    }
+
+    #[test]
+    fn slugs_come_from_names() {
+        assert_eq!(slug_of("Support Bot (EU)"), "support-bot-eu");
+        assert_eq!(slug_of("  ¡Hola!  "), "hola");
+        assert_eq!(slug_of("***"), "agent");
+    }
+}
