@@ -66,6 +66,7 @@ pub enum Command {
     SetRole {
         /// The account's email.
         email: String,
+        /// The role to give.
         role: Role,
     },
     /// Credit an account's marketplace wallet with money received outside Talon (an operator's deposit).
@@ -307,7 +308,30 @@ impl SeedArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::SeedArgs;
+    use super::{Cli, SeedArgs};
+
+    /// Every command and every argument it takes say what they are in `--help`.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if command.get_about().is_none() && path != " talon" {
+                missing.push(path.clone());
+            }
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} <{}>", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                undocumented(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        undocumented(&<Cli as clap::CommandFactory>::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
 
     fn seed(listen: &str, url: Option<&str>) -> SeedArgs {
         SeedArgs { email: String::new(), password: String::new(), listen: listen.into(), url: url.map(Into::into) }

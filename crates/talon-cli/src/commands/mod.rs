@@ -87,7 +87,10 @@ pub enum ClientCommand {
     /// An agent's chat usage per version over a period: requests, outcomes, tokens and latency.
     Usage(usage::UsageArgs),
     /// Print a shell completion script: `talon completions bash > /etc/bash_completion.d/talon`.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs a client command; prints the error (with the server's request id) and returns its exit code.

@@ -29,11 +29,17 @@ pub enum TasksCommand {
         limit: u32,
     },
     /// One task: its input, output, attempts and error.
-    Show { id: String },
+    Show {
+        /// The task's id (task_…).
+        id: String,
+    },
     /// Queue a task for an agent.
     Create(CreateArgs),
     /// Cancel a queued or running task.
-    Cancel { id: String },
+    Cancel {
+        /// The task's id (task_…).
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,10 +68,12 @@ pub enum Executor {
 pub struct CreateArgs {
     /// The agent (slug or id).
     pub agent: String,
+    /// What the task is, in a line.
     pub title: String,
     /// The task's input, JSON (an object).
     #[arg(long, default_value = "{}")]
     pub input: String,
+    /// How soon it is claimed relative to the others [default: normal].
     #[arg(long)]
     pub priority: Option<Priority>,
     /// Who works it [default: Talon's runtime when the agent is deployed, else an external worker].

@@ -99,6 +99,7 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
+    /// The agent (slug or id).
     pub agent: AgentRef,
     /// How many versions.
     #[arg(short = 'n', long, default_value_t = 20)]
@@ -113,6 +114,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// The agent (slug or id).
     pub agent: AgentRef,
     /// The version whose content becomes the new head.
     pub version: i64,
@@ -135,6 +137,7 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentArg {
+    /// The agent (slug or id).
     pub agent: AgentRef,
 }
 

@@ -40,8 +40,16 @@ fn login_keeps_a_private_profile_and_whoami_reads_it() {
 }
 
 #[test]
-fn init_push_diff_pull_round_trip() {
-    let env = ClientEnv::start();
+fn init_push_diff_pull_round_trip_on_sqlite() {
+    init_push_diff_pull_round_trip(ClientEnv::start());
+}
+
+#[test]
+fn init_push_diff_pull_round_trip_on_postgres() {
+    init_push_diff_pull_round_trip(ClientEnv::start_on_postgres());
+}
+
+fn init_push_diff_pull_round_trip(env: ClientEnv) {
     env.ok(&["init", "--name", "Support Bot"]);
     let dir = env.path("support-bot");
     write(&dir.join("prompt.md"), "You help customers.\nBe brief.\n");

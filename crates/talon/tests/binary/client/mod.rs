@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
+use talon_store::Backend;
+use talon_store::testing::TestDatabase;
 
 pub const TALON: &str = env!("CARGO_BIN_EXE_talon");
 pub const PASSWORD: &str = "client-test-password";
@@ -24,12 +26,28 @@ pub struct ClientEnv {
     pub url: String,
     pub email: String,
     server: Child,
+    /// The server's database when it is not the default SQLite file in `dir`.
+    database: Option<TestDatabase>,
 }
 
 impl ClientEnv {
     /// A server on SQLite with a signed-in client.
     pub fn start() -> Self {
         Self::start_with(&[])
+    }
+
+    /// A server on a PostgreSQL database of its own with a signed-in client.
+    pub fn start_on_postgres() -> Self {
+        // Made on a thread of its own, so that async tests may call this too.
+        let database = std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(TestDatabase::new(Backend::Postgres)).expect("a test database (is PostgreSQL running?)")
+        })
+        .join()
+        .unwrap();
+        let mut env = Self::start_with(&[("DATABASE_URL", database.url.as_str())]);
+        env.database = Some(database);
+        env
     }
 
     /// Like `start`, with extra environment for the server (e.g. `TALON_WEBHOOK_ALLOW_PRIVATE`).
@@ -62,7 +80,7 @@ impl ClientEnv {
         let url = format!("http://{address}");
         let email = format!("client-{}@example.com", unique());
         assert!(register(&url, &email), "registering {email}");
-        let env = ClientEnv { dir, url, email, server };
+        let env = ClientEnv { dir, url, email, server, database: None };
         let login = env.run_with_stdin(
             &["login", "--url", &env.url.clone(), "--email", &env.email.clone(), "--password-stdin"],
             PASSWORD,
@@ -145,6 +163,8 @@ impl Drop for ClientEnv {
     fn drop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
+        // Only once the server is gone.
+        drop(self.database.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
