@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use super::Session;
 use crate::client::segment;
 use crate::error::CliError;
-use crate::output::{self, DIM, Table, paint};
+use crate::output::{self, DIM, REMOVED, Table, paint};
 
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
@@ -184,6 +184,11 @@ pub struct WorkerArgs {
     pub max_tasks: Option<u64>,
 }
 
+/// The wait before claiming again after the server failed or could not be reached, doubling up to the
+/// last.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_LAST: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Claimed {
@@ -210,12 +215,28 @@ pub async fn worker(session: &Session, args: WorkerArgs) -> Result<(), CliError>
         "{}",
         paint(DIM, format!("Working {}'s tasks with `{}` (Ctrl-C stops)", args.agent, args.command.join(" ")))
     );
+    let mut backoff = RETRY_FIRST;
     while !stop.requested() && args.max_tasks.is_none_or(|max| done < max) {
         let body = json!({"agentId": args.agent, "limit": 1, "leaseSeconds": lease_seconds, "waitSeconds": 5});
-        let claims: Claims = tokio::select! {
-            claims = session.client.post("/api/tasks/claim", &body) => claims?,
+        let claimed: Result<Claims, CliError> = tokio::select! {
+            claims = session.client.post("/api/tasks/claim", &body) => claims,
             () = stop.wait() => break,
         };
+        let claims = match claimed {
+            Ok(claims) => claims,
+            // A server restarting or briefly unreachable is waited for; anything else is for the user.
+            Err(e) if e.exit_code() == crate::error::exit::SERVER => {
+                anstream::eprintln!("{} {e}; retrying in {} s", paint(REMOVED, "claim failed:"), backoff.as_secs());
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stop.wait() => break,
+                }
+                backoff = (backoff * 2).min(RETRY_LAST);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        backoff = RETRY_FIRST;
         let Some(task) = claims.data.into_iter().next() else { continue };
         let outcome = run_task(session, &args.command, &task, lease_seconds, &stop).await?;
         anstream::println!("{} {} {}", task.id, outcome, paint(DIM, &task.title));

@@ -118,3 +118,23 @@ async fn chat_reads_one_message_from_stdin_and_streams_the_answer() {
     let out = env.run_with_stdin(&["chat", &slug], "   ");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_worker_waits_for_an_unreachable_server_instead_of_exiting() {
+    let env = ClientEnv::start();
+    let mut worker = env
+        .command(&["worker", "anything", "--", "true"])
+        .env("TALON_URL", "http://127.0.0.1:1")
+        .env("TALON_API_KEY", "tln_unused")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(worker.try_wait().unwrap().is_none(), "the worker is still waiting for the server");
+    let interrupted = std::process::Command::new("kill").args(["-INT", &worker.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let out = worker.wait_with_output().unwrap();
+    assert!(out.status.success(), "Ctrl-C while waiting stops cleanly: {:?}", out.status);
+    let err = text(&out.stderr);
+    assert!(err.contains("claim failed") && err.contains("retrying in 1 s"), "{err}");
+}
