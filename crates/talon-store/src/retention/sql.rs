@@ -45,15 +45,20 @@ async fn delete_made_before(
     Ok(purged)
 }
 
+/// Runs a delete of one batch whose `$1` is the instant rows are older than and `$2` the batch size.
+async fn delete_older(db: &Db, statement: &str, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+    let purged = run!(db.writer(), |e| {
+        sqlx::query(statement).bind(before).bind(batch).execute(e).await.map(|done| done.rows_affected())
+    })?;
+    Ok(purged)
+}
+
 #[async_trait]
 impl<S: Portable> RetentionStore for S {
     async fn purge_usage_records(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
         let statement = "DELETE FROM chat_usage WHERE id IN (
              SELECT id FROM chat_usage WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
-        let purged = run!(self.db().writer(), |e| {
-            sqlx::query(statement).bind(before).bind(batch).execute(e).await.map(|done| done.rows_affected())
-        })?;
-        Ok(purged)
+        delete_older(self.db(), statement, before, batch).await
     }
 
     async fn purge_usage_minutes(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
@@ -62,10 +67,7 @@ impl<S: Portable> RetentionStore for S {
              WHERE (agent_id, period_start, version_id, key_id, outcome) IN (
                  SELECT agent_id, period_start, version_id, key_id, outcome FROM usage_minutely
                  WHERE period_start < $1 ORDER BY period_start LIMIT $2)";
-        let purged = run!(self.db().writer(), |e| {
-            sqlx::query(statement).bind(before).bind(batch).execute(e).await.map(|done| done.rows_affected())
-        })?;
-        Ok(purged)
+        delete_older(self.db(), statement, before, batch).await
     }
 
     async fn purge_dispatched_events(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
