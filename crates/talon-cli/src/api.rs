@@ -60,22 +60,6 @@ pub struct Author {
     pub email: Option<String>,
 }
 
-/// A page of a list: its items and whether more follow (and the cursor to them).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub pagination: Pagination,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pagination {
-    #[serde(default)]
-    pub has_more: bool,
-    #[serde(default)]
-    pub next_cursor: Option<String>,
-}
-
 /// A tool as the API takes it, in OpenAI's function shape.
 #[derive(Debug, Clone, Serialize)]
 pub struct FunctionTool<'a> {

@@ -1,6 +1,7 @@
 //! The HTTP client of a Talon server's public API: bearer credentials, JSON in and out, and the
 //! server's error envelope turned into `CliError::Api` with its code, message and request id.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,9 +61,6 @@ impl ApiClient {
     /// Sends `request` and reads the answer as `T`.
     pub async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, CliError> {
         let response = self.send(request).await?;
-        if response.status() == StatusCode::NO_CONTENT {
-            return serde_json::from_value(Value::Null).map_err(|e| CliError::Protocol(e.to_string()));
-        }
         let bytes =
             response.bytes().await.map_err(|source| CliError::Unreachable { url: self.base.clone(), source })?;
         serde_json::from_slice(&bytes).map_err(|e| CliError::Protocol(format!("{e}")))
@@ -70,6 +68,15 @@ impl ApiClient {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         self.json(self.authed(Method::GET, path)?).await
+    }
+
+    /// `get` with a query string made from `query` (pairs whose value is `None` are left out).
+    pub async fn get_query<Q: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, CliError> {
+        self.json(self.authed(Method::GET, path)?.query(query)).await
     }
 
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
@@ -114,12 +121,21 @@ async fn error_of(response: Response) -> CliError {
     }
 }
 
+/// What a path segment leaves as it is: RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// `text` escaped for one path segment (slugs and ids need none, but names typed by hand might).
 pub fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn a_segment_escapes_all_but_the_unreserved_characters() {
+        assert_eq!(segment("support-bot_2.x~"), "support-bot_2.x~");
+        assert_eq!(segment("a b/c?d#é"), "a%20b%2Fc%3Fd%23%C3%A9");
+    }
 }

@@ -36,10 +36,6 @@ impl Table {
         self.rows.push(cells);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The table as text, header first; no trailing spaces.
     pub fn render(&self) -> String {
         let columns = self.header.len();

@@ -88,14 +88,9 @@ fn name<T: ValueEnum>(value: T) -> String {
 pub async fn tasks(session: &Session, command: TasksCommand) -> Result<(), CliError> {
     match command {
         TasksCommand::Ls { status, agent, limit } => {
-            let mut path = format!("/api/tasks?limit={}", limit.clamp(1, 100));
-            if let Some(status) = status {
-                path.push_str(&format!("&status={}", name(status)));
-            }
-            if let Some(agent) = agent {
-                path.push_str(&format!("&agentId={}", segment(&agent)));
-            }
-            let page: Value = session.client.get(&path).await?;
+            let query =
+                [("limit", Some(limit.clamp(1, 100).to_string())), ("status", status.map(name)), ("agentId", agent)];
+            let page: Value = session.client.get_query("/api/tasks", &query).await?;
             if session.json {
                 output::print_json(&page);
                 return Ok(());

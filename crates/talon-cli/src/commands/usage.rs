@@ -27,19 +27,8 @@ fn rfc3339(text: &str) -> Result<String, String> {
 }
 
 pub async fn usage(session: &Session, args: UsageArgs) -> Result<(), CliError> {
-    let mut query = Vec::new();
-    if let Some(from) = &args.from {
-        query.push(format!("from={}", segment(from)));
-    }
-    if let Some(to) = &args.to {
-        query.push(format!("to={}", segment(to)));
-    }
-    let mut path = format!("/api/agents/{}/usage", segment(&args.agent));
-    if !query.is_empty() {
-        path.push('?');
-        path.push_str(&query.join("&"));
-    }
-    let report: Value = session.client.get(&path).await?;
+    let path = format!("/api/agents/{}/usage", segment(&args.agent));
+    let report: Value = session.client.get_query(&path, &[("from", &args.from), ("to", &args.to)]).await?;
     if session.json {
         output::print_json(&report);
         return Ok(());

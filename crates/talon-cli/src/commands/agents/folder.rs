@@ -88,9 +88,7 @@ impl Plan {
             Some((agent, head)) => {
                 (definition_diff(&head.definition(), &local), profile_changes(agent, &folder.manifest))
             }
-            None => {
-                (definition_diff(&Definition { prompt: String::new(), ..Definition::default() }, &local), Vec::new())
-            }
+            None => (definition_diff(&Definition::default(), &local), Vec::new()),
         };
         Plan { folder, remote, definition, profile }
     }
