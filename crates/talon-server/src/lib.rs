@@ -9,6 +9,7 @@ pub mod connections;
 pub mod limits;
 pub mod services;
 pub mod state;
+pub mod web;
 pub mod workers;
 
 use std::future::Future;

@@ -77,6 +77,8 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub authenticator: Arc<Authenticator>,
+    /// Session tokens, and the dashboard's anti-forgery tokens derived from the same secret.
+    pub jwt: Arc<JwtKeys>,
     pub accounts: Arc<AccountService>,
     pub api_keys: Arc<ApiKeyService>,
     pub registry: Arc<RegistryService>,
@@ -168,7 +170,8 @@ impl AppState {
             )?),
             registry,
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone(), caches.clone())),
-            accounts: Arc::new(AccountService::new(store.clone(), jwt, caches.clone())),
+            accounts: Arc::new(AccountService::new(store.clone(), jwt.clone(), caches.clone())),
+            jwt,
             api_keys: Arc::new(ApiKeyService::new(store.clone(), caches.clone())),
             caches,
             store,

@@ -32,7 +32,8 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, StoredEvent,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, SEARCH_NOT_COUNTED,
+    StoredEvent,
 };
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use contracts::{
@@ -49,7 +50,7 @@ pub use page::{Page, Window};
 pub use retention::{DeliveryRetention, RetentionStore};
 pub use tasks::{InsertOutcome, ListedTask, MAX_BATCH, TaskChange, TaskFilter, TaskInsert, TaskStore};
 pub use uploads::UploadStore;
-pub use usage::UsageStore;
+pub use usage::{UsageBucket, UsageStore};
 pub use webhooks::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, WebhookStore};
 
 /// Which database a store talks to.

@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
     on_surface(rest, ErrorSurface::Rest, max_body)
         .merge(upload_routes)
         .merge(openai_routes)
+        .merge(crate::web::router(&state))
         .route_service("/v1/{*rest}", openai_unknown)
         // Mounted as services, so CORS answers a preflight before any method routing.
         .route_service("/api/v1/bot/{bot_id}/chat", chat_routes.clone())

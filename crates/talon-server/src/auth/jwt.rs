@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use talon_domain::UserId;
 use uuid::Uuid;
 
@@ -34,6 +36,9 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    /// Keys the dashboard's CSRF tokens: derived from the signing secret, so replicas agree without
+    /// sharing anything more, and distinct from it, so a CSRF token says nothing about the secret.
+    csrf_key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +54,33 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+        let csrf_key = mac(secret, b"talon dashboard csrf v1");
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+            csrf_key,
+        }
+    }
+
+    /// How long a session token lives.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The dashboard's anti-forgery token for one session: a page of that session carries it in its
+    /// forms and requests, and a cross-site page cannot read it.
+    pub fn csrf_token(&self, session_id: Uuid) -> String {
+        hex::encode(mac(&self.csrf_key, session_id.as_bytes()))
+    }
+
+    /// Whether `presented` is this session's CSRF token, compared in constant time.
+    pub fn csrf_matches(&self, session_id: Uuid, presented: &str) -> bool {
+        let Ok(bytes) = hex::decode(presented) else { return false };
+        let mut check = <Hmac<Sha256> as Mac>::new_from_slice(&self.csrf_key).expect("HMAC takes any key length");
+        check.update(session_id.as_bytes());
+        check.verify_slice(&bytes).is_ok()
     }
 
     /// A token for a new session of `user`, issued in the account's session `generation`.
@@ -77,6 +108,12 @@ impl JwtKeys {
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or(JwtError::Invalid)?,
         })
     }
+}
+
+fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// Parses `JWT_EXPIRES_IN`: a number of seconds (`3600`) or a duration such as `7d`, `12h`, `30m`.
@@ -137,6 +174,19 @@ mod tests {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(matches!(keys.verify(&token), Err(JwtError::Expired)));
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session_and_one_secret() {
+        let keys = JwtKeys::new(b"secret-secret-secret-secret-32by", Duration::from_secs(60));
+        let other = JwtKeys::new(b"two-secret-two-secret-two-secret", Duration::from_secs(60));
+        let (session, another) = (Uuid::now_v7(), Uuid::now_v7());
+        let token = keys.csrf_token(session);
+        assert!(keys.csrf_matches(session, &token));
+        assert!(!keys.csrf_matches(another, &token), "another session's token");
+        assert!(!other.csrf_matches(session, &token), "another server secret");
+        assert!(!keys.csrf_matches(session, "not hex"));
+        assert!(!keys.csrf_matches(session, &token[..32]), "a truncated token");
     }
 
     #[test]

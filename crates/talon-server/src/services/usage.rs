@@ -1,12 +1,15 @@
 //! Chat accounting: answers are recorded off the request path, through a queue that a background
-//! writer drains in batches (one transaction per batch), and summarised per version on request.
+//! writer drains in batches (one transaction per batch), and summarised per version, or per hour or
+//! day as a series, on request.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use talon_domain::agent::{Agent, AgentRef};
-use talon_domain::usage::{UsageRange, UsageRecord, VersionUsage};
+use talon_domain::usage::{Period, UsageRange, UsageRecord, VersionUsage};
+use talon_domain::validation::ValidationErrors;
 use talon_store::Store;
 use tokio::sync::mpsc;
 
@@ -24,6 +27,8 @@ const BATCH: usize = 512;
 /// Records wait in memory either way, and shutdown writes what is queued.
 const LINGER: Duration = Duration::from_millis(50);
 const WRITE_ATTEMPTS: u32 = 3;
+/// The most periods one series holds (a year of days, or 90 days of hours).
+pub const MAX_SERIES_POINTS: usize = 2_200;
 
 pub struct UsageService {
     store: Arc<dyn Store>,
@@ -40,6 +45,28 @@ pub struct UsageSummary {
     pub range: UsageRange,
     pub versions: Vec<VersionUsage>,
     pub total: VersionUsage,
+}
+
+/// An agent's usage per period over a span: every period of the span, those without answers included.
+#[derive(Debug)]
+pub struct UsageSeries {
+    pub agent: Agent,
+    pub period: Period,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// What the chosen versions served in one period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesPoint {
+    pub start: DateTime<Utc>,
+    pub requests: u64,
+    /// Answers that ended in an upstream error or a timeout.
+    pub failed: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// `None` for a period without answers.
+    pub avg_latency_ms: Option<f64>,
+    pub max_latency_ms: Option<f64>,
 }
 
 impl UsageService {
@@ -116,5 +143,90 @@ impl UsageService {
         let versions = self.store.usage_by_version(agent.id, range.from, range.to).await?;
         let total = VersionUsage::total(&versions);
         Ok(UsageSummary { agent, range, versions, total })
+    }
+
+    /// The caller's agent's usage per `period` over the periods that start in `range` (the first one is
+    /// the period `range.from` falls in), of one version (by number) or of all.
+    pub async fn series(
+        &self,
+        caller: &Caller,
+        agent: &AgentRef,
+        range: UsageRange,
+        period: Period,
+        version: Option<i64>,
+    ) -> Result<UsageSeries, ServiceError> {
+        let agent = self.registry.owned(caller, agent).await?;
+        let starts = period_starts(range, period)?;
+        let (Some(&first), Some(&last)) = (starts.first(), starts.last()) else {
+            return Ok(UsageSeries { agent, period, points: Vec::new() });
+        };
+        let buckets = self.store.usage_series(agent.id, period, first, last + step(period)).await?;
+        let mut points: Vec<SeriesPoint> =
+            starts.into_iter().map(|start| SeriesPoint { start, ..Default::default() }).collect();
+        let mut latency_sums = vec![0u64; points.len()];
+        for bucket in buckets.iter().filter(|b| version.is_none_or(|n| b.version == n)) {
+            let Ok(at) = points.binary_search_by_key(&bucket.period_start, |p| p.start) else { continue };
+            let point = &mut points[at];
+            point.requests += bucket.requests;
+            point.failed += bucket.failed;
+            point.prompt_tokens += bucket.prompt_tokens;
+            point.completion_tokens += bucket.completion_tokens;
+            latency_sums[at] = latency_sums[at].saturating_add(bucket.latency_sum_us);
+            let max = bucket.latency_max_us as f64 / 1000.0;
+            point.max_latency_ms = Some(point.max_latency_ms.map_or(max, |m| m.max(max)));
+        }
+        for (point, sum) in points.iter_mut().zip(latency_sums) {
+            if point.requests > 0 {
+                point.avg_latency_ms = Some(sum as f64 / point.requests as f64 / 1000.0);
+            }
+        }
+        Ok(UsageSeries { agent, period, points })
+    }
+}
+
+fn step(period: Period) -> chrono::Duration {
+    match period {
+        Period::Minute => chrono::Duration::minutes(1),
+        Period::Hour => chrono::Duration::hours(1),
+        Period::Day => chrono::Duration::days(1),
+    }
+}
+
+/// The start of every period that begins in the range, from the one `range.from` falls in; at most
+/// `MAX_SERIES_POINTS` of them.
+fn period_starts(range: UsageRange, period: Period) -> Result<Vec<DateTime<Utc>>, ServiceError> {
+    let mut starts = Vec::new();
+    let mut start = period.start_of(range.from);
+    while start < range.to {
+        if starts.len() == MAX_SERIES_POINTS {
+            let mut errors = ValidationErrors::new();
+            errors.add("period", format!("A series holds at most {MAX_SERIES_POINTS} periods"));
+            return Err(errors.into());
+        }
+        starts.push(start);
+        start += step(period);
+    }
+    Ok(starts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_series_has_every_period_from_the_one_its_start_falls_in() {
+        let range = UsageRange { from: at("2026-11-30T10:20:00Z"), to: at("2026-11-30T13:00:00Z") };
+        let starts = period_starts(range, Period::Hour).unwrap();
+        assert_eq!(starts, [at("2026-11-30T10:00:00Z"), at("2026-11-30T11:00:00Z"), at("2026-11-30T12:00:00Z")]);
+        let days = UsageRange { from: at("2026-11-01T00:00:00Z"), to: at("2026-11-30T13:00:00Z") };
+        assert_eq!(period_starts(days, Period::Day).unwrap().len(), 30);
+        let empty = UsageRange { from: at("2026-11-30T13:00:00Z"), to: at("2026-11-30T10:00:00Z") };
+        assert!(period_starts(empty, Period::Hour).unwrap().is_empty());
+        let too_long = UsageRange { from: at("2016-11-30T13:00:00Z"), to: at("2026-11-30T10:00:00Z") };
+        assert!(matches!(period_starts(too_long, Period::Hour), Err(ServiceError::Invalid(_))));
     }
 }

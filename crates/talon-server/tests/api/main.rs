@@ -13,6 +13,7 @@ mod cached_reads;
 mod chat_limits;
 mod chat_usage;
 mod connections;
+mod dashboard;
 mod error_surfaces;
 mod errors;
 mod idempotency;

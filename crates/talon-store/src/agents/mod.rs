@@ -15,12 +15,19 @@ pub(crate) mod sql;
 
 /// Which of an account's agents a list shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AgentFilter {
+pub struct AgentFilter<'a> {
     /// Only agents that have been deployed at least once (status other than idle).
     pub deployed_only: bool,
     /// Only this agent (for keys restricted to one agent).
     pub only: Option<AgentId>,
+    /// Only agents whose name or slug contains this text, ignoring case (on SQLite, the case of ASCII
+    /// letters only); blank text is no search. The matches are not counted: a searched page's `total`
+    /// is `SEARCH_NOT_COUNTED`, and `has_more` tells whether more follow.
+    pub search: Option<&'a str>,
 }
+
+/// The `total` of a page of searched agents: counting every match would read every agent of the account.
+pub const SEARCH_NOT_COUNTED: i64 = -1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOutcome {
@@ -82,7 +89,12 @@ pub trait AgentStore {
 
     /// A window of the owner's agents, oldest first, so that pages stay stable while agents are added;
     /// the total comes from the account's counters, not from counting rows.
-    async fn list_agents(&self, owner: UserId, filter: AgentFilter, window: Window) -> Result<Page<Agent>, StoreError>;
+    async fn list_agents(
+        &self,
+        owner: UserId,
+        filter: AgentFilter<'_>,
+        window: Window,
+    ) -> Result<Page<Agent>, StoreError>;
 
     /// Writes the agent's metadata, visibility and API access only (never versions or deployment).
     async fn update_agent_profile(&self, agent: &Agent, event: &Event) -> Result<(), StoreError>;
@@ -112,6 +124,10 @@ pub trait AgentStore {
     async fn version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
 
     async fn version_by_number(&self, agent: AgentId, number: i64) -> Result<Option<Version>, StoreError>;
+
+    /// The numbers of these versions (of any agents), in one query; ids of no version are left out. At
+    /// most `MAX_BATCH` ids.
+    async fn version_numbers(&self, ids: &[VersionId]) -> Result<Vec<(VersionId, i64)>, StoreError>;
 
     /// The agent's versions, newest first.
     async fn list_versions(&self, agent: AgentId, offset: i64, limit: i64) -> Result<Page<Version>, StoreError>;

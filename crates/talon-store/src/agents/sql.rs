@@ -14,8 +14,8 @@ use super::rows::{
 use crate::db::{Portable, Tx, outbox, placeholders, run};
 use crate::page::{Order, Page, Window};
 use crate::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, MAX_BATCH, StoreError,
-    StoredEvent,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, MAX_BATCH,
+    SEARCH_NOT_COUNTED, StoreError, StoredEvent,
 };
 
 /// A fork joins its parent's lineage; any other agent starts its own, named by its id.
@@ -207,24 +207,38 @@ impl<S: Portable> AgentStore for S {
         Ok(slugs.into_iter().map(|(slug,)| slug).collect())
     }
 
-    async fn list_agents(&self, owner: UserId, filter: AgentFilter, window: Window) -> Result<Page<Agent>, StoreError> {
+    async fn list_agents(
+        &self,
+        owner: UserId,
+        filter: AgentFilter<'_>,
+        window: Window,
+    ) -> Result<Page<Agent>, StoreError> {
         let mut condition = String::from("a.user_id = $1");
+        let mut next_param = 2;
         if filter.deployed_only {
             condition.push_str(" AND a.status <> 'idle'");
         }
         if filter.only.is_some() {
-            condition.push_str(" AND a.id = $2");
+            condition.push_str(&format!(" AND a.id = ${next_param}"));
+            next_param += 1;
         }
-        let total: i64 = match filter.only {
+        let search = filter.search.map(str::trim).filter(|s| !s.is_empty()).map(like_pattern);
+        if search.is_some() {
+            let p = next_param;
+            condition.push_str(&format!(" AND (LOWER(a.name) LIKE ${p} ESCAPE '\\' OR a.slug LIKE ${p} ESCAPE '\\')"));
+            next_param += 1;
+        }
+        let total: i64 = match (filter.only, &search) {
+            (_, Some(_)) => SEARCH_NOT_COUNTED,
             // A key restricted to one agent lists at most that one: counting it is one index lookup.
-            Some(only) => {
+            (Some(only), None) => {
                 let count = format!("SELECT COUNT(*) FROM agents a WHERE {condition}");
                 let (n,): (i64,) = run!(self.db().reader(), |e| {
                     sqlx::query_as(&count).bind(owner.as_uuid()).bind(only.as_uuid()).fetch_one(e).await
                 })?;
                 n
             }
-            None => {
+            (None, None) => {
                 let counted = if filter.deployed_only { " AND status <> 'idle'" } else { "" };
                 let count =
                     format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM agent_counts WHERE user_id = $1{counted}");
@@ -233,8 +247,7 @@ impl<S: Portable> AgentStore for S {
                 n
             }
         };
-        let cursor_param = if filter.only.is_some() { 3 } else { 2 };
-        let sql = window.sql("a.id", Order::Ascending, cursor_param);
+        let sql = window.sql("a.id", Order::Ascending, next_param);
         if let Some(keyset) = &sql.condition {
             condition.push_str(" AND ");
             condition.push_str(keyset);
@@ -244,6 +257,9 @@ impl<S: Portable> AgentStore for S {
             let mut query = sqlx::query_as(&select).bind(owner.as_uuid());
             if let Some(only) = filter.only {
                 query = query.bind(*only.as_uuid());
+            }
+            if let Some(pattern) = &search {
+                query = query.bind(pattern.as_str());
             }
             window.bind(query).fetch_all(e).await
         })?;
@@ -380,6 +396,24 @@ impl<S: Portable> AgentStore for S {
         row.map(TryInto::try_into).transpose()
     }
 
+    async fn version_numbers(&self, ids: &[VersionId]) -> Result<Vec<(VersionId, i64)>, StoreError> {
+        let mut numbers = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BATCH) {
+            let reader = self.db().reader();
+            let statement =
+                format!("SELECT id, number FROM agent_versions WHERE id IN {}", placeholders(&reader, 1, chunk.len()));
+            let rows: Vec<(uuid::Uuid, i64)> = run!(reader, |e| {
+                let mut query = sqlx::query_as(&statement);
+                for id in chunk {
+                    query = query.bind(*id.as_uuid());
+                }
+                query.fetch_all(e).await
+            })?;
+            numbers.extend(rows.into_iter().map(|(id, number)| (VersionId::from_uuid(id), number)));
+        }
+        Ok(numbers)
+    }
+
     async fn list_versions(&self, agent: AgentId, offset: i64, limit: i64) -> Result<Page<Version>, StoreError> {
         let (total,): (i64,) = run!(self.db().reader(), |e| {
             sqlx::query_as("SELECT COUNT(*) FROM agent_versions WHERE agent_id = $1")
@@ -419,6 +453,13 @@ impl<S: Portable> AgentStore for S {
         })?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
+}
+
+/// A `LIKE` pattern (with `ESCAPE '\'`) matching lower-cased text that contains `search` lower-cased:
+/// `%`, `_` and `\` in it match only themselves.
+fn like_pattern(search: &str) -> String {
+    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Counts a change of the lineage `agent` belongs to, inside `tx`.

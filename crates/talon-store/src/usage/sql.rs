@@ -8,7 +8,8 @@ use talon_domain::AgentId;
 use talon_domain::usage::{Period, ReadPlan, UsageRange, UsageRecord, UsageRollup, VersionUsage, roll_up};
 use uuid::Uuid;
 
-use super::rows::VersionUsageRow;
+use super::UsageBucket;
+use super::rows::{UsageBucketRow, VersionUsageRow};
 use crate::db::{Portable, Tx, placeholders, run};
 use crate::{StoreError, UsageStore};
 
@@ -84,6 +85,23 @@ impl<S: Portable> UsageStore for S {
                 query = query.bind(span.from).bind(span.to);
             }
             query.fetch_all(e).await
+        })?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn usage_series(
+        &self,
+        agent: AgentId,
+        period: Period,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UsageBucket>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let statement = series_statement(rollup_table(period));
+        let rows: Vec<UsageBucketRow> = run!(self.db().reader(), |e| {
+            sqlx::query_as(&statement).bind(*agent.as_uuid()).bind(from).bind(to).fetch_all(e).await
         })?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -201,5 +219,25 @@ fn summary_statement(plan: &ReadPlan) -> String {
          LEFT JOIN agent_versions v ON v.id = g.version_id
          ORDER BY number, g.version_id",
         sources.join(" UNION ALL ")
+    )
+}
+
+/// A series read from one rollup table (bound: the agent, the first period start, the end): summed per
+/// period and version over the keys and outcomes, each version's number looked up once per row.
+fn series_statement(table: &str) -> String {
+    format!(
+        "SELECT g.*, CAST(COALESCE(v.number, 0) AS BIGINT) AS number FROM (
+             SELECT period_start, version_id,
+                 CAST(SUM(requests) AS BIGINT) AS requests,
+                 CAST(SUM(CASE WHEN outcome IN ('upstream_error', 'timeout') THEN requests ELSE 0 END) AS BIGINT)
+                     AS failed,
+                 CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens,
+                 CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens,
+                 CAST(SUM(latency_sum_us) AS BIGINT) AS latency_sum_us,
+                 CAST(MAX(latency_max_us) AS BIGINT) AS latency_max_us
+             FROM {table} WHERE agent_id = $1 AND period_start >= $2 AND period_start < $3
+             GROUP BY period_start, version_id) g
+         LEFT JOIN agent_versions v ON v.id = g.version_id
+         ORDER BY g.period_start, number, g.version_id"
     )
 }

@@ -16,6 +16,8 @@ on_both_databases!(
     an_agent_is_read_with_the_version_it_serves,
     forks_count_lineage_and_delete,
     root_agents_are_inserted_in_batches_or_not_at_all,
+    agents_are_searched_by_name_or_slug_across_the_account,
+    version_numbers_are_read_in_one_batch,
 );
 
 async fn agents_insert_read_and_list(backend: Backend) {
@@ -39,9 +41,9 @@ async fn agents_insert_read_and_list(backend: Backend) {
     let page = db.store.list_agents(alice.id, Default::default(), FIRST_TEN).await.unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.items.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(), ["one", "two"]);
-    let deployed = talon_store::AgentFilter { deployed_only: true, only: None };
+    let deployed = talon_store::AgentFilter { deployed_only: true, ..Default::default() };
     assert_eq!(db.store.list_agents(alice.id, deployed, FIRST_TEN).await.unwrap().total, 0);
-    let only_b = talon_store::AgentFilter { deployed_only: false, only: Some(b.id) };
+    let only_b = talon_store::AgentFilter { only: Some(b.id), ..Default::default() };
     assert_eq!(db.store.list_agents(alice.id, only_b, FIRST_TEN).await.unwrap().items[0].id, b.id);
 
     let events = db.store.events_for(alice.id).await.unwrap();
@@ -276,4 +278,88 @@ async fn root_agents_are_inserted_in_batches_or_not_at_all(backend: Backend) {
     let too_many: Vec<_> = (0..talon_store::MAX_BATCH + 1).map(|i| agent(&alice, &format!("x-{i}"), None)).collect();
     let err = db.store.insert_root_agents(&too_many).await.unwrap_err();
     assert!(matches!(err, StoreError::BatchTooLarge { .. }), "{err:?}");
+}
+
+async fn agents_are_searched_by_name_or_slug_across_the_account(backend: Backend) {
+    let db = db(backend).await;
+    let (alice, bob) = (account("alice@example.com"), account("bob@example.com"));
+    db.store.create_account(&alice, "h").await.unwrap();
+    db.store.create_account(&bob, "h").await.unwrap();
+    let named = |owner, slug: &str, name: &str| {
+        let (mut a, v) = agent(owner, slug, None);
+        a.metadata.name = name.into();
+        (a, v)
+    };
+    let mut mine = vec![
+        named(&alice, "support-bot", "Support Bot"),
+        named(&alice, "sales", "Sales Helper"),
+        named(&alice, "percent", "100% Done"),
+        named(&alice, "under", "a_b"),
+        named(&alice, "aab", "aab"),
+        named(&alice, "slash", "back\\slash"),
+    ];
+    mine.extend((0..12).map(|i| named(&alice, &format!("filler-{i}"), &format!("Filler {i}"))));
+    for (a, v) in &mine {
+        db.store.insert_agent(a, v, &[]).await.unwrap();
+    }
+    let (b, bv) = named(&bob, "support-bob", "Support");
+    db.store.insert_agent(&b, &bv, &[]).await.unwrap();
+
+    let search = |text: &'static str, window: Window| {
+        let store = db.store.clone();
+        let filter = talon_store::AgentFilter { search: Some(text), ..Default::default() };
+        async move { store.list_agents(alice.id, filter, window).await.unwrap() }
+    };
+    let slugs = |page: &talon_store::Page<talon_domain::agent::Agent>| {
+        page.items.iter().map(|a| a.slug.clone()).collect::<Vec<_>>()
+    };
+    let page = search("SUPPORT", FIRST_TEN).await;
+    assert_eq!(slugs(&page), ["support-bot"], "by name, ignoring case, and never another account's");
+    assert_eq!(page.total, talon_store::SEARCH_NOT_COUNTED);
+    assert_eq!(slugs(&search("helper", FIRST_TEN).await), ["sales"]);
+    assert_eq!(slugs(&search("sales", FIRST_TEN).await), ["sales"], "by slug");
+    assert_eq!(slugs(&search(" percent ", FIRST_TEN).await), ["percent"], "trimmed");
+    assert_eq!(slugs(&search("%", FIRST_TEN).await), ["percent"], "% matches itself only");
+    assert_eq!(slugs(&search("_", FIRST_TEN).await), ["under"], "_ matches itself only");
+    assert_eq!(slugs(&search("a_b", FIRST_TEN).await), ["under"], "not aab");
+    assert_eq!(slugs(&search("\\", FIRST_TEN).await), ["slash"]);
+    assert!(search("nothing like it", FIRST_TEN).await.items.is_empty());
+
+    // Matches beyond the first window are reached by cursor, each once, oldest first.
+    let first = search("filler", Window::Offset { offset: 0, limit: 5 }).await;
+    assert!(first.has_more);
+    let mut found = slugs(&first);
+    let mut last = first.items.last().unwrap().id;
+    loop {
+        let page = search("filler", Window::After { id: *last.as_uuid(), limit: 5 }).await;
+        found.extend(slugs(&page));
+        match page.items.last() {
+            Some(a) if page.has_more => last = a.id,
+            _ => break,
+        }
+    }
+    let expected: Vec<String> = (0..12).map(|i| format!("filler-{i}")).collect();
+    assert_eq!(found, expected);
+
+    // Blank text is no search: the whole list, counted.
+    let all = search("  ", FIRST_TEN).await;
+    assert_eq!((all.total, all.items.len(), all.has_more), (18, 10, true));
+}
+
+async fn version_numbers_are_read_in_one_batch(backend: Backend) {
+    let db = db(backend).await;
+    let alice = account("alice@example.com");
+    db.store.create_account(&alice, "h").await.unwrap();
+    let (a, v1) = agent(&alice, "one", None);
+    db.store.insert_agent(&a, &v1, &[]).await.unwrap();
+    let v2 = next_version(&v1);
+    db.store.append_version(&v2, &[]).await.unwrap();
+    let (b, bv) = agent(&alice, "two", None);
+    db.store.insert_agent(&b, &bv, &[]).await.unwrap();
+    let unknown = talon_domain::VersionId::new();
+    let numbers: std::collections::HashMap<_, _> =
+        db.store.version_numbers(&[v2.id, bv.id, v1.id, unknown]).await.unwrap().into_iter().collect();
+    let expected = std::collections::HashMap::from([(v1.id, 1), (bv.id, 1), (v2.id, 2)]);
+    assert_eq!(numbers, expected, "an unknown id is left out");
+    assert!(db.store.version_numbers(&[]).await.unwrap().is_empty());
 }

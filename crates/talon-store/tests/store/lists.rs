@@ -183,7 +183,7 @@ async fn agent_totals_follow_creation_deployment_and_deletion(backend: Backend) 
     let (alice, agents) = owner_with_agents(store, "alice@example.com", 4).await;
     let (bob, _) = owner_with_agents(store, "bob@example.com", 2).await;
     let totals = |deployed_only| async move {
-        let filter = AgentFilter { deployed_only, only: None };
+        let filter = AgentFilter { deployed_only, ..AgentFilter::default() };
         store.list_agents(alice.id, filter, Window::Offset { offset: 0, limit: 2 }).await.unwrap()
     };
     assert_eq!((totals(false).await.total, totals(true).await.total), (4, 0));
@@ -202,7 +202,7 @@ async fn agent_totals_follow_creation_deployment_and_deletion(backend: Backend) 
     assert_eq!(deployed.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![a.id, agents[1].0.id]);
     store.delete_agent(a.id, true, &event(&alice)).await.unwrap();
     assert_eq!((totals(false).await.total, totals(true).await.total), (3, 1));
-    let restricted = AgentFilter { deployed_only: false, only: Some(agents[2].0.id) };
+    let restricted = AgentFilter { only: Some(agents[2].0.id), ..AgentFilter::default() };
     let only = store.list_agents(alice.id, restricted, Window::Offset { offset: 0, limit: 2 }).await.unwrap();
     assert_eq!((only.total, only.items.len()), (1, 1));
     let bobs = store.list_agents(bob.id, AgentFilter::default(), Window::Offset { offset: 0, limit: 5 });

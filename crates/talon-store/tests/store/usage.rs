@@ -10,6 +10,7 @@ on_both_databases!(
     usage_summarised_per_version,
     rollups_sum_to_the_records_they_summarise,
     usage_retention_keeps_the_rollups,
+    usage_series_sums_each_period_and_version,
 );
 
 async fn usage_summarised_per_version(backend: Backend) {
@@ -247,4 +248,58 @@ async fn usage_retention_keeps_the_rollups(backend: Backend) {
     let hours = (day(21) + Duration::hours(3), day(22) + Duration::hours(22));
     let got = db.store.usage_by_version(agent, hours.0, hours.1).await.unwrap();
     assert_same(&got, expected(&records, hours.0, hours.1), "whole hours after retention");
+}
+
+/// A series per hour or day adds up each period's records per version, from that period's rollups;
+/// periods are chosen by their start, and an empty span reads nothing.
+async fn usage_series_sums_each_period_and_version(backend: Backend) {
+    use talon_domain::usage::{Outcome, Period};
+    let db = db(backend).await;
+    let (agent, start, records) = three_days_of_usage(db.store.as_ref()).await;
+    for period in [Period::Hour, Period::Day] {
+        let from = period.start_of(start);
+        let to = start + Duration::days(4);
+        let got = db.store.usage_series(agent, period, from, to).await.unwrap();
+        let mut want: std::collections::BTreeMap<_, (u64, u64, u64, u64, u64, u64)> = Default::default();
+        for r in &records {
+            let sums = want.entry((period.start_of(r.created_at), r.version_id)).or_default();
+            sums.0 += 1;
+            sums.1 += u64::from(matches!(r.outcome, Outcome::UpstreamError | Outcome::Timeout));
+            sums.2 += r.prompt_tokens;
+            sums.3 += r.completion_tokens;
+            sums.4 += r.latency_us;
+            sums.5 = sums.5.max(r.latency_us);
+        }
+        assert_eq!(got.len(), want.len(), "{period:?}");
+        assert!(got.windows(2).all(|w| w[0].period_start <= w[1].period_start), "oldest first");
+        for bucket in &got {
+            let w = want[&(bucket.period_start, bucket.version_id)];
+            let g = (
+                bucket.requests,
+                bucket.failed,
+                bucket.prompt_tokens,
+                bucket.completion_tokens,
+                bucket.latency_sum_us,
+                bucket.latency_max_us,
+            );
+            assert_eq!(g, w, "{period:?} at {}", bucket.period_start);
+        }
+        let first_version = got.iter().find(|b| b.version != 0).expect("the agent's own version");
+        assert_eq!(first_version.version, 1);
+    }
+    // The span bounds the periods by their start.
+    let hour = Period::Hour.start_of(start) + Duration::hours(5);
+    let got = db.store.usage_series(agent, Period::Hour, hour, hour + Duration::hours(2)).await.unwrap();
+    assert!(
+        !got.is_empty() && got.iter().all(|b| b.period_start == hour || b.period_start == hour + Duration::hours(1))
+    );
+    assert!(db.store.usage_series(agent, Period::Hour, hour, hour).await.unwrap().is_empty());
+    let other = talon_domain::AgentId::new();
+    assert!(
+        db.store
+            .usage_series(other, Period::Day, start - Duration::days(1), start + Duration::days(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -1,7 +1,7 @@
 //! The REST resources under `/api`, one module each. A handler takes a typed request, checks the
 //! caller's scope, calls a service and shapes the response; nothing else.
 
-mod agent_inputs;
+pub(crate) mod agent_inputs;
 mod agent_requests;
 mod agent_views;
 pub mod agents;

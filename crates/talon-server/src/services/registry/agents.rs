@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -8,7 +8,7 @@ use talon_domain::agent::{
 };
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
-use talon_domain::{AgentId, ValidationErrors};
+use talon_domain::{AgentId, ValidationErrors, VersionId};
 use talon_store::{AgentFilter, DeleteOutcome, Deployment, Page, StoreError, Window};
 
 use super::{Caller, RegistryService, ServiceError};
@@ -172,8 +172,30 @@ impl RegistryService {
         deployed_only: bool,
         window: Window,
     ) -> Result<Page<Agent>, ServiceError> {
-        let filter = AgentFilter { deployed_only, only: caller.only_agent };
+        let filter = AgentFilter { deployed_only, only: caller.only_agent, search: None };
         Ok(self.store.list_agents(caller.account.id, filter, window).await?)
+    }
+
+    /// The caller's agents whose name or slug contains `search`, ignoring case, oldest first. The
+    /// matches are not counted (the page's total is `talon_store::SEARCH_NOT_COUNTED`).
+    pub async fn search_agents(
+        &self,
+        caller: &Caller,
+        search: &str,
+        window: Window,
+    ) -> Result<Page<Agent>, ServiceError> {
+        let filter = AgentFilter { deployed_only: false, only: caller.only_agent, search: Some(search) };
+        Ok(self.store.list_agents(caller.account.id, filter, window).await?)
+    }
+
+    /// The numbers of the versions `agents` name (current, and deployed when pinned), in one query: for
+    /// lists of agents that show them.
+    pub async fn version_numbers(&self, agents: &[Agent]) -> Result<HashMap<VersionId, i64>, ServiceError> {
+        let mut ids: Vec<VersionId> =
+            agents.iter().flat_map(|a| std::iter::once(a.current_version_id).chain(a.deployed_version_id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(self.store.version_numbers(&ids).await?.into_iter().collect())
     }
 
     pub async fn update_profile(

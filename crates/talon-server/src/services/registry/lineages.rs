@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use talon_domain::agent::AgentRef;
-use talon_domain::agent::lineage::build_tree;
+use talon_domain::agent::lineage::{LineageNode, build_tree};
 use talon_domain::{AgentId, UserId};
 use talon_store::LineageMark;
 
@@ -103,7 +103,19 @@ impl RegistryService {
         Ok(LineageJson(json))
     }
 
+    /// The same tree as `lineage`, as a value (for drawing it), read afresh.
+    pub async fn lineage_tree(&self, caller: &Caller, reference: &AgentRef) -> Result<LineageNode, ServiceError> {
+        let agent = self.readable(caller, reference).await?;
+        self.visible_tree(caller, agent.id).await
+    }
+
     async fn render_lineage(&self, caller: &Caller, agent: AgentId) -> Result<String, ServiceError> {
+        let tree = self.visible_tree(caller, agent).await?;
+        serde_json::to_string(&tree).map_err(|e| ServiceError::Internal(format!("lineage rendering: {e}")))
+    }
+
+    /// The tree `agent` belongs to, as `caller` may see it.
+    async fn visible_tree(&self, caller: &Caller, agent: AgentId) -> Result<LineageNode, ServiceError> {
         let entries = self.store.lineage(agent).await?;
         // A key restricted to one agent sees that agent's node alone: its parent and siblings are out of reach.
         let (mut visible, hidden): (Vec<_>, Vec<_>) =
@@ -115,8 +127,7 @@ impl RegistryService {
                 entry.forked_from_version_id = None;
             }
         }
-        let tree = build_tree(visible, agent).ok_or(ServiceError::NotFound("Agent"))?;
-        serde_json::to_string(&tree).map_err(|e| ServiceError::Internal(format!("lineage rendering: {e}")))
+        build_tree(visible, agent).ok_or(ServiceError::NotFound("Agent"))
     }
 }
 

@@ -170,6 +170,15 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let caller = principal.with_scope(Scope::TasksWrite)?;
+    let request = create_request(body)?;
+    let (task, created) = state.tasks.create(&caller, request).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(task.into())))
+}
+
+/// The service's request for a new task: the task's own fields checked by the domain, the agent and
+/// version named as references. The dashboard's form reads its task through this too.
+pub fn create_request(body: CreateTaskRequest) -> Result<CreateTask, ApiError> {
     let (draft, target) = body.split();
     let mut errors = ValidationErrors::new();
     let new =
@@ -181,10 +190,7 @@ pub async fn create(
     let agent = AgentRef::parse(&target.agent_id).ok_or_else(|| ApiError::not_found("Agent"))?;
     let version =
         target.version_id.as_deref().map(VersionId::parse).transpose().map_err(|_| ApiError::not_found("Version"))?;
-    let request = CreateTask { agent, version, executor: target.executor.map(Into::into), task };
-    let (task, created) = state.tasks.create(&caller, request).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(task.into())))
+    Ok(CreateTask { agent, version, executor: target.executor.map(Into::into), task })
 }
 
 /// The account's tasks, newest first; filter by `status`, `agentId` (id or slug), `priority`.
