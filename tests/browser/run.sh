@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Browser test of the dashboard: starts the given talon binary on a fresh SQLite data dir, then drives it in
+# Debian's headless Chromium with playwright-core (dashboard.test.mjs), checking every page with axe-core.
+# The server lets webhooks target loopback (the test's receiver listens on 127.0.0.1), runs the marketplace
+# in sandbox mode (a wallet is funded through the API) and lifts the sign-in limits. Screenshots go to
+# $BROWSER_OUT (default tests/browser/out). Exits non-zero on any failure, after the end of the server's log.
+# Usage: tests/browser/run.sh [PATH/TO/talon]   (default: `cargo build --release -p talon`, then that binary)
+# Needs node and npm (Node 18+), chromium at /usr/bin/chromium (or $CHROMIUM), curl and python3.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+if [ $# -ge 1 ]; then
+  talon=$(realpath "$1")
+else
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/talon-target}"
+  (cd "$root" && cargo build --release -p talon)
+  talon="$CARGO_TARGET_DIR/release/talon"
+fi
+[ -x "$talon" ] || { echo "no talon binary at $talon" >&2; exit 1; }
+
+# The pinned packages (package-lock.json); no browser download: the test uses the system Chromium.
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ]; then
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+
+export BROWSER_OUT="${BROWSER_OUT:-$here/out}"
+mkdir -p "$BROWSER_OUT"
+BROWSER_OUT=$(realpath "$BROWSER_OUT")
+
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+cat >"$dir/talon.toml" <<TOML
+[plans.default]
+key_requests_per_minute = 1000000
+account_requests_per_day = 1000000
+
+[auth_limits]
+login_per_email_per_minute = 1000
+login_per_address_per_minute = 1000
+register_per_address_per_hour = 1000
+TOML
+DATABASE_URL="sqlite://$dir/talon.db" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" \
+  TALON_WEBHOOK_ALLOW_PRIVATE=true TALON_MARKETPLACE_SANDBOX=true RUST_LOG="${RUST_LOG:-info}" \
+  "$talon" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+server=$!
+stop() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+
+for _ in $(seq 1 300); do
+  curl -sf "$base/healthz" >/dev/null && break
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+if ! curl -sf "$base/healthz" >/dev/null; then
+  tail -n 50 "$dir/server.log" >&2
+  echo "the server did not answer /healthz" >&2
+  exit 1
+fi
+
+status=0
+(cd "$here" && TALON_URL="$base" node --test --test-reporter=spec dashboard.test.mjs) || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- the server's log (last 60 lines) ---" >&2
+  tail -n 60 "$dir/server.log" >&2
+fi
+echo "screenshots: $BROWSER_OUT"
+exit "$status"
