@@ -365,6 +365,18 @@ test("the dashboard, page by page", async (t) => {
     await checkPage(t, "agent-deployed");
   });
 
+  await t.test("the audit log names the deploy and who made it", async (t) => {
+    need("deployed");
+    await goto(`/agents/${agent.slug}`);
+    const recent = page.getByRole("region", { name: "Recent changes" });
+    assert.ok(await recent.getByText("agent.deployed").first().isVisible(), "the agent's page lists the deploy");
+    await page.getByRole("link", { name: "The whole audit log" }).click();
+    await page.waitForURL(`**/agents/${agent.slug}/audit`);
+    const first = page.locator("table tbody tr").first();
+    assert.match(await first.innerText(), /A session sess_[0-9a-f]{32}\s+agent\.deployed/, "newest first, by this session");
+    await checkPage(t, "audit");
+  });
+
   await t.test("chat in the playground: the answer streams in", async (t) => {
     need("deployed");
     await goto(`/playground?agent=${agent.slug}`);

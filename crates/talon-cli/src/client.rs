@@ -87,6 +87,10 @@ impl ApiClient {
         self.json(self.authed(Method::PATCH, path)?.json(body)).await
     }
 
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        self.json(self.authed(Method::PUT, path)?.json(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> Result<(), CliError> {
         self.send(self.authed(Method::DELETE, path)?).await.map(|_| ())
     }

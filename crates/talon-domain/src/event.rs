@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::audit::Actor;
 use crate::id::{AgentId, EventId, UserId};
 
 /// Every event type the server emits; webhooks subscribe to these names (or `*`).
@@ -12,8 +13,11 @@ pub const EVENT_TYPES: &[&str] = &[
     AGENT_UPDATED,
     AGENT_DELETED,
     AGENT_FORKED,
+    AGENT_MERGED,
     AGENT_DEPLOYED,
     AGENT_STOPPED,
+    AGENT_LABEL_MOVED,
+    AGENT_LABEL_DELETED,
     VERSION_CREATED,
     TASK_CREATED,
     TASK_STARTED,
@@ -48,8 +52,12 @@ pub const AGENT_CREATED: &str = "agent.created";
 pub const AGENT_UPDATED: &str = "agent.updated";
 pub const AGENT_DELETED: &str = "agent.deleted";
 pub const AGENT_FORKED: &str = "agent.forked";
+/// A fork's version was merged back into the agent (a new version of the agent, with `version.created`).
+pub const AGENT_MERGED: &str = "agent.merged";
 pub const AGENT_DEPLOYED: &str = "agent.deployed";
 pub const AGENT_STOPPED: &str = "agent.stopped";
+pub const AGENT_LABEL_MOVED: &str = "agent.label_moved";
+pub const AGENT_LABEL_DELETED: &str = "agent.label_deleted";
 pub const VERSION_CREATED: &str = "version.created";
 pub const TASK_CREATED: &str = "task.created";
 pub const TASK_STARTED: &str = "task.started";
@@ -77,11 +85,39 @@ pub struct Event {
     /// The `data` of the delivered payload.
     pub data: Value,
     pub created_at: DateTime<Utc>,
+    /// Who caused it and how the audit log names it (see `audit`); never delivered to webhooks. Boxed:
+    /// most events travel without it, and events sit in enums that should stay small.
+    pub audit: Option<Box<EventAudit>>,
+}
+
+/// What the audit log records of an event beyond its type and data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventAudit {
+    /// Who caused the event; none for Talon itself.
+    pub actor: Option<Actor>,
+    /// The action the log names, when it is not the event's type (a rollback's `version.created`).
+    pub action: Option<&'static str>,
+    /// More detail for the log alone, merged into the event's data.
+    pub detail: Option<Value>,
 }
 
 impl Event {
     pub fn new(account: UserId, kind: &'static str, data: Value) -> Self {
-        Event { id: EventId::new(), account, agent: None, kind, data, created_at: crate::time::now() }
+        Event { id: EventId::new(), account, agent: None, kind, data, created_at: crate::time::now(), audit: None }
+    }
+
+    /// The event, caused by `actor` (the audit log's "who").
+    pub fn by(mut self, actor: &Actor) -> Self {
+        self.audit.get_or_insert_with(Box::default).actor = Some(*actor);
+        self
+    }
+
+    /// The event, named `action` in the audit log with `detail` added there.
+    pub fn audited_as(mut self, action: &'static str, detail: Value) -> Self {
+        let audit = self.audit.get_or_insert_with(Box::default);
+        audit.action = Some(action);
+        audit.detail = Some(detail);
+        self
     }
 
     /// An event for `agent`'s own webhook as well as for the webhooks of the account holding it.

@@ -238,3 +238,9 @@ define_id!(
     WithdrawalId,
     "wd"
 );
+
+define_id!(
+    /// One entry of an account's audit log.
+    AuditId,
+    "aud"
+);

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod agent;
 pub mod api_key;
+pub mod audit;
 pub mod event;
 pub mod id;
 pub mod marketplace;
@@ -17,8 +18,8 @@ pub mod webhook;
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
 pub use id::{
-    AgentId, ApiKeyId, ContractId, DeliveryId, EventId, GigId, IdParseError, MessageId, PortfolioItemId, ProposalId,
-    RequestId, ReviewId, ServiceId, TaskId, UploadId, UserId, VersionId, WebhookId, WithdrawalId,
+    AgentId, ApiKeyId, AuditId, ContractId, DeliveryId, EventId, GigId, IdParseError, MessageId, PortfolioItemId,
+    ProposalId, RequestId, ReviewId, ServiceId, TaskId, UploadId, UserId, VersionId, WebhookId, WithdrawalId,
 };
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

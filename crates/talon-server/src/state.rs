@@ -14,6 +14,7 @@ use crate::limits::{
 use crate::services::Signal;
 use crate::services::accounts::AccountService;
 use crate::services::api_keys::ApiKeyService;
+use crate::services::audit::AuditService;
 use crate::services::bus::{Bus, Topic};
 use crate::services::cache::Caches;
 use crate::services::chat::{ChatLimits, ChatService};
@@ -81,6 +82,8 @@ pub struct Services {
     pub jwt: Arc<JwtKeys>,
     pub accounts: Arc<AccountService>,
     pub api_keys: Arc<ApiKeyService>,
+    /// The audit log, as an account reads it.
+    pub audit: Arc<AuditService>,
     pub registry: Arc<RegistryService>,
     pub chat: Arc<ChatService>,
     pub tasks: Arc<TaskService>,
@@ -168,6 +171,7 @@ impl AppState {
                 config.webhooks.clone(),
                 outbox,
             )?),
+            audit: Arc::new(AuditService::new(store.clone(), registry.clone())),
             registry,
             authenticator: Arc::new(Authenticator::new(store.clone(), jwt.clone(), caches.clone())),
             accounts: Arc::new(AccountService::new(store.clone(), jwt.clone(), caches.clone())),

@@ -7,6 +7,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+mod audit;
 mod contracts;
 mod db;
 mod error;
@@ -32,10 +33,11 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LineageMark, SEARCH_NOT_COUNTED,
-    StoredEvent,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LabelMove, LabelStore, LineageMark,
+    MergeRecord, MergeStore, SEARCH_NOT_COUNTED, StoredEvent,
 };
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
+pub use audit::{AuditFilter, AuditStore};
 pub use contracts::{
     Acceptance, ChangeOutcome, ContractChange, ContractParty, ContractRecord, ContractStore, ContractWorkStore,
     FinishedWork, MarketGig, MessageRecord, ProposalRecord, ProposalRefusal, ReviewRecord, WorkOrder,
@@ -75,10 +77,13 @@ pub trait Store:
     AccountStore
     + AgentStore
     + ApiKeyStore
+    + AuditStore
     + ContractStore
     + ContractWorkStore
     + GigStore
     + IdempotencyStore
+    + LabelStore
+    + MergeStore
     + LedgerStore
     + MarketplaceAgentStore
     + MarketplaceWalletStore

@@ -3,6 +3,7 @@
 //! with `--json`, the API's JSON.
 
 mod agents;
+mod audit;
 mod auth;
 mod chat;
 mod keys;
@@ -86,6 +87,8 @@ pub enum ClientCommand {
     Keys(keys::KeysCommand),
     /// An agent's chat usage per version over a period: requests, outcomes, tokens and latency.
     Usage(usage::UsageArgs),
+    /// The audit log, newest first: who (a session, an API key, Talon) changed what, and when.
+    Audit(audit::AuditArgs),
     /// Print a shell completion script: `talon completions bash > /etc/bash_completion.d/talon`.
     Completions {
         /// The shell to complete for.
@@ -130,6 +133,7 @@ async fn dispatch(globals: &Globals, command: ClientCommand, cli: &mut clap::Com
         ClientCommand::Webhooks(command) => webhooks::webhooks(&session, command).await,
         ClientCommand::Keys(command) => keys::keys(&session, command).await,
         ClientCommand::Usage(args) => usage::usage(&session, args).await,
+        ClientCommand::Audit(args) => audit::audit(&session, args).await,
         ClientCommand::Completions { shell } => {
             clap_complete::generate(shell, cli, "talon", &mut std::io::stdout());
             Ok(())

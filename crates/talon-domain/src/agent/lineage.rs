@@ -2,7 +2,7 @@
 //! tree's nodes flat (one recursive query); this assembles them without recursion, so a tree of any
 //! depth is built in linear time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -38,7 +38,49 @@ pub struct LineageNode {
     pub forked_from_version_id: Option<String>,
     pub version_id: String,
     pub version_number: i64,
+    /// The versions of this agent that merged a version of another agent of the tree, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merges: Vec<LineageMerge>,
     pub children: Vec<LineageNode>,
+}
+
+/// A version that merged a fork's version back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineageMerge {
+    pub version_id: String,
+    pub version_number: i64,
+    pub from_agent_id: String,
+    pub from_version_id: String,
+    pub from_version_number: i64,
+}
+
+/// Puts each merge on the node of the agent it merged into (`into`), when both that agent and the agent
+/// it merged from are in the tree: a merge from an agent the caller may not see is left out.
+pub fn add_merges(root: &mut LineageNode, merges: Vec<(AgentId, LineageMerge)>) {
+    if merges.is_empty() {
+        return;
+    }
+    let mut present = HashSet::new();
+    let mut stack = vec![&*root];
+    while let Some(node) = stack.pop() {
+        present.insert(node.id.clone());
+        stack.extend(node.children.iter());
+    }
+    let mut by_agent: HashMap<String, Vec<LineageMerge>> = HashMap::new();
+    for (into, merge) in merges {
+        let into = into.to_string();
+        if present.contains(&into) && present.contains(&merge.from_agent_id) {
+            by_agent.entry(into).or_default().push(merge);
+        }
+    }
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if let Some(merges) = by_agent.remove(&node.id) {
+            node.merges.extend(merges);
+        }
+        stack.extend(node.children.iter_mut());
+    }
 }
 
 /// Builds the tree that contains `start`: its root is the topmost ancestor of `start` present in
@@ -83,6 +125,7 @@ pub fn build_tree(entries: Vec<LineageEntry>, start: AgentId) -> Option<LineageN
             forked_from_version_id: entry.forked_from_version_id.map(|v| v.to_string()),
             version_id: entry.current_version_id.to_string(),
             version_number: entry.current_version_number,
+            merges: Vec::new(),
             children: kids.iter().filter_map(|k| built.remove(k)).collect(),
         };
         built.insert(id, node);
@@ -157,6 +200,26 @@ mod tests {
             build_tree(vec![entry(shown, Some(hidden), "shown"), entry(mine, Some(shown), "mine")], mine).unwrap();
         assert_eq!(tree.name, "shown");
         assert_eq!(tree.children[0].name, "mine");
+    }
+
+    #[test]
+    fn merges_go_on_the_merging_node_when_both_ends_are_shown() {
+        let (root, fork, hidden) = (AgentId::new(), AgentId::new(), AgentId::new());
+        let mut tree = build_tree(vec![entry(root, None, "root"), entry(fork, Some(root), "fork")], root).unwrap();
+        let merge = |from: AgentId, number| LineageMerge {
+            version_id: VersionId::new().to_string(),
+            version_number: number,
+            from_agent_id: from.to_string(),
+            from_version_id: VersionId::new().to_string(),
+            from_version_number: 3,
+        };
+        add_merges(&mut tree, vec![(root, merge(fork, 4)), (root, merge(hidden, 5)), (hidden, merge(fork, 1))]);
+        assert_eq!(tree.merges.len(), 1, "the merge from a hidden agent is left out");
+        assert_eq!(tree.merges[0].version_number, 4);
+        assert!(tree.children[0].merges.is_empty());
+        let json = serde_json::to_value(&tree).unwrap();
+        assert_eq!(json["merges"][0]["fromAgentId"], fork.to_string());
+        assert!(json["children"][0].get("merges").is_none(), "no merges: the node's format is unchanged");
     }
 
     #[test]

@@ -4,9 +4,12 @@ mod change;
 pub mod definition;
 pub mod diff;
 pub mod fork;
+mod label;
 pub mod lineage;
+pub mod merge;
 mod metadata;
 mod refs;
+pub mod split;
 mod status;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +17,7 @@ use chrono::{DateTime, Utc};
 pub use change::{DefinitionChange, ModelInput, ToolFields, ToolInput};
 pub use definition::{Definition, ModelSpec, Tool};
 pub use fork::ForkType;
+pub use label::{Label, validate_label_name};
 pub use metadata::{
     AgentMetadata, MetadataChange, free_slug, numbered_slug, numbered_slug_pattern, slug_from_name, validate_slug,
 };
@@ -40,6 +44,8 @@ pub struct Agent {
     /// The version served while deployed; `None` serves whatever is current.
     pub deployed_version_id: Option<VersionId>,
     pub deployed_at: Option<DateTime<Utc>>,
+    /// While a canary split is deployed: its arms (`deployed_version_id` is its heaviest arm).
+    pub split: Option<split::Split>,
     pub fork_count: i64,
     /// Forks between this agent and its root ancestor (0 for a root), at most `lineage::MAX_DEPTH`.
     pub depth: i64,
@@ -62,6 +68,7 @@ impl Agent {
             current_version_id: first.id,
             deployed_version_id: None,
             deployed_at: None,
+            split: None,
             fork_count: 0,
             depth: 0,
             fork_origin: None,
@@ -94,6 +101,14 @@ pub struct ForkOrigin {
     pub fork_type: ForkType,
 }
 
+/// A version of another agent (a fork) merged into a version: the merge's second parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergedFrom {
+    pub agent_id: AgentId,
+    pub version_id: VersionId,
+    pub number: i64,
+}
+
 /// Who made a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
@@ -115,6 +130,8 @@ pub struct Version {
     pub commit_message: String,
     /// Set on a fork's first version.
     pub fork_type: Option<ForkType>,
+    /// The second parent of a merge: the fork's version that was merged into this agent.
+    pub merged_from: Option<MergedFrom>,
     pub created_by: Author,
     pub created_at: DateTime<Utc>,
 }
@@ -137,6 +154,7 @@ impl Version {
             definition,
             commit_message,
             fork_type: None,
+            merged_from: None,
             created_by,
             created_at,
         }

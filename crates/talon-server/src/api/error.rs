@@ -241,6 +241,9 @@ impl From<crate::services::ServiceError> for ApiError {
                 details.add(field, format!("{what} not found"));
                 Self { details: details.into_fields(), ..ApiError::not_found(what) }
             }
+            E::LabelNotFound(label) => {
+                Self::new(ErrorCode::NotFound, format!("Label `{label}` not found; see GET /api/agents/{{id}}/labels"))
+            }
             E::Forbidden(message) => ApiError::forbidden(message),
             E::Store(e) => ApiError::internal(e),
             E::Internal(e) => ApiError::internal(e),

@@ -28,7 +28,7 @@ use crate::state::AppState;
 use chat::{chat_api as bot_chat, openai};
 use error::{ApiError, ErrorCode, ErrorSurface};
 use middleware::{access_log, authenticate, enforce_rate_limits, idempotency, metrics, render_errors, request_id};
-use rest::{agents, api_keys, auth, deployed_agents, tasks, usage, versions, webhooks};
+use rest::{agents, api_keys, audit, auth, deployed_agents, labels, merges, splits, tasks, usage, versions, webhooks};
 
 /// The whole application. Every request passes the request log, the request id and metrics; each
 /// surface's routes then sit in that surface's error rendering, panic catching and body limits, so that
@@ -45,17 +45,25 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(auth::revoke_all_sessions))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(audit::list))
         .routes(routes!(agents::list, agents::create))
         .routes(routes!(agents::get, agents::update, agents::delete))
         .routes(routes!(agents::fork))
         .routes(routes!(agents::lineage))
         .routes(routes!(agents::deploy))
         .routes(routes!(agents::stop))
+        .routes(routes!(splits::promote))
+        .routes(routes!(splits::abort))
+        .routes(routes!(labels::list_labels))
+        .routes(routes!(labels::move_label, labels::delete_label))
         .routes(routes!(usage::usage))
+        .routes(routes!(usage::compare))
         .routes(routes!(versions::list, versions::create))
         .routes(routes!(versions::compare))
         .routes(routes!(versions::get))
         .routes(routes!(versions::rollback))
+        .routes(routes!(merges::merge))
+        .routes(routes!(merges::preview))
         .routes(routes!(deployed_agents::list))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::claim))

@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod password;
 
 use chrono::{DateTime, Utc};
+use talon_domain::audit::Actor;
 use talon_domain::{Account, AgentId, ApiKeyId, Scope};
 use uuid::Uuid;
 
@@ -83,13 +84,15 @@ impl Principal {
         }
     }
 
-    /// The caller as services see it: the account, and the one agent an agent-restricted key may reach.
+    /// The caller as services see it: the account, the one agent an agent-restricted key may reach, and
+    /// the session or key acting (the audit log's "who").
     pub fn caller(&self) -> crate::services::Caller {
-        let only_agent = match &self.credential {
-            Credential::ApiKey { agent_id, .. } => *agent_id,
-            Credential::Session { .. } => None,
+        let account = self.account.id;
+        let (only_agent, actor) = match &self.credential {
+            Credential::ApiKey { id, agent_id, .. } => (*agent_id, Actor::ApiKey { account, key: *id }),
+            Credential::Session { id, .. } => (None, Actor::Session { account, session: *id }),
         };
-        crate::services::Caller { account: self.account.clone(), only_agent }
+        crate::services::Caller { account: self.account.clone(), only_agent, actor }
     }
 
     /// `require_scope`, then the caller for a service call.

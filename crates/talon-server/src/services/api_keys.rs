@@ -1,11 +1,13 @@
 use std::sync::Arc;
 
+use serde_json::json;
+use talon_domain::audit::{self, AuditEntry};
 use talon_domain::time::now;
 use talon_domain::{ApiKey, ApiKeyId, ApiKeySecret, NewApiKey, UserId, ValidationErrors};
 use talon_store::Store;
 
-use super::ServiceError;
 use super::cache::{Caches, Invalidation};
+use super::{Caller, ServiceError};
 
 pub struct ApiKeyService {
     store: Arc<dyn Store>,
@@ -17,8 +19,9 @@ impl ApiKeyService {
         Self { store, caches }
     }
 
-    /// Creates a key; the secret is returned this once and only its hash is kept.
-    pub async fn create(&self, owner: UserId, new: NewApiKey) -> Result<(ApiKey, ApiKeySecret), ServiceError> {
+    /// Creates a key; the secret is returned this once and only its hash is kept (and never audited).
+    pub async fn create(&self, caller: &Caller, new: NewApiKey) -> Result<(ApiKey, ApiKeySecret), ServiceError> {
+        let owner = caller.account.id;
         let now = now();
         if let Some(agent) = new.agent_id {
             let owned = self.store.agent(agent).await?.is_some_and(|a| a.owner == owner);
@@ -40,6 +43,12 @@ impl ApiKeyService {
             revoked_at: None,
         };
         self.store.insert_api_key(&key, &secret.hash()).await?;
+        let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+        let detail = json!({"name": key.name, "scopes": scopes, "agentId": key.agent_id.map(|a| a.to_string()),
+            "expiresAt": key.expires_at});
+        let resource = ("api_key", key.id.to_string());
+        let entry = AuditEntry::new(owner, caller.actor, audit::API_KEY_CREATED, resource, key.agent_id, detail, now);
+        self.store.record_audit(&[entry]).await?;
         Ok((key, secret))
     }
 
@@ -49,11 +58,22 @@ impl ApiKeyService {
 
     /// Revokes at once: the next request with the key is refused, on every replica. Another account's
     /// key is "not found".
-    pub async fn revoke(&self, owner: UserId, id: ApiKeyId) -> Result<(), ServiceError> {
-        if !self.store.revoke_api_key(owner, id, now()).await? {
+    pub async fn revoke(&self, caller: &Caller, id: ApiKeyId) -> Result<(), ServiceError> {
+        let (owner, at) = (caller.account.id, now());
+        if !self.store.revoke_api_key(owner, id, at).await? {
             return Err(ServiceError::NotFound("API key"));
         }
         self.caches.invalidate(Invalidation::Key(id));
+        let entry = AuditEntry::new(
+            owner,
+            caller.actor,
+            audit::API_KEY_REVOKED,
+            ("api_key", id.to_string()),
+            None,
+            json!({}),
+            at,
+        );
+        self.store.record_audit(&[entry]).await?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
 pub mod bus;
 pub mod cache;
 pub mod chat;
@@ -15,6 +16,7 @@ pub mod webhooks;
 
 pub use signal::{Listener, SAFETY_POLL, Signal};
 
+use talon_domain::audit::Actor;
 use talon_domain::{Account, AgentId, ValidationErrors};
 use talon_store::StoreError;
 
@@ -31,6 +33,9 @@ pub enum ServiceError {
     /// Not found, where a request naming many things must say which one (`tasks[3].agentId`).
     #[error("{what} not found ({field})")]
     NotFoundAt { what: &'static str, field: String },
+    /// A version named by a label the agent does not have.
+    #[error("Label `{0}` not found")]
+    LabelNotFound(String),
     /// The caller may not do this (yet): the message says why (an incomplete marketplace profile, an
     /// operator-only action, sandbox deposits turned off).
     #[error("{0}")]
@@ -56,11 +61,13 @@ impl From<talon_domain::marketplace::IllegalTransition> for ServiceError {
     }
 }
 
-/// Who a service acts for: the account, and the one agent its key is restricted to, if any.
+/// Who a service acts for: the account, the one agent its key is restricted to, if any, and who is
+/// acting (the session or the key, or Talon itself), which the audit log records with every write.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub account: Account,
     pub only_agent: Option<AgentId>,
+    pub actor: Actor,
 }
 
 impl Caller {
@@ -79,6 +86,7 @@ impl Caller {
 
 #[cfg(test)]
 mod tests {
+    use talon_domain::audit::Actor;
     use talon_domain::{Account, AgentId, UserId};
 
     use super::Caller;
@@ -90,7 +98,7 @@ mod tests {
             plan: "default".into(),
             created_at: chrono::Utc::now(),
         };
-        Caller { account, only_agent }
+        Caller { account, only_agent, actor: Actor::System }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use talon_domain::agent::{Agent, AgentRef};
+use talon_domain::agent::{Agent, AgentRef, VersionRef};
 use talon_domain::usage::{Period, UsageRange, UsageRecord, VersionUsage};
 use talon_domain::validation::ValidationErrors;
 use talon_store::Store;
@@ -45,6 +45,15 @@ pub struct UsageSummary {
     pub range: UsageRange,
     pub versions: Vec<VersionUsage>,
     pub total: VersionUsage,
+}
+
+/// Two versions' usage side by side.
+#[derive(Debug)]
+pub struct UsageComparison {
+    pub agent: Agent,
+    pub range: UsageRange,
+    pub from: VersionUsage,
+    pub to: VersionUsage,
 }
 
 /// An agent's usage per period over a span: every period of the span, those without answers included.
@@ -143,6 +152,30 @@ impl UsageService {
         let versions = self.store.usage_by_version(agent.id, range.from, range.to).await?;
         let total = VersionUsage::total(&versions);
         Ok(UsageSummary { agent, range, versions, total })
+    }
+
+    /// Two versions of the caller's agent side by side over `range` (the arms of a canary split, say):
+    /// each version's usage, zero for one that did not answer.
+    pub async fn compare(
+        &self,
+        caller: &Caller,
+        agent: &AgentRef,
+        from: VersionRef,
+        to: VersionRef,
+        range: UsageRange,
+    ) -> Result<UsageComparison, ServiceError> {
+        let agent = self.registry.owned(caller, agent).await?;
+        let from = self.registry.version_of(&agent, &from).await?;
+        let to = self.registry.version_of(&agent, &to).await?;
+        let versions = self.store.usage_by_version(agent.id, range.from, range.to).await?;
+        let of = |version: &talon_domain::agent::Version| {
+            versions.iter().find(|v| v.version_id == Some(version.id)).cloned().unwrap_or_else(|| VersionUsage {
+                version_id: Some(version.id),
+                version: version.number,
+                ..VersionUsage::default()
+            })
+        };
+        Ok(UsageComparison { from: of(&from), to: of(&to), agent, range })
     }
 
     /// The caller's agent's usage per `period` over the periods that start in `range` (the first one is

@@ -282,7 +282,10 @@ async fn a_deploy_body_may_be_left_out_or_name_a_version(backend: Backend) {
     let response = app.post(&deploy, Some(&user.token), json!({"versionId": "ver_nope"})).await;
     assert_eq!(response.status(), 404, "text that can name no version names a missing one");
     let response = app.post(&deploy, Some(&user.token), json!({"versionId": true})).await;
-    assert_eq!(field_errors(response).await, [("versionId".to_owned(), "Must be a version id or number".to_owned())]);
+    assert_eq!(
+        field_errors(response).await,
+        [("versionId".to_owned(), "Must be a version id, number or label".to_owned())]
+    );
 }
 
 /// The document describes each registry operation's typed body and parameters, not a bare object.

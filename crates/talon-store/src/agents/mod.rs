@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::agent::lineage::LineageEntry;
+use talon_domain::agent::split::Split;
 use talon_domain::agent::{Agent, AgentStatus, Version};
 use talon_domain::event::Event;
 use talon_domain::{AgentId, UserId, VersionId};
@@ -10,8 +11,13 @@ use talon_domain::{AgentId, UserId, VersionId};
 use crate::StoreError;
 use crate::page::{Page, Window};
 
+pub(crate) mod labels;
+pub(crate) mod merges;
 pub(crate) mod rows;
 pub(crate) mod sql;
+
+pub use labels::{LabelMove, LabelStore};
+pub use merges::{MergeRecord, MergeStore};
 
 /// Which of an account's agents a list shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,6 +109,16 @@ pub trait AgentStore {
         &self,
         id: AgentId,
         deployment: Deployment,
+        at: DateTime<Utc>,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+
+    /// Like `set_deployment`, and sets the deployment's canary split (`None` clears it): a deploy.
+    async fn set_deployment_with_split(
+        &self,
+        id: AgentId,
+        deployment: Deployment,
+        split: Option<&Split>,
         at: DateTime<Utc>,
         event: &Event,
     ) -> Result<(), StoreError>;

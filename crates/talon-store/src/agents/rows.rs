@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use talon_domain::agent::lineage::LineageEntry;
-use talon_domain::agent::{Agent, AgentMetadata, Author, ForkOrigin, ForkType, Version};
+use talon_domain::agent::split::Split;
+use talon_domain::agent::{Agent, AgentMetadata, Author, ForkOrigin, ForkType, MergedFrom, Version};
 use talon_domain::{AgentId, EventId, UserId, VersionId};
 use uuid::Uuid;
 
@@ -25,6 +26,7 @@ pub(crate) struct AgentRow {
     pub current_version_id: Uuid,
     pub deployed_version_id: Option<Uuid>,
     pub deployed_at: Option<DateTime<Utc>>,
+    pub deployed_split: Option<String>,
     pub fork_count: i64,
     pub depth: i64,
     pub parent_agent_id: Option<Uuid>,
@@ -35,8 +37,8 @@ pub(crate) struct AgentRow {
 }
 
 pub(crate) const AGENT_COLUMNS: &str = "a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, a.public, \
-     a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
-     a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at";
+     a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.deployed_split, a.fork_count, \
+     a.depth, a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at";
 
 impl TryFrom<AgentRow> for Agent {
     type Error = StoreError;
@@ -65,6 +67,12 @@ impl TryFrom<AgentRow> for Agent {
             current_version_id: VersionId::from_uuid(row.current_version_id),
             deployed_version_id: row.deployed_version_id.map(VersionId::from_uuid),
             deployed_at: row.deployed_at,
+            split: row
+                .deployed_split
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("split: {e}")))?,
             fork_count: row.fork_count,
             depth: row.depth,
             fork_origin,
@@ -87,10 +95,43 @@ pub(crate) struct VersionRow {
     pub created_by: Uuid,
     pub created_by_email: String,
     pub created_at: DateTime<Utc>,
+    pub merged_from_version_id: Option<Uuid>,
+    pub merged_from_agent_id: Option<Uuid>,
+    pub merged_from_number: Option<i64>,
 }
 
-pub(crate) const VERSION_COLUMNS: &str = "v.id, v.agent_id, v.number, v.parent_version_id, v.definition, \
-     v.content_hash, v.commit_message, v.fork_type, v.created_by, u.email AS created_by_email, v.created_at";
+/// A merge's second parent with its agent and number, as columns of any query over versions `v`
+/// (subqueries, so that no query needs another join for them).
+macro_rules! merged_from_columns {
+    ($prefix:literal) => {
+        concat!(
+            "v.merged_from_version_id AS ",
+            $prefix,
+            "merged_from_version_id, \
+             (SELECT m.agent_id FROM agent_versions m WHERE m.id = v.merged_from_version_id) AS ",
+            $prefix,
+            "merged_from_agent_id, \
+             (SELECT m.number FROM agent_versions m WHERE m.id = v.merged_from_version_id) AS ",
+            $prefix,
+            "merged_from_number"
+        )
+    };
+}
+
+pub(crate) const VERSION_COLUMNS: &str = concat!(
+    "v.id, v.agent_id, v.number, v.parent_version_id, v.definition, v.content_hash, v.commit_message, v.fork_type, \
+     v.created_by, u.email AS created_by_email, v.created_at, ",
+    merged_from_columns!("")
+);
+
+fn merged_from(version: Option<Uuid>, agent: Option<Uuid>, number: Option<i64>) -> Option<MergedFrom> {
+    match (version, agent, number) {
+        (Some(version), Some(agent), Some(number)) => {
+            Some(MergedFrom { agent_id: AgentId::from_uuid(agent), version_id: VersionId::from_uuid(version), number })
+        }
+        _ => None,
+    }
+}
 
 impl TryFrom<VersionRow> for Version {
     type Error = StoreError;
@@ -105,6 +146,7 @@ impl TryFrom<VersionRow> for Version {
             content_hash: row.content_hash,
             commit_message: row.commit_message,
             fork_type: row.fork_type.map(|k| k.parse::<ForkType>()).transpose().map_err(corrupt("fork type"))?,
+            merged_from: merged_from(row.merged_from_version_id, row.merged_from_agent_id, row.merged_from_number),
             created_by: Author { id: UserId::from_uuid(row.created_by), email: row.created_by_email },
             created_at: row.created_at,
         })
@@ -176,17 +218,24 @@ pub(crate) struct AgentHeadRow {
     pub v_created_by: Uuid,
     pub v_created_by_email: String,
     pub v_created_at: DateTime<Utc>,
+    pub v_merged_from_version_id: Option<Uuid>,
+    pub v_merged_from_agent_id: Option<Uuid>,
+    pub v_merged_from_number: Option<i64>,
 }
 
 /// An agent joined with one of its versions (`v`) and that version's author (`u`); callers add the
 /// join condition on `v` and the `WHERE` clause.
-pub(crate) const AGENT_WITH_VERSION: &str = "SELECT a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, \
-     a.public, a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.fork_count, a.depth, \
+pub(crate) const AGENT_WITH_VERSION: &str = concat!(
+    "SELECT a.id, a.user_id, a.slug, a.name, a.description, a.capabilities, \
+     a.public, a.api_access, a.status, a.current_version_id, a.deployed_version_id, a.deployed_at, a.deployed_split, \
+     a.fork_count, a.depth, \
      a.parent_agent_id, a.parent_version_id, a.fork_type, a.created_at, a.updated_at, \
      v.id AS v_id, v.number AS v_number, v.parent_version_id AS v_parent_version_id, v.definition AS v_definition, \
      v.content_hash AS v_content_hash, v.commit_message AS v_commit_message, v.fork_type AS v_fork_type, \
-     v.created_by AS v_created_by, u.email AS v_created_by_email, v.created_at AS v_created_at \
-     FROM agents a JOIN agent_versions v ON ";
+     v.created_by AS v_created_by, u.email AS v_created_by_email, v.created_at AS v_created_at, ",
+    merged_from_columns!("v_"),
+    " FROM agents a JOIN agent_versions v ON "
+);
 
 /// The join to the agent's current version.
 pub(crate) const ON_CURRENT_VERSION: &str = "v.id = a.current_version_id JOIN users u ON u.id = v.created_by";
@@ -209,6 +258,9 @@ impl TryFrom<AgentHeadRow> for (Agent, Version) {
             created_by: row.v_created_by,
             created_by_email: row.v_created_by_email,
             created_at: row.v_created_at,
+            merged_from_version_id: row.v_merged_from_version_id,
+            merged_from_agent_id: row.v_merged_from_agent_id,
+            merged_from_number: row.v_merged_from_number,
         };
         Ok((row.agent.try_into()?, version.try_into()?))
     }
@@ -252,9 +304,15 @@ pub(crate) fn bind_version<'q, Q: Bind<'q>>(query: Q, version: &Version) -> Q {
         .bind(version.fork_type.map(|f| f.as_str()))
         .bind(*version.created_by.id.as_uuid())
         .bind(version.created_at)
+        .bind(version.merged_from.map(|m| *m.version_id.as_uuid()))
 }
 
 /// Capabilities are stored as a JSON array.
 pub(crate) fn encode_capabilities(agent: &Agent) -> String {
     serde_json::to_string(&agent.metadata.capabilities).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A split as the `deployed_split` column holds it.
+pub(crate) fn encode_split(split: Option<&Split>) -> Option<String> {
+    split.map(|s| serde_json::to_string(s).unwrap_or_default())
 }

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use talon_domain::agent::lineage::LineageEntry;
+use talon_domain::agent::split::Split;
 use talon_domain::agent::{Agent, Version};
 use talon_domain::event::Event;
 use talon_domain::{AgentId, UserId, VersionId};
 
 use super::rows::{
     AGENT_COLUMNS, AGENT_WITH_VERSION, AgentHeadRow, AgentRow, EventRow, LineageRow, ON_CURRENT_VERSION,
-    ON_SERVED_VERSION, VERSION_COLUMNS, VersionRow, bind_agent, bind_version, encode_capabilities,
+    ON_SERVED_VERSION, VERSION_COLUMNS, VersionRow, bind_agent, bind_version, encode_capabilities, encode_split,
 };
 use crate::db::{Portable, Tx, outbox, placeholders, run};
 use crate::page::{Order, Page, Window};
@@ -31,14 +32,14 @@ const AGENT_INSERT_COLUMNS: &str = "id, user_id, slug, name, description, capabi
      fork_type, created_at, updated_at, api_access, lineage_id";
 const AGENT_INSERT_COLUMN_COUNT: usize = 20;
 const VERSION_INSERT_COLUMNS: &str = "id, agent_id, number, parent_version_id, definition, content_hash, \
-     commit_message, fork_type, created_by, created_at";
-const VERSION_INSERT_COLUMN_COUNT: usize = 10;
+     commit_message, fork_type, created_by, created_at, merged_from_version_id";
+const VERSION_INSERT_COLUMN_COUNT: usize = 11;
 /// Rows per statement of a multi-row insert: 4,000 bound values at most, under either database's bound.
 const ROWS_PER_INSERT: usize = 200;
 
 pub(crate) const INSERT_VERSION: &str = "INSERT INTO agent_versions (id, agent_id, number, parent_version_id, \
-     definition, content_hash, commit_message, fork_type, created_by, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     definition, content_hash, commit_message, fork_type, created_by, created_at, merged_from_version_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 const COUNT_FORK: &str = "UPDATE agents SET fork_count = fork_count + 1 WHERE id = $1";
 
@@ -50,6 +51,9 @@ const UPDATE_PROFILE: &str = "UPDATE agents SET name = $1, description = $2, cap
 
 const UPDATE_DEPLOYMENT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
      deployed_at = $3, updated_at = $4 WHERE id = $5";
+
+const UPDATE_DEPLOYMENT_WITH_SPLIT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
+     deployed_at = $3, updated_at = $4, deployed_split = $5 WHERE id = $6";
 
 /// Moves the agent to its new version only if the expected parent is still current.
 const ADVANCE_CURRENT_VERSION: &str =
@@ -303,6 +307,33 @@ impl<S: Portable> AgentStore for S {
                 .bind(deployment.deployed_version_id.map(|v| *v.as_uuid()))
                 .bind(deployment.deployed_at)
                 .bind(at)
+                .bind(id.as_uuid())
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_deployment_with_split(
+        &self,
+        id: AgentId,
+        deployment: Deployment,
+        split: Option<&Split>,
+        at: DateTime<Utc>,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let split = encode_split(split);
+        let mut tx = self.db().begin().await?;
+        run!(tx.conn(), |c| {
+            sqlx::query(UPDATE_DEPLOYMENT_WITH_SPLIT)
+                .bind(deployment.status.as_str())
+                .bind(deployment.deployed_version_id.map(|v| *v.as_uuid()))
+                .bind(deployment.deployed_at)
+                .bind(at)
+                .bind(split.clone())
                 .bind(id.as_uuid())
                 .execute(c)
                 .await

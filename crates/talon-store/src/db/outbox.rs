@@ -1,4 +1,5 @@
-//! The outbox: events are written in the same transaction as the change they record.
+//! The outbox: events are written in the same transaction as the change they record, and with them the
+//! audit log's entries for those of their types the log records (`talon_domain::audit`).
 
 use talon_domain::event::Event;
 
@@ -14,7 +15,8 @@ pub(crate) async fn record(tx: &mut Tx, events: &[Event]) -> Result<(), sqlx::Er
     record_on(tx.conn(), events).await
 }
 
-/// Records `events` on a connection inside a transaction, a hundred to a statement.
+/// Records `events` on a connection inside a transaction, a hundred to a statement, with their audit
+/// entries.
 pub(crate) async fn record_on(mut conn: ConnRef<'_>, events: &[Event]) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(EVENTS_PER_INSERT) {
         let statement = format!("{INSERT_EVENTS}{}", placeholders(&conn, chunk.len(), COLUMNS));
@@ -26,7 +28,7 @@ pub(crate) async fn record_on(mut conn: ConnRef<'_>, events: &[Event]) -> Result
             query.execute(&mut **c).await.map(|_| ())
         })?;
     }
-    Ok(())
+    crate::audit::sql::record_events_on(conn, events).await
 }
 
 fn bind_event<'q, Q: Bind<'q>>(query: Q, event: &Event) -> Q {

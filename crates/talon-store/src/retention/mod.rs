@@ -1,6 +1,7 @@
 //! Retention: deleting what would otherwise grow without bound, a small batch at a time, oldest first,
 //! so that a purge never holds writers up for longer than one short statement. The maintenance worker
-//! decides what is kept (`talon_server::config::Retention`); these delete what it says, no more.
+//! decides what is kept (`talon_server::config::Retention`); these delete what it says, no more. The
+//! audit log (`audit`) is never purged: it outlives the events it was written beside.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

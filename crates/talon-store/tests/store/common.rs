@@ -45,6 +45,7 @@ pub mod agent_fixtures {
             definition: def,
             commit_message: "Initial version".into(),
             fork_type: origin.as_ref().map(|o| o.fork_type),
+            merged_from: None,
             created_by: Author { id: owner.id, email: owner.email.clone() },
             created_at: now,
         };
@@ -58,6 +59,7 @@ pub mod agent_fixtures {
             status: AgentStatus::Idle,
             current_version_id: version_id,
             deployed_version_id: None,
+            split: None,
             deployed_at: None,
             fork_count: 0,
             depth: origin.as_ref().map_or(0, |_| 1),

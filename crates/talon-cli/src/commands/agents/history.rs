@@ -175,7 +175,14 @@ pub async fn stop(session: &Session, args: AgentArg) -> Result<(), CliError> {
 }
 
 pub async fn agents(session: &Session, command: AgentsCommand) -> Result<(), CliError> {
-    let AgentsCommand::Ls { limit } = command;
+    let limit = match command {
+        AgentsCommand::Ls { limit } => limit,
+        AgentsCommand::Labels { agent } => return super::labels::list(session, &agent).await,
+        AgentsCommand::Label { agent, label, version } => {
+            return super::labels::point(session, &agent, &label, &version).await;
+        }
+        AgentsCommand::Unlabel { agent, label } => return super::labels::delete(session, &agent, &label).await,
+    };
     let path = format!("/api/agents?limit={}", limit.clamp(1, 100));
     let page: Value = session.client.get(&path).await?;
     if session.json {

@@ -5,6 +5,7 @@
 
 mod folder;
 mod history;
+mod labels;
 
 pub(crate) use folder::{Plan, Progress, print_changes, push_plan, remote};
 pub use folder::{diff, init, pull, push};
@@ -148,6 +149,26 @@ pub enum AgentsCommand {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// List an agent's labels and the versions they point at.
+    Labels {
+        /// The agent (slug or id).
+        agent: String,
+    },
+    /// Point a label (`production`, `staging`, …) at a version: `talon agents label support-bot production 3`.
+    Label {
+        /// The agent (slug or id).
+        agent: String,
+        /// The label: 1 to 32 of a-z, 0-9 and -, not only digits.
+        label: String,
+        /// The version: its number, id, or another label.
+        version: String,
+    },
+    /// Delete a label.
+    Unlabel {
+        /// The agent (slug or id).
+        agent: String,
+        label: String,
     },
 }
 /// A slug from a name: lowercase letters and digits, runs of anything else as one `-`.

@@ -140,7 +140,8 @@ pub async fn bot_chat(
     let caller = principal.with_scope(Scope::Chat).map_err(|e| ApiError::from(e).with_code("insufficient_scope"))?;
     let (input, stream) = request.into_input()?;
     let bot = ServedRef::parse(&bot_id).ok_or_else(|| bot_error(ChatError::NotFound))?;
-    let target = state.chat.bot(&caller, &bot).await.map_err(bot_error)?;
+    let sticky = super::sticky_key(&principal, input.user.as_deref());
+    let target = state.chat.bot(&caller, &bot, &sticky).await.map_err(bot_error)?;
     answer(&state, &principal, start, Route::Bot, target, input, stream).await
 }
 
@@ -170,6 +171,7 @@ pub async fn agent_chat(
     let caller = principal.with_scope(Scope::Chat).map_err(|e| ApiError::from(e).with_code("insufficient_scope"))?;
     let (reference, input, stream) = request.into_parts()?;
     let agent = ServedRef::parse(&reference).ok_or_else(|| agents_error(ChatError::NotFound))?;
-    let target = state.chat.agent(&caller, &agent).await.map_err(agents_error)?;
+    let sticky = super::sticky_key(&principal, input.user.as_deref());
+    let target = state.chat.agent(&caller, &agent, &sticky).await.map_err(agents_error)?;
     answer(&state, &principal, start, Route::Agents, target, input, stream).await
 }

@@ -23,3 +23,12 @@ fn asker(state: &AppState, principal: &Principal, start: Option<Extension<Reques
     let arrived = start.map_or_else(std::time::Instant::now, |Extension(RequestStart(at))| at);
     Asker::chat(principal.account.clone(), key, arrived, stream, state.settings.chat_timeout)
 }
+
+/// What keeps an end user on one arm of a canary split: the request's `user`, else the key or session
+/// that sent it.
+pub fn sticky_key(principal: &Principal, user: Option<&str>) -> String {
+    match user {
+        Some(user) => format!("user:{user}"),
+        None => principal.idempotency_scope(),
+    }
+}

@@ -118,7 +118,8 @@ pub async fn chat_completions(
     let caller = principal.with_scope(Scope::Chat)?;
     let (model, input, stream) = request.into_parts()?;
     let served = ServedRef::parse(&model).ok_or_else(|| chat_error(ChatError::NotFound))?;
-    let target = state.chat.target(&caller, &served).await.map_err(chat_error)?;
+    let sticky = super::sticky_key(&principal, input.user.as_deref());
+    let target = state.chat.target(&caller, &served, &sticky).await.map_err(chat_error)?;
     let asker = asker(&state, &principal, start, stream.is_some());
     let version = target.version.number;
     let chat = state.chat.clone();
@@ -177,7 +178,7 @@ pub async fn model(
 ) -> Result<Json<ModelObject>, ApiError> {
     let caller = principal.with_scope(Scope::Chat)?;
     let served = ServedRef::parse(&model).ok_or_else(model_not_found)?;
-    let target = state.chat.target(&caller, &served).await.map_err(|e| match e {
+    let target = state.chat.target(&caller, &served, &principal.idempotency_scope()).await.map_err(|e| match e {
         ChatError::NotFound | ChatError::NotServing(_) => model_not_found(),
         e => chat_error(e),
     })?;

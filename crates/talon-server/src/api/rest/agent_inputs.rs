@@ -133,9 +133,9 @@ impl From<ForkKind> for ForkType {
     }
 }
 
-/// A version as a body names it: its id (`ver_…` or UUID) or its number.
+/// A version as a body names it: its id (`ver_…` or UUID), its number, or one of its agent's labels.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(untagged, expecting = "Must be a version id or number")]
+#[serde(untagged, expecting = "Must be a version id, number or label")]
 pub enum VersionSelector {
     #[schema(example = "ver_0193a4c1e5d27c3e8f1a2b3c4d5e6f70")]
     Id(String),
@@ -145,6 +145,12 @@ pub enum VersionSelector {
 /// A version number, from 1.
 #[derive(Debug, Clone, Copy)]
 pub struct VersionNumber(i64);
+
+impl VersionNumber {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
 
 impl utoipa::PartialSchema for VersionNumber {
     fn schema() -> RefOr<Schema> {

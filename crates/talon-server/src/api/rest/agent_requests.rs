@@ -3,7 +3,7 @@
 //! names, unique tool names) are the domain's.
 
 use serde::Deserialize;
-use talon_domain::agent::{DefinitionChange, MetadataChange};
+use talon_domain::agent::{DefinitionChange, MetadataChange, VersionRef};
 use talon_domain::{ValidationErrors, VersionId};
 use utoipa::{IntoParams, ToSchema};
 
@@ -174,15 +174,60 @@ impl ForkAgentRequest {
     }
 }
 
-/// Which version to serve; the body may be left out (serve whatever is current).
+/// Which version to serve, or a canary split between versions; the body may be left out (serve
+/// whatever is current). A deploy without `split` ends any split.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"versionId": "ver_0193a4c1e5d27c3e8f1a2b3c4d5e6f70"}))]
 pub struct DeployAgentRequest {
-    /// Pin this version (an id or number).
+    /// Pin this version (an id, number or label).
     pub(super) version_id: Option<VersionSelector>,
     /// Pin this version number (instead of `versionId`).
     pub(super) version: Option<VersionNumber>,
+    /// Share the traffic between 2 to 10 distinct versions of the agent whose weights add up to 100;
+    /// each end user (`user`, else the API key) stays on one arm. Not with `versionId` or `version`.
+    #[schema(example = json!([{"versionId": "production", "weight": 90}, {"versionId": 4, "weight": 10}]))]
+    pub(super) split: Option<Vec<SplitArmRequest>>,
+}
+
+/// One arm of a canary split.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SplitArmRequest {
+    /// A version of the agent: its id, number or label (resolved when the split is deployed).
+    pub(super) version_id: VersionSelector,
+    /// Its share of the traffic in percent, 1 to 100.
+    #[schema(minimum = 1, maximum = 100, example = 90)]
+    pub(super) weight: i64,
+}
+
+/// What a deploy asks for.
+pub(super) enum DeployTarget {
+    Serve(Option<VersionRef>),
+    Split(Vec<(VersionRef, i64)>),
+}
+
+impl DeployAgentRequest {
+    /// The deployment asked for; a version or arm text that can name no version is 404.
+    pub(super) fn into_target(self) -> Result<DeployTarget, ApiError> {
+        let Some(arms) = self.split else {
+            return Ok(DeployTarget::Serve(selected_version(self.version_id, self.version, || {
+                ApiError::not_found("Version")
+            })?));
+        };
+        if self.version_id.is_some() || self.version.is_some() {
+            return Err(ApiError::validation(ValidationErrors::single(
+                "split",
+                "Send split, or versionId or version, not both",
+            )));
+        }
+        let mut resolved = Vec::with_capacity(arms.len());
+        for arm in arms {
+            let version = selected_version(Some(arm.version_id), None, || ApiError::not_found("Version"))?;
+            resolved.extend(version.map(|v| (v, arm.weight)));
+        }
+        Ok(DeployTarget::Split(resolved))
+    }
 }
 
 /// `?force=`.

@@ -9,9 +9,9 @@ use talon_domain::agent::lineage::LineageNode;
 use talon_domain::{AgentId, Scope};
 use utoipa::{IntoParams, ToSchema};
 
-use super::agent_inputs::{agent_ref, selected_version};
+use super::agent_inputs::agent_ref;
 use super::agent_requests::{
-    CreateAgentRequest, DeleteAgentQuery, DeployAgentRequest, ForkAgentRequest, UpdateAgentRequest,
+    CreateAgentRequest, DeleteAgentQuery, DeployAgentRequest, DeployTarget, ForkAgentRequest, UpdateAgentRequest,
 };
 use super::agent_views::AgentView;
 use super::pagination::{CursorPageQuery, MAX_LIMIT, Pagination};
@@ -120,7 +120,8 @@ pub async fn get(
     let caller = principal.with_scope(Scope::AgentsRead)?;
     let (agent, current) = state.registry.agent(&caller, &agent_ref(&id)?).await?;
     let parent = state.registry.parent_of(&caller, &agent).await?;
-    Ok(Json(AgentView::new(agent, Some(current), parent.as_deref())))
+    let labels = state.registry.labels_of(&agent).await?;
+    Ok(Json(AgentView::new(agent, Some(current), parent.as_deref()).with_labels(labels)))
 }
 
 /// Change name, description, capabilities, visibility (`public`) or chat API access (`apiAccess`).
@@ -177,7 +178,9 @@ pub async fn fork(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The whole fork tree, from the root ancestor; the same tree from any of its agents.
+/// The whole fork tree, from the root ancestor; the same tree from any of its agents. A node whose
+/// versions merged a fork back lists them in `merges` (`versionId`, `versionNumber`, `fromAgentId`,
+/// `fromVersionId`, `fromVersionNumber`), left out when there are none.
 #[utoipa::path(get, path = "/api/agents/{id}/lineage", operation_id = "getAgentLineage",
     tag = "agents", security(("bearer" = ["agents:read"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
@@ -197,13 +200,16 @@ pub async fn lineage(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Deploy the agent: serve `versionId` (an id or number) or `version` (a number) if given (pinned), else
-/// its current version.
+/// Deploy the agent: serve `versionId` (an id, number or label) or `version` (a number) if given
+/// (pinned), else its current version; or, with `split`, share the traffic between versions by weight
+/// (a canary), each end user staying on one arm. A deploy without `split` ends any split.
 #[utoipa::path(post, path = "/api/agents/{id}/deploy", operation_id = "deployAgent",
     tag = "agents", security(("bearer" = ["agents:write"])),
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
-    request_body(content = DeployAgentRequest, description = "The version to pin. The body may be left out (an empty body is `{}`)"),
-    responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+    request_body(content = DeployAgentRequest, description = "The version to pin, or the split. The body may be left out (an empty body is `{}`)"),
+    responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope, description = "Invalid split: fewer than 2 arms, a weight outside 1 to 100, weights not adding up to 100, a version named twice"),
+        (status = 403, body = ErrorEnvelope, description = "Missing the agents:write scope"),
+        (status = 404, body = ErrorEnvelope, description = "No such agent, version or label"),
         (status = 409, body = ErrorEnvelope, description = "Not deployable from its status")))]
 pub async fn deploy(
     State(state): State<AppState>,
@@ -213,8 +219,10 @@ pub async fn deploy(
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
     let agent_ref = agent_ref(&id)?;
-    let version = selected_version(request.version_id, request.version, || ApiError::not_found("Version"))?;
-    let agent = state.registry.deploy(&caller, &agent_ref, version).await?;
+    let agent = match request.into_target()? {
+        DeployTarget::Serve(version) => state.registry.deploy(&caller, &agent_ref, version).await?,
+        DeployTarget::Split(arms) => state.registry.deploy_split(&caller, &agent_ref, arms).await?,
+    };
     Ok(Json(AgentView::new(agent, None, None)))
 }
 

@@ -127,7 +127,7 @@ pub async fn create(
         now(),
     )
     .map_err(ApiError::validation)?;
-    let (key, secret) = state.api_keys.create(principal.account.id, new).await?;
+    let (key, secret) = state.api_keys.create(&principal.caller(), new).await?;
     let view = CreatedApiKeyView { key: secret.expose().to_owned(), details: key.into() };
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -161,7 +161,7 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     principal.require_session()?;
     let id = ApiKeyId::parse(&id).map_err(|_| ApiError::not_found("API key"))?;
-    state.api_keys.revoke(principal.account.id, id).await?;
+    state.api_keys.revoke(&principal.caller(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

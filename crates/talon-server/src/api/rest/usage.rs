@@ -12,7 +12,7 @@ use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::ApiQuery;
 use crate::auth::Principal;
 use crate::state::AppState;
-use talon_domain::agent::AgentRef;
+use talon_domain::agent::{AgentRef, VersionRef};
 
 /// `?from=&to=`: the half-open period `[from, to)`, of any length. Both are RFC 3339 timestamps.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -104,5 +104,65 @@ pub async fn usage(
         to: summary.range.to,
         versions: summary.versions.iter().map(|v| UsageFigures::of(v, true)).collect(),
         total: UsageFigures::of(&summary.total, false),
+    }))
+}
+
+/// `?from=&to=` (the two versions, by number, id or label) and the period `?since=&until=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompareUsageQuery {
+    /// The first version (usually the one serving before a canary): a number, id or label.
+    #[param(example = "production")]
+    from: String,
+    /// The second version (usually the canary): a number, id or label.
+    #[param(example = "staging")]
+    to: String,
+    /// The start of the period (inclusive, RFC 3339); 30 days before `until` when absent.
+    #[param(value_type = Option<String>, format = DateTime)]
+    since: Option<String>,
+    /// The end of the period (exclusive, RFC 3339); now when absent.
+    #[param(value_type = Option<String>, format = DateTime)]
+    until: Option<String>,
+}
+
+/// Two versions' usage side by side: one per arm of a canary split.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageComparisonReport {
+    agent_id: String,
+    since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    from: UsageFigures,
+    to: UsageFigures,
+}
+
+/// Compare two versions' chat usage (requests, failures, latency, tokens) over a period: the arms of a
+/// canary split, before promoting or aborting it.
+#[utoipa::path(get, path = "/api/agents/{id}/usage/compare", operation_id = "compareAgentUsage",
+    tag = "agents", security(("bearer" = ["agents:read"])),
+    params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug"), CompareUsageQuery),
+    responses((status = 200, body = UsageComparisonReport),
+        (status = 400, body = ErrorEnvelope, description = "A missing version, or a timestamp that is not RFC 3339"),
+        (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:read scope"),
+        (status = 404, body = ErrorEnvelope, description = "No such agent, version or label")))]
+pub async fn compare(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<CompareUsageQuery>,
+) -> Result<Json<UsageComparisonReport>, ApiError> {
+    let caller = principal.with_scope(Scope::AgentsRead)?;
+    let range =
+        UsageRange::parse(query.since.as_deref(), query.until.as_deref(), now()).map_err(ApiError::validation)?;
+    let agent = AgentRef::parse(&id).ok_or_else(|| ApiError::not_found("Agent"))?;
+    let version = |text: &str| VersionRef::parse(text).ok_or_else(|| ApiError::not_found("Version"));
+    let (from, to) = (version(&query.from)?, version(&query.to)?);
+    let compared = state.usage.compare(&caller, &agent, from, to, range).await?;
+    Ok(Json(UsageComparisonReport {
+        agent_id: compared.agent.id.to_string(),
+        since: compared.range.from,
+        until: compared.range.to,
+        from: UsageFigures::of(&compared.from, true),
+        to: UsageFigures::of(&compared.to, true),
     }))
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::agent_inputs::{agent_ref, selected_version, version_ref};
 use super::agent_requests::{CompareQuery, CreateVersionRequest, RollbackRequest};
-use super::agent_views::{VersionView, VersionWithDiff};
+use super::agent_views::{MergedFromView, VersionView, VersionWithDiff};
 use super::pagination::{PageQuery, Pagination};
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{ApiJson, ApiQuery};
@@ -29,6 +29,15 @@ pub struct VersionList {
 pub struct VersionRef {
     id: String,
     version_number: i64,
+    /// Set when the version merged a fork back (see `VersionView`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged_from: Option<MergedFromView>,
+}
+
+impl From<&talon_domain::agent::Version> for VersionRef {
+    fn from(v: &talon_domain::agent::Version) -> Self {
+        VersionRef { id: v.id.to_string(), version_number: v.number, merged_from: v.merged_from.map(Into::into) }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,11 +119,7 @@ pub async fn compare(
     let (from, to) = query.versions()?;
     let (from, to) = (version_ref(&from)?, version_ref(&to)?);
     let (from, to, diff) = state.registry.compare(&caller, &agent, from, to).await?;
-    Ok(Json(Comparison {
-        from: VersionRef { id: from.id.to_string(), version_number: from.number },
-        to: VersionRef { id: to.id.to_string(), version_number: to.number },
-        diff,
-    }))
+    Ok(Json(Comparison { from: VersionRef::from(&from), to: VersionRef::from(&to), diff }))
 }
 
 /// One version, by id or by number.

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use talon_domain::agent::{Agent, Version};
-use talon_domain::{AgentId, UserId};
+use talon_domain::{AgentId, UserId, VersionId};
 use talon_store::AgentLookup;
 
 use super::aged_map::AgedMap;
@@ -19,6 +19,9 @@ pub type AgentVersion = (Arc<Agent>, Arc<Version>);
 pub struct AgentCache {
     heads: AgedMap<AgentId, AgentVersion>,
     serving: AgedMap<AgentId, AgentVersion>,
+    /// Versions by id, for the arms of canary splits other than the one `serving` holds. Versions never
+    /// change, so no change to an agent drops them (a split that moves drops its agent's `serving`).
+    versions: AgedMap<VersionId, Arc<Version>>,
     slugs: SlugIndex,
 }
 
@@ -26,7 +29,8 @@ impl AgentCache {
     pub fn new(capacity: usize, max_age: Duration, bus: Bus) -> Self {
         Self {
             heads: AgedMap::new(capacity, max_age, bus.clone()),
-            serving: AgedMap::new(capacity, max_age, bus),
+            serving: AgedMap::new(capacity, max_age, bus.clone()),
+            versions: AgedMap::new(capacity, max_age, bus),
             slugs: SlugIndex::new(capacity),
         }
     }
@@ -53,6 +57,22 @@ impl AgentCache {
         Fut: Future<Output = Result<Option<AgentVersion>, E>>,
     {
         self.lookup(&self.serving, lookup, load).await
+    }
+
+    /// The version `id`, from the cache or else from `load`.
+    pub async fn version<E, Fut>(&self, id: VersionId, load: impl FnOnce() -> Fut) -> Result<Option<Arc<Version>>, E>
+    where
+        Fut: Future<Output = Result<Option<Arc<Version>>, E>>,
+    {
+        if let Some(found) = self.versions.get(&id) {
+            return Ok(Some(found));
+        }
+        let ticket = self.versions.ticket();
+        let loaded = load().await?;
+        if let Some(found) = &loaded {
+            self.versions.fill(id, found.clone(), ticket);
+        }
+        Ok(loaded)
     }
 
     async fn lookup<E, Fut>(
@@ -101,6 +121,7 @@ impl AgentCache {
     pub(super) fn clear(&self) {
         self.heads.clear();
         self.serving.clear();
+        self.versions.clear();
         self.slugs.clear();
     }
 }

@@ -164,15 +164,15 @@ impl ChatService {
     }
 
     /// Resolves `model` (slug or id, maybe pinning a version) to a deployed agent of the caller's and
-    /// the version that answers.
-    pub async fn target(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
-        self.agent(caller, model).await?.serving()
+    /// the version that answers (for a canary split, the arm `sticky_key` falls on).
+    pub async fn target(&self, caller: &Caller, model: &ServedRef, sticky_key: &str) -> Result<Target, ChatError> {
+        self.agent(caller, model, sticky_key).await?.serving()
     }
 
     /// The agent as the per-agent chat API serves it: like `agent`, and refused unless its owner turned
     /// API access on.
-    pub async fn bot(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
-        let target = self.agent(caller, model).await?;
+    pub async fn bot(&self, caller: &Caller, model: &ServedRef, sticky_key: &str) -> Result<Target, ChatError> {
+        let target = self.agent(caller, model, sticky_key).await?;
         if !target.agent.api_access {
             return Err(ChatError::ApiAccessOff);
         }
@@ -180,22 +180,13 @@ impl ChatService {
     }
 
     /// The caller's agent named by `reference`, whatever its status, with the version that would
-    /// answer: the pinned one, else the deployed one, else the current one.
-    pub async fn agent(&self, caller: &Caller, model: &ServedRef) -> Result<Target, ChatError> {
-        let (agent, served) = self.registry.owned_serving(caller, &model.agent).await.map_err(|e| match e {
-            ServiceError::NotFound(_) => ChatError::NotFound,
+    /// answer: the pinned one (number, id or label), else its split's arm for `sticky_key`, else the
+    /// deployed one, else the current one.
+    pub async fn agent(&self, caller: &Caller, model: &ServedRef, sticky_key: &str) -> Result<Target, ChatError> {
+        let (agent, version) = self.registry.answering(caller, model, sticky_key).await.map_err(|e| match e {
+            ServiceError::NotFound(_) | ServiceError::LabelNotFound(_) => ChatError::NotFound,
             e => ChatError::Service(e),
         })?;
-        let version = match model.pinned {
-            None => served,
-            Some(n) => Arc::new(
-                self.store
-                    .version_by_number(agent.id, n)
-                    .await
-                    .map_err(ServiceError::from)?
-                    .ok_or(ChatError::NotFound)?,
-            ),
-        };
         Ok(Target { agent, version })
     }
 

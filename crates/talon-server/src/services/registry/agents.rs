@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use talon_domain::agent::{
-    Agent, AgentRef, Author, DefinitionChange, MetadataChange, Version, VersionRef, commit_message,
-    default_commit_message, free_slug, slug_from_name, validate_slug,
+    Agent, AgentRef, Author, DefinitionChange, MetadataChange, Version, commit_message, default_commit_message,
+    free_slug, slug_from_name, validate_slug,
 };
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
@@ -99,8 +99,8 @@ impl RegistryService {
         let mut agent = Agent { public: input.public, ..Agent::new(caller.account.id, base_slug, metadata, &version) };
         self.insert_with_free_slug(&mut agent, &version, input.slug.is_some(), |agent| {
             vec![
-                Event::new(agent.owner, event::AGENT_CREATED, agent_event_data(agent)),
-                Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version)),
+                Event::new(agent.owner, event::AGENT_CREATED, agent_event_data(agent)).by(&caller.actor),
+                Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version)).by(&caller.actor),
             ]
         })
         .await?;
@@ -233,7 +233,7 @@ impl RegistryService {
         agent.updated_at = now();
         let mut data = agent_event_data(&agent);
         data["changed"] = json!(changed);
-        let event = Event::new(agent.owner, event::AGENT_UPDATED, data);
+        let event = Event::new(agent.owner, event::AGENT_UPDATED, data).by(&caller.actor);
         self.store.update_agent_profile(&agent, &event).await?;
         self.changed(agent.id);
         self.outbox.ring();
@@ -242,7 +242,7 @@ impl RegistryService {
 
     pub async fn delete_agent(&self, caller: &Caller, reference: &AgentRef, force: bool) -> Result<(), ServiceError> {
         let agent = self.owned(caller, reference).await?;
-        let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent));
+        let event = Event::new(agent.owner, event::AGENT_DELETED, agent_event_data(&agent)).by(&caller.actor);
         match self.store.delete_agent(agent.id, force, &event).await? {
             DeleteOutcome::Deleted => {
                 self.changed(agent.id);
@@ -266,43 +266,11 @@ impl RegistryService {
         }
     }
 
-    /// Deploys the agent, serving `version` if given (pinned) or else whatever version is current.
-    pub async fn deploy(
-        &self,
-        caller: &Caller,
-        reference: &AgentRef,
-        version: Option<VersionRef>,
-    ) -> Result<Agent, ServiceError> {
-        let mut agent = self.owned(caller, reference).await?;
-        let pinned = match version {
-            Some(v) => Some(self.version_of(&agent, v).await?),
-            None => None,
-        };
-        agent.status = agent.status.deploy().map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let at = now();
-        agent.deployed_version_id = pinned.as_ref().map(|v| v.id);
-        agent.deployed_at = Some(at);
-        agent.updated_at = at;
-        let mut data = agent_event_data(&agent);
-        data["deployedVersionId"] = json!(pinned.map_or(agent.current_version_id, |v| v.id).to_string());
-        data["deployedAt"] = json!(at);
-        let event = Event::new(agent.owner, event::AGENT_DEPLOYED, data);
-        let deployment = Deployment {
-            status: agent.status,
-            deployed_version_id: agent.deployed_version_id,
-            deployed_at: agent.deployed_at,
-        };
-        self.store.set_deployment(agent.id, deployment, at, &event).await?;
-        self.changed(agent.id);
-        self.outbox.ring();
-        Ok(agent)
-    }
-
     pub async fn stop(&self, caller: &Caller, reference: &AgentRef) -> Result<Agent, ServiceError> {
         let mut agent = self.owned(caller, reference).await?;
         agent.status = agent.status.stop().map_err(|e| ServiceError::Conflict(e.to_string()))?;
         agent.updated_at = now();
-        let event = Event::new(agent.owner, event::AGENT_STOPPED, agent_event_data(&agent));
+        let event = Event::new(agent.owner, event::AGENT_STOPPED, agent_event_data(&agent)).by(&caller.actor);
         let deployment = Deployment {
             status: agent.status,
             deployed_version_id: agent.deployed_version_id,

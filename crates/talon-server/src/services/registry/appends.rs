@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use talon_domain::agent::diff::{DefinitionDiff, diff};
 use talon_domain::agent::{Author, Definition, Version, default_commit_message};
+use talon_domain::audit::Actor;
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
 use talon_domain::{AgentId, UserId, ValidationErrors, VersionId};
@@ -33,6 +34,10 @@ pub(super) type Derive = Box<dyn Fn(&Version) -> Result<(Definition, Option<Stri
 /// One request for a new version, waiting in its agent's queue.
 pub(super) struct Append {
     pub author: Author,
+    /// Who asks, for the audit log.
+    pub actor: Actor,
+    /// The audit log's name for the change and its added detail, when not `version.created` (a rollback).
+    pub audit_as: Option<(&'static str, serde_json::Value)>,
     /// Refuse unless this is the version just before the request's own.
     pub expected: Option<VersionId>,
     /// Where the request named its primary model, for validation messages.
@@ -192,7 +197,10 @@ fn plan(providers: &[String], owner: UserId, head: Version, group: &[Append]) ->
         let diff_from_parent = diff(&current.definition, &definition);
         let message = message.unwrap_or_else(|| default_commit_message(&diff_from_parent.changed_parts()));
         let version = Version::next(&current, definition, message, request.author.clone(), now());
-        let event = Event::new(owner, event::VERSION_CREATED, version_event_data(&version));
+        let mut event = Event::new(owner, event::VERSION_CREATED, version_event_data(&version)).by(&request.actor);
+        if let Some((action, detail)) = &request.audit_as {
+            event = event.audited_as(action, detail.clone());
+        }
         current = version.clone();
         current_diff = Some(diff_from_parent.clone());
         planned.push(Planned::Created(NewVersion { version, diff_from_parent, created: true }, event));
@@ -258,6 +266,8 @@ mod tests {
         let (reply, _) = oneshot::channel();
         Append {
             author: author(),
+            actor: Actor::System,
+            audit_as: None,
             expected,
             primary_field: "model.primary",
             derive: Box::new(move |current| Ok((change.apply(&current.definition)?, None))),

@@ -41,7 +41,7 @@ impl RegistryService {
 
         let source = self.readable(caller, reference).await?;
         let from = match input.version {
-            Some(v) => self.version_of(&source, v).await?,
+            Some(v) => self.version_of(&source, &v).await?,
             None => self.current_version(&source).await?,
         };
         let definition = fork_definition(fork_type, &from.definition, &input.definition)?;
@@ -77,9 +77,9 @@ impl RegistryService {
         });
         self.insert_with_free_slug(&mut agent, &version, false, |agent| {
             vec![
-                Event::new(agent.owner, event::AGENT_CREATED, agent_event_data(agent)),
-                Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version)),
-                Event::new(source.owner, event::AGENT_FORKED, forked.clone()),
+                Event::new(agent.owner, event::AGENT_CREATED, agent_event_data(agent)).by(&caller.actor),
+                Event::new(agent.owner, event::VERSION_CREATED, version_event_data(&version)).by(&caller.actor),
+                Event::new(source.owner, event::AGENT_FORKED, forked.clone()).by(&caller.actor),
             ]
         })
         .await?;

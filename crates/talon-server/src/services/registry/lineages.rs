@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use talon_domain::agent::AgentRef;
-use talon_domain::agent::lineage::{LineageNode, build_tree};
+use talon_domain::agent::lineage::{LineageMerge, LineageNode, add_merges, build_tree};
 use talon_domain::{AgentId, UserId};
 use talon_store::LineageMark;
 
@@ -127,7 +127,26 @@ impl RegistryService {
                 entry.forked_from_version_id = None;
             }
         }
-        build_tree(visible, agent).ok_or(ServiceError::NotFound("Agent"))
+        let ids: Vec<AgentId> = visible.iter().map(|e| e.id).collect();
+        let mut tree = build_tree(visible, agent).ok_or(ServiceError::NotFound("Agent"))?;
+        let merges = self.store.merges_into(&ids).await?;
+        add_merges(
+            &mut tree,
+            merges
+                .into_iter()
+                .map(|m| {
+                    let merge = LineageMerge {
+                        version_id: m.version_id.to_string(),
+                        version_number: m.number,
+                        from_agent_id: m.from.agent_id.to_string(),
+                        from_version_id: m.from.version_id.to_string(),
+                        from_version_number: m.from.number,
+                    };
+                    (m.agent_id, merge)
+                })
+                .collect(),
+        );
+        Ok(tree)
     }
 }
 

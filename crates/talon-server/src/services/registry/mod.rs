@@ -3,7 +3,10 @@
 mod agents;
 mod appends;
 mod forks;
+mod labels;
 mod lineages;
+mod merges;
+mod splits;
 mod versions;
 
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use talon_store::{AgentLookup, Store};
 pub use agents::{NewAgent, ProfileChange};
 pub use forks::{Fork, ForkRequest};
 pub use lineages::LineageJson;
+pub use merges::{MergeOutcome, MergePreview, MergeRequest};
 pub use versions::{NewVersion, VersionRequest};
 
 use super::cache::{AgentVersion, Caches, Invalidation};
@@ -140,12 +144,20 @@ impl RegistryService {
         self.find(caller, reference).await?.filter(|a| Self::may_read(caller, a)).ok_or(ServiceError::NotFound("Agent"))
     }
 
-    /// A version of `agent`, named by its id or by its number (`3`); a version of any other agent is
-    /// "not found".
-    async fn version_of(&self, agent: &Agent, reference: VersionRef) -> Result<Version, ServiceError> {
+    /// A version of `agent`, named by its id, by its number (`3`) or by one of its labels
+    /// (`production`): the one place a label is resolved. A version of any other agent is "not found", an
+    /// unknown label is "not found" naming it.
+    pub(crate) async fn version_of(&self, agent: &Agent, reference: &VersionRef) -> Result<Version, ServiceError> {
         let version = match reference {
-            VersionRef::Number(number) => self.store.version_by_number(agent.id, number).await?,
-            VersionRef::Id(id) => self.store.version(id).await?.filter(|v| v.agent_id == agent.id),
+            VersionRef::Number(number) => self.store.version_by_number(agent.id, *number).await?,
+            VersionRef::Id(id) => self.store.version(*id).await?.filter(|v| v.agent_id == agent.id),
+            VersionRef::Label(name) => {
+                return self
+                    .store
+                    .labeled_version(agent.id, name)
+                    .await?
+                    .ok_or_else(|| ServiceError::LabelNotFound(name.clone()));
+            }
         };
         version.ok_or(ServiceError::NotFound("Version"))
     }
@@ -160,6 +172,10 @@ impl RegistryService {
         mut versions: Vec<Version>,
     ) -> Result<Vec<Version>, ServiceError> {
         if agent.owner == caller.account.id {
+            // A merge names the fork it merged only to readers who may see that fork.
+            for version in &mut versions {
+                self.hide_unseen_merge(caller, version).await?;
+            }
             return Ok(versions);
         }
         let origin_hidden = match agent.fork_origin.as_ref().and_then(|o| o.parent_agent_id) {
@@ -173,6 +189,7 @@ impl RegistryService {
             if origin_hidden && version.fork_type.is_some() {
                 version.parent_version_id = None;
             }
+            self.hide_unseen_merge(caller, version).await?;
         }
         Ok(versions)
     }

@@ -1,5 +1,7 @@
+use serde_json::json;
 use talon_domain::agent::diff::{DefinitionDiff, diff};
 use talon_domain::agent::{Agent, AgentRef, Definition, DefinitionChange, Version, VersionRef, commit_message};
+use talon_domain::audit;
 use talon_domain::{ValidationErrors, VersionId};
 use talon_store::Page;
 
@@ -52,9 +54,11 @@ impl RegistryService {
         target: VersionRef,
     ) -> Result<NewVersion, ServiceError> {
         let agent = self.owned(caller, reference).await?;
-        let target = self.version_of(&agent, target).await?;
+        let target = self.version_of(&agent, &target).await?;
         let message = format!("Rollback to version {}", target.number);
-        self.append(caller, &agent, None, "model.primary", move |_| {
+        let audit_as = json!({"rolledBackTo": target.id.to_string(), "rolledBackToNumber": target.number});
+        let audit_as = Some((audit::VERSION_ROLLED_BACK, audit_as));
+        self.append_audited(caller, &agent, None, "model.primary", audit_as, move |_| {
             Ok((target.definition.clone(), Some(message.clone())))
         })
         .await
@@ -71,10 +75,32 @@ impl RegistryService {
         primary_field: &'static str,
         derive: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors> + Send + Sync + 'static,
     ) -> Result<NewVersion, ServiceError> {
+        self.append_audited(caller, agent, expected, primary_field, None, derive).await
+    }
+
+    /// `append`, naming the change `audit_as` (an action and its detail) in the audit log.
+    async fn append_audited(
+        &self,
+        caller: &Caller,
+        agent: &Agent,
+        expected: Option<VersionId>,
+        primary_field: &'static str,
+        audit_as: Option<(&'static str, serde_json::Value)>,
+        derive: impl Fn(&Version) -> Result<(Definition, Option<String>), ValidationErrors> + Send + Sync + 'static,
+    ) -> Result<NewVersion, ServiceError> {
         let author = Self::author(caller);
+        let actor = caller.actor;
         let appended = self
             .appender
-            .append(agent.id, |reply| Append { author, expected, primary_field, derive: Box::new(derive), reply })
+            .append(agent.id, |reply| Append {
+                author,
+                actor,
+                audit_as,
+                expected,
+                primary_field,
+                derive: Box::new(derive),
+                reply,
+            })
             .await?;
         if appended.created {
             self.changed(agent.id);
@@ -102,7 +128,7 @@ impl RegistryService {
         version: VersionRef,
     ) -> Result<Version, ServiceError> {
         let agent = self.readable(caller, reference).await?;
-        let version = self.version_of(&agent, version).await?;
+        let version = self.version_of(&agent, &version).await?;
         self.presented_one(caller, &agent, version).await
     }
 
@@ -117,13 +143,15 @@ impl RegistryService {
         to: VersionRef,
     ) -> Result<(Version, Version, DefinitionDiff), ServiceError> {
         let agent = self.readable(caller, reference).await?;
-        let from = self.version_in_tree(caller, &agent, from).await?;
-        let to = self.version_in_tree(caller, &agent, to).await?;
+        let mut from = self.version_in_tree(caller, &agent, from).await?;
+        let mut to = self.version_in_tree(caller, &agent, to).await?;
         let diff = diff(&from.definition, &to.definition);
+        self.hide_unseen_merge(caller, &mut from).await?;
+        self.hide_unseen_merge(caller, &mut to).await?;
         Ok((from, to, diff))
     }
 
-    /// A version number names a version of `agent`; an id may name one of any agent of its tree.
+    /// A version number or label names a version of `agent`; an id may name one of any agent of its tree.
     async fn version_in_tree(
         &self,
         caller: &Caller,
@@ -131,7 +159,7 @@ impl RegistryService {
         reference: VersionRef,
     ) -> Result<Version, ServiceError> {
         let id = match reference {
-            VersionRef::Number(_) => return self.version_of(agent, reference).await,
+            VersionRef::Number(_) | VersionRef::Label(_) => return self.version_of(agent, &reference).await,
             VersionRef::Id(id) => id,
         };
         let version = self.store.version(id).await?.ok_or(ServiceError::NotFound("Version"))?;

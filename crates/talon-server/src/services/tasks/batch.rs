@@ -175,7 +175,7 @@ impl TaskService {
 #[derive(Default)]
 struct Targets {
     agents: Vec<(AgentRef, Agent)>,
-    versions: Vec<((AgentId, VersionId), VersionId)>,
+    versions: Vec<((AgentId, VersionRef), VersionId)>,
 }
 
 impl Targets {
@@ -199,15 +199,15 @@ impl Targets {
         service: &TaskService,
         caller: &Caller,
         agent: &Agent,
-        version: VersionId,
+        version: VersionRef,
         index: usize,
     ) -> Result<VersionId, ServiceError> {
-        if let Some((_, found)) = self.versions.iter().find(|(key, _)| *key == (agent.id, version)) {
+        if let Some((_, found)) = self.versions.iter().find(|((a, v), _)| *a == agent.id && *v == version) {
             return Ok(*found);
         }
         let found = service
             .registry
-            .version(caller, &agent.id.into(), VersionRef::Id(version))
+            .version(caller, &agent.id.into(), version.clone())
             .await
             .map_err(|e| at_item(e, index, "versionId"))?
             .id;

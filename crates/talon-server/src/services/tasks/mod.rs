@@ -54,8 +54,9 @@ pub struct Updated {
 #[derive(Debug, Clone)]
 pub struct CreateTask {
     pub agent: AgentRef,
-    /// Pins the task to this version of the agent; the agent's current version when absent.
-    pub version: Option<VersionId>,
+    /// Pins the task to this version of the agent (by id, number or label, resolved when the task is
+    /// created); the agent's current version when absent.
+    pub version: Option<VersionRef>,
     /// Who works it; when absent, the agent's deployment decides.
     pub executor: Option<Executor>,
     pub task: NewTask,
@@ -95,7 +96,7 @@ impl TaskService {
         let CreateTask { agent, version, executor, task: new } = request;
         let agent = self.registry.owned(caller, &agent).await?;
         let version_id = match version {
-            Some(v) => self.registry.version(caller, &agent.id.into(), VersionRef::Id(v)).await.map(|v| v.id)?,
+            Some(v) => self.registry.version(caller, &agent.id.into(), v).await.map(|v| v.id)?,
             None => agent.current_version_id,
         };
         let task = queued_task(caller, &agent, version_id, executor, new, now());

@@ -10,7 +10,9 @@ pub use settings::WebhookSettings;
 
 use std::sync::Arc;
 
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use talon_domain::audit::{self, AuditEntry};
 use talon_domain::time::now;
 use talon_domain::webhook::{
     Delivery, DeliveryStatus, FORBIDDEN_TARGET, MAX_WEBHOOKS_PER_ACCOUNT, PING, Signing, Webhook, WebhookSecret,
@@ -183,7 +185,23 @@ impl WebhookService {
             )));
         }
         self.store.insert_webhook(&webhook).await?;
+        self.audit(caller, audit::WEBHOOK_CREATED, &webhook, settings_of(&webhook), at).await?;
         Ok((webhook, secret))
+    }
+
+    /// Records a change to `webhook` in the audit log. The detail never holds its secret, nor its URL
+    /// (which may carry a token of the receiver's).
+    async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        webhook: &Webhook,
+        detail: Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let resource = ("webhook", webhook.id.to_string());
+        let entry = AuditEntry::new(caller.account.id, caller.actor, action, resource, None, detail, at);
+        Ok(self.store.record_audit(&[entry]).await?)
     }
 
     fn seal(&self, secret: &WebhookSecret) -> Result<String, ServiceError> {
@@ -214,16 +232,28 @@ impl WebhookService {
         if changes.is_empty() {
             return Ok(webhook);
         }
+        let changed: Vec<&str> = [
+            ("url", changes.url.is_some()),
+            ("events", changes.events.is_some()),
+            ("description", changes.description.is_some()),
+            ("active", changes.active.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
         self.apply(changes, &mut webhook).await?;
         webhook.updated_at = now();
         self.store.update_webhook(&webhook).await?;
+        let mut detail = settings_of(&webhook);
+        detail["changed"] = json!(changed);
+        self.audit(caller, audit::WEBHOOK_UPDATED, &webhook, detail, webhook.updated_at).await?;
         Ok(webhook)
     }
 
     pub async fn delete(&self, caller: &Caller, id: WebhookId) -> Result<(), ServiceError> {
         let webhook = self.get(caller, id).await?;
         if self.store.delete_webhook(caller.account.id, webhook.id).await? {
-            Ok(())
+            self.audit(caller, audit::WEBHOOK_DELETED, &webhook, settings_of(&webhook), now()).await
         } else {
             Err(ServiceError::NotFound("Webhook"))
         }
@@ -242,6 +272,8 @@ impl WebhookService {
         webhook.sealed_secret = self.seal(&secret)?;
         webhook.updated_at = at;
         self.store.update_webhook(&webhook).await?;
+        let detail = json!({"previousSecretExpiresAt": at + ROTATION_OVERLAP});
+        self.audit(caller, audit::WEBHOOK_SECRET_ROTATED, &webhook, detail, at).await?;
         Ok((webhook, secret))
     }
 
@@ -333,4 +365,9 @@ impl WebhookService {
             self.wake.ring_at(delivery.next_attempt_at);
         }
     }
+}
+
+/// What the audit log keeps of a webhook's settings: what it subscribes to and whether it is active.
+fn settings_of(webhook: &Webhook) -> Value {
+    json!({"events": webhook.events, "active": webhook.active})
 }

@@ -97,7 +97,7 @@ async fn create(
 ) -> Result<Response, WebError> {
     let form = NewKeyForm::read(&pairs);
     let created = match form.new_key() {
-        Ok(new) => state.api_keys.create(session.principal.account.id, new).await.map_err(WebError::from),
+        Ok(new) => state.api_keys.create(&session.caller(), new).await.map_err(WebError::from),
         Err(e) => Err(e),
     };
     match created {
@@ -118,7 +118,7 @@ async fn revoke(
     CsrfForm(session, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, WebError> {
     let id = ApiKeyId::parse(&id).map_err(|_| WebError::not_found("API key"))?;
-    state.api_keys.revoke(session.principal.account.id, id).await?;
+    state.api_keys.revoke(&session.caller(), id).await?;
     Ok(see_other("/keys", "Key revoked: requests with it are refused from now on"))
 }
 

@@ -24,7 +24,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 use talon_domain::Scope;
-use talon_domain::agent::{Agent, AgentRef, AgentStatus, ServedRef};
+use talon_domain::agent::{Agent, AgentRef, AgentStatus, ServedRef, VersionRef};
 use talon_domain::validation::ValidationErrors;
 use talon_gateway::ProviderError;
 use talon_gateway::types::ChatMessage;
@@ -148,7 +148,7 @@ impl PlaygroundRequest {
         }
         let messages = self.messages.iter().map(|m| ChatMessage::text(m.role.as_str(), &m.content)).collect();
         let input = ChatInput { messages, ..ChatInput::default() };
-        let served = agent.map(|agent| ServedRef { agent, pinned: self.version });
+        let served = agent.map(|agent| ServedRef { agent, pinned: self.version.map(VersionRef::Number) });
         match (errors.finish(input), served) {
             (Ok(input), Some(served)) => Ok((served, input)),
             (Err(errors), _) => Err(ApiError::validation(errors).into()),
@@ -188,7 +188,8 @@ async fn open(
     let request: PlaygroundRequest = crate::api::extract::json::parse(&bytes)?;
     let (served, input) = request.into_parts()?;
     let caller = session.principal.with_scope(Scope::Chat)?;
-    let target = state.chat.target(&caller, &served).await.map_err(refusal)?;
+    let sticky = crate::api::chat::sticky_key(&session.principal, input.user.as_deref());
+    let target = state.chat.target(&caller, &served, &sticky).await.map_err(refusal)?;
     let version = target.version.number;
     let asker = Asker::chat(session.principal.account.clone(), None, arrived, true, state.settings.chat_timeout);
     let answer = state.chat.open(&target, input, asker).await.map_err(refusal)?;
@@ -318,7 +319,7 @@ mod tests {
     fn a_request_names_the_agent_and_maybe_a_version() {
         let (served, input) =
             parse(json!({"agent": "bot", "version": 2, "messages": [{"role": "user", "content": "hi"}]})).unwrap();
-        assert_eq!(served, ServedRef { agent: AgentRef::Slug("bot".into()), pinned: Some(2) });
+        assert_eq!(served, ServedRef { agent: AgentRef::Slug("bot".into()), pinned: Some(VersionRef::Number(2)) });
         assert_eq!(input.messages[0].text_content(), "hi");
         let (served, _) =
             parse(json!({"agent": "bot", "version": null, "messages": [{"role": "user", "content": "x"}]})).unwrap();

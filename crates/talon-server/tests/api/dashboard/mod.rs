@@ -3,8 +3,10 @@
 //! `tests/browser/` drive the same pages in Chromium.)
 
 mod agents;
+mod audit;
 mod auth;
 mod keys;
+mod labels;
 mod marketplace;
 mod playground;
 mod tasks;

@@ -2,7 +2,9 @@
 //! the `talon` binary run against it as a user would, with its own config folder.
 
 mod agents;
+mod audit;
 mod keys;
+mod labels;
 mod openclaw;
 mod usage;
 mod webhooks;

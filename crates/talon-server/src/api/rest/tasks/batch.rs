@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use talon_domain::agent::AgentRef;
 use talon_domain::task::{NewTask, TaskStatus};
-use talon_domain::{Scope, TaskId, ValidationErrors, VersionId};
+use talon_domain::{Scope, TaskId, ValidationErrors};
 use utoipa::ToSchema;
 
 use super::{CreateTaskRequest, TaskView};
@@ -170,12 +170,7 @@ pub async fn create_batch(
     for (index, (task, target)) in checked.into_iter().enumerate() {
         // A reference that can name nothing names a resource that does not exist: 404, like a missing one.
         let agent = AgentRef::parse(&target.agent_id).ok_or_else(|| not_found_at("Agent", index, "agentId"))?;
-        let version = target
-            .version_id
-            .as_deref()
-            .map(VersionId::parse)
-            .transpose()
-            .map_err(|_| not_found_at("Version", index, "versionId"))?;
+        let version = target.version(|| not_found_at("Version", index, "versionId"))?;
         requests.push(CreateTask { agent, version, executor: target.executor.map(Into::into), task });
     }
     let results = state.tasks.create_batch(&caller, requests).await?;

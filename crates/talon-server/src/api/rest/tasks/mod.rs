@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use talon_domain::task::{Lease, NewTask, Task};
-use talon_domain::{Scope, TaskId, ValidationErrors, VersionId};
+use talon_domain::{Scope, TaskId, ValidationErrors};
 use talon_store::ListedTask;
 use utoipa::ToSchema;
 
@@ -188,8 +188,7 @@ pub fn create_request(body: CreateTaskRequest) -> Result<CreateTask, ApiError> {
     };
     // A reference that can name nothing names a resource that does not exist: 404, like a missing one.
     let agent = AgentRef::parse(&target.agent_id).ok_or_else(|| ApiError::not_found("Agent"))?;
-    let version =
-        target.version_id.as_deref().map(VersionId::parse).transpose().map_err(|_| ApiError::not_found("Version"))?;
+    let version = target.version(|| ApiError::not_found("Version"))?;
     Ok(CreateTask { agent, version, executor: target.executor.map(Into::into), task })
 }
 

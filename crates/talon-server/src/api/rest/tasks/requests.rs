@@ -3,10 +3,14 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use talon_domain::ValidationErrors;
+use talon_domain::agent::VersionRef;
 use talon_domain::task::{self, TaskDraft};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::error::ApiError;
 use crate::api::extract::{Bounded, Patch, free_json};
+use crate::api::rest::agent_inputs::VersionSelector;
 use crate::api::rest::pagination::{CursorPageQuery, MAX_LIMIT};
 
 /// Where a task is in its lifecycle: `queued → running → completed | failed`, `queued | running →
@@ -81,8 +85,11 @@ impl From<TaskExecutor> for task::Executor {
 pub struct CreateTaskRequest {
     /// The agent's id (`agent_…` or UUID) or slug.
     pub agent_id: String,
-    /// A version of that agent to pin the task to; the agent's current version when absent.
+    /// A version of that agent to pin the task to: its id, number or label (`production`); the agent's
+    /// current version when absent.
     pub version_id: Option<String>,
+    /// The version to pin the task to (instead of `versionId`): a number or a label.
+    pub version: Option<VersionSelector>,
     /// 1 to 200 characters (trimmed), not only whitespace.
     #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
     pub title: String,
@@ -113,6 +120,7 @@ pub struct CreateTaskRequest {
 pub struct TaskTarget {
     pub agent_id: String,
     pub version_id: Option<String>,
+    pub version: Option<VersionSelector>,
     pub executor: Option<TaskExecutor>,
 }
 
@@ -129,7 +137,15 @@ impl CreateTaskRequest {
             run_at: self.run_at,
             dedupe_key: self.dedupe_key,
         };
-        (draft, TaskTarget { agent_id: self.agent_id, version_id: self.version_id, executor: self.executor })
+        (
+            draft,
+            TaskTarget {
+                agent_id: self.agent_id,
+                version_id: self.version_id,
+                version: self.version,
+                executor: self.executor,
+            },
+        )
     }
 }
 
@@ -212,6 +228,25 @@ impl ListTasksQuery {
             starting_after: self.starting_after.clone(),
             ending_before: self.ending_before.clone(),
         }
+    }
+}
+
+impl TaskTarget {
+    /// The version the task is pinned to, if any: `versionId` or `version`, not both (400). Text that can
+    /// name no version is 404 at `field`'s place (`not_found`).
+    pub fn version(&self, not_found: impl Fn() -> ApiError) -> Result<Option<VersionRef>, ApiError> {
+        let text = match (&self.version_id, &self.version) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation(ValidationErrors::single(
+                    "version",
+                    "Send versionId or version, not both",
+                )));
+            }
+            (Some(text), None) | (None, Some(VersionSelector::Id(text))) => text,
+            (None, Some(VersionSelector::Number(n))) => return Ok(Some(VersionRef::Number(n.get()))),
+            (None, None) => return Ok(None),
+        };
+        VersionRef::parse(text).map(Some).ok_or_else(not_found)
     }
 }
 

@@ -23,10 +23,16 @@ pub enum WebhookEvent {
     AgentDeleted,
     #[schema(rename = "agent.forked")]
     AgentForked,
+    #[schema(rename = "agent.merged")]
+    AgentMerged,
     #[schema(rename = "agent.deployed")]
     AgentDeployed,
     #[schema(rename = "agent.stopped")]
     AgentStopped,
+    #[schema(rename = "agent.label_moved")]
+    AgentLabelMoved,
+    #[schema(rename = "agent.label_deleted")]
+    AgentLabelDeleted,
     #[schema(rename = "version.created")]
     VersionCreated,
     #[schema(rename = "task.created")]

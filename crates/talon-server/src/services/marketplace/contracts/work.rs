@@ -68,7 +68,7 @@ impl Contracts {
         let caller = self.holder(order.holder, None).await?;
         let request = CreateTask {
             agent: AgentRef::Id(order.agent),
-            version: Some(order.version),
+            version: Some(talon_domain::agent::VersionRef::Id(order.version)),
             executor: Some(Executor::Runtime),
             task,
         };
@@ -92,7 +92,7 @@ impl Contracts {
             .account_by_id(holder)
             .await?
             .ok_or_else(|| ServiceError::Internal(format!("account {holder} is gone")))?;
-        Ok(Caller { account, only_agent: agent })
+        Ok(Caller { account, only_agent: agent, actor: talon_domain::audit::Actor::System })
     }
 }
 

@@ -69,7 +69,7 @@ pub async fn deploy(
 ) -> Result<Response, WebError> {
     let reference = agent_ref(&agent)?;
     let version = form.version()?;
-    state.registry.deploy(&session.caller(), &reference, version).await?;
+    state.registry.deploy(&session.caller(), &reference, version.clone()).await?;
     let notice = match version {
         Some(VersionRef::Number(n)) => format!("Deployed: serving version {n}"),
         _ => "Deployed: serving the head".to_owned(),
@@ -94,7 +94,7 @@ pub async fn rollback(
 ) -> Result<Response, WebError> {
     let reference = agent_ref(&agent)?;
     let target = form.version()?.ok_or_else(|| WebError::bad_request("Choose the version to roll back to"))?;
-    let new = state.registry.rollback(&session.caller(), &reference, target).await?;
+    let new = state.registry.rollback(&session.caller(), &reference, target.clone()).await?;
     let notice = match (new.created, target) {
         (true, VersionRef::Number(n)) => {
             format!("Rolled back: version {} has the content of version {n}", new.version.number)

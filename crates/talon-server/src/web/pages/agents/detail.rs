@@ -1,5 +1,5 @@
 //! `/agents/{agent}`: an agent's facts, its head, the editor that commits a version on top of the head
-//! the form was loaded from, and the version timeline.
+//! the form was loaded from, the version timeline and, for its owner, its latest audit entries.
 
 use std::sync::Arc;
 
@@ -10,11 +10,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use talon_domain::VersionId;
-use talon_domain::agent::{Agent, AgentRef, AgentStatus, DefinitionChange, ModelInput, Version};
+use talon_domain::agent::{Agent, AgentRef, AgentStatus, DefinitionChange, Label, ModelInput, Version};
+use talon_domain::audit::AuditEntry;
 use talon_store::Page;
 
 use super::super::redirect::see_other;
-use super::{actions, agent_href, agent_nav, agent_ref, base_href, owns, version};
+use super::{actions, agent_href, agent_nav, agent_ref, audit, base_href, labels, owns, version};
 use crate::api::error::ApiError;
 use crate::api::extract::free_json::{JSON_DEPTH, Nesting};
 use crate::api::rest::agent_inputs::ToolRequest;
@@ -121,6 +122,11 @@ pub(super) struct Loaded {
     timeline_page: i64,
     /// The number of the version a running agent serves, when it is pinned.
     deployed_number: Option<i64>,
+    /// The latest entries of the agent's audit log, for its owner.
+    recent_changes: Vec<AuditEntry>,
+    /// Its labels, and its canary split's arms as (version number, weight).
+    labels: Vec<Label>,
+    split_arms: Vec<(i64, u32)>,
 }
 
 async fn load(
@@ -135,7 +141,16 @@ async fn load(
     let parent = async { state.registry.parent_of(&caller, &agent).await.map_err(WebError::from) };
     let versions =
         async { state.registry.list_versions(&caller, reference, offset, TIMELINE_PAGE).await.map_err(WebError::from) };
-    let (parent, versions) = tokio::try_join!(parent, versions)?;
+    let recent_changes = async {
+        if agent.owner == session.principal.account.id {
+            audit::recent(state, session, agent.id).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let labels = async { state.registry.labels_of(&agent).await.map_err(WebError::from) };
+    let (parent, versions, recent_changes, labels) = tokio::try_join!(parent, versions, recent_changes, labels)?;
+    let split_arms = state.registry.split_numbers(&agent).await?;
     let deployed_number = match agent.deployed_version_id {
         None => None,
         Some(id) if id == head.id => Some(head.number),
@@ -144,7 +159,7 @@ async fn load(
             None => state.registry.version_numbers(std::slice::from_ref(&agent)).await?.get(&id).copied(),
         },
     };
-    Ok(Loaded { agent, head, parent, versions, timeline_page, deployed_number })
+    Ok(Loaded { agent, head, parent, versions, timeline_page, deployed_number, recent_changes, labels, split_arms })
 }
 
 pub async fn page(
@@ -222,6 +237,7 @@ fn agent_page(session: &SignedIn, loaded: &Loaded, editor: &EditorForm, error: O
             (facts(session, loaded, &base))
             @if own {
                 (actions::panel(session, loaded, &base))
+                (labels::panel(session, &base, &loaded.labels, loaded.head.number))
             } @else {
                 (actions::fork_form(session, agent, &base))
             }
@@ -231,6 +247,7 @@ fn agent_page(session: &SignedIn, loaded: &Loaded, editor: &EditorForm, error: O
             }
             @if own { (editor_form(session, &base, editor)) }
             (timeline(session, loaded, &base))
+            @if own { (audit::recent_section(&loaded.recent_changes, &base)) }
         },
     )
 }
@@ -251,6 +268,24 @@ fn facts(session: &SignedIn, loaded: &Loaded, base: &str) -> Markup {
                         (false, _) => "Not serving",
                         (true, Some(n)) => { a href={ (base) "/versions/" (n) } { "Version " (n) } " (pinned)" },
                         (true, None) => { "The head (version " (loaded.head.number) "), following new versions" },
+                    }
+                }
+                @if !loaded.split_arms.is_empty() {
+                    dt { "Canary split" }
+                    dd {
+                        @for (i, (number, weight)) in loaded.split_arms.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a href={ (base) "/versions/" (number) } { "Version " (number) } " " (weight) " %"
+                        }
+                    }
+                }
+                @if !loaded.labels.is_empty() {
+                    dt { "Labels" }
+                    dd {
+                        @for (i, label) in loaded.labels.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            code { (label.name) } " → " a href={ (base) "/versions/" (label.version_number) } { "version " (label.version_number) }
+                        }
                     }
                 }
                 dt { "Public" }

@@ -191,6 +191,7 @@ mod tests {
             forked_from_version_id: None,
             version_id: String::new(),
             version_number: 1,
+            merges: Vec::new(),
             children,
         }
     }

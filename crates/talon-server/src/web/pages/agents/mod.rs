@@ -1,15 +1,17 @@
 //! Agents: the account's agents (searchable, paginated) and a form that creates one (`list`); an agent's
 //! page with its head, the editor that commits a version and the version timeline (`detail`); what
 //! changes its deployment, visibility or history (`actions`); one version in full (`version`); two
-//! versions side by side (`compare`); the fork tree as a picture (`lineage`).
+//! versions side by side (`compare`); the fork tree as a picture (`lineage`); who changed it (`audit`).
 //!
 //! An agent is named in paths as the API names it: by the account's slug or by its id. Other accounts'
 //! public agents are readable (by id, as the lineage links them) but only their owner sees the editor
 //! and the actions; every other agent is "not found".
 
 mod actions;
+mod audit;
 mod compare;
 mod detail;
+mod labels;
 mod lineage;
 mod list;
 mod version;
@@ -31,11 +33,14 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{agent}/versions/{number}", get(version::page))
         .route("/agents/{agent}/compare", get(compare::page))
         .route("/agents/{agent}/lineage", get(lineage::page))
+        .route("/agents/{agent}/audit", get(audit::page))
         .route("/agents/{agent}/deploy", post(actions::deploy))
         .route("/agents/{agent}/stop", post(actions::stop))
         .route("/agents/{agent}/rollback", post(actions::rollback))
         .route("/agents/{agent}/fork", post(actions::fork))
         .route("/agents/{agent}/profile", post(actions::profile))
+        .route("/agents/{agent}/labels", post(labels::move_label))
+        .route("/agents/{agent}/labels/{label}/delete", post(labels::delete_label))
 }
 
 /// The agent a path names; text that can name no agent is "not found", like an agent that does not exist.
@@ -63,7 +68,7 @@ fn base_href(reference: &AgentRef) -> String {
 }
 
 /// The links between an agent's pages (`here` is the page shown); `playground` is the slug of the
-/// account's own agent, which the playground can talk to.
+/// account's own agent, which the playground can talk to (and whose audit log its owner may read).
 fn agent_nav(base: &str, here: &str, playground: Option<&str>) -> Markup {
     let links = [("Agent", base.to_owned()), ("Lineage", format!("{base}/lineage"))];
     html! {
@@ -72,6 +77,7 @@ fn agent_nav(base: &str, here: &str, playground: Option<&str>) -> Markup {
             @for (label, href) in links {
                 @if label != here { a href=(href) { (label) } }
             }
+            @if playground.is_some() && here != "Audit log" { a href={ (base) "/audit" } { "Audit log" } }
             @if let Some(slug) = playground { a href={ "/playground?agent=" (slug) } { "Open in the playground" } }
         }
     }

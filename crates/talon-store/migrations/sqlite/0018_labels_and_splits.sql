@@ -1,0 +1,14 @@
+-- Labels: named pointers to one of an agent's versions (`production`, `staging`), moved by their owner.
+CREATE TABLE agent_labels (
+    agent_id   BLOB NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    version_id BLOB NOT NULL REFERENCES agent_versions (id) ON DELETE CASCADE,
+    updated_at TEXT NOT NULL,
+    moved_by   BLOB NOT NULL,
+    PRIMARY KEY (agent_id, name)
+);
+CREATE INDEX agent_labels_by_version ON agent_labels (version_id);
+
+-- A canary split of the deployment: JSON `{"arms": [{"versionId", "weight"}], "previousVersionId"}`, or
+-- NULL when the deployment serves one version.
+ALTER TABLE agents ADD COLUMN deployed_split TEXT;
