@@ -1,4 +1,4 @@
-//! `talon chat AGENT[@N]`: a conversation with a deployed agent through the OpenAI-compatible API,
+//! `talon chat AGENT[@N|@LABEL]`: a conversation with a deployed agent through the OpenAI-compatible API,
 //! streamed as it is written. On a terminal, an interactive session (`/reset` starts over, `/version`
 //! says which version answered, `/exit` or Ctrl-D leaves); otherwise one message read from standard
 //! input and its answer printed, so it composes in pipes.
@@ -18,7 +18,7 @@ use crate::output::{self, DIM, paint};
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// AGENT (the version it serves) or AGENT@N.
+    /// AGENT (the version it serves), AGENT@N or AGENT@LABEL (e.g. support-bot@production).
     pub agent: AgentRef,
     /// A system message put before the conversation.
     #[arg(long)]
@@ -36,8 +36,8 @@ struct Answer {
 }
 
 pub async fn chat(session: &Session, args: ChatArgs) -> Result<(), CliError> {
-    let model = match args.agent.version {
-        Some(n) => format!("{}@{n}", args.agent.agent),
+    let model = match &args.agent.version {
+        Some(pin) => format!("{}@{pin}", args.agent.agent),
         None => args.agent.agent.clone(),
     };
     let mut messages: Vec<Value> = args.system.iter().map(|s| json!({"role": "system", "content": s})).collect();

@@ -41,7 +41,7 @@ pub enum ClientCommand {
     Whoami,
     /// Write a new agent folder (talon.toml, prompt.md, tools/).
     Init(agents::InitArgs),
-    /// Write an agent's head (or AGENT@N) into a folder.
+    /// Write an agent's head (or AGENT@N, or AGENT@LABEL such as bot@production) into a folder.
     Pull(agents::PullArgs),
     /// Show what `push` would change against the agent's head, like `git diff`.
     Diff(agents::DiffArgs),
@@ -49,15 +49,15 @@ pub enum ClientCommand {
     Push(agents::PushArgs),
     /// List an agent's versions, newest first, one line each.
     Log(agents::LogArgs),
-    /// Show one version: AGENT (the head) or AGENT@N.
+    /// Show one version: AGENT (the head), AGENT@N or AGENT@LABEL (e.g. bot@production).
     Show(agents::ShowArgs),
     /// Make a new head with the content of an earlier version.
     Rollback(agents::RollbackArgs),
-    /// Fork an agent (an exact clone of its head, or of AGENT@N) into a new agent of yours.
+    /// Fork an agent (an exact clone of its head, of AGENT@N or of AGENT@LABEL) into a new agent of yours.
     Fork(agents::ForkArgs),
     /// Draw the fork tree an agent belongs to.
     Lineage(agents::AgentArg),
-    /// Serve an agent's head, or pin AGENT@N.
+    /// Serve an agent's head, or pin AGENT@N or AGENT@LABEL (e.g. bot@production).
     Deploy(agents::DeployArgs),
     /// Stop serving an agent.
     Stop(agents::AgentArg),

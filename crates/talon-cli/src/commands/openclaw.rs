@@ -79,7 +79,7 @@ pub enum ImportCommand {
 pub enum ExportCommand {
     /// Write an agent as an OpenClaw setup: DIR/openclaw.json with its entry, and its workspace files.
     Openclaw {
-        /// AGENT (its head) or AGENT@N.
+        /// AGENT (its head), AGENT@N or AGENT@LABEL.
         agent: AgentRef,
         /// The folder to write into.
         dir: PathBuf,

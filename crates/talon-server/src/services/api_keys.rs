@@ -42,13 +42,13 @@ impl ApiKeyService {
             created_at: now,
             revoked_at: None,
         };
-        self.store.insert_api_key(&key, &secret.hash()).await?;
         let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
         let detail = json!({"name": key.name, "scopes": scopes, "agentId": key.agent_id.map(|a| a.to_string()),
             "expiresAt": key.expires_at});
         let resource = ("api_key", key.id.to_string());
         let entry = AuditEntry::new(owner, caller.actor, audit::API_KEY_CREATED, resource, key.agent_id, detail, now);
-        self.store.record_audit(&[entry]).await?;
+        // The key and its audit entry are written in one transaction.
+        self.store.insert_api_key(&key, &secret.hash(), &[entry]).await?;
         Ok((key, secret))
     }
 
@@ -60,10 +60,6 @@ impl ApiKeyService {
     /// key is "not found".
     pub async fn revoke(&self, caller: &Caller, id: ApiKeyId) -> Result<(), ServiceError> {
         let (owner, at) = (caller.account.id, now());
-        if !self.store.revoke_api_key(owner, id, at).await? {
-            return Err(ServiceError::NotFound("API key"));
-        }
-        self.caches.invalidate(Invalidation::Key(id));
         let entry = AuditEntry::new(
             owner,
             caller.actor,
@@ -73,7 +69,11 @@ impl ApiKeyService {
             json!({}),
             at,
         );
-        self.store.record_audit(&[entry]).await?;
+        // Revoked and audited in one transaction; a refused revocation records nothing.
+        if !self.store.revoke_api_key(owner, id, at, &[entry]).await? {
+            return Err(ServiceError::NotFound("API key"));
+        }
+        self.caches.invalidate(Invalidation::Key(id));
         Ok(())
     }
 }

@@ -80,7 +80,7 @@ async fn revoked_expired_malformed_and_bad_checksum_keys_are_401(backend: Backen
         created_at: Utc::now() - Duration::days(1),
         revoked_at: None,
     };
-    app.db().store.insert_api_key(&expired, &secret.hash()).await.unwrap();
+    app.db().store.insert_api_key(&expired, &secret.hash(), &[]).await.unwrap();
     let body = assert_error(app.get("/api/auth/me", secret.expose()).await, 401, "UNAUTHORIZED").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("expired"));
 

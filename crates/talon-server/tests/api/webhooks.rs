@@ -72,7 +72,7 @@ async fn stored_webhook(app: &TestApp, user: &User, url: &str) -> talon_domain::
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),
     };
-    app.db().store.insert_webhook(&hook).await.unwrap();
+    app.db().store.insert_webhook(&hook, &[]).await.unwrap();
     hook
 }
 

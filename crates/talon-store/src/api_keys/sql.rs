@@ -2,9 +2,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use talon_domain::audit::AuditEntry;
 use talon_domain::{ApiKey, ApiKeyId, UserId};
 
 use super::rows::{ApiKeyRow, KeyWithAccountRow, encode_scopes};
+use crate::audit::sql as audit_sql;
 use crate::db::{Portable, run};
 use crate::{ApiKeyStore, AuthenticatedKey, StoreError};
 
@@ -12,8 +14,9 @@ const KEY_COLUMNS: &str = "k.id, k.user_id, k.name, k.key_prefix, k.scopes, k.ag
 
 #[async_trait]
 impl<S: Portable> ApiKeyStore for S {
-    async fn insert_api_key(&self, key: &ApiKey, key_hash: &[u8]) -> Result<(), StoreError> {
-        run!(self.db().writer(), |e| {
+    async fn insert_api_key(&self, key: &ApiKey, key_hash: &[u8], audit: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.db().begin().await?;
+        run!(tx.conn(), |e| {
             sqlx::query(
                 "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes, agent_id, expires_at, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -32,6 +35,8 @@ impl<S: Portable> ApiKeyStore for S {
             .map(|_| ())
         })
         .map_err(|e| StoreError::unique(e, "api key"))?;
+        audit_sql::record_on(tx.conn(), audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -54,8 +59,15 @@ impl<S: Portable> ApiKeyStore for S {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn revoke_api_key(&self, user: UserId, id: ApiKeyId, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let revoked = run!(self.db().writer(), |e| {
+    async fn revoke_api_key(
+        &self,
+        user: UserId,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        audit: &[AuditEntry],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db().begin().await?;
+        let revoked = run!(tx.conn(), |e| {
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
                 .bind(at)
                 .bind(id.as_uuid())
@@ -64,7 +76,13 @@ impl<S: Portable> ApiKeyStore for S {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        Ok(revoked == 1)
+        if revoked != 1 {
+            // Nothing changed: nothing to record (the transaction rolls back on drop).
+            return Ok(false);
+        }
+        audit_sql::record_on(tx.conn(), audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -1,6 +1,7 @@
 //! The audit log: entries written beside the outbox's events (in the same transaction, by
-//! `db::outbox`) and, for writes that record no event, on their own; read newest first, a window at a
-//! time. Retention never deletes them.
+//! `db::outbox`) and, for writes that record no event (API keys, webhooks), in the transaction of the
+//! write itself (`sql::record_on`), never on their own; read newest first, a window at a time.
+//! Retention never deletes them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,9 +26,6 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait AuditStore {
-    /// Records entries of changes that wrote no event (API keys, webhooks), in one transaction.
-    async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
-
     /// The account's entries matching `filter`, newest first.
     async fn list_audit(
         &self,

@@ -23,7 +23,8 @@ pub(crate) async fn record_events_on(conn: ConnRef<'_>, events: &[Event]) -> Res
     record_on(conn, &entries).await
 }
 
-/// Records `entries` on a connection inside a transaction.
+/// Records `entries` on a connection inside the transaction of the change they describe (API keys and
+/// webhooks, whose changes write no event).
 pub(crate) async fn record_on(mut conn: ConnRef<'_>, entries: &[AuditEntry]) -> Result<(), sqlx::Error> {
     for chunk in entries.chunks(ENTRIES_PER_INSERT) {
         let statement =
@@ -100,13 +101,6 @@ macro_rules! bind_conditions {
 
 #[async_trait]
 impl<S: Portable> AuditStore for S {
-    async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut tx = self.db().begin().await?;
-        record_on(tx.conn(), entries).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn list_audit(
         &self,
         account: UserId,

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use talon_domain::audit::AuditEntry;
 use talon_domain::event::Event;
 use talon_domain::webhook::{Delivery, Webhook};
 use talon_domain::{AgentId, DeliveryId, UserId, WebhookId};
@@ -55,7 +56,8 @@ pub struct DeliveryJob {
 
 #[async_trait]
 pub trait WebhookStore {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// Inserts an account's webhook and its audit entries, in one transaction.
+    async fn insert_webhook(&self, webhook: &Webhook, audit: &[AuditEntry]) -> Result<(), StoreError>;
 
     /// Any webhook, the account's or an agent's (callers check which they may see).
     async fn webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
@@ -63,8 +65,9 @@ pub trait WebhookStore {
     /// The owner's own webhooks (not its agents'), oldest first.
     async fn list_webhooks(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError>;
 
-    /// Writes every mutable field of the webhook.
-    async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// Writes every mutable field of the webhook and records its audit entries, in one transaction;
+    /// `false` (and nothing recorded) when there is no such webhook.
+    async fn update_webhook(&self, webhook: &Webhook, audit: &[AuditEntry]) -> Result<bool, StoreError>;
 
     /// Records what an attempt to `attempted_url` says about the webhook (see `EndpointOutcome`).
     async fn record_endpoint_outcome(
@@ -74,8 +77,10 @@ pub trait WebhookStore {
         outcome: &EndpointOutcome,
     ) -> Result<(), StoreError>;
 
-    /// `false` when the owner has no such account webhook (an agent's webhook is never deleted here).
-    async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError>;
+    /// Deletes an account webhook and records its audit entries, in one transaction; `false` (and
+    /// nothing recorded) when the owner has no such account webhook (an agent's webhook is never
+    /// deleted here).
+    async fn delete_webhook(&self, owner: UserId, id: WebhookId, audit: &[AuditEntry]) -> Result<bool, StoreError>;
 
     /// The agent's own webhook (`agent` set, ClawGig signing), active or not.
     async fn agent_webhook(&self, agent: AgentId) -> Result<Option<Webhook>, StoreError>;

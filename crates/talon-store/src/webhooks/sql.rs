@@ -6,6 +6,7 @@ use std::collections::hash_map::Entry;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use talon_domain::audit::AuditEntry;
 use talon_domain::event::Event;
 use talon_domain::webhook::{Delivery, Webhook};
 use talon_domain::{AgentId, DeliveryId, UserId, WebhookId};
@@ -15,6 +16,7 @@ use super::rows::{
     DELIVERY_COLUMNS, DeliveryRow, PendingEventRow, WEBHOOK_COLUMNS, WebhookRow, bind_delivery, bind_delivery_update,
     bind_webhook, deliveries_for,
 };
+use crate::audit::sql as audit_sql;
 use crate::db::outbox;
 use crate::db::{On, Portable, Tx, anonymous, numbered, run};
 use crate::{ClaimBounds, DeliveryFilter, DeliveryJob, EndpointOutcome, Page, StoreError, WebhookStore};
@@ -107,10 +109,11 @@ pub(crate) const FAIR_DELIVERY_PICK: &str = "SELECT ranked.id FROM (
 
 #[async_trait]
 impl<S: Portable> WebhookStore for S {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        run!(self.db().writer(), |e| {
-            bind_webhook(sqlx::query(INSERT_WEBHOOK), webhook).execute(e).await.map(|_| ())
-        })?;
+    async fn insert_webhook(&self, webhook: &Webhook, audit: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.db().begin().await?;
+        run!(tx.conn(), |c| bind_webhook(sqlx::query(INSERT_WEBHOOK), webhook).execute(c).await.map(|_| ()))?;
+        audit_sql::record_on(tx.conn(), audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -129,11 +132,18 @@ impl<S: Portable> WebhookStore for S {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn update_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        run!(self.db().writer(), |e| {
-            bind_webhook(sqlx::query(UPDATE_WEBHOOK), webhook).execute(e).await.map(|_| ())
+    async fn update_webhook(&self, webhook: &Webhook, audit: &[AuditEntry]) -> Result<bool, StoreError> {
+        let mut tx = self.db().begin().await?;
+        let updated = run!(tx.conn(), |c| {
+            bind_webhook(sqlx::query(UPDATE_WEBHOOK), webhook).execute(c).await.map(|done| done.rows_affected())
         })?;
-        Ok(())
+        if updated != 1 {
+            // No such webhook (any more): nothing changed, nothing to record.
+            return Ok(false);
+        }
+        audit_sql::record_on(tx.conn(), audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn record_endpoint_outcome(
@@ -162,8 +172,9 @@ impl<S: Portable> WebhookStore for S {
         Ok(())
     }
 
-    async fn delete_webhook(&self, owner: UserId, id: WebhookId) -> Result<bool, StoreError> {
-        let deleted = run!(self.db().writer(), |e| {
+    async fn delete_webhook(&self, owner: UserId, id: WebhookId, audit: &[AuditEntry]) -> Result<bool, StoreError> {
+        let mut tx = self.db().begin().await?;
+        let deleted = run!(tx.conn(), |e| {
             sqlx::query("DELETE FROM webhooks WHERE id = $1 AND user_id = $2 AND agent_id IS NULL")
                 .bind(id.as_uuid())
                 .bind(owner.as_uuid())
@@ -171,7 +182,12 @@ impl<S: Portable> WebhookStore for S {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        Ok(deleted == 1)
+        if deleted != 1 {
+            return Ok(false);
+        }
+        audit_sql::record_on(tx.conn(), audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn fan_out_events(&self, limit: i64, now: DateTime<Utc>) -> Result<usize, StoreError> {

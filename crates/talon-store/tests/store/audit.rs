@@ -4,7 +4,8 @@
 use serde_json::json;
 use talon_domain::audit::{Actor, ActorFilter, AuditEntry};
 use talon_domain::event::{self, Event};
-use talon_domain::{ApiKeyId, TaskId};
+use talon_domain::webhook::{Signing, Webhook};
+use talon_domain::{ApiKeyId, TaskId, UserId, WebhookId};
 use talon_store::{AuditFilter, Backend, Window};
 
 use crate::common::agent_fixtures::agent;
@@ -35,10 +36,22 @@ async fn events_write_their_audit_entries_in_their_transaction(backend: Backend)
     db.store.insert_agent(&dup, &dup_v, &[again]).await.unwrap_err();
     assert_eq!(db.store.list_audit(alice.id, AuditFilter::default(), ALL).await.unwrap().total, 1);
 
-    // Entries written on their own, filtered by actor and agent; another account reads none of them.
-    let system =
-        AuditEntry::new(alice.id, Actor::System, "webhook.deleted", ("webhook", "w".into()), None, json!({}), now());
-    db.store.record_audit(&[system]).await.unwrap();
+    // Entries written with a change that records no event (a webhook's), filtered by actor and agent;
+    // another account reads none of them.
+    let hook = webhook(alice.id);
+    db.store.insert_webhook(&hook, &[]).await.unwrap();
+    let system = AuditEntry::new(
+        alice.id,
+        Actor::System,
+        "webhook.deleted",
+        ("webhook", hook.id.to_string()),
+        None,
+        json!({}),
+        now(),
+    );
+    assert!(db.store.delete_webhook(alice.id, hook.id, std::slice::from_ref(&system)).await.unwrap());
+    // A refused delete (the webhook is gone) records nothing.
+    assert!(!db.store.delete_webhook(alice.id, hook.id, &[system]).await.unwrap());
     let by_key = AuditFilter {
         actor: Some(ActorFilter::ApiKey(ApiKeyId::from_uuid(key.uuid().unwrap()))),
         ..Default::default()
@@ -50,6 +63,25 @@ async fn events_write_their_audit_entries_in_their_transaction(backend: Backend)
     assert_eq!(all.items.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["webhook.deleted", "agent.created"]);
     let bob = account("bob@example.com");
     assert_eq!(db.store.list_audit(bob.id, AuditFilter::default(), ALL).await.unwrap().total, 0);
+}
+
+fn webhook(owner: UserId) -> Webhook {
+    Webhook {
+        id: WebhookId::new(),
+        owner,
+        agent: None,
+        signing: Signing::Talon,
+        url: "https://hooks.example.com/a".into(),
+        events: vec!["*".into()],
+        description: String::new(),
+        active: true,
+        disabled_reason: None,
+        sealed_secret: "sealed".into(),
+        previous_secret: None,
+        failing_since: None,
+        created_at: now(),
+        updated_at: now(),
+    }
 }
 
 async fn retention_keeps_the_audit_log(backend: Backend) {

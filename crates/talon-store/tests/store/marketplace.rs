@@ -115,7 +115,7 @@ async fn registration_writes_everything_or_nothing_and_claiming_moves_it(backend
         created_at: now(),
         updated_at: now(),
     };
-    store.insert_webhook(&hook).await.unwrap();
+    store.insert_webhook(&hook, &[]).await.unwrap();
 
     let claimer = account("claimer@example.com");
     store.create_account(&claimer, "hash").await.unwrap();

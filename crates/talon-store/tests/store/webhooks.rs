@@ -44,7 +44,7 @@ async fn webhook(store: &dyn Store, owner: UserId, url: &str) -> Webhook {
         created_at: now(),
         updated_at: now(),
     };
-    store.insert_webhook(&hook).await.unwrap();
+    store.insert_webhook(&hook, &[]).await.unwrap();
     hook
 }
 
@@ -72,7 +72,7 @@ async fn endpoint_outcomes_touch_only_their_fields(backend: Backend) {
     changed.sealed_secret = "sealed-2".into();
     changed.previous_secret = Some(("sealed-1".into(), start + Duration::hours(24)));
     changed.updated_at = start;
-    store.update_webhook(&changed).await.unwrap();
+    assert!(store.update_webhook(&changed, &[]).await.unwrap());
 
     store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(start)).await.unwrap();
     let after = store.webhook(claimed.id).await.unwrap().unwrap();
@@ -99,7 +99,7 @@ async fn endpoint_outcomes_touch_only_their_fields(backend: Backend) {
     // Outcomes of an attempt to a URL the webhook no longer has are not recorded.
     let mut moved = changed.clone();
     moved.url = "https://b.example/hook".into();
-    store.update_webhook(&moved).await.unwrap();
+    store.update_webhook(&moved, &[]).await.unwrap();
     let gone = EndpointOutcome::Gone { at: later, reason: "410".into() };
     store.record_endpoint_outcome(claimed.id, &claimed.url, &gone).await.unwrap();
     store.record_endpoint_outcome(claimed.id, &claimed.url, &failed(later)).await.unwrap();
@@ -206,14 +206,14 @@ async fn agent_webhooks_take_their_agents_events_only(backend: Backend) {
     assert!(matches!(store.insert_agent_webhook(&twin).await, Err(talon_store::StoreError::Conflict(_))));
     assert_eq!(store.list_webhooks(owner).await.unwrap(), vec![account_hook.clone()], "not the account's");
     assert_eq!(store.agent_webhook(agent.id).await.unwrap(), Some(agent_hook.clone()));
-    assert!(!store.delete_webhook(owner, agent_hook.id).await.unwrap(), "not deleted as an account webhook");
+    assert!(!store.delete_webhook(owner, agent_hook.id, &[]).await.unwrap(), "not deleted as an account webhook");
 
     // An update follows the agent to the account holding it now.
     let new_holder =
         Account { id: UserId::new(), email: "b@example.com".into(), plan: "default".into(), created_at: now() };
     store.create_account(&new_holder, "hash").await.unwrap();
     agent_hook.owner = new_holder.id;
-    store.update_webhook(&agent_hook).await.unwrap();
+    store.update_webhook(&agent_hook, &[]).await.unwrap();
     assert_eq!(store.agent_webhook(agent.id).await.unwrap().unwrap().owner, new_holder.id);
 
     let funded = Event::for_agent(owner, agent.id, CONTRACT_FUNDED, serde_json::json!({"contract_id": "ctr_1"}));

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{AgentArg, AgentsCommand, DeployArgs, ForkArgs, LogArgs, RollbackArgs, ShowArgs, agent};
+use super::{AgentArg, AgentsCommand, DeployArgs, ForkArgs, LogArgs, RollbackArgs, ShowArgs, VersionPin, agent};
 use crate::api::Version;
+use crate::client::segment;
 use crate::commands::Session;
 use crate::error::CliError;
 use crate::output::{self, ACCENT, DIM, HEADER, Table, paint};
@@ -44,8 +45,8 @@ pub async fn log(session: &Session, args: LogArgs) -> Result<(), CliError> {
 
 pub async fn show(session: &Session, args: ShowArgs) -> Result<(), CliError> {
     let agent = agent(session, &args.agent).await?;
-    let path = match args.agent.version {
-        Some(n) => format!("{}/versions/{n}", args.agent.path()),
+    let path = match &args.agent.version {
+        Some(pin) => format!("{}/versions/{}", args.agent.path(), segment(&pin.to_string())),
         None => format!("{}/versions/{}", args.agent.path(), agent.current_version_id),
     };
     let raw: Value = session.client.get(&path).await?;
@@ -98,8 +99,11 @@ pub async fn rollback(session: &Session, args: RollbackArgs) -> Result<(), CliEr
 
 pub async fn fork(session: &Session, args: ForkArgs) -> Result<(), CliError> {
     let mut body = json!({"forkType": "exact_clone"});
-    if let Some(n) = args.agent.version {
-        body["version"] = json!(n);
+    if let Some(pin) = &args.agent.version {
+        match pin {
+            VersionPin::Number(n) => body["version"] = json!(n),
+            VersionPin::Name(name) => body["versionId"] = json!(name),
+        }
     }
     if let Some(name) = &args.name {
         body["name"] = json!(name);
@@ -147,8 +151,8 @@ fn draw(node: &Value, lead: &str, child_lead: &str, lines: &mut Vec<String>) {
 }
 
 pub async fn deploy(session: &Session, args: DeployArgs) -> Result<(), CliError> {
-    let body = match args.agent.version {
-        Some(n) => json!({"version": n}),
+    let body = match &args.agent.version {
+        Some(pin) => pin.body(),
         None => json!({}),
     };
     let agent: Value = session.client.post(&format!("{}/deploy", args.agent.path()), &body).await?;
@@ -156,8 +160,9 @@ pub async fn deploy(session: &Session, args: DeployArgs) -> Result<(), CliError>
         output::print_json(&agent);
         return Ok(());
     }
-    let serving = match args.agent.version {
-        Some(n) => format!("v{n} (pinned)"),
+    let serving = match &args.agent.version {
+        Some(VersionPin::Number(n)) => format!("v{n} (pinned)"),
+        Some(VersionPin::Name(name)) => format!("{name} (pinned)"),
         None => "its head".into(),
     };
     anstream::println!("{} serves {serving}", output::cell(&agent["slug"]));

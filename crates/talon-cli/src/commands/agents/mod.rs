@@ -20,11 +20,59 @@ use crate::api::{Agent, Version};
 use crate::client::segment;
 use crate::error::CliError;
 
-/// An agent named on the command line: its slug or id, and optionally `@N` for one version.
+/// An agent named on the command line: its slug or id, and optionally `@N` or `@LABEL` for one version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentRef {
     pub agent: String,
-    pub version: Option<i64>,
+    pub version: Option<VersionPin>,
+}
+
+/// The version after an agent's `@`: its number (`support-bot@3`), or a label of the agent
+/// (`support-bot@production`) or a version id, which the server resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionPin {
+    Number(i64),
+    /// A label (`[a-z0-9-]{1,32}`, not only digits) or a version id (`ver_…`).
+    Name(String),
+}
+
+impl VersionPin {
+    /// The field a request body names this version with: `version` (a number) or `versionId` (an id
+    /// or a label).
+    pub(crate) fn body(&self) -> serde_json::Value {
+        match self {
+            VersionPin::Number(n) => serde_json::json!({"version": n}),
+            VersionPin::Name(name) => serde_json::json!({"versionId": name}),
+        }
+    }
+}
+
+impl std::fmt::Display for VersionPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionPin::Number(n) => write!(f, "{n}"),
+            VersionPin::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl std::str::FromStr for VersionPin {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        use talon_domain::agent::VersionRef;
+        match VersionRef::parse(text) {
+            Some(VersionRef::Number(n)) => Ok(VersionPin::Number(n)),
+            Some(VersionRef::Id(_) | VersionRef::Label(_)) => Ok(VersionPin::Name(text.to_owned())),
+            None if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() => {
+                Err("version numbers start at 1".into())
+            }
+            None => Err(format!(
+                "`{text}` names no version: AGENT@N or AGENT@LABEL (a label is 1 to 32 of a-z, 0-9 and -, \
+                 not only digits), e.g. support-bot@3 or support-bot@production"
+            )),
+        }
+    }
 }
 
 impl std::str::FromStr for AgentRef {
@@ -32,14 +80,7 @@ impl std::str::FromStr for AgentRef {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (agent, version) = match text.rsplit_once('@') {
-            Some((agent, n)) => {
-                let n: i64 =
-                    n.parse().map_err(|_| format!("`{n}` is no version number (AGENT@N, e.g. support-bot@3)"))?;
-                if n < 1 {
-                    return Err("version numbers start at 1".into());
-                }
-                (agent, Some(n))
-            }
+            Some((agent, pin)) => (agent, Some(pin.parse::<VersionPin>()?)),
             None => (text, None),
         };
         if agent.is_empty() {
@@ -72,7 +113,7 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// AGENT or AGENT@N.
+    /// AGENT (its head), AGENT@N or AGENT@LABEL (the version a label such as `production` names).
     pub agent: AgentRef,
     /// The folder to write [default: the agent's slug].
     pub dir: Option<PathBuf>,
@@ -109,7 +150,7 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// AGENT (its head) or AGENT@N.
+    /// AGENT (its head), AGENT@N or AGENT@LABEL (the version a label such as `production` names).
     pub agent: AgentRef,
 }
 
@@ -123,7 +164,7 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct ForkArgs {
-    /// AGENT (its head) or AGENT@N: what to fork.
+    /// AGENT (its head), AGENT@N or AGENT@LABEL: what to fork.
     pub agent: AgentRef,
     /// The fork's name [default: "<name> (fork)"].
     #[arg(long)]
@@ -132,7 +173,8 @@ pub struct ForkArgs {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// AGENT (serve the head, following new versions) or AGENT@N (pin version N).
+    /// AGENT (serve the head, following new versions), AGENT@N (pin version N) or AGENT@LABEL (pin the
+    /// version the label, e.g. `production`, names now).
     pub agent: AgentRef,
 }
 
@@ -189,11 +231,13 @@ pub(super) async fn agent(session: &Session, reference: &AgentRef) -> Result<Age
     session.client.get(&reference.path()).await
 }
 
-/// The version `reference` names: its `@N`, else the agent's head.
+/// The version `reference` names: its `@N` or `@LABEL`, else the agent's head.
 pub(super) async fn version_of(session: &Session, reference: &AgentRef, agent: &Agent) -> Result<Version, CliError> {
-    match (reference.version, &agent.current_version) {
+    match (&reference.version, &agent.current_version) {
         (None, Some(head)) => Ok(head.clone()),
-        (Some(n), _) => session.client.get(&format!("{}/versions/{n}", reference.path())).await,
+        (Some(pin), _) => {
+            session.client.get(&format!("{}/versions/{}", reference.path(), segment(&pin.to_string()))).await
+        }
         (None, None) => {
             session.client.get(&format!("{}/versions/{}", reference.path(), agent.current_version_id)).await
         }
@@ -208,11 +252,30 @@ mod tests {
         assert_eq!("support-bot".parse::<AgentRef>().unwrap(), AgentRef { agent: "support-bot".into(), version: None });
         assert_eq!(
             "support-bot@3".parse::<AgentRef>().unwrap(),
-            AgentRef { agent: "support-bot".into(), version: Some(3) }
+            AgentRef { agent: "support-bot".into(), version: Some(VersionPin::Number(3)) }
         );
-        assert!("support-bot@latest".parse::<AgentRef>().unwrap_err().contains("no version number"));
-        assert!("x@0".parse::<AgentRef>().is_err());
+        assert!("x@0".parse::<AgentRef>().unwrap_err().contains("start at 1"));
         assert!("@2".parse::<AgentRef>().is_err());
+    }
+
+    #[test]
+    fn agent_refs_name_a_version_by_label_or_id() {
+        for label in ["production", "canary-2", "v2", "latest"] {
+            assert_eq!(
+                format!("support-bot@{label}").parse::<AgentRef>().unwrap(),
+                AgentRef { agent: "support-bot".into(), version: Some(VersionPin::Name(label.into())) }
+            );
+        }
+        let id = "ver_0193a4c1e5d27c3e8f1a2b3c4d5e6f70";
+        assert_eq!(format!("bot@{id}").parse::<AgentRef>().unwrap().version, Some(VersionPin::Name(id.into())));
+        // Not labels: upper case, other characters, too long, empty.
+        for bad in ["Production", "prod_1", "a.b", &"x".repeat(33), ""] {
+            let err = format!("bot@{bad}").parse::<AgentRef>().unwrap_err();
+            assert!(err.contains("AGENT@LABEL"), "{bad}: {err}");
+        }
+        assert_eq!(VersionPin::Name("production".into()).body(), serde_json::json!({"versionId": "production"}));
+        assert_eq!(VersionPin::Number(3).body(), serde_json::json!({"version": 3}));
+        assert_eq!(VersionPin::Name("production".into()).to_string(), "production");
     }
 
     #[test]

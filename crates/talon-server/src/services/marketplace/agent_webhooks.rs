@@ -131,7 +131,7 @@ impl AgentWebhooks {
                         webhook.events = events;
                     }
                     webhook.updated_at = at;
-                    self.deps.store.update_webhook(&webhook).await?;
+                    self.deps.store.update_webhook(&webhook, &[]).await?;
                     return Ok(webhook);
                 }
                 None => {
@@ -181,7 +181,7 @@ impl AgentWebhooks {
         webhook.sealed_secret = self.seal(&secret)?;
         webhook.previous_secret = None;
         webhook.updated_at = now();
-        self.deps.store.update_webhook(&webhook).await?;
+        self.deps.store.update_webhook(&webhook, &[]).await?;
         Ok(secret)
     }
 

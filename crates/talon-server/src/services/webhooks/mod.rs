@@ -184,24 +184,9 @@ impl WebhookService {
                 "An account may have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks; delete one first"
             )));
         }
-        self.store.insert_webhook(&webhook).await?;
-        self.audit(caller, audit::WEBHOOK_CREATED, &webhook, settings_of(&webhook), at).await?;
+        let entry = audit_entry(caller, audit::WEBHOOK_CREATED, &webhook, settings_of(&webhook), at);
+        self.store.insert_webhook(&webhook, &[entry]).await?;
         Ok((webhook, secret))
-    }
-
-    /// Records a change to `webhook` in the audit log. The detail never holds its secret, nor its URL
-    /// (which may carry a token of the receiver's).
-    async fn audit(
-        &self,
-        caller: &Caller,
-        action: &str,
-        webhook: &Webhook,
-        detail: Value,
-        at: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        let resource = ("webhook", webhook.id.to_string());
-        let entry = AuditEntry::new(caller.account.id, caller.actor, action, resource, None, detail, at);
-        Ok(self.store.record_audit(&[entry]).await?)
     }
 
     fn seal(&self, secret: &WebhookSecret) -> Result<String, ServiceError> {
@@ -243,17 +228,20 @@ impl WebhookService {
         .collect();
         self.apply(changes, &mut webhook).await?;
         webhook.updated_at = now();
-        self.store.update_webhook(&webhook).await?;
         let mut detail = settings_of(&webhook);
         detail["changed"] = json!(changed);
-        self.audit(caller, audit::WEBHOOK_UPDATED, &webhook, detail, webhook.updated_at).await?;
+        let entry = audit_entry(caller, audit::WEBHOOK_UPDATED, &webhook, detail, webhook.updated_at);
+        if !self.store.update_webhook(&webhook, &[entry]).await? {
+            return Err(ServiceError::NotFound("Webhook"));
+        }
         Ok(webhook)
     }
 
     pub async fn delete(&self, caller: &Caller, id: WebhookId) -> Result<(), ServiceError> {
         let webhook = self.get(caller, id).await?;
-        if self.store.delete_webhook(caller.account.id, webhook.id).await? {
-            self.audit(caller, audit::WEBHOOK_DELETED, &webhook, settings_of(&webhook), now()).await
+        let entry = audit_entry(caller, audit::WEBHOOK_DELETED, &webhook, settings_of(&webhook), now());
+        if self.store.delete_webhook(caller.account.id, webhook.id, &[entry]).await? {
+            Ok(())
         } else {
             Err(ServiceError::NotFound("Webhook"))
         }
@@ -271,9 +259,11 @@ impl WebhookService {
         webhook.previous_secret = Some((webhook.sealed_secret.clone(), at + ROTATION_OVERLAP));
         webhook.sealed_secret = self.seal(&secret)?;
         webhook.updated_at = at;
-        self.store.update_webhook(&webhook).await?;
         let detail = json!({"previousSecretExpiresAt": at + ROTATION_OVERLAP});
-        self.audit(caller, audit::WEBHOOK_SECRET_ROTATED, &webhook, detail, at).await?;
+        let entry = audit_entry(caller, audit::WEBHOOK_SECRET_ROTATED, &webhook, detail, at);
+        if !self.store.update_webhook(&webhook, &[entry]).await? {
+            return Err(ServiceError::NotFound("Webhook"));
+        }
         Ok((webhook, secret))
     }
 
@@ -365,6 +355,13 @@ impl WebhookService {
             self.wake.ring_at(delivery.next_attempt_at);
         }
     }
+}
+
+/// The audit entry of a change to `webhook`, written in the change's transaction. The detail never
+/// holds its secret, nor its URL (which may carry a token of the receiver's).
+fn audit_entry(caller: &Caller, action: &str, webhook: &Webhook, detail: Value, at: DateTime<Utc>) -> AuditEntry {
+    let resource = ("webhook", webhook.id.to_string());
+    AuditEntry::new(caller.account.id, caller.actor, action, resource, None, detail, at)
 }
 
 /// What the audit log keeps of a webhook's settings: what it subscribes to and whether it is active.

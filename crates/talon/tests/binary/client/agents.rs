@@ -134,7 +134,7 @@ async fn a_push_behind_the_head_is_refused_and_says_who_moved_it() {
 #[test]
 fn bad_input_is_a_usage_error_or_names_the_file() {
     let env = ClientEnv::start();
-    let out = env.run(&["pull", "x@latest"]);
+    let out = env.run(&["pull", "x@Latest"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = env.run(&["push", "nowhere"]);
     assert_eq!(out.status.code(), Some(1));

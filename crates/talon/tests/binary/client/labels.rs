@@ -21,6 +21,17 @@ fn labels_are_listed_moved_and_deleted() {
     let json = env.json(&["agents", "labels", "counter"]);
     assert_eq!(json["data"].as_array().unwrap().len(), 2);
 
+    // AGENT@LABEL names the version a label points at, wherever AGENT@N does.
+    assert!(env.ok(&["show", "counter@staging"]).contains("counter v1"));
+    env.ok(&["pull", "counter@staging", "staged"]);
+    let staged = std::fs::read_to_string(env.path("staged/prompt.md")).unwrap();
+    assert_ne!(staged, "Count again.\n", "v1's prompt");
+    assert!(env.ok(&["deploy", "counter@production"]).contains("production (pinned)"));
+    let out = env.run_with_stdin(&["chat", "counter@staging", "--json"], "labelled");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((answer["content"].as_str(), answer["version"].as_str()), (Some("labelled"), Some("1")));
+
     env.ok(&["agents", "unlabel", "counter", "staging"]);
     assert_eq!(env.json(&["agents", "labels", "counter"])["data"].as_array().unwrap().len(), 1);
     let out = env.run(&["agents", "label", "counter", "Prod", "1"]);
