@@ -61,6 +61,15 @@ pub enum ClientCommand {
     Deploy(agents::DeployArgs),
     /// Stop serving an agent.
     Stop(agents::AgentArg),
+    /// Serve a canary split between versions: `talon split bot 3=90 4=10` (versions by number or label).
+    Split(agents::SplitArgs),
+    /// End a canary split by serving one of its arms alone (pinned).
+    Promote(agents::PromoteArgs),
+    /// End a canary split by serving again the version served before it.
+    Abort(agents::AgentArg),
+    /// Merge a fork back into an agent it descends from; conflicts are listed (exit 1) until resolved
+    /// with --ours FIELD / --theirs FIELD.
+    Merge(agents::MergeArgs),
     /// Your agents.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
@@ -124,6 +133,10 @@ async fn dispatch(globals: &Globals, command: ClientCommand, cli: &mut clap::Com
         ClientCommand::Lineage(args) => agents::lineage(&session, args).await,
         ClientCommand::Deploy(args) => agents::deploy(&session, args).await,
         ClientCommand::Stop(args) => agents::stop(&session, args).await,
+        ClientCommand::Split(args) => agents::split(&session, args).await,
+        ClientCommand::Promote(args) => agents::promote(&session, args).await,
+        ClientCommand::Abort(args) => agents::abort(&session, args).await,
+        ClientCommand::Merge(args) => agents::merge(&session, args).await,
         ClientCommand::Agents(command) => agents::agents(&session, command).await,
         ClientCommand::Import(command) => openclaw::import(&session, command).await,
         ClientCommand::Export(command) => openclaw::export(&session, command).await,

@@ -1,15 +1,17 @@
 //! Agents as code: the arguments of every agent command and how one is looked up. `folder.rs` holds
 //! the commands between a folder and the server (`init`, `pull`, `diff`, `push`), `history.rs` those on
 //! the server's versions and deployment (`log`, `show`, `rollback`, `fork`, `lineage`, `deploy`, `stop`,
-//! `agents ls`).
+//! `agents ls`), `release.rs` canary splits (`split`, `promote`, `abort`) and merging a fork back (`merge`).
 
 mod folder;
 mod history;
 mod labels;
+mod release;
 
 pub(crate) use folder::{Plan, Progress, print_changes, push_plan, remote};
 pub use folder::{diff, init, pull, push};
 pub use history::{agents, deploy, fork, lineage, log, rollback, show, stop};
+pub use release::{abort, merge, promote, split};
 
 use std::path::PathBuf;
 
@@ -178,6 +180,73 @@ pub struct DeployArgs {
     pub agent: AgentRef,
 }
 
+/// One arm of a canary split on the command line: `VERSION=WEIGHT` (`2=10`, `production=90`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitArm {
+    pub version: VersionPin,
+    pub weight: i64,
+}
+
+impl std::str::FromStr for SplitArm {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let Some((version, weight)) = text.rsplit_once('=') else {
+            return Err(format!("`{text}` is no arm: VERSION=WEIGHT, e.g. 3=90 or production=90"));
+        };
+        let weight = weight.trim().parse::<i64>().map_err(|_| format!("`{weight}` is no weight: a whole percent"))?;
+        Ok(SplitArm { version: version.trim().parse()?, weight })
+    }
+}
+
+impl std::fmt::Display for SplitArm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.version {
+            VersionPin::Number(n) => write!(f, "v{n} {}%", self.weight),
+            VersionPin::Name(name) => write!(f, "{name} {}%", self.weight),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The agent (slug or id).
+    pub agent: AgentRef,
+    /// The arms: VERSION=WEIGHT, at least two, the version a number or a label, the weights percents
+    /// adding up to 100 (e.g. `3=90 4=10`).
+    #[arg(required = true, num_args = 2..)]
+    pub arms: Vec<SplitArm>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The agent (slug or id).
+    pub agent: AgentRef,
+    /// The arm to serve alone (pinned): a version number or a label.
+    pub version: VersionPin,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The agent to merge into (slug or id): an agent the fork descends from.
+    pub parent: AgentRef,
+    /// The fork: FORK (its head) or FORK@N / FORK@LABEL (one of its versions).
+    #[arg(long, value_name = "FORK[@N]")]
+    pub from: AgentRef,
+    /// The commit message [default: "Merge fork <name> at version <N>"].
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Show the merged prompt and the conflicts, and merge nothing (exit 1 when there are conflicts).
+    #[arg(long)]
+    pub preview: bool,
+    /// Resolve the conflict at FIELD (as listed: prompt, config.KEY, tools.NAME, model) with this agent's side.
+    #[arg(long, value_name = "FIELD")]
+    pub ours: Vec<String>,
+    /// Resolve the conflict at FIELD with the fork's side.
+    #[arg(long, value_name = "FIELD")]
+    pub theirs: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct AgentArg {
     /// The agent (slug or id).
@@ -210,6 +279,7 @@ pub enum AgentsCommand {
     Unlabel {
         /// The agent (slug or id).
         agent: String,
+        /// The label to delete.
         label: String,
     },
 }

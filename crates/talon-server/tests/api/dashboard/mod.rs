@@ -9,6 +9,7 @@ mod keys;
 mod labels;
 mod marketplace;
 mod playground;
+mod release;
 mod tasks;
 mod usage;
 mod webhooks;

@@ -6,6 +6,7 @@ mod audit;
 mod keys;
 mod labels;
 mod openclaw;
+mod release;
 mod usage;
 mod webhooks;
 mod work;

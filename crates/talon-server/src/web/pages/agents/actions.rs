@@ -10,7 +10,7 @@ use talon_domain::agent::{Agent, AgentStatus, DefinitionChange, ForkType, Metada
 
 use super::super::redirect::see_other;
 use super::detail::{Loaded, VERSION_CHOICES};
-use super::{agent_ref, base_href};
+use super::{agent_ref, base_href, splits};
 use crate::services::registry::{ForkRequest, ProfileChange};
 use crate::state::AppState;
 use crate::web::error::WebError;
@@ -171,6 +171,7 @@ pub(super) fn panel(session: &SignedIn, loaded: &Loaded, base: &str) -> Markup {
                     button.secondary type="submit" disabled[!running] { "Stop" }
                 }
             }
+            (splits::panel(session, base, &loaded.split_arms, &(lowest..=head).rev().collect::<Vec<_>>()))
             div.toolbar {
                 form method="post" action={ (base) "/profile" } {
                     (csrf_field(session))

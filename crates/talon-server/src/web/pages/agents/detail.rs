@@ -126,7 +126,7 @@ pub(super) struct Loaded {
     recent_changes: Vec<AuditEntry>,
     /// Its labels, and its canary split's arms as (version number, weight).
     labels: Vec<Label>,
-    split_arms: Vec<(i64, u32)>,
+    pub split_arms: Vec<(i64, u32)>,
 }
 
 async fn load(
@@ -301,6 +301,10 @@ fn facts(session: &SignedIn, loaded: &Loaded, base: &str) -> Markup {
                             None => span.muted { "an agent that was deleted or is not shared" },
                         }
                         " (" (origin.fork_type.as_str()) ")"
+                        @if let Some(parent) = loaded.parent.as_ref().filter(|p| owns(session, p) && owns(session, agent)) {
+                            " "
+                            a href={ "/agents/" (parent.slug) "/merge?from=" (agent.id) } { "Merge into parent" }
+                        }
                     }
                 }
                 dt { "Created" } dd { (when(agent.created_at)) }

@@ -1,7 +1,8 @@
 //! Agents: the account's agents (searchable, paginated) and a form that creates one (`list`); an agent's
 //! page with its head, the editor that commits a version and the version timeline (`detail`); what
 //! changes its deployment, visibility or history (`actions`); one version in full (`version`); two
-//! versions side by side (`compare`); the fork tree as a picture (`lineage`); who changed it (`audit`).
+//! versions side by side (`compare`); the fork tree as a picture (`lineage`); who changed it (`audit`);
+//! canary splits and their arms' usage (`splits`); merging a fork back (`merge`).
 //!
 //! An agent is named in paths as the API names it: by the account's slug or by its id. Other accounts'
 //! public agents are readable (by id, as the lineage links them) but only their owner sees the editor
@@ -14,6 +15,8 @@ mod detail;
 mod labels;
 mod lineage;
 mod list;
+mod merge;
+mod splits;
 mod version;
 
 use axum::Router;
@@ -41,6 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{agent}/profile", post(actions::profile))
         .route("/agents/{agent}/labels", post(labels::move_label))
         .route("/agents/{agent}/labels/{label}/delete", post(labels::delete_label))
+        .route("/agents/{agent}/split", get(splits::page).post(splits::start))
+        .route("/agents/{agent}/split/promote", post(splits::promote))
+        .route("/agents/{agent}/split/abort", post(splits::abort))
+        .route("/agents/{agent}/merge", get(merge::page).post(merge::merge))
 }
 
 /// The agent a path names; text that can name no agent is "not found", like an agent that does not exist.
