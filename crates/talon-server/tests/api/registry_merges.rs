@@ -209,7 +209,8 @@ async fn a_conflicting_merge_is_409_until_resolved(backend: Backend) {
         &user.token,
         &parent,
         json!({"fromAgentId": fork, "commitMessage": "Merge French",
-               "resolutions": [{"field": "prompt", "choice": "theirs"},
+               // `"value": null` beside `theirs` is leaving the value out, as the document says.
+               "resolutions": [{"field": "prompt", "choice": "theirs", "value": null},
                                {"field": "config.temperature", "choice": "value", "value": 0.4}]}),
     )
     .await;

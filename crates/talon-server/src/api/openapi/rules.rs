@@ -11,17 +11,26 @@ pub struct ServerFacts<'a> {
 }
 
 /// Fields a body may not both send with a value (`null` counts as leaving one out).
-const EXCLUSIVE: [(&str, [&str; 2]); 3] = [
+const EXCLUSIVE: [(&str, [&str; 2]); 5] = [
     ("DeployAgentRequest", ["versionId", "version"]),
     ("ForkAgentRequest", ["versionId", "version"]),
     ("RollbackRequest", ["versionId", "version"]),
+    ("PromoteRequest", ["versionId", "version"]),
+    ("MoveLabelRequest", ["versionId", "version"]),
 ];
 
 /// Bodies that must give one of these fields a value.
-const ONE_REQUIRED: [(&str, [&str; 2]); 1] = [("RollbackRequest", ["versionId", "version"])];
+const ONE_REQUIRED: [(&str, [&str; 2]); 3] = [
+    ("RollbackRequest", ["versionId", "version"]),
+    ("PromoteRequest", ["versionId", "version"]),
+    ("MoveLabelRequest", ["versionId", "version"]),
+];
 
-/// A field that may only be sent (with a value) when another field has a given value.
-const ONLY_WITH: [(&str, &str, &str, bool); 1] = [("ChatCompletionRequest", "stream_options", "stream", true)];
+/// A field that may only be sent (with a value) when another field has a given value (as JSON).
+const ONLY_WITH: [(&str, &str, &str, &str); 2] = [
+    ("ChatCompletionRequest", "stream_options", "stream", "true"),
+    ("ResolutionRequest", "value", "choice", "\"value\""),
+];
 
 /// A fork's kind decides which definition fields it must, may and must not send (`null` is leaving one out):
 /// the kind, the fields it needs (all of them, or any one with `any`), and the fields it refuses.
@@ -70,6 +79,7 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
     }
     for (name, field, other, value) in ONLY_WITH {
         let Some(schema) = schemas.get_mut(name) else { continue };
+        let value: Value = serde_json::from_str(value).unwrap_or(Value::Null);
         let other_set = json!({ "required": [other], "properties": { other: { "const": value } } });
         schema["anyOf"] = json!([{ "not": given(field) }, other_set]);
         append_description(schema, &format!("`{field}` only with `{other}: {value}`."));

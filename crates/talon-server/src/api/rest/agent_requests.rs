@@ -198,7 +198,18 @@ pub struct SplitArmRequest {
     pub(super) version_id: VersionSelector,
     /// Its share of the traffic in percent, 1 to 100.
     #[schema(minimum = 1, maximum = 100, example = 90)]
+    #[serde(deserialize_with = "whole_number")]
     pub(super) weight: i64,
+}
+
+/// An integer as JSON Schema counts one: `90` or `90.0` (a fraction is refused, naming the field).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    match (number.as_i64(), number.as_f64()) {
+        (Some(n), _) => Ok(n),
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() <= 1e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("Must be an integer")),
+    }
 }
 
 /// What a deploy asks for.

@@ -87,8 +87,9 @@ impl MergeForkRequest {
             let mut converted = Vec::with_capacity(list.len());
             for (i, r) in list.into_iter().enumerate() {
                 let choice = match (r.choice, r.value) {
-                    (ResolutionChoice::Ours, Patch::Absent) => Choice::Ours,
-                    (ResolutionChoice::Theirs, Patch::Absent) => Choice::Theirs,
+                    // `null` counts as leaving the value out, as everywhere in the document.
+                    (ResolutionChoice::Ours, Patch::Absent | Patch::Null) => Choice::Ours,
+                    (ResolutionChoice::Theirs, Patch::Absent | Patch::Null) => Choice::Theirs,
                     (ResolutionChoice::Value, Patch::Value(value)) => Choice::Value(value),
                     (ResolutionChoice::Value, Patch::Null) => Choice::Value(Value::Null),
                     (ResolutionChoice::Value, Patch::Absent) => {
