@@ -134,9 +134,13 @@ async fn the_document_states_cross_field_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let doc: Value = app.request(Method::GET, "/openapi.json", None).send().await.unwrap().json().await.unwrap();
     let schemas = &doc["components"]["schemas"];
-    for name in ["DeployAgentRequest", "ForkAgentRequest", "RollbackRequest"] {
+    for name in ["ForkAgentRequest", "RollbackRequest", "PromoteRequest", "MoveLabelRequest"] {
         assert_eq!(schemas[name]["not"]["required"], json!(["versionId", "version"]), "{name}");
     }
+    // A deploy names one version, or a split: any two of the three together are refused.
+    let pairs: Vec<&Value> =
+        schemas["DeployAgentRequest"]["not"]["anyOf"].as_array().unwrap().iter().map(|p| &p["required"]).collect();
+    assert_eq!(pairs, [&json!(["versionId", "version"]), &json!(["split", "versionId"]), &json!(["split", "version"])]);
     for name in ["CreateWebhookRequest", "UpdateWebhookRequest"] {
         assert_eq!(schemas[name]["properties"]["events"]["uniqueItems"], true, "{name}");
         assert!(schemas[name]["properties"]["url"]["pattern"].as_str().unwrap().starts_with("^https?://"));

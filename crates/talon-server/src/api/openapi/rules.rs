@@ -11,8 +11,10 @@ pub struct ServerFacts<'a> {
 }
 
 /// Fields a body may not both send with a value (`null` counts as leaving one out).
-const EXCLUSIVE: [(&str, [&str; 2]); 5] = [
+const EXCLUSIVE: [(&str, [&str; 2]); 7] = [
     ("DeployAgentRequest", ["versionId", "version"]),
+    ("DeployAgentRequest", ["split", "versionId"]),
+    ("DeployAgentRequest", ["split", "version"]),
     ("ForkAgentRequest", ["versionId", "version"]),
     ("RollbackRequest", ["versionId", "version"]),
     ("PromoteRequest", ["versionId", "version"]),
@@ -66,10 +68,21 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
     for (name, [first, second]) in EXCLUSIVE {
         let Some(schema) = schemas.get_mut(name) else { continue };
         let non_null = json!({ "not": { "type": "null" } });
-        schema["not"] = json!({
+        let both = json!({
             "required": [first, second],
             "properties": { first: non_null, second: non_null },
         });
+        // A body with several exclusive pairs refuses any of them: `not` of their `anyOf`.
+        schema["not"] = match schema.get_mut("not").map(Value::take) {
+            Some(Value::Object(mut earlier)) if earlier.contains_key("anyOf") => {
+                if let Some(Value::Array(pairs)) = earlier.get_mut("anyOf") {
+                    pairs.push(both);
+                }
+                Value::Object(earlier)
+            }
+            Some(earlier @ Value::Object(_)) => json!({ "anyOf": [earlier, both] }),
+            _ => both,
+        };
         append_description(schema, &format!("Send `{first}` or `{second}`, not both."));
     }
     for (name, [first, second]) in ONE_REQUIRED {
