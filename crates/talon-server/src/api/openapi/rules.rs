@@ -178,7 +178,9 @@ mod tests {
             "ModelSpecRequest": { "type": "object", "properties": { "primary": { "type": "string" } } },
         });
         state_rules(&mut schemas, &ServerFacts { providers: &["test".to_owned()] });
-        assert_eq!(schemas["DeployAgentRequest"]["not"]["required"], json!(["versionId", "version"]));
+        let pairs = &schemas["DeployAgentRequest"]["not"]["anyOf"];
+        assert_eq!(pairs[0]["required"], json!(["versionId", "version"]));
+        assert_eq!(pairs[2]["required"], json!(["split", "version"]));
         assert_eq!(schemas["CreateWebhookRequest"]["properties"]["events"]["uniqueItems"], json!(true));
         assert_eq!(schemas["ModelSpecRequest"]["properties"]["primary"]["pattern"], "^(?:test)/[^\\x00]+$");
         assert!(schemas.get("RollbackRequest").is_none(), "only schemas the document has are touched");
