@@ -169,7 +169,8 @@ impl AuditEntry {
 
     /// The entry an event makes, if its type is audited: every change to an agent (`agent.*`: created,
     /// updated, deleted, forked, deployed, stopped, its labels and splits) and to its versions
-    /// (`version.*`). An event without an actor was caused by Talon itself.
+    /// (`version.*`), to its datasets (`dataset.*`) and evaluations (`evaluation.*`). An event without
+    /// an actor was caused by Talon itself.
     pub fn of_event(event: &Event) -> Option<AuditEntry> {
         let audit = event.audit.as_ref();
         let action = audit.and_then(|a| a.action).unwrap_or(event.kind);
@@ -209,6 +210,8 @@ fn resource_of(kind: &str) -> Option<(&'static str, &'static str)> {
         "version" => Some(("version", "id")),
         "agent" if action.starts_with("label") => Some(("label", "label")),
         "agent" => Some(("agent", "id")),
+        "dataset" => Some(("dataset", "name")),
+        "evaluation" => Some(("evaluation", "id")),
         _ => None,
     }
 }

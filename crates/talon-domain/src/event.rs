@@ -19,6 +19,12 @@ pub const EVENT_TYPES: &[&str] = &[
     AGENT_LABEL_MOVED,
     AGENT_LABEL_DELETED,
     VERSION_CREATED,
+    DATASET_CREATED,
+    DATASET_UPDATED,
+    DATASET_DELETED,
+    EVALUATION_STARTED,
+    EVALUATION_COMPLETED,
+    EVALUATION_CANCELLED,
     TASK_CREATED,
     TASK_STARTED,
     TASK_COMPLETED,
@@ -59,6 +65,13 @@ pub const AGENT_STOPPED: &str = "agent.stopped";
 pub const AGENT_LABEL_MOVED: &str = "agent.label_moved";
 pub const AGENT_LABEL_DELETED: &str = "agent.label_deleted";
 pub const VERSION_CREATED: &str = "version.created";
+pub const DATASET_CREATED: &str = "dataset.created";
+pub const DATASET_UPDATED: &str = "dataset.updated";
+pub const DATASET_DELETED: &str = "dataset.deleted";
+pub const EVALUATION_STARTED: &str = "evaluation.started";
+/// Every case of an evaluation settled: the data holds each version's summary.
+pub const EVALUATION_COMPLETED: &str = "evaluation.completed";
+pub const EVALUATION_CANCELLED: &str = "evaluation.cancelled";
 pub const TASK_CREATED: &str = "task.created";
 pub const TASK_STARTED: &str = "task.started";
 pub const TASK_COMPLETED: &str = "task.completed";

@@ -244,3 +244,15 @@ define_id!(
     AuditId,
     "aud"
 );
+
+define_id!(
+    /// A dataset of cases an agent's versions are evaluated on.
+    DatasetId,
+    "ds"
+);
+
+define_id!(
+    /// One evaluation: a dataset's cases run against chosen versions of an agent.
+    EvaluationId,
+    "eval"
+);

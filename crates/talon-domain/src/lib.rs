@@ -5,6 +5,7 @@ pub mod account;
 pub mod agent;
 pub mod api_key;
 pub mod audit;
+pub mod evaluation;
 pub mod event;
 pub mod id;
 pub mod marketplace;
@@ -18,8 +19,9 @@ pub mod webhook;
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeySecret, KeyFormatError, NewApiKey};
 pub use id::{
-    AgentId, ApiKeyId, AuditId, ContractId, DeliveryId, EventId, GigId, IdParseError, MessageId, PortfolioItemId,
-    ProposalId, RequestId, ReviewId, ServiceId, TaskId, UploadId, UserId, VersionId, WebhookId, WithdrawalId,
+    AgentId, ApiKeyId, AuditId, ContractId, DatasetId, DeliveryId, EvaluationId, EventId, GigId, IdParseError,
+    MessageId, PortfolioItemId, ProposalId, RequestId, ReviewId, ServiceId, TaskId, UploadId, UserId, VersionId,
+    WebhookId, WithdrawalId,
 };
 pub use scope::Scope;
 pub use validation::{FieldError, ValidationErrors};

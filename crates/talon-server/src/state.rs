@@ -18,6 +18,7 @@ use crate::services::audit::AuditService;
 use crate::services::bus::{Bus, Topic};
 use crate::services::cache::Caches;
 use crate::services::chat::{ChatLimits, ChatService};
+use crate::services::evaluations::EvaluationService;
 use crate::services::marketplace::{Marketplace, MarketplaceDeps};
 use crate::services::registry::RegistryService;
 use crate::services::tasks::TaskService;
@@ -87,6 +88,8 @@ pub struct Services {
     pub registry: Arc<RegistryService>,
     pub chat: Arc<ChatService>,
     pub tasks: Arc<TaskService>,
+    /// Datasets, evaluation runs (driven by `workers::evaluations`) and the gate.
+    pub evaluations: Arc<EvaluationService>,
     pub webhooks: Arc<WebhookService>,
     pub usage: Arc<UsageService>,
     pub marketplace: Arc<Marketplace>,
@@ -161,10 +164,14 @@ impl AppState {
             settings: Arc::new(config.marketplace.clone()),
             caches: caches.clone(),
         }));
+        let tasks = Arc::new(TaskService::new(store.clone(), registry.clone(), queued, outbox.clone()));
+        let evaluations =
+            Arc::new(EvaluationService::new(store.clone(), registry.clone(), tasks.clone(), outbox.clone()));
         Ok(Self(Arc::new(Services {
             chat,
             marketplace,
-            tasks: Arc::new(TaskService::new(store.clone(), registry.clone(), queued, outbox.clone())),
+            tasks,
+            evaluations,
             webhooks: Arc::new(WebhookService::new(
                 store.clone(),
                 &config.secret_key,

@@ -1,6 +1,6 @@
-//! Talon's persistence. Each aggregate (accounts, agents, api_keys, gigs, idempotency, ledger, tasks,
-//! usage, webhooks) is a module holding its store trait and public types, its rows (`rows`) and its SQL
-//! (`sql`), written once for SQLite and PostgreSQL and run on either by `db::run!`. `sqlite` and
+//! Talon's persistence. Each aggregate (accounts, agents, api_keys, evaluations, gigs, idempotency,
+//! ledger, tasks, usage, webhooks) is a module holding its store trait and public types, its rows
+//! (`rows`) and its SQL (`sql`), written once for SQLite and PostgreSQL and run on either by `db::run!`. `sqlite` and
 //! `postgres` hold the stores, their connections, their dialects and (beside the crate) their
 //! migrations; `tests/store/` runs one suite against both.
 
@@ -11,6 +11,7 @@ mod audit;
 mod contracts;
 mod db;
 mod error;
+mod evaluations;
 mod gigs;
 mod idempotency;
 mod ledger;
@@ -33,8 +34,8 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountStore, SessionAccount};
 pub use agents::{
-    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, LabelMove, LabelStore, LineageMark,
-    MergeRecord, MergeStore, SEARCH_NOT_COUNTED, StoredEvent,
+    AgentFilter, AgentLookup, AgentStore, AppendOutcome, DeleteOutcome, Deployment, GateWrite, LabelMove, LabelStore,
+    LineageMark, MergeRecord, MergeStore, SEARCH_NOT_COUNTED, StoredEvent,
 };
 pub use api_keys::{ApiKeyStore, AuthenticatedKey};
 pub use audit::{AuditFilter, AuditStore};
@@ -43,6 +44,7 @@ pub use contracts::{
     FinishedWork, MarketGig, MessageRecord, ProposalRecord, ProposalRefusal, ReviewRecord, WorkOrder,
 };
 pub use error::StoreError;
+pub use evaluations::EvaluationStore;
 pub use gigs::{GigNotice, GigStore, ListedService, ServiceFilter};
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use ledger::{LedgerStore, StoredTransaction};
@@ -80,6 +82,7 @@ pub trait Store:
     + AuditStore
     + ContractStore
     + ContractWorkStore
+    + EvaluationStore
     + GigStore
     + IdempotencyStore
     + LabelStore

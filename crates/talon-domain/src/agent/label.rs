@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::evaluation::Gate;
 use crate::id::{AgentId, UserId, VersionId};
 
 const LABEL_MAX_CHARS: usize = 32;
 
 /// A label of an agent and the version it points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Label {
     pub agent_id: AgentId,
     pub name: String,
@@ -18,6 +19,8 @@ pub struct Label {
     pub updated_at: DateTime<Utc>,
     /// The account that last moved it.
     pub moved_by: UserId,
+    /// What a version must pass before the label moves to it (see `evaluation::Gate`), if anything.
+    pub required_evaluation: Option<Gate>,
 }
 
 /// A label's name: 1 to 32 of `a-z`, `0-9` and `-`, and not only digits (`slug@3` names version 3).

@@ -245,6 +245,13 @@ impl From<crate::services::ServiceError> for ApiError {
                 Self::new(ErrorCode::NotFound, format!("Label `{label}` not found; see GET /api/agents/{{id}}/labels"))
             }
             E::Forbidden(message) => ApiError::forbidden(message),
+            E::EvaluationRequired { message, failing } => {
+                let mut details = ValidationErrors::new();
+                for case in failing {
+                    details.add("requireEvaluation", format!("Case `{case}` did not pass"));
+                }
+                Self { details: details.into_fields(), ..ApiError::conflict(message) }
+            }
             E::Store(e) => ApiError::internal(e),
             E::Internal(e) => ApiError::internal(e),
         }

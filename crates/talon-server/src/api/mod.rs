@@ -28,6 +28,7 @@ use crate::state::AppState;
 use chat::{chat_api as bot_chat, openai};
 use error::{ApiError, ErrorCode, ErrorSurface};
 use middleware::{access_log, authenticate, enforce_rate_limits, idempotency, metrics, render_errors, request_id};
+use rest::evaluations::{datasets, runs as evaluation_runs};
 use rest::{agents, api_keys, audit, auth, deployed_agents, labels, merges, splits, tasks, usage, versions, webhooks};
 
 /// The whole application. Every request passes the request log, the request id and metrics; each
@@ -64,6 +65,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(versions::rollback))
         .routes(routes!(merges::merge))
         .routes(routes!(merges::preview))
+        .routes(routes!(datasets::list, datasets::create))
+        .routes(routes!(datasets::get, datasets::put, datasets::delete))
+        .routes(routes!(evaluation_runs::list, evaluation_runs::start))
+        .routes(routes!(evaluation_runs::get))
+        .routes(routes!(evaluation_runs::cancel))
         .routes(routes!(deployed_agents::list))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::claim))

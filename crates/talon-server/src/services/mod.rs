@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bus;
 pub mod cache;
 pub mod chat;
+pub mod evaluations;
 pub mod marketplace;
 pub mod registry;
 mod signal;
@@ -36,6 +37,10 @@ pub enum ServiceError {
     /// A version named by a label the agent does not have.
     #[error("Label `{0}` not found")]
     LabelNotFound(String),
+    /// A label move or deployment whose required evaluation the version has not passed: why, and the
+    /// cases it did not pass.
+    #[error("{message}")]
+    EvaluationRequired { message: String, failing: Vec<String> },
     /// The caller may not do this (yet): the message says why (an incomplete marketplace profile, an
     /// operator-only action, sandbox deposits turned off).
     #[error("{0}")]

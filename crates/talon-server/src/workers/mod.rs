@@ -1,10 +1,11 @@
-//! The background loops of one server: Talon's runtime (tasks whose executor is `runtime`), webhook
-//! delivery, periodic maintenance, the usage writer, and the bus's link to the other replicas with the
+//! The background loops of one server: Talon's runtime (tasks whose executor is `runtime`), the driver
+//! of running evaluations, webhook delivery, periodic maintenance, the usage writer, and the bus's link to the other replicas with the
 //! wake-ups it brings. They start together and stop together: on shutdown each is told to stop (one
 //! cancellation token), claims nothing new and finishes what it holds, within a grace period after which
 //! what is left is dropped (leases lapse, deliveries are retried). The bus's link stops last, so that
 //! what the others announce while they finish still reaches the other replicas.
 
+pub mod evaluations;
 pub mod maintenance;
 pub mod retention;
 pub mod runtime;
@@ -43,6 +44,7 @@ impl Workers {
         running.spawn(retention::run(state.clone(), stop.clone()));
         running.spawn(webhook_delivery::run(state.clone(), stop.clone()));
         running.spawn(runtime::run(state.clone(), stop.clone()));
+        running.spawn(evaluations::run(state.clone(), stop.clone()));
         let usage = state.usage.clone();
         let usage_stop = stop.clone();
         // Answers finished before the shutdown are written before it completes.

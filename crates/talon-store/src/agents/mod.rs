@@ -16,7 +16,7 @@ pub(crate) mod merges;
 pub(crate) mod rows;
 pub(crate) mod sql;
 
-pub use labels::{LabelMove, LabelStore};
+pub use labels::{GateWrite, LabelMove, LabelStore};
 pub use merges::{MergeRecord, MergeStore};
 
 /// Which of an account's agents a list shows.

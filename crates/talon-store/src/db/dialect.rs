@@ -1,5 +1,5 @@
 //! What the portable statements cannot share: how each database claims rows under concurrency (tasks
-//! keep theirs in `tasks::postgres` and `tasks::sqlite`).
+//! keep theirs in `tasks::postgres` and `tasks::sqlite`), and how it reads into JSON text.
 
 /// The statements and choices that differ between the databases; `sqlite::DIALECT` and
 /// `postgres::DIALECT` fill it in.
@@ -13,4 +13,7 @@ pub(crate) struct Dialect {
     pub claim_deliveries: fn() -> String,
     /// The delivery columns a claim returns.
     pub delivery_returning: fn() -> String,
+    /// How many cases a dataset's `cases` (JSON text) holds, as a BIGINT: datasets are listed without
+    /// reading their cases out.
+    pub dataset_case_count: &'static str,
 }

@@ -34,5 +34,10 @@ fn qualified(table: &str, columns: &str) -> String {
     columns.split(", ").map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
-pub(crate) const DIALECT: Dialect =
-    Dialect { pending_events: PENDING_EVENTS, pick_on_reader: PICK_ON_READER, claim_deliveries, delivery_returning };
+pub(crate) const DIALECT: Dialect = Dialect {
+    pending_events: PENDING_EVENTS,
+    pick_on_reader: PICK_ON_READER,
+    claim_deliveries,
+    delivery_returning,
+    dataset_case_count: "CAST(json_array_length(cases::json) AS BIGINT)",
+};

@@ -21,5 +21,10 @@ fn delivery_returning() -> String {
     DELIVERY_COLUMNS.to_owned()
 }
 
-pub(crate) const DIALECT: Dialect =
-    Dialect { pending_events: PENDING_EVENTS, pick_on_reader: PICK_ON_READER, claim_deliveries, delivery_returning };
+pub(crate) const DIALECT: Dialect = Dialect {
+    pending_events: PENDING_EVENTS,
+    pick_on_reader: PICK_ON_READER,
+    claim_deliveries,
+    delivery_returning,
+    dataset_case_count: "json_array_length(cases)",
+};

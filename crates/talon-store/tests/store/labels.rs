@@ -3,7 +3,7 @@
 use talon_domain::VersionId;
 use talon_domain::agent::split::Split;
 use talon_domain::event::Event;
-use talon_store::{Backend, Deployment, LabelMove};
+use talon_store::{Backend, Deployment, GateWrite, LabelMove};
 
 use crate::common::agent_fixtures::{agent, event};
 use crate::common::{account, db, now};
@@ -23,7 +23,14 @@ async fn labels_move_with_their_event_and_go_with_their_agent(backend: Backend) 
     let moved_event = |previous: Option<VersionId>| {
         Event::new(alice.id, "agent.label_moved", serde_json::json!({"previous": previous.map(|v| v.to_string())}))
     };
-    let to = |version| LabelMove { agent: a.id, name: "production", version, moved_by: alice.id, at: now() };
+    let to = |version| LabelMove {
+        agent: a.id,
+        name: "production",
+        version,
+        moved_by: alice.id,
+        at: now(),
+        gate: GateWrite::Keep,
+    };
     assert_eq!(db.store.move_label(to(v1.id), &moved_event).await.unwrap(), Some(None), "a new label");
     assert_eq!(db.store.move_label(to(v2.id), &moved_event).await.unwrap(), Some(Some(v1.id)));
     let labels = db.store.labels(a.id).await.unwrap();

@@ -19,6 +19,7 @@ mod agents;
 mod api_keys;
 mod audit;
 mod contracts;
+mod evaluations;
 mod gigs;
 mod idempotency;
 mod labels;

@@ -12,7 +12,7 @@ const CHAT_PATHS: [&str; 3] = ["/v1/chat/completions", "/api/v1/chat", "/api/v1/
 const OPTIONAL_BODIES: [(&str, &str); 1] = [("/api/agents/{id}/deploy", "post")];
 const RATE_LIMIT_HEADERS: [&str; 3] = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
 
-const TAGS: [(&str, &str); 11] = [
+const TAGS: [(&str, &str); 12] = [
     ("auth", "Accounts and sessions: register, sign in, sign out"),
     ("api-keys", "Scoped API keys, shown once, revocable"),
     ("agents", "The registry: agents, deployment, forks and lineage"),
@@ -20,6 +20,10 @@ const TAGS: [(&str, &str); 11] = [
     ("deployed-agents", "Deployed agents as the chat API lists them"),
     ("tasks", "Tasks routed to agent versions, worked by Talon's runtime or by external workers"),
     ("webhooks", "Signed webhook endpoints, their deliveries and redelivery"),
+    (
+        "evaluations",
+        "Datasets of cases, evaluations of versions against them, and the gate they make for labels and deployments",
+    ),
     ("audit", "The account's audit log: who changed what, and when"),
     ("chat", "The chat API: one deployed agent answers, as JSON or server-sent events"),
     ("openai", "The OpenAI-compatible API: `model` names a deployed agent"),

@@ -4,12 +4,14 @@
 
 use serde::Deserialize;
 use talon_domain::agent::{DefinitionChange, MetadataChange, VersionRef};
+use talon_domain::evaluation::Gate;
 use talon_domain::{ValidationErrors, VersionId};
 use utoipa::{IntoParams, ToSchema};
 
 use super::agent_inputs::{
     Config, ForkKind, ModelRequest, ToolRequest, VersionNumber, VersionSelector, selected_version, tool_inputs,
 };
+use super::evaluations::RequireEvaluation;
 use crate::api::error::ApiError;
 use crate::api::extract::{Flag, Patch, free_json};
 use crate::services::registry::{ForkRequest, NewAgent, ProfileChange, VersionRequest};
@@ -188,6 +190,9 @@ pub struct DeployAgentRequest {
     /// each end user (`user`, else the API key) stays on one arm. Not with `versionId` or `version`.
     #[schema(example = json!([{"versionId": "production", "weight": 90}, {"versionId": 4, "weight": 10}]))]
     pub(super) split: Option<Vec<SplitArmRequest>>,
+    /// Refuse (409, naming the failing cases) unless the version served (every arm of a split) passed
+    /// a completed evaluation on the current revision of this dataset at this rate.
+    pub(super) require_evaluation: Option<RequireEvaluation>,
 }
 
 /// One arm of a canary split.
@@ -219,6 +224,11 @@ pub(super) enum DeployTarget {
 }
 
 impl DeployAgentRequest {
+    /// The gate the deployment must pass, if it names one.
+    pub(super) fn gate(&self) -> Result<Option<Gate>, ApiError> {
+        self.require_evaluation.clone().map(RequireEvaluation::into_gate).transpose()
+    }
+
     /// The deployment asked for; a version or arm text that can name no version is 404.
     pub(super) fn into_target(self) -> Result<DeployTarget, ApiError> {
         let Some(arms) = self.split else {

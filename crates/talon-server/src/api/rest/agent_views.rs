@@ -197,7 +197,8 @@ impl From<Split> for SplitView {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"name": "production", "versionId": "ver_0193a4c1e5d27c3e8f1a2b3c4d5e6f70", "version": 3,
-    "updatedAt": "2026-11-30T06:02:07.360677Z", "movedBy": "user_0193a4c1e5d27c3e8f1a2b3c4d5e6f70"}))]
+    "updatedAt": "2026-11-30T06:02:07.360677Z", "movedBy": "user_0193a4c1e5d27c3e8f1a2b3c4d5e6f70",
+    "requireEvaluation": {"dataset": "smoke", "minPassRate": 0.9}}))]
 pub struct LabelView {
     pub name: String,
     pub version_id: String,
@@ -206,6 +207,16 @@ pub struct LabelView {
     pub updated_at: DateTime<Utc>,
     /// The account that last moved it.
     pub moved_by: String,
+    /// What a version must have passed before the label moves to it; null for nothing.
+    pub require_evaluation: Option<RequiredEvaluationView>,
+}
+
+/// A label's gate: a completed evaluation on the current revision of `dataset` at `minPassRate`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredEvaluationView {
+    pub dataset: String,
+    pub min_pass_rate: f64,
 }
 
 impl From<Label> for LabelView {
@@ -216,6 +227,9 @@ impl From<Label> for LabelView {
             version: label.version_number,
             updated_at: label.updated_at,
             moved_by: label.moved_by.to_string(),
+            require_evaluation: label
+                .required_evaluation
+                .map(|gate| RequiredEvaluationView { dataset: gate.dataset, min_pass_rate: gate.min_pass_rate }),
         }
     }
 }

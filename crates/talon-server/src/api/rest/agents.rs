@@ -210,7 +210,7 @@ pub async fn lineage(
     responses((status = 200, body = AgentView), (status = 400, body = ErrorEnvelope, description = "Invalid split: fewer than 2 arms, a weight outside 1 to 100, weights not adding up to 100, a version named twice"),
         (status = 403, body = ErrorEnvelope, description = "Missing the agents:write scope"),
         (status = 404, body = ErrorEnvelope, description = "No such agent, version or label"),
-        (status = 409, body = ErrorEnvelope, description = "Not deployable from its status")))]
+        (status = 409, body = ErrorEnvelope, description = "Not deployable from its status, or `requireEvaluation` not met (the details name the failing cases)")))]
 pub async fn deploy(
     State(state): State<AppState>,
     principal: Principal,
@@ -219,9 +219,10 @@ pub async fn deploy(
 ) -> Result<Json<AgentView>, ApiError> {
     let caller = principal.with_scope(Scope::AgentsWrite)?;
     let agent_ref = agent_ref(&id)?;
+    let gate = request.gate()?;
     let agent = match request.into_target()? {
-        DeployTarget::Serve(version) => state.registry.deploy(&caller, &agent_ref, version).await?,
-        DeployTarget::Split(arms) => state.registry.deploy_split(&caller, &agent_ref, arms).await?,
+        DeployTarget::Serve(version) => state.registry.deploy(&caller, &agent_ref, version, gate.as_ref()).await?,
+        DeployTarget::Split(arms) => state.registry.deploy_split(&caller, &agent_ref, arms, gate.as_ref()).await?,
     };
     Ok(Json(AgentView::new(agent, None, None)))
 }

@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 
 use super::agent_inputs::{VersionNumber, VersionSelector, agent_ref, selected_version};
 use super::agent_views::LabelView;
+use super::evaluations::RequireEvaluation;
 use crate::api::error::{ApiError, ErrorEnvelope};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, Patch};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -24,6 +25,12 @@ pub struct MoveLabelRequest {
     version_id: Option<VersionSelector>,
     /// A version number (instead of `versionId`).
     version: Option<VersionNumber>,
+    /// What the label requires of a version from now on, this move included: a completed evaluation on
+    /// the current revision of `dataset` at `minPassRate` (409 naming the failing cases otherwise).
+    /// Absent keeps the label's requirement; null removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<RequireEvaluation>)]
+    require_evaluation: Patch<RequireEvaluation>,
 }
 
 /// An agent's labels, by name.
@@ -43,7 +50,8 @@ pub struct LabelList {
     responses((status = 200, body = LabelView),
         (status = 400, body = ErrorEnvelope, description = "An invalid label name, or no version named"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:write scope"),
-        (status = 404, body = ErrorEnvelope, description = "No such agent, or no such version of it")))]
+        (status = 404, body = ErrorEnvelope, description = "No such agent, or no such version of it, or no such dataset"),
+        (status = 409, body = ErrorEnvelope, description = "The version has not passed the label's required evaluation: the details name the failing cases")))]
 pub async fn move_label(
     State(state): State<AppState>,
     principal: Principal,
@@ -56,7 +64,12 @@ pub async fn move_label(
         .ok_or_else(|| {
             ApiError::validation(ValidationErrors::single("versionId", "Required: the version to point at"))
         })?;
-    let moved = state.registry.move_label(&caller, &agent, &label, version).await?;
+    let gate = match request.require_evaluation.into_change() {
+        Some(Some(required)) => Some(Some(required.into_gate()?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let moved = state.registry.move_label(&caller, &agent, &label, version, gate).await?;
     Ok(Json(moved.into()))
 }
 

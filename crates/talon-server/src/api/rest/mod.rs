@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod deployed_agents;
+pub mod evaluations;
 pub mod labels;
 pub mod merges;
 pub(crate) mod pagination;

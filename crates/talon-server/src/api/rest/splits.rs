@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::agent_inputs::{VersionNumber, VersionSelector, agent_ref, selected_version};
 use super::agent_views::AgentView;
+use super::evaluations::RequireEvaluation;
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::ApiJson;
 use crate::auth::Principal;
@@ -20,6 +21,9 @@ use crate::state::AppState;
 pub struct PromoteRequest {
     version_id: Option<VersionSelector>,
     version: Option<VersionNumber>,
+    /// Refuse (409, naming the failing cases) unless the version passed a completed evaluation on the
+    /// current revision of this dataset at this rate.
+    require_evaluation: Option<RequireEvaluation>,
 }
 
 /// Promote: serve one version (usually the canary arm) to all traffic, pinned; ends the split.
@@ -30,7 +34,8 @@ pub struct PromoteRequest {
     responses((status = 200, body = AgentView),
         (status = 400, body = ErrorEnvelope, description = "No version named"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:write scope"),
-        (status = 404, body = ErrorEnvelope, description = "No such agent, version or label")))]
+        (status = 404, body = ErrorEnvelope, description = "No such agent, version or label"),
+        (status = 409, body = ErrorEnvelope, description = "`requireEvaluation` not met: the details name the failing cases")))]
 pub async fn promote(
     State(state): State<AppState>,
     principal: Principal,
@@ -43,7 +48,8 @@ pub async fn promote(
         .ok_or_else(|| {
             ApiError::validation(ValidationErrors::single("versionId", "Required: the version to promote"))
         })?;
-    let agent = state.registry.promote(&caller, &agent, version).await?;
+    let gate = request.require_evaluation.map(RequireEvaluation::into_gate).transpose()?;
+    let agent = state.registry.promote(&caller, &agent, version, gate.as_ref()).await?;
     Ok(Json(AgentView::new(agent, None, None)))
 }
 

@@ -198,9 +198,10 @@ impl ChatService {
         agent: AgentId,
         version: VersionId,
         timeout: Duration,
+        undeployed_too: bool,
     ) -> Result<(Target, Asker), ChatError> {
         let agent = self.store.agent(agent).await.map_err(ServiceError::from)?.ok_or(ChatError::NotFound)?;
-        if agent.status != AgentStatus::Deployed {
+        if agent.status != AgentStatus::Deployed && !undeployed_too {
             return Err(ChatError::NotServing(agent.status));
         }
         let version = self

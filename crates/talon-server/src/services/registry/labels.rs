@@ -4,11 +4,13 @@
 use serde_json::json;
 use talon_domain::ValidationErrors;
 use talon_domain::agent::{AgentRef, Label, VersionRef, validate_label_name};
+use talon_domain::evaluation::Gate;
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
-use talon_store::LabelMove;
+use talon_store::{GateWrite, LabelMove};
 
 use super::{Caller, RegistryService, ServiceError};
+use crate::services::evaluations::admit;
 
 /// A label's name as a path sends it: 400 naming `label` unless it is well formed.
 fn checked_name(name: &str) -> Result<(), ServiceError> {
@@ -17,19 +19,40 @@ fn checked_name(name: &str) -> Result<(), ServiceError> {
 
 impl RegistryService {
     /// Points the agent's label `name` at `version` (a version of the agent by id, number or another
-    /// label), creating the label if need be.
+    /// label), creating the label if need be. `gate` changes what the label requires of its versions
+    /// (`None` keeps it, `Some(None)` removes it, `Some(Some(gate))` sets it); the version must pass the
+    /// label's gate as it is after this move.
     pub async fn move_label(
         &self,
         caller: &Caller,
         reference: &AgentRef,
         name: &str,
         version: VersionRef,
+        gate: Option<Option<Gate>>,
     ) -> Result<Label, ServiceError> {
         checked_name(name)?;
         let agent = self.owned(caller, reference).await?;
         let version = self.version_of(&agent, &version).await?;
+        let required = match &gate {
+            Some(change) => change.clone(),
+            None => self.store.label(agent.id, name).await?.and_then(|label| label.required_evaluation),
+        };
+        if let Some(required) = &required {
+            admit(&*self.store, &agent, &version, required).await?;
+        }
         let at = now();
-        let moved = LabelMove { agent: agent.id, name, version: version.id, moved_by: caller.account.id, at };
+        let moved = LabelMove {
+            agent: agent.id,
+            name,
+            version: version.id,
+            moved_by: caller.account.id,
+            at,
+            gate: match &gate {
+                None => GateWrite::Keep,
+                Some(Some(set)) => GateWrite::Set(set),
+                Some(None) => GateWrite::Clear,
+            },
+        };
         let event = |previous: Option<talon_domain::VersionId>| {
             let data = json!({
                 "agent": agent.id.to_string(),
@@ -37,6 +60,7 @@ impl RegistryService {
                 "versionId": version.id.to_string(),
                 "versionNumber": version.number,
                 "previousVersionId": previous.map(|v| v.to_string()),
+                "requireEvaluation": required,
             });
             Event::new(agent.owner, event::AGENT_LABEL_MOVED, data).by(&caller.actor)
         };
@@ -50,6 +74,7 @@ impl RegistryService {
             version_number: version.number,
             updated_at: at,
             moved_by: caller.account.id,
+            required_evaluation: required,
         })
     }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 use talon_domain::VersionId;
 use talon_domain::agent::split::Split;
 use talon_domain::agent::{Agent, AgentRef, ServedRef, VersionRef};
+use talon_domain::evaluation::Gate;
 use talon_domain::event::{self, Event};
 use talon_domain::time::now;
 use talon_store::Deployment;
@@ -14,35 +15,46 @@ use talon_store::Deployment;
 use super::agents::agent_event_data;
 use super::{Caller, RegistryService, ServiceError};
 use crate::services::cache::AgentVersion;
+use crate::services::evaluations::admit;
 
 impl RegistryService {
     /// Deploys the agent, serving `version` if given (pinned) or else whatever version is current. Any
-    /// canary split ends.
+    /// canary split ends. With a `gate`, the version served must have passed it.
     pub async fn deploy(
         &self,
         caller: &Caller,
         reference: &AgentRef,
         version: Option<VersionRef>,
+        gate: Option<&Gate>,
     ) -> Result<Agent, ServiceError> {
         let agent = self.owned(caller, reference).await?;
         let pinned = match version {
-            Some(v) => Some(self.version_of(&agent, &v).await?.id),
+            Some(v) => Some(self.version_of(&agent, &v).await?),
             None => None,
         };
-        self.write_deployment(caller, agent, pinned, None).await
+        if let Some(gate) = gate {
+            let served = match &pinned {
+                Some(version) => version.clone(),
+                None => self.current_version(&agent).await?,
+            };
+            admit(&*self.store, &agent, &served, gate).await?;
+        }
+        self.write_deployment(caller, agent, pinned.map(|v| v.id), None).await
     }
 
     /// Deploys a canary split: `arms` are versions of the agent (ids, numbers or labels, resolved now)
     /// with their weights in percent. Aborting it later goes back to the version served before the
-    /// first split of a run of splits.
+    /// first split of a run of splits. With a `gate`, every arm must have passed it.
     pub async fn deploy_split(
         &self,
         caller: &Caller,
         reference: &AgentRef,
         arms: Vec<(VersionRef, i64)>,
+        gate: Option<&Gate>,
     ) -> Result<Agent, ServiceError> {
         let agent = self.owned(caller, reference).await?;
         let mut resolved = Vec::with_capacity(arms.len());
+        let mut versions = Vec::with_capacity(arms.len());
         for (index, (version, weight)) in arms.into_iter().enumerate() {
             let found = self.version_of(&agent, &version).await.map_err(|e| match e {
                 ServiceError::NotFound(what) => {
@@ -51,24 +63,32 @@ impl RegistryService {
                 other => other,
             })?;
             resolved.push((found.id, weight));
+            versions.push(found);
         }
         let previous = match &agent.split {
             Some(split) => split.previous_version_id,
             None => agent.deployed_version_id.unwrap_or(agent.current_version_id),
         };
         let split = Split::new(&resolved, previous)?;
+        // Every arm serves real traffic: each must have passed the gate.
+        if let Some(gate) = gate {
+            for version in &versions {
+                admit(&*self.store, &agent, version, gate).await?;
+            }
+        }
         let main = split.main_version();
         self.write_deployment(caller, agent, Some(main), Some(split)).await
     }
 
-    /// Ends a split by serving `version` alone (pinned): a plain deploy of it.
+    /// Ends a split by serving `version` alone (pinned): a plain deploy of it, through `gate` if given.
     pub async fn promote(
         &self,
         caller: &Caller,
         reference: &AgentRef,
         version: VersionRef,
+        gate: Option<&Gate>,
     ) -> Result<Agent, ServiceError> {
-        self.deploy(caller, reference, Some(version)).await
+        self.deploy(caller, reference, Some(version), gate).await
     }
 
     /// Ends a split by serving again, alone and pinned, the version served before it began. 409 without

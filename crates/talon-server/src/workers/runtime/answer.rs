@@ -18,8 +18,17 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// The task's output, or why there is none.
 pub async fn answer(state: &AppState, task: &Task) -> Result<Value, RuntimeFailure> {
-    let (target, asker) =
-        state.chat.for_task(task.agent_id, task.version_id, ANSWER_TIMEOUT).await.map_err(chat_failure)?;
+    // An evaluation's tasks are answered whether or not the agent is deployed: versions are evaluated
+    // before they are deployed.
+    let for_evaluation = state.evaluations.runs_task(task).await.map_err(|e| {
+        tracing::warn!(error = %e, "the runtime could not tell whether a task is an evaluation's");
+        RuntimeFailure::transient("Talon could not load the task's evaluation (internal error)", None)
+    })?;
+    let (target, asker) = state
+        .chat
+        .for_task(task.agent_id, task.version_id, ANSWER_TIMEOUT, for_evaluation)
+        .await
+        .map_err(chat_failure)?;
     let messages = input::messages(&task.input).map_err(RuntimeFailure::permanent)?;
     let answer =
         state.chat.open(&target, ChatInput { messages, ..ChatInput::default() }, asker).await.map_err(chat_failure)?;

@@ -69,7 +69,7 @@ pub async fn deploy(
 ) -> Result<Response, WebError> {
     let reference = agent_ref(&agent)?;
     let version = form.version()?;
-    state.registry.deploy(&session.caller(), &reference, version.clone()).await?;
+    state.registry.deploy(&session.caller(), &reference, version.clone(), None).await?;
     let notice = match version {
         Some(VersionRef::Number(n)) => format!("Deployed: serving version {n}"),
         _ => "Deployed: serving the head".to_owned(),

@@ -32,7 +32,7 @@ pub async fn move_label(
     let reference = agent_ref(&agent)?;
     let label = form.label.trim();
     let version = VersionRef::parse(form.version.trim()).ok_or_else(|| WebError::not_found("Version"))?;
-    let moved = state.registry.move_label(&session.caller(), &reference, label, version).await?;
+    let moved = state.registry.move_label(&session.caller(), &reference, label, version, None).await?;
     let notice = format!("Label {} now points at version {}", moved.name, moved.version_number);
     Ok(see_other(&base_href(&reference), &notice))
 }

@@ -58,7 +58,7 @@ pub async fn start(
         (version(&form.first_version)?, weight(&form.first_weight, "First")?),
         (version(&form.second_version)?, weight(&form.second_weight, "Second")?),
     ];
-    let agent = state.registry.deploy_split(&session.caller(), &reference, arms).await?;
+    let agent = state.registry.deploy_split(&session.caller(), &reference, arms, None).await?;
     let arms = state.registry.split_numbers(&agent).await?;
     let described: Vec<String> = arms.iter().map(|(n, w)| format!("version {n} {w} %")).collect();
     let notice = format!("Canary split started: {}", described.join(", "));
@@ -72,7 +72,7 @@ pub async fn promote(
 ) -> Result<Response, WebError> {
     let reference = agent_ref(&agent)?;
     let target = version(&form.version)?;
-    state.registry.promote(&session.caller(), &reference, target).await?;
+    state.registry.promote(&session.caller(), &reference, target, None).await?;
     let notice = format!("Promoted: serving version {} alone", form.version.trim());
     Ok(see_other(&base_href(&reference), &notice))
 }
