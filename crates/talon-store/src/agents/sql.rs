@@ -49,11 +49,10 @@ const UNCOUNT_FORK: &str =
 const UPDATE_PROFILE: &str = "UPDATE agents SET name = $1, description = $2, capabilities = $3, \
      public = $4, api_access = $5, updated_at = $6 WHERE id = $7";
 
+/// A deployment change; the split changes only when `$5` is true (a stop or a health change keeps it).
 const UPDATE_DEPLOYMENT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
-     deployed_at = $3, updated_at = $4 WHERE id = $5";
-
-const UPDATE_DEPLOYMENT_WITH_SPLIT: &str = "UPDATE agents SET status = $1, deployed_version_id = $2, \
-     deployed_at = $3, updated_at = $4, deployed_split = $5 WHERE id = $6";
+     deployed_at = $3, updated_at = $4, deployed_split = CASE WHEN $5 THEN $6 ELSE deployed_split END \
+     WHERE id = $7";
 
 /// Moves the agent to its new version only if the expected parent is still current.
 const ADVANCE_CURRENT_VERSION: &str =
@@ -300,21 +299,7 @@ impl<S: Portable> AgentStore for S {
         at: DateTime<Utc>,
         event: &Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db().begin().await?;
-        run!(tx.conn(), |c| {
-            sqlx::query(UPDATE_DEPLOYMENT)
-                .bind(deployment.status.as_str())
-                .bind(deployment.deployed_version_id.map(|v| *v.as_uuid()))
-                .bind(deployment.deployed_at)
-                .bind(at)
-                .bind(id.as_uuid())
-                .execute(c)
-                .await
-                .map(|_| ())
-        })?;
-        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
-        tx.commit().await?;
-        Ok(())
+        write_deployment(self, id, deployment, None, at, event).await
     }
 
     async fn set_deployment_with_split(
@@ -325,23 +310,7 @@ impl<S: Portable> AgentStore for S {
         at: DateTime<Utc>,
         event: &Event,
     ) -> Result<(), StoreError> {
-        let split = encode_split(split);
-        let mut tx = self.db().begin().await?;
-        run!(tx.conn(), |c| {
-            sqlx::query(UPDATE_DEPLOYMENT_WITH_SPLIT)
-                .bind(deployment.status.as_str())
-                .bind(deployment.deployed_version_id.map(|v| *v.as_uuid()))
-                .bind(deployment.deployed_at)
-                .bind(at)
-                .bind(split.clone())
-                .bind(id.as_uuid())
-                .execute(c)
-                .await
-                .map(|_| ())
-        })?;
-        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
-        tx.commit().await?;
-        Ok(())
+        write_deployment(self, id, deployment, Some(split), at, event).await
     }
 
     async fn delete_agent(&self, id: AgentId, force: bool, event: &Event) -> Result<DeleteOutcome, StoreError> {
@@ -496,4 +465,37 @@ fn like_pattern(search: &str) -> String {
 /// Counts a change of the lineage `agent` belongs to, inside `tx`.
 pub(crate) async fn count_lineage_change_of(tx: &mut Tx, agent: AgentId) -> Result<(), sqlx::Error> {
     run!(tx.conn(), |c| sqlx::query(COUNT_LINEAGE_CHANGE_OF).bind(*agent.as_uuid()).execute(c).await.map(|_| ()))
+}
+
+/// Writes a deployment with its event in one transaction; `split` is `None` to keep the stored split,
+/// `Some(split)` to set it (`Some(None)` clears it).
+async fn write_deployment<S: Portable>(
+    store: &S,
+    id: AgentId,
+    deployment: Deployment,
+    split: Option<Option<&Split>>,
+    at: DateTime<Utc>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    let (set_split, split) = match split {
+        Some(split) => (true, encode_split(split)),
+        None => (false, None),
+    };
+    let mut tx = store.db().begin().await?;
+    run!(tx.conn(), |c| {
+        sqlx::query(UPDATE_DEPLOYMENT)
+            .bind(deployment.status.as_str())
+            .bind(deployment.deployed_version_id.map(|v| *v.as_uuid()))
+            .bind(deployment.deployed_at)
+            .bind(at)
+            .bind(set_split)
+            .bind(split.clone())
+            .bind(id.as_uuid())
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
+    outbox::record(&mut tx, std::slice::from_ref(event)).await?;
+    tx.commit().await?;
+    Ok(())
 }
