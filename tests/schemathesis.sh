@@ -8,10 +8,9 @@ talon=$(realpath "${1:?usage: tests/schemathesis.sh PATH/TO/talon [seconds]}")
 config=$(realpath "$(dirname "$0")/schemathesis.toml")
 budget=${2:-60}
 
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-cat >"$dir/talon.toml" <<TOML
+# shellcheck source=tests/serve.sh
+source "$(dirname "$0")/serve.sh"
+start_talon "$talon" "$(cat <<TOML
 [plans.default]
 key_requests_per_minute = 1000000000
 account_requests_per_day = 1000000000
@@ -26,17 +25,7 @@ login_per_email_per_minute = 1000000000
 login_per_address_per_minute = 1000000000
 register_per_address_per_hour = 1000000000
 TOML
-DATABASE_URL="sqlite://$dir/talon.db" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" RUST_LOG=warn \
-  "$talon" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
-server=$!
-stop() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap stop EXIT
-for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "$base/healthz" >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+)" RUST_LOG=warn
 
 creds='{"email":"schemathesis@example.com","password":"schemathesis-password-1"}'
 curl -sf -o /dev/null -X POST "$base/api/auth/register" -H 'content-type: application/json' -d "$creds"

@@ -28,10 +28,9 @@ export BROWSER_OUT="${BROWSER_OUT:-$here/out}"
 mkdir -p "$BROWSER_OUT"
 BROWSER_OUT=$(realpath "$BROWSER_OUT")
 
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-cat >"$dir/talon.toml" <<TOML
+# shellcheck source=tests/serve.sh
+source "$root/tests/serve.sh"
+start_talon "$talon" "$(cat <<TOML
 [plans.default]
 key_requests_per_minute = 1000000
 account_requests_per_day = 1000000
@@ -41,27 +40,7 @@ login_per_email_per_minute = 1000
 login_per_address_per_minute = 1000
 register_per_address_per_hour = 1000
 TOML
-DATABASE_URL="sqlite://$dir/talon.db" TALON_DATA_DIR="$dir" TALON_CONFIG="$dir/talon.toml" \
-  TALON_WEBHOOK_ALLOW_PRIVATE=true TALON_MARKETPLACE_SANDBOX=true RUST_LOG="${RUST_LOG:-info}" \
-  "$talon" serve --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
-server=$!
-stop() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap stop EXIT
-
-for _ in $(seq 1 300); do
-  curl -sf "$base/healthz" >/dev/null && break
-  kill -0 "$server" 2>/dev/null || break
-  sleep 0.1
-done
-if ! curl -sf "$base/healthz" >/dev/null; then
-  tail -n 50 "$dir/server.log" >&2
-  echo "the server did not answer /healthz" >&2
-  exit 1
-fi
+)" TALON_WEBHOOK_ALLOW_PRIVATE=true TALON_MARKETPLACE_SANDBOX=true RUST_LOG="${RUST_LOG:-info}"
 
 status=0
 (cd "$here" && TALON_URL="$base" node --test --test-reporter=spec dashboard.test.mjs) || status=$?
