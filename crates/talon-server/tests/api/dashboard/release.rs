@@ -18,6 +18,14 @@ on_both_databases!(
 
 const PROMPT: &str = "You are a support assistant.\nAnswer in English.\nBe brief.\n";
 
+/// A server, an account on it, and a browser signed in as that account.
+async fn signed_in(backend: Backend) -> (TestApp, User, Browser) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.register("you@example.com").await;
+    let browser = Browser::sign_in(&app, "you@example.com").await;
+    (app, user, browser)
+}
+
 async fn agent_with_two_versions(app: &TestApp, user: &User) -> String {
     let agent = app.create_agent(&user.token, json!({"name": "Support Bot", "prompt": "one"})).await;
     let id = agent["id"].as_str().unwrap().to_owned();
@@ -30,9 +38,7 @@ async fn agent_json(app: &TestApp, user: &User, id: &str) -> Value {
 }
 
 async fn a_split_is_started_and_promoted(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let user = app.register("you@example.com").await;
-    let browser = Browser::sign_in(&app, "you@example.com").await;
+    let (app, user, browser) = signed_in(backend).await;
     let id = agent_with_two_versions(&app, &user).await;
 
     let page = browser.get("/agents/support-bot").await;
@@ -74,9 +80,7 @@ async fn a_split_is_started_and_promoted(backend: Backend) {
 }
 
 async fn a_split_is_started_and_aborted(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let user = app.register("you@example.com").await;
-    let browser = Browser::sign_in(&app, "you@example.com").await;
+    let (app, user, browser) = signed_in(backend).await;
     let id = agent_with_two_versions(&app, &user).await;
     browser.submit("/agents/support-bot/deploy", &[("version", "1")]).await;
 
@@ -122,9 +126,7 @@ async fn head_prompt(app: &TestApp, user: &User, agent: &str) -> (i64, String) {
 }
 
 async fn a_clean_merge_creates_a_parent_version(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let user = app.register("you@example.com").await;
-    let browser = Browser::sign_in(&app, "you@example.com").await;
+    let (app, user, browser) = signed_in(backend).await;
     let (parent, fork) = parent_and_fork(&app, &user).await;
     version(
         &app,
@@ -174,9 +176,7 @@ fn head_id(html: &str) -> String {
 }
 
 async fn a_conflicting_merge_is_completed_with_resolutions(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let user = app.register("you@example.com").await;
-    let browser = Browser::sign_in(&app, "you@example.com").await;
+    let (app, user, browser) = signed_in(backend).await;
     let (parent, fork) = parent_and_fork(&app, &user).await;
     version(
         &app,
@@ -260,9 +260,7 @@ async fn a_conflicting_merge_is_completed_with_resolutions(backend: Backend) {
 }
 
 async fn others_and_forged_forms_change_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let user = app.register("you@example.com").await;
-    let browser = Browser::sign_in(&app, "you@example.com").await;
+    let (app, user, browser) = signed_in(backend).await;
     let (parent, fork) = parent_and_fork(&app, &user).await;
     version(&app, &user, &fork, json!({"prompt": "Changed by the fork.\n"})).await;
     let id = agent_with_two_versions(&app, &user).await;
