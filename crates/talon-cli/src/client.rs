@@ -107,23 +107,32 @@ async fn error_of(response: Response) -> CliError {
     let mut message = text(&error["message"])
         .or_else(|| text(&body["error"]))
         .unwrap_or_else(|| StatusCode::from_u16(status).map(|s| s.to_string()).unwrap_or_default());
-    // Validation errors name each field that was wrong: those are what the user must fix.
-    let details: Vec<String> = error["details"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| Some(format!("{}: {}", text(&d["field"])?, text(&d["message"])?)))
-        .collect();
-    if !details.is_empty() {
-        message = format!("{message}: {}", details.join("; "));
+    // Validation errors name each field that was wrong: those are what the user must fix. A refused
+    // `requireEvaluation` gate names each failing case instead, possibly hundreds: one a line.
+    let mut fields = Vec::new();
+    let mut details = Vec::new();
+    for detail in error["details"].as_array().into_iter().flatten() {
+        let (Some(field), Some(said)) = (text(&detail["field"]), text(&detail["message"])) else { continue };
+        if status == 409 && field == GATE_FIELD {
+            details.push(said);
+        } else {
+            fields.push(format!("{field}: {said}"));
+        }
+    }
+    if !fields.is_empty() {
+        message = format!("{message}: {}", fields.join("; "));
     }
     CliError::Api {
         status,
         code: text(&error["code"]).unwrap_or_else(|| format!("HTTP_{status}")),
         message,
         request_id: text(&error["requestId"]).or(header_id),
+        details,
     }
 }
+
+/// The field a refused evaluation gate's details name, one per failing case.
+const GATE_FIELD: &str = "requireEvaluation";
 
 /// What a path segment leaves as it is: RFC 3986's unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');

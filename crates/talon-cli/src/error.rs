@@ -20,9 +20,14 @@ pub enum CliError {
     Usage(String),
     #[error("not signed in: run `talon login` (or set TALON_API_KEY)")]
     NotSignedIn,
-    /// An error answer from the server, with its envelope's code, message and request id.
-    #[error("{message} ({code}, HTTP {status}{})", request_id.as_deref().map(|id| format!(", request {id}")).unwrap_or_default())]
-    Api { status: u16, code: String, message: String, request_id: Option<String> },
+    /// An error answer from the server, with its envelope's code, message and request id, and the lines
+    /// that list what it refused one by one (a gate's failing cases), each printed on a line of its own.
+    #[error(
+        "{message} ({code}, HTTP {status}{}){}",
+        request_id.as_deref().map(|id| format!(", request {id}")).unwrap_or_default(),
+        details.iter().map(|d| format!("\n  {d}")).collect::<String>()
+    )]
+    Api { status: u16, code: String, message: String, request_id: Option<String>, details: Vec<String> },
     #[error("cannot reach {url}: {source}")]
     Unreachable { url: String, source: reqwest::Error },
     #[error("unexpected answer from the server: {0}")]

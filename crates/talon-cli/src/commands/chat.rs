@@ -125,6 +125,7 @@ async fn ask(session: &Session, model: &str, messages: &[Value], stream: bool, e
                 code: output::cell(&error["code"]),
                 message: output::cell(&error["message"]),
                 request_id: None,
+                details: Vec::new(),
             });
         }
         if model_used.is_none() {

@@ -6,6 +6,7 @@ mod agents;
 mod audit;
 mod auth;
 mod chat;
+mod evaluations;
 mod keys;
 mod openclaw;
 mod tasks;
@@ -79,6 +80,15 @@ pub enum ClientCommand {
     /// Write an agent in another platform's format: `talon export openclaw AGENT DIR`.
     #[command(subcommand)]
     Export(openclaw::ExportCommand),
+    /// An agent's datasets of cases for evaluations: list, show, push (create or replace), delete.
+    #[command(subcommand)]
+    Datasets(evaluations::DatasetsCommand),
+    /// Run a dataset against versions of an agent and print the report: `talon eval bot --dataset smoke 3 4`.
+    /// Exits 1 when a case errored (no answer) or the evaluation was cancelled.
+    Eval(evaluations::EvalArgs),
+    /// An agent's evaluations: list, show a report, cancel.
+    #[command(subcommand)]
+    Evals(evaluations::EvalsCommand),
     /// Chat with a deployed agent, the answer streamed as it is written (one message from standard
     /// input when it is no terminal).
     Chat(chat::ChatArgs),
@@ -140,6 +150,9 @@ async fn dispatch(globals: &Globals, command: ClientCommand, cli: &mut clap::Com
         ClientCommand::Agents(command) => agents::agents(&session, command).await,
         ClientCommand::Import(command) => openclaw::import(&session, command).await,
         ClientCommand::Export(command) => openclaw::export(&session, command).await,
+        ClientCommand::Datasets(command) => evaluations::datasets(&session, command).await,
+        ClientCommand::Eval(args) => evaluations::eval(&session, args).await,
+        ClientCommand::Evals(command) => evaluations::evals(&session, command).await,
         ClientCommand::Chat(args) => chat::chat(&session, args).await,
         ClientCommand::Tasks(command) => tasks::tasks(&session, command).await,
         ClientCommand::Worker(args) => tasks::worker(&session, args).await,

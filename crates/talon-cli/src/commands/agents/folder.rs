@@ -343,6 +343,7 @@ fn conflict(slug: &str, head: &Version, expected: i64) -> CliError {
             head.commit_message
         ),
         request_id: None,
+        details: Vec::new(),
     }
 }
 /// A progress bar on standard error for pushes of many folders, with each folder's line above it;

@@ -151,10 +151,13 @@ fn draw(node: &Value, lead: &str, child_lead: &str, lines: &mut Vec<String>) {
 }
 
 pub async fn deploy(session: &Session, args: DeployArgs) -> Result<(), CliError> {
-    let body = match &args.agent.version {
+    let mut body = match &args.agent.version {
         Some(pin) => pin.body(),
         None => json!({}),
     };
+    if let Some(gate) = &args.require_eval {
+        body["requireEvaluation"] = gate.json();
+    }
     let agent: Value = session.client.post(&format!("{}/deploy", args.agent.path()), &body).await?;
     if session.json {
         output::print_json(&agent);
@@ -183,8 +186,9 @@ pub async fn agents(session: &Session, command: AgentsCommand) -> Result<(), Cli
     let limit = match command {
         AgentsCommand::Ls { limit } => limit,
         AgentsCommand::Labels { agent } => return super::labels::list(session, &agent).await,
-        AgentsCommand::Label { agent, label, version } => {
-            return super::labels::point(session, &agent, &label, &version).await;
+        AgentsCommand::Label { agent, label, version, require_eval, no_require_eval } => {
+            let gate = if no_require_eval { Some(None) } else { require_eval.map(Some) };
+            return super::labels::point(session, &agent, &label, &version, gate).await;
         }
         AgentsCommand::Unlabel { agent, label } => return super::labels::delete(session, &agent, &label).await,
     };

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::Session;
+use super::evaluations::RequireEval;
 use crate::api::{Agent, Version};
 use crate::client::segment;
 use crate::error::CliError;
@@ -178,6 +179,10 @@ pub struct DeployArgs {
     /// AGENT (serve the head, following new versions), AGENT@N (pin version N) or AGENT@LABEL (pin the
     /// version the label, e.g. `production`, names now).
     pub agent: AgentRef,
+    /// Refuse unless the version served passed a completed evaluation on the current revision of
+    /// DATASET at RATE or more (e.g. `smoke:0.9`).
+    #[arg(long, value_name = "DATASET:RATE")]
+    pub require_eval: Option<RequireEval>,
 }
 
 /// One arm of a canary split on the command line: `VERSION=WEIGHT` (`2=10`, `production=90`).
@@ -216,6 +221,10 @@ pub struct SplitArgs {
     /// adding up to 100 (e.g. `3=90 4=10`).
     #[arg(required = true, num_args = 2..)]
     pub arms: Vec<SplitArm>,
+    /// Refuse unless every arm passed a completed evaluation on the current revision of DATASET at RATE
+    /// or more (e.g. `smoke:0.9`).
+    #[arg(long, value_name = "DATASET:RATE")]
+    pub require_eval: Option<RequireEval>,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +233,10 @@ pub struct PromoteArgs {
     pub agent: AgentRef,
     /// The arm to serve alone (pinned): a version number or a label.
     pub version: VersionPin,
+    /// Refuse unless the version passed a completed evaluation on the current revision of DATASET at
+    /// RATE or more (e.g. `smoke:0.9`).
+    #[arg(long, value_name = "DATASET:RATE")]
+    pub require_eval: Option<RequireEval>,
 }
 
 #[derive(Debug, Args)]
@@ -274,6 +287,13 @@ pub enum AgentsCommand {
         label: String,
         /// The version: its number, id, or another label.
         version: String,
+        /// From now on (this move included) the label names only versions that passed a completed
+        /// evaluation on the current revision of DATASET at RATE or more (e.g. `smoke:0.9`).
+        #[arg(long, value_name = "DATASET:RATE")]
+        require_eval: Option<RequireEval>,
+        /// Remove the label's requirement (without either flag it stays as it is).
+        #[arg(long, conflicts_with = "require_eval")]
+        no_require_eval: bool,
     },
     /// Delete a label.
     Unlabel {

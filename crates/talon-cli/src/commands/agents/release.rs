@@ -21,7 +21,11 @@ pub async fn split(session: &Session, args: SplitArgs) -> Result<(), CliError> {
     let arms: Vec<Value> =
         args.arms.iter().map(|a| json!({"versionId": version_json(&a.version), "weight": a.weight})).collect();
     let path = format!("{}/deploy", args.agent.path());
-    let agent: Value = session.client.post(&path, &json!({"split": arms})).await?;
+    let mut body = json!({"split": arms});
+    if let Some(gate) = &args.require_eval {
+        body["requireEvaluation"] = gate.json();
+    }
+    let agent: Value = session.client.post(&path, &body).await?;
     if session.json {
         output::print_json(&agent);
         return Ok(());
@@ -33,7 +37,11 @@ pub async fn split(session: &Session, args: SplitArgs) -> Result<(), CliError> {
 
 pub async fn promote(session: &Session, args: PromoteArgs) -> Result<(), CliError> {
     let path = format!("{}/deploy/promote", args.agent.path());
-    let agent: Value = session.client.post(&path, &json!({"versionId": version_json(&args.version)})).await?;
+    let mut body = json!({"versionId": version_json(&args.version)});
+    if let Some(gate) = &args.require_eval {
+        body["requireEvaluation"] = gate.json();
+    }
+    let agent: Value = session.client.post(&path, &body).await?;
     if session.json {
         output::print_json(&agent);
         return Ok(());

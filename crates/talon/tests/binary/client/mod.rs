@@ -3,6 +3,7 @@
 
 mod agents;
 mod audit;
+mod evaluations;
 mod keys;
 mod labels;
 mod openclaw;
