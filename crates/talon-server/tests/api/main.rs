@@ -17,6 +17,7 @@ mod connections;
 mod dashboard;
 mod error_surfaces;
 mod errors;
+mod evaluations;
 mod idempotency;
 mod json_depth;
 mod labels_and_splits;

@@ -21,7 +21,9 @@ pub(crate) async fn admit(
         .await?
         .ok_or_else(|| ServiceError::NotFoundAt { what: "Dataset", field: "requireEvaluation.dataset".into() })?;
     let never = |why: String| ServiceError::EvaluationRequired { message: why, failing: Vec::new() };
-    let Some(evaluation) = store.latest_evaluation_of(agent.id, &gate.dataset, version.id).await? else {
+    // A deleted dataset's evaluations are kept, and one made again by its name starts at revision 1 too.
+    let latest = store.latest_evaluation_of(agent.id, &gate.dataset, version.id).await?;
+    let Some(evaluation) = latest.filter(|e| e.dataset_id == dataset.id) else {
         return Err(never(format!(
             "Version {} has no completed evaluation on dataset `{}`: run one with POST /api/agents/{}/evaluations",
             version.number, gate.dataset, agent.id
