@@ -5,7 +5,11 @@
   otherwise make a generated POST return an earlier, since-deleted resource.
 - A body's tools have distinct names: the server refuses a repeated tool name with 400, and JSON Schema
   can require distinct array items but not distinct values of one member.
-- Likewise, a batch that ends tasks (`POST /api/tasks/complete`, `/fail`) names each task once.
+- Likewise, a batch that ends tasks (`POST /api/tasks/complete`, `/fail`) names each task once, a
+  dataset's cases have distinct names, and an evaluation names each version once.
+- A dataset's checks compile: its regular expressions (Rust's syntax: no look-around or backreferences),
+  JSON Schemas (their meta-schema) and JSONPaths (here, the plain `$.a.b[0]` form). A schema cannot say
+  that a string compiles.
 - A list is read by page number or by one cursor: the server refuses `page`, `startingAfter` and
   `endingBefore` given together (400), and parameters of a query cannot exclude each other in a schema.
 """
@@ -13,6 +17,7 @@
 import re
 import uuid
 
+import jsonschema
 import schemathesis
 
 
@@ -43,6 +48,40 @@ def _distinct_texts(values):
     return len(texts) == len(set(texts))
 
 
+SIMPLE_PATH = re.compile(r"\$(\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*")
+
+
+def _check_compiles(check):
+    if not isinstance(check, dict):
+        return True
+    kind = check.get("type")
+    if kind == "regex" and isinstance(check.get("pattern"), str):
+        pattern = check["pattern"]
+        if "(?" in pattern or re.search(r"\\[0-9]", pattern):
+            return False
+        try:
+            re.compile(pattern)
+        except re.error:
+            return False
+    if kind == "jsonSchema" and isinstance(check.get("schema"), dict):
+        try:
+            jsonschema.validators.validator_for(check["schema"]).check_schema(check["schema"])
+        except Exception:  # any refusal of the schema, whatever the draft's error type
+            return False
+    if kind == "numeric" and isinstance(check.get("path"), str):
+        return SIMPLE_PATH.fullmatch(check["path"]) is not None
+    return True
+
+
+def _cases_compile(cases):
+    return all(
+        _check_compiles(check)
+        for case in cases
+        if isinstance(case, dict) and isinstance(case.get("checks"), list)
+        for check in case["checks"]
+    )
+
+
 PAGE_CHOICES = ("page", "startingAfter", "endingBefore")
 
 
@@ -57,6 +96,16 @@ def filter_case(context, case):
     tools = body.get("tools")
     if isinstance(tools, list) and not _distinct_texts(_tool_name(tool) for tool in tools):
         return False
+    cases = body.get("cases")
+    if isinstance(cases, list):
+        if not _distinct_texts(case.get("name") for case in cases if isinstance(case, dict)):
+            return False
+        if not _cases_compile(cases):
+            return False
+    versions = body.get("versions")
+    if case.path.endswith("/evaluations") and isinstance(versions, list):
+        if len({repr(version) for version in versions}) != len(versions):
+            return False
     tasks = body.get("tasks")
     ends_tasks = case.path in ("/api/tasks/complete", "/api/tasks/fail")
     if ends_tasks and isinstance(tasks, list):

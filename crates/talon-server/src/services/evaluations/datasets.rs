@@ -103,16 +103,20 @@ impl EvaluationService {
             if serde_json::to_vec(&case.input).map_or(true, |bytes| bytes.len() > CASE_INPUT_MAX_BYTES) {
                 errors.add(format!("cases[{index}].input"), "Must be at most 1 MB of JSON");
             }
+        }
+        errors.finish(())?;
+        // A judge naming no agent of the caller's is "not found" at its place, as an unknown agent is
+        // wherever a body names one.
+        for (index, case) in input.cases.iter().enumerate() {
             for (position, check) in case.checks.iter().enumerate() {
                 if let Check::Judge { agent: judge, .. } = check
-                    && !judge.is_empty()
-                    && let Err(message) = self.judge_of(caller, judge).await
+                    && self.judge_of(caller, judge).await.is_err()
                 {
-                    errors.add(format!("cases[{index}].checks[{position}].agent"), message);
+                    let field = format!("cases[{index}].checks[{position}].agent");
+                    return Err(ServiceError::NotFoundAt { what: "Agent", field });
                 }
             }
         }
-        errors.finish(())?;
         let at = now();
         let dataset = Dataset {
             id: DatasetId::new(),

@@ -24,9 +24,10 @@ const NAME_PATTERN: &str = "^[a-z0-9_-]{1,64}$";
     params(("id" = String, Path, description = "Agent id (agent_… or UUID) or slug")),
     request_body = CreateDatasetRequest,
     responses((status = 201, body = DatasetView),
-        (status = 400, body = ErrorEnvelope, description = "An invalid name, case or check (a regex, schema or path that does not compile; a judge that names no agent of yours)"),
+        (status = 400, body = ErrorEnvelope, description = "An invalid name, case or check (a regex, schema or path that does not compile)"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:write scope"),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The agent has a dataset by that name, or 100 datasets already")))]
+        (status = 404, body = ErrorEnvelope, description = "No such agent, or a judge names no agent of yours (`cases[i].checks[j].agent`)"),
+        (status = 409, body = ErrorEnvelope, description = "The agent has a dataset by that name, or 100 datasets already")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -84,7 +85,8 @@ pub async fn get(
     responses((status = 200, body = DatasetView, description = "Replaced"), (status = 201, body = DatasetView, description = "Created"),
         (status = 400, body = ErrorEnvelope, description = "An invalid name, case or check"),
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope, description = "Missing the agents:write scope"),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "The agent has 100 datasets already")))]
+        (status = 404, body = ErrorEnvelope, description = "No such agent, or a judge names no agent of yours (`cases[i].checks[j].agent`)"),
+        (status = 409, body = ErrorEnvelope, description = "The agent has 100 datasets already")))]
 pub async fn put(
     State(state): State<AppState>,
     principal: Principal,

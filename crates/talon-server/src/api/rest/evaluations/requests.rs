@@ -16,7 +16,7 @@ use crate::services::evaluations::{DatasetInput, StartEvaluation};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "smoke", "description": "Answers we rely on", "cases": [
-    {"name": "greets", "input": "Say hello", "checks": [{"type": "contains", "value": "hello", "ignoreCase": true}]},
+    {"name": "greets", "input": {"prompt": "Say hello"}, "checks": [{"type": "contains", "value": "hello", "ignoreCase": true}]},
     {"name": "totals", "input": {"prompt": "Sum 2 and 40 as {\"total\": n}"},
      "checks": [{"type": "numeric", "path": "$.total", "expected": 42, "tolerance": 0}]}]}))]
 pub struct CreateDatasetRequest {
@@ -34,7 +34,7 @@ pub struct CreateDatasetRequest {
 /// `PUT /api/agents/{id}/datasets/{name}`: the dataset's whole content (its next revision).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"cases": [{"name": "greets", "input": "Say hello",
+#[schema(example = json!({"cases": [{"name": "greets", "input": {"prompt": "Say hello"},
     "checks": [{"type": "regex", "pattern": "(?i)\\bhello\\b"}]}]}))]
 pub struct PutDatasetRequest {
     /// At most 2000 characters.
