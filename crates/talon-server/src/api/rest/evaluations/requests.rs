@@ -106,11 +106,7 @@ pub enum CheckBody {
     },
     /// The answer (or the body of a code fence around it) is JSON valid against `schema`; references
     /// to other documents are not fetched.
-    JsonSchema {
-        #[serde(deserialize_with = "free_json::object")]
-        #[schema(value_type = Object)]
-        schema: Value,
-    },
+    JsonSchema { schema: JsonSchemaDocument },
     /// The answer is JSON whose one value at `path` (JSONPath, RFC 9535) is a number within
     /// `tolerance` of `expected`.
     Numeric {
@@ -136,7 +132,7 @@ impl From<CheckBody> for Check {
             CheckBody::Exact { value, ignore_case } => Check::Exact { value, ignore_case },
             CheckBody::Contains { value, ignore_case } => Check::Contains { value, ignore_case },
             CheckBody::Regex { pattern } => Check::Regex { pattern },
-            CheckBody::JsonSchema { schema } => Check::JsonSchema { schema },
+            CheckBody::JsonSchema { schema } => Check::JsonSchema { schema: schema.0 },
             CheckBody::Numeric { path, expected, tolerance } => Check::Numeric { path, expected, tolerance },
             CheckBody::Judge { agent, criteria } => Check::Judge { agent, criteria },
         }
@@ -149,12 +145,18 @@ impl From<Check> for CheckBody {
             Check::Exact { value, ignore_case } => CheckBody::Exact { value, ignore_case },
             Check::Contains { value, ignore_case } => CheckBody::Contains { value, ignore_case },
             Check::Regex { pattern } => CheckBody::Regex { pattern },
-            Check::JsonSchema { schema } => CheckBody::JsonSchema { schema },
+            Check::JsonSchema { schema } => CheckBody::JsonSchema { schema: JsonSchemaDocument(schema) },
             Check::Numeric { path, expected, tolerance } => CheckBody::Numeric { path, expected, tolerance },
             Check::Judge { agent, criteria } => CheckBody::Judge { agent, criteria },
         }
     }
 }
+
+/// A JSON Schema document (draft 2020-12 unless its `$schema` says otherwise), as free JSON. A named
+/// schema of its own, so that generated clients give the check's `schema` one model.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(value_type = Object, example = json!({"type": "object", "required": ["total"]}))]
+pub struct JsonSchemaDocument(#[serde(deserialize_with = "free_json::object")] Value);
 
 /// `POST /api/agents/{id}/evaluations`.
 #[derive(Debug, Deserialize, ToSchema)]
