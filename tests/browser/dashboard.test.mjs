@@ -1,8 +1,9 @@
 // One walk through Talon's dashboard in a headless Chromium, in the order of the issue: register, create an
 // agent, edit its prompt (a new version), compare two versions (the diff), open a version, fork, see the
-// lineage, deploy, chat in the playground (the answer streams in), create, use and revoke an API key,
-// create a webhook and see a signed test ping delivered, create a task and see it complete, then usage, the
-// marketplace (a gig, a proposal accepted, the contract), the agents list, an error page and signing out.
+// lineage, deploy, evaluate two versions on a dataset (its report), chat in the playground (the answer
+// streams in), create, use and revoke an API key, create a webhook and see a signed test ping delivered,
+// create a task and see it complete, then usage, the marketplace (a gig, a proposal accepted, the
+// contract), the agents list, an error page and signing out.
 // Every page is checked with axe-core (no serious or critical violation) and saved as a full-page
 // screenshot `<nn>-<name>.png` in $BROWSER_OUT (default tests/browser/out); a script error, a CSP refusal
 // or a failed request in any page fails the run too.
@@ -375,6 +376,63 @@ test("the dashboard, page by page", async (t) => {
     const first = page.locator("table tbody tr").first();
     assert.match(await first.innerText(), /A session sess_[0-9a-f]{32}\s+agent\.deployed/, "newest first, by this session");
     await checkPage(t, "audit");
+  });
+
+  await t.test("evaluations: a dataset, an evaluation of two versions, its report", async (t) => {
+    need("version2");
+    await goto(`/agents/${agent.slug}`);
+    await page.getByRole("region", { name: "Evaluations" }).getByRole("link", { name: "Datasets and evaluations" }).click();
+    await page.waitForURL(`**/agents/${agent.slug}/evaluations`);
+    // test/echo repeats the input: `greets` passes, `refuses` fails, on both versions.
+    const dataset = {
+      description: "What the support bot must answer",
+      cases: [
+        { name: "greets", input: "hello from the browser test", checks: [{ type: "contains", value: "hello" }] },
+        { name: "refuses", input: "say yes", checks: [{ type: "exact", value: "no" }] },
+      ],
+    };
+    const create = formWith("Create dataset");
+    await create.getByLabel("Dataset name").fill("smoke");
+    await create.getByLabel("Cases (JSON)").fill(JSON.stringify(dataset, null, 2));
+    await submit(create.getByRole("button", { name: "Create dataset" }));
+    assert.equal(new URL(page.url()).pathname, `/agents/${agent.slug}/datasets/smoke`, "on the dataset's page");
+    for (const name of ["greets", "refuses"]) {
+      assert.ok(await page.getByRole("cell", { name, exact: true }).isVisible(), `the case ${name} is listed`);
+    }
+    await checkPage(t, "dataset");
+
+    await goto(`/agents/${agent.slug}/evaluations`);
+    const start = formWith("Start evaluation");
+    await start.getByLabel("Dataset", { exact: true }).selectOption("smoke");
+    assert.ok(await start.getByLabel("Version 2 (head)").isChecked(), "the head is checked by default");
+    await start.getByLabel("Version 1", { exact: true }).check();
+    await submit(start.getByRole("button", { name: "Start evaluation" }));
+    assert.match(new URL(page.url()).pathname, new RegExp(`^/agents/${agent.slug}/evaluations/eval_[0-9a-f]{32}$`));
+    const reportPath = new URL(page.url()).pathname;
+    // A running report refreshes itself (its live region) until the evaluation completes.
+    await page.locator("#evaluation-report .badge.completed").waitFor({ timeout: LIVE_WAIT_MS });
+    const versions = page.getByRole("region", { name: "Versions" });
+    for (const n of [1, 2]) {
+      const row = versions.getByRole("row").filter({ has: page.getByRole("link", { name: `Version ${n}`, exact: true }) });
+      assert.match(await row.innerText(), /50 %/, `version ${n} passed half of the cases`);
+    }
+    const cases = page.getByRole("table", { name: "Each case's result per version" });
+    assert.ok(await cases.getByText("passed").first().isVisible(), "a passed case");
+    assert.ok(await cases.getByText("failed").first().isVisible(), "a failed case");
+    assert.equal(await page.getByRole("button", { name: "Cancel evaluation" }).count(), 0, "nothing to cancel");
+    console.log(`evaluation: ${reportPath} completed`);
+    made.evaluated = true;
+    // Loaded again, the completed report is no live region: nothing changes under axe.
+    await goto(reportPath);
+    assert.equal(await page.locator("#evaluation-report[data-live]").count(), 0, "a completed report stays as it is");
+    await checkPage(t, "evaluation-report");
+
+    await goto(`/agents/${agent.slug}/evaluations`);
+    const listed = page.getByRole("row").filter({ has: page.locator(`a[href='${reportPath}']`) });
+    const listedText = await listed.innerText();
+    assert.match(listedText, /completed/, `the list shows the evaluation completed: ${listedText}`);
+    for (const n of [1, 2]) assert.match(listedText, new RegExp(`v${n} 50 %`), `the list shows v${n}'s pass rate`);
+    await checkPage(t, "evaluations");
   });
 
   await t.test("chat in the playground: the answer streams in", async (t) => {

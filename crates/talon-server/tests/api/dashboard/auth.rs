@@ -18,7 +18,19 @@ on_both_databases!(
 );
 
 /// Every dashboard page but sign-in and registration; the browser tests visit each one too.
-pub const PAGES: &[&str] = &["/", "/agents", "/tasks", "/webhooks", "/keys", "/marketplace", "/playground", "/usage"];
+pub const PAGES: &[&str] = &[
+    "/",
+    "/agents",
+    "/tasks",
+    "/webhooks",
+    "/keys",
+    "/marketplace",
+    "/playground",
+    "/usage",
+    "/agents/support-bot/evaluations",
+    "/agents/support-bot/datasets/smoke",
+    "/agents/support-bot/evaluations/eval_0193a6a0a3b27c40b5c1d2e3f4a5b6c7",
+];
 
 async fn pages_send_a_browser_without_a_session_to_sign_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -5,6 +5,7 @@
 mod agents;
 mod audit;
 mod auth;
+mod evaluations;
 mod keys;
 mod labels;
 mod marketplace;

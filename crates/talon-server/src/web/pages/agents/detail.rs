@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use talon_domain::VersionId;
 use talon_domain::agent::{Agent, AgentRef, AgentStatus, DefinitionChange, Label, ModelInput, Version};
 use talon_domain::audit::AuditEntry;
+use talon_domain::evaluation::DatasetSummary;
 use talon_store::Page;
 
 use super::super::redirect::see_other;
@@ -127,6 +128,8 @@ pub(super) struct Loaded {
     /// Its labels, and its canary split's arms as (version number, weight).
     labels: Vec<Label>,
     pub split_arms: Vec<(i64, u32)>,
+    /// The agent's datasets, for its owner: a label may require an evaluation on one.
+    datasets: Vec<DatasetSummary>,
 }
 
 async fn load(
@@ -149,7 +152,15 @@ async fn load(
         }
     };
     let labels = async { state.registry.labels_of(&agent).await.map_err(WebError::from) };
-    let (parent, versions, recent_changes, labels) = tokio::try_join!(parent, versions, recent_changes, labels)?;
+    let datasets = async {
+        if agent.owner == session.principal.account.id {
+            state.evaluations.datasets(&caller, reference).await.map_err(WebError::from)
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (parent, versions, recent_changes, labels, datasets) =
+        tokio::try_join!(parent, versions, recent_changes, labels, datasets)?;
     let split_arms = state.registry.split_numbers(&agent).await?;
     let deployed_number = match agent.deployed_version_id {
         None => None,
@@ -159,7 +170,18 @@ async fn load(
             None => state.registry.version_numbers(std::slice::from_ref(&agent)).await?.get(&id).copied(),
         },
     };
-    Ok(Loaded { agent, head, parent, versions, timeline_page, deployed_number, recent_changes, labels, split_arms })
+    Ok(Loaded {
+        agent,
+        head,
+        parent,
+        versions,
+        timeline_page,
+        deployed_number,
+        recent_changes,
+        labels,
+        split_arms,
+        datasets,
+    })
 }
 
 pub async fn page(
@@ -221,6 +243,20 @@ pub async fn commit(
     Ok((refused.status(), body).into_response())
 }
 
+/// The agent's page again, with what a form posted from it was refused (and the refusal's status): a
+/// label whose requirement the version does not meet names the failing cases there.
+pub(super) async fn refused(
+    state: &AppState,
+    session: &SignedIn,
+    reference: &AgentRef,
+    refusal: WebError,
+) -> Result<Response, WebError> {
+    let loaded = load(state, session, reference, 1).await?;
+    let editor = EditorForm::of(&loaded.head);
+    let body = agent_page(session, &loaded, &editor, Some(&refusal.message()));
+    Ok((refusal.status(), body).into_response())
+}
+
 fn agent_page(session: &SignedIn, loaded: &Loaded, editor: &EditorForm, error: Option<&str>) -> Markup {
     let agent = &loaded.agent;
     let base = agent_href(session, agent);
@@ -237,7 +273,8 @@ fn agent_page(session: &SignedIn, loaded: &Loaded, editor: &EditorForm, error: O
             (facts(session, loaded, &base))
             @if own {
                 (actions::panel(session, loaded, &base))
-                (labels::panel(session, &base, &loaded.labels, loaded.head.number))
+                (labels::panel(session, &base, &loaded.labels, loaded.head.number, &loaded.datasets))
+                (evaluations_section(&base, &loaded.datasets))
             } @else {
                 (actions::fork_form(session, agent, &base))
             }
@@ -285,6 +322,7 @@ fn facts(session: &SignedIn, loaded: &Loaded, base: &str) -> Markup {
                         @for (i, label) in loaded.labels.iter().enumerate() {
                             @if i > 0 { ", " }
                             code { (label.name) } " → " a href={ (base) "/versions/" (label.version_number) } { "version " (label.version_number) }
+                            @if let Some(gate) = &label.required_evaluation { " (requires " (labels::requirement(gate)) ")" }
                         }
                     }
                 }
@@ -310,6 +348,24 @@ fn facts(session: &SignedIn, loaded: &Loaded, base: &str) -> Markup {
                 dt { "Created" } dd { (when(agent.created_at)) }
                 dt { "Last change" } dd { (when(agent.updated_at)) }
             }
+        }
+    }
+}
+
+/// The owner's way to the agent's datasets and evaluations.
+fn evaluations_section(base: &str, datasets: &[DatasetSummary]) -> Markup {
+    html! {
+        section.panel aria-labelledby="evaluations-heading" {
+            h2 #evaluations-heading { "Evaluations" }
+            p {
+                @match datasets.len() {
+                    0 => "No datasets yet. ",
+                    1 => "1 dataset. ",
+                    n => { (n) " datasets. " },
+                }
+                "Run a dataset's cases against versions and compare their pass rates before moving a label."
+            }
+            p { a href={ (base) "/evaluations" } { "Datasets and evaluations" } }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! page with its head, the editor that commits a version and the version timeline (`detail`); what
 //! changes its deployment, visibility or history (`actions`); one version in full (`version`); two
 //! versions side by side (`compare`); the fork tree as a picture (`lineage`); who changed it (`audit`);
-//! canary splits and their arms' usage (`splits`); merging a fork back (`merge`).
+//! canary splits and their arms' usage (`splits`); merging a fork back (`merge`); datasets, evaluations
+//! and their reports (`evaluations`).
 //!
 //! An agent is named in paths as the API names it: by the account's slug or by its id. Other accounts'
 //! public agents are readable (by id, as the lineage links them) but only their owner sees the editor
@@ -12,6 +13,7 @@ mod actions;
 mod audit;
 mod compare;
 mod detail;
+mod evaluations;
 mod labels;
 mod lineage;
 mod list;
@@ -48,6 +50,12 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{agent}/split/promote", post(splits::promote))
         .route("/agents/{agent}/split/abort", post(splits::abort))
         .route("/agents/{agent}/merge", get(merge::page).post(merge::merge))
+        .route("/agents/{agent}/evaluations", get(evaluations::page).post(evaluations::start))
+        .route("/agents/{agent}/evaluations/{id}", get(evaluations::report_page))
+        .route("/agents/{agent}/evaluations/{id}/cancel", post(evaluations::cancel))
+        .route("/agents/{agent}/datasets", post(evaluations::create_dataset))
+        .route("/agents/{agent}/datasets/{name}", get(evaluations::dataset_page).post(evaluations::save_dataset))
+        .route("/agents/{agent}/datasets/{name}/delete", post(evaluations::delete_dataset))
 }
 
 /// The agent a path names; text that can name no agent is "not found", like an agent that does not exist.
@@ -85,6 +93,7 @@ fn agent_nav(base: &str, here: &str, playground: Option<&str>) -> Markup {
                 @if label != here { a href=(href) { (label) } }
             }
             @if playground.is_some() && here != "Audit log" { a href={ (base) "/audit" } { "Audit log" } }
+            @if playground.is_some() && here != "Evaluations" { a href={ (base) "/evaluations" } { "Evaluations" } }
             @if let Some(slug) = playground { a href={ "/playground?agent=" (slug) } { "Open in the playground" } }
         }
     }
