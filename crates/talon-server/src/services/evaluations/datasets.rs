@@ -30,18 +30,8 @@ impl EvaluationService {
         name: &str,
         input: DatasetInput,
     ) -> Result<Dataset, ServiceError> {
-        let (agent, dataset) = self.checked(caller, reference, name, input).await?;
-        if self.store.datasets(agent.id).await?.len() >= MAX_DATASETS {
-            return Err(ServiceError::conflict(format!("An agent holds at most {MAX_DATASETS} datasets")));
-        }
-        let event = dataset_event(caller, &dataset, event::DATASET_CREATED);
-        if !self.store.insert_dataset(&dataset, &event).await? {
-            return Err(ServiceError::conflict(format!(
-                "The agent already has a dataset `{name}`: replace it with PUT /api/agents/{{id}}/datasets/{name}"
-            )));
-        }
-        self.outbox.ring();
-        Ok(dataset)
+        let dataset = self.checked(caller, reference, name, input).await?;
+        self.insert(caller, dataset).await
     }
 
     /// Replaces the agent's dataset `name` (its next revision), or creates it; `true` when created.
@@ -52,14 +42,29 @@ impl EvaluationService {
         name: &str,
         input: DatasetInput,
     ) -> Result<(Dataset, bool), ServiceError> {
-        let (agent, dataset) = self.checked(caller, reference, name, input.clone()).await?;
+        let dataset = self.checked(caller, reference, name, input).await?;
         let event = dataset_event(caller, &dataset, event::DATASET_UPDATED);
         if let Some(replaced) = self.store.replace_dataset(&dataset, &event).await? {
             self.outbox.ring();
             return Ok((replaced, false));
         }
-        let created = self.create_dataset(caller, &agent.id.into(), name, input).await?;
-        Ok((created, true))
+        Ok((self.insert(caller, dataset).await?, true))
+    }
+
+    /// Inserts a checked dataset: 409 when the agent has one by its name, or has all it may hold.
+    async fn insert(&self, caller: &Caller, dataset: Dataset) -> Result<Dataset, ServiceError> {
+        if self.store.datasets(dataset.agent_id).await?.len() >= MAX_DATASETS {
+            return Err(ServiceError::conflict(format!("An agent holds at most {MAX_DATASETS} datasets")));
+        }
+        let event = dataset_event(caller, &dataset, event::DATASET_CREATED);
+        if !self.store.insert_dataset(&dataset, &event).await? {
+            return Err(ServiceError::conflict(format!(
+                "The agent already has a dataset `{}`: replace it with PUT /api/agents/{{id}}/datasets/{}",
+                dataset.name, dataset.name
+            )));
+        }
+        self.outbox.ring();
+        Ok(dataset)
     }
 
     pub async fn dataset(&self, caller: &Caller, reference: &AgentRef, name: &str) -> Result<Dataset, ServiceError> {
@@ -84,7 +89,7 @@ impl EvaluationService {
         Ok(())
     }
 
-    /// The agent (the caller's) and the dataset `input` makes, every rule checked: the name, the cases
+    /// The dataset `input` makes for the caller's agent, every rule checked: the name, the cases
     /// and their checks, each input's size, and that every judge names an agent version of the caller's.
     async fn checked(
         &self,
@@ -92,7 +97,7 @@ impl EvaluationService {
         reference: &AgentRef,
         name: &str,
         input: DatasetInput,
-    ) -> Result<(Agent, Dataset), ServiceError> {
+    ) -> Result<Dataset, ServiceError> {
         evaluation::validate_dataset_name(name).map_err(|message| ValidationErrors::single("name", message))?;
         let agent = self.registry.owned(caller, reference).await?;
         let mut errors = match evaluation::validate_cases(&input.description, &input.cases) {
@@ -129,7 +134,7 @@ impl EvaluationService {
             created_at: at,
             updated_at: at,
         };
-        Ok((agent, dataset))
+        Ok(dataset)
     }
 
     /// The judge a check names (`slug`, `agent_…`, optionally `@version` or `@label`), resolved among

@@ -169,7 +169,7 @@ async fn an_evaluation_started_from_the_form_reports_its_pass_rates(backend: Bac
     assert!(report.contains(&row(1)) && report.contains(&row(2)), "{}", report.html);
     // Each case per version: its status, the failed check's detail, the answer, the task.
     assert!(report.contains("<th scope=\"row\">echoes</th>"), "{}", report.html);
-    assert!(report.contains("<span class=\"badge succeeded\">passed</span>"), "{}", report.html);
+    assert!(report.contains("<span class=\"badge passed\">passed</span>"), "{}", report.html);
     assert!(report.contains("<span class=\"badge failed\">failed</span>"), "{}", report.html);
     assert!(report.contains("<code>exact</code>: "), "the failed check: {}", report.html);
     assert!(report.contains("<code class=\"excerpt\">say yes</code>"), "the answer: {}", report.html);

@@ -214,15 +214,7 @@ fn cell(result: &CaseResult) -> Markup {
     }
 }
 
-/// A case's status as a badge coloured as the task statuses it mirrors (passed as succeeded, judging
-/// as running, errored as error).
+/// A case's status as a badge (app.css colours each status).
 fn case_badge(status: CaseStatus) -> Markup {
-    let colour = match status {
-        CaseStatus::Passed => "succeeded",
-        CaseStatus::Failed => "failed",
-        CaseStatus::Errored => "error",
-        CaseStatus::Pending => "pending",
-        CaseStatus::Running | CaseStatus::Judging => "running",
-    };
-    html! { span class={ "badge " (colour) } { (status.as_str()) } }
+    html! { span class={ "badge " (status.as_str()) } { (status.as_str()) } }
 }
