@@ -1,9 +1,10 @@
 //! The outbox: events are written in the same transaction as the change they record, and with them the
 //! audit log's entries for those of their types the log records (`talon_domain::audit`).
 
+use talon_domain::AgentId;
 use talon_domain::event::Event;
 
-use super::{Bind, ConnRef, Tx, placeholders, run};
+use super::{Bind, ConnRef, Db, Tx, placeholders, run};
 
 const INSERT_EVENTS: &str = "INSERT INTO events (id, user_id, agent_id, kind, data, created_at) VALUES ";
 const COLUMNS: usize = 6;
@@ -29,6 +30,27 @@ pub(crate) async fn record_on(mut conn: ConnRef<'_>, events: &[Event]) -> Result
         })?;
     }
     crate::audit::sql::record_events_on(conn, events).await
+}
+
+/// Runs `delete` (a `DELETE` of an agent's row by name: `$1` the agent, `$2` the name) and, if it
+/// deleted anything, records `event` in the same transaction; whether it deleted.
+pub(crate) async fn delete_named(
+    db: &Db,
+    delete: &str,
+    agent: AgentId,
+    name: &str,
+    event: &Event,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let deleted = run!(tx.conn(), |c| {
+        sqlx::query(delete).bind(*agent.as_uuid()).bind(name).execute(c).await.map(|d| d.rows_affected())
+    })?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    record(&mut tx, std::slice::from_ref(event)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn bind_event<'q, Q: Bind<'q>>(query: Q, event: &Event) -> Q {

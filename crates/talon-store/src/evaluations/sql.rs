@@ -124,16 +124,7 @@ impl<S: Portable> EvaluationStore for S {
     }
 
     async fn delete_dataset(&self, agent: AgentId, name: &str, event: &Event) -> Result<bool, StoreError> {
-        let mut tx = self.db().begin().await?;
-        let deleted = run!(tx.conn(), |c| {
-            sqlx::query(DELETE_DATASET).bind(*agent.as_uuid()).bind(name).execute(c).await.map(|d| d.rows_affected())
-        })?;
-        if deleted == 0 {
-            return Ok(false);
-        }
-        outbox::record(&mut tx, std::slice::from_ref(event)).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(outbox::delete_named(self.db(), DELETE_DATASET, agent, name, event).await?)
     }
 
     async fn insert_evaluation(
