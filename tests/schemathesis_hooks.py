@@ -6,7 +6,8 @@
 - A body's tools have distinct names: the server refuses a repeated tool name with 400, and JSON Schema
   can require distinct array items but not distinct values of one member.
 - Likewise, a batch that ends tasks (`POST /api/tasks/complete`, `/fail`) names each task once, a
-  dataset's cases have distinct names, and an evaluation names each version once.
+  dataset's cases have distinct names, and an evaluation's versions are distinct once read (`1`, `1.0` and
+  `"1"` all name version 1; the document can only say the JSON values differ).
 - A dataset's checks compile: its regular expressions (Rust's syntax: no look-around or backreferences),
   JSON Schemas (their meta-schema) and JSONPaths (here, the plain `$.a.b[0]` form). A schema cannot say
   that a string compiles.
@@ -82,6 +83,16 @@ def _cases_compile(cases):
     )
 
 
+def _version_named(version):
+    if isinstance(version, bool):
+        return repr(version)
+    if isinstance(version, (int, float)) and float(version).is_integer():
+        return str(int(version))
+    if isinstance(version, str) and version.isdecimal():
+        return str(int(version))
+    return repr(version)
+
+
 PAGE_CHOICES = ("page", "startingAfter", "endingBefore")
 
 
@@ -104,7 +115,8 @@ def filter_case(context, case):
             return False
     versions = body.get("versions")
     if case.path.endswith("/evaluations") and isinstance(versions, list):
-        if len({repr(version) for version in versions}) != len(versions):
+        named = [_version_named(version) for version in versions]
+        if len(set(named)) != len(named):
             return False
     tasks = body.get("tasks")
     ends_tasks = case.path in ("/api/tasks/complete", "/api/tasks/fail")

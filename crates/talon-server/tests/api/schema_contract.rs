@@ -145,6 +145,15 @@ async fn the_document_states_cross_field_rules(backend: Backend) {
         assert_eq!(schemas[name]["properties"]["events"]["uniqueItems"], true, "{name}");
         assert!(schemas[name]["properties"]["url"]["pattern"].as_str().unwrap().starts_with("^https?://"));
     }
+    assert_eq!(schemas["StartEvaluationRequest"]["properties"]["versions"]["uniqueItems"], true);
+    // A check names its own fields only: the server refuses any other (found by Schemathesis, when the
+    // document let a check carry any further key).
+    let checks = schemas["CheckBody"]["oneOf"].as_array().unwrap();
+    assert_eq!(checks.len(), 6);
+    for check in checks {
+        assert_eq!(check["additionalProperties"], false, "{check}");
+        assert!(check.get("patternProperties").is_none(), "{check}");
+    }
     let primary = &schemas["ModelSpecRequest"]["properties"]["primary"];
     let pattern = primary["pattern"].as_str().unwrap();
     assert!(pattern.starts_with("^(?:test|") && pattern.ends_with(")/[^\\x00]+$"), "configured providers: {pattern}");

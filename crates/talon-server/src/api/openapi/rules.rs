@@ -53,7 +53,12 @@ const CAPABILITIES: [&str; 3] = [
 const NOT_BLANK: &str = "^[^\\x00]*[^\\s\\x00][^\\x00]*$";
 
 /// Lists that may not hold the same item twice.
-const UNIQUE_ITEMS: [(&str, &str); 2] = [("CreateWebhookRequest", "events"), ("UpdateWebhookRequest", "events")];
+const UNIQUE_ITEMS: [(&str, &str); 3] =
+    [("CreateWebhookRequest", "events"), ("UpdateWebhookRequest", "events"), ("StartEvaluationRequest", "versions")];
+
+/// Tagged unions whose every member refuses fields it does not name (the server reads them with
+/// `deny_unknown_fields`, which utoipa states for structs but not for an enum's members).
+const CLOSED_UNIONS: [&str; 1] = ["CheckBody"];
 
 /// Where a request names a model of a configured provider (JSON pointers under the component schemas).
 const MODEL_NAMES: [&str; 5] = [
@@ -105,6 +110,13 @@ pub fn state_rules(schemas: &mut Value, facts: &ServerFacts) {
         if let Some(list) = schemas.pointer_mut(pointer) {
             list["maxItems"] = json!(50);
             list["items"] = json!({ "type": "string", "minLength": 1, "maxLength": 64, "pattern": NOT_BLANK });
+        }
+    }
+    for name in CLOSED_UNIONS {
+        let members = schemas.get_mut(name).and_then(|s| s.get_mut("oneOf")).and_then(Value::as_array_mut);
+        for member in members.into_iter().flatten().filter_map(Value::as_object_mut) {
+            member.remove("patternProperties");
+            member.insert("additionalProperties".to_owned(), json!(false));
         }
     }
     for (name, property) in UNIQUE_ITEMS {
