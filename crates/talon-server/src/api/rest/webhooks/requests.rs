@@ -35,6 +35,18 @@ pub enum WebhookEvent {
     AgentLabelDeleted,
     #[schema(rename = "version.created")]
     VersionCreated,
+    #[schema(rename = "dataset.created")]
+    DatasetCreated,
+    #[schema(rename = "dataset.updated")]
+    DatasetUpdated,
+    #[schema(rename = "dataset.deleted")]
+    DatasetDeleted,
+    #[schema(rename = "evaluation.started")]
+    EvaluationStarted,
+    #[schema(rename = "evaluation.completed")]
+    EvaluationCompleted,
+    #[schema(rename = "evaluation.cancelled")]
+    EvaluationCancelled,
     #[schema(rename = "task.created")]
     TaskCreated,
     #[schema(rename = "task.started")]
