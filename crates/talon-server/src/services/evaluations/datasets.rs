@@ -155,7 +155,7 @@ impl EvaluationService {
             None => agent.current_version_id,
             Some(version) => {
                 let version = VersionRef::parse(version).ok_or_else(unknown)?;
-                self.registry.version(caller, &agent.id.into(), version).await.map_err(|_| unknown())?.id
+                self.registry.version_of(&agent, &version).await.map_err(|_| unknown())?.id
             }
         };
         Ok((agent, version))

@@ -57,11 +57,10 @@ impl EvaluationService {
         let mut versions = Vec::with_capacity(request.versions.len());
         for (index, reference) in request.versions.iter().enumerate() {
             let field = format!("versions[{index}]");
-            let version =
-                self.registry.version(caller, &agent.id.into(), reference.clone()).await.map_err(|e| match e {
-                    ServiceError::NotFound(what) => ServiceError::NotFoundAt { what, field: field.clone() },
-                    other => other,
-                })?;
+            let version = self.registry.version_of(&agent, reference).await.map_err(|e| match e {
+                ServiceError::NotFound(what) => ServiceError::NotFoundAt { what, field: field.clone() },
+                other => other,
+            })?;
             if versions.contains(&version.id) {
                 return Err(ValidationErrors::single(field, "Must name a version no other entry names").into());
             }

@@ -242,10 +242,9 @@ pub struct EvaluationReportView {
 impl From<EvaluationReport> for EvaluationReportView {
     fn from(r: EvaluationReport) -> Self {
         let EvaluationReport { mut evaluation, results, report, numbers } = r;
-        // While it runs, the summaries are what has settled so far.
-        if evaluation.summaries.is_empty() {
-            evaluation.summaries = report.summaries.clone();
-        }
+        // The report is computed from the results, as the stored summaries were when the run completed;
+        // while it runs (or once cancelled) it is what has settled so far.
+        evaluation.summaries = report.summaries.clone();
         let settled = results.iter().filter(|r| r.status.is_settled()).count() as i64;
         let total = results.len() as i64;
         let position = |v: &VersionId| evaluation.versions.iter().position(|x| x == v).unwrap_or(usize::MAX);
